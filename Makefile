@@ -1,0 +1,103 @@
+# vgpuvm — plain Makefile, pkg-config for the libraries.
+#   make            build ./vgpuvm
+#   make check      install missing test packages, then every test layer; ends with "N passed, N failed"
+#   make asan       ASan + UBSan build, running the unit tests
+#   make demo       the real kernel mdev chain with the mdpy demo profile
+#   make install    honours PREFIX and DESTDIR
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+STOCKDIR ?= $(DATADIR)/vgpuvm/profiles
+
+PKGS := json-c uuid libseccomp libcap-ng
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BUILD ?= build
+CFLAGS ?= -O2 -g
+WARNINGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+override CPPFLAGS += -I. -D_GNU_SOURCE -DVGPUVM_VERSION='"$(VERSION)"' -DVGPUVM_STOCKDIR='"$(STOCKDIR)"'
+override CFLAGS += $(WARNINGS) $(PKG_CFLAGS) -MMD -MP
+ifdef SANITIZE
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC := $(wildcard profiles/*.c qmp/*.c util/*.c) $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/supervisor/main.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
+
+all: $(BUILD)/vgpuvm
+
+# The default build tree also gets ./vgpuvm, a link, so that the binary runs from the checkout.
+ifeq ($(BUILD),build)
+all: vgpuvm
+vgpuvm: $(BUILD)/vgpuvm
+	ln -sf $(BUILD)/vgpuvm vgpuvm
+endif
+
+$(BUILD)/vgpuvm: $(MAIN_OBJ) $(BUILD)/libvgpuvm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/libvgpuvm.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvgpuvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvgpuvm.a $(PKG_LIBS) -lcmocka
+
+$(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libvgpuvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvgpuvm.a $(PKG_LIBS)
+
+unit-bins: $(UNIT_BIN)
+helpers: $(HELPER_BIN)
+
+deps:
+	@scripts/deps.sh
+
+# Every layer, one summary line at the end.
+check: deps
+	$(MAKE) all unit-bins helpers
+	tests/run.sh
+
+# The unit tests under ASan and UBSan, in a separate build tree.
+asan: deps
+	$(MAKE) BUILD=build-asan SANITIZE=1 all unit-bins helpers
+	BUILD=build-asan tests/run.sh unit golden
+
+demo: deps
+	$(MAKE) all
+	tests/e2e/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR)
+	install -m 0755 $(BUILD)/vgpuvm $(DESTDIR)$(BINDIR)/vgpuvm
+	install -m 0644 profiles/stock/*.json $(DESTDIR)$(STOCKDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vgpuvm
+	rm -rf $(DESTDIR)$(STOCKDIR)
+	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm 2>/dev/null
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+
+clean:
+	rm -rf build build-asan vgpuvm
+
+.PHONY: all unit-bins helpers deps check asan demo install uninstall format clean
+.DELETE_ON_ERROR:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiles/profile.h"
+#include "util/macro.h"
+
+static const char *const accel_names[PROFILE_ACCEL_MAX] = {
+	[PROFILE_ACCEL_KVM] = "kvm",
+	[PROFILE_ACCEL_TCG] = "tcg",
+};
+
+static const char *const display_names[PROFILE_DISPLAY_MAX] = {
+	[PROFILE_DISPLAY_GTK] = "gtk",   [PROFILE_DISPLAY_EGL_HEADLESS] = "egl-headless",
+	[PROFILE_DISPLAY_SPICE_APP] = "spice-app", [PROFILE_DISPLAY_VNC] = "vnc",
+	[PROFILE_DISPLAY_DBUS] = "dbus", [PROFILE_DISPLAY_NONE] = "none",
+};
+
+static const char *const interface_names[PROFILE_DISK_INTERFACE_MAX] = {
+	[PROFILE_DISK_VIRTIO] = "virtio",
+	[PROFILE_DISK_IDE] = "ide",
+};
+
+static unsigned lookup(const char *const *names, unsigned n, const char *s)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (s && strcmp(names[i], s) == 0)
+			return i;
+	return n;
+}
+
+const char *profile_accel_to_string(enum profile_accel a)
+{
+	return a < PROFILE_ACCEL_MAX ? accel_names[a] : NULL;
+}
+
+enum profile_accel profile_accel_from_string(const char *s)
+{
+	return lookup(accel_names, PROFILE_ACCEL_MAX, s);
+}
+
+const char *profile_display_type_to_string(enum profile_display_type t)
+{
+	return t < PROFILE_DISPLAY_MAX ? display_names[t] : NULL;
+}
+
+enum profile_display_type profile_display_type_from_string(const char *s)
+{
+	return lookup(display_names, PROFILE_DISPLAY_MAX, s);
+}
+
+const char *profile_disk_interface_to_string(enum profile_disk_interface i)
+{
+	return i < PROFILE_DISK_INTERFACE_MAX ? interface_names[i] : NULL;
+}
+
+enum profile_disk_interface profile_disk_interface_from_string(const char *s)
+{
+	return lookup(interface_names, PROFILE_DISK_INTERFACE_MAX, s);
+}
+
+void profile_format_memory(uint64_t bytes, char *buf, size_t size)
+{
+	const uint64_t mib = UINT64_C(1) << 20, gib = UINT64_C(1) << 30;
+
+	if (bytes % gib == 0)
+		snprintf(buf, size, "%" PRIu64 "G", bytes / gib);
+	else
+		snprintf(buf, size, "%" PRIu64 "M", bytes / mib);
+}
+
+char *profile_summary(const struct profile *p)
+{
+	char mem[32], *s = NULL, vgpu[256] = "no vGPU";
+	const char *disp = profile_display_type_to_string(p->display.type);
+
+	profile_format_memory(p->memory, mem, sizeof(mem));
+	if (p->vgpu)
+		snprintf(vgpu, sizeof(vgpu), "vGPU %s on %s, uuid %s%s, display %s", p->vgpu->type,
+			 p->vgpu->parent ?: "(the one parent offering it)", p->vgpu->uuid,
+			 p->vgpu->uuid_auto ? " (derived from the name)" : "", p->vgpu->display ? "on" : "off");
+	if (asprintf(&s, "%s: %s, %u CPU%s, %s, %s; %s; window: %s%s", p->name, mem, p->cpus, p->cpus == 1 ? "" : "s",
+		     p->machine, profile_accel_to_string(p->accel), vgpu, disp,
+		     p->display.gl ? " with GL" : "") < 0)
+		return NULL;
+	return s;
+}
+
+void profile_free(struct profile *p)
+{
+	if (!p)
+		return;
+	free(p->path);
+	free(p->name);
+	free(p->machine);
+	free(p->cpu);
+	free(p->qemu);
+	if (p->vgpu) {
+		free(p->vgpu->parent);
+		free(p->vgpu->type);
+		free(p->vgpu);
+	}
+	free(p->display.rendernode);
+	free(p->display.listen);
+	free(p->serial_file);
+	free(p->cdrom);
+	for (size_t i = 0; i < p->n_disks; i++) {
+		free(p->disks[i].file);
+		free(p->disks[i].format);
+	}
+	free(p->disks);
+	strv_free(p->env);
+	strv_free(p->extra_args);
+	free(p);
+}

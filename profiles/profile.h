@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a VM is: the validated form of a profile. Everything here is plain data; profile_parse.c builds it from JSON and
+ * profile_argv.c turns it into QEMU's command line.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum profile_accel {
+	PROFILE_ACCEL_KVM,
+	PROFILE_ACCEL_TCG,
+	PROFILE_ACCEL_MAX,
+};
+
+enum profile_display_type {
+	PROFILE_DISPLAY_GTK,
+	PROFILE_DISPLAY_EGL_HEADLESS,
+	PROFILE_DISPLAY_SPICE_APP,
+	PROFILE_DISPLAY_VNC,
+	PROFILE_DISPLAY_DBUS,
+	PROFILE_DISPLAY_NONE,
+	PROFILE_DISPLAY_MAX,
+};
+
+enum profile_serial {
+	PROFILE_SERIAL_STDIO,
+	PROFILE_SERIAL_NONE,
+	PROFILE_SERIAL_PTY,
+	PROFILE_SERIAL_FILE,
+	PROFILE_SERIAL_MAX,
+};
+
+enum profile_disk_interface {
+	PROFILE_DISK_VIRTIO,
+	PROFILE_DISK_IDE,
+	PROFILE_DISK_INTERFACE_MAX,
+};
+
+#define PROFILE_UUID_STRING_MAX 37
+
+struct profile_vgpu {
+	char *parent; /* PCI address or mdev_bus name; NULL: the one parent that offers the type */
+	char *type;
+	bool uuid_auto; /* the UUID was derived from the profile name */
+	char uuid[PROFILE_UUID_STRING_MAX];
+	bool display;
+	bool ramfb;
+	bool opregion;
+	bool nohotplug; /* also true when ramfb asks for it */
+	unsigned xres, yres; /* 0: not set */
+};
+
+struct profile_display {
+	enum profile_display_type type;
+	bool gl;
+	bool full_screen;
+	char *rendernode;
+	char *listen; /* VNC display, "HOST:N" */
+};
+
+struct profile_disk {
+	char *file;
+	char *format;
+	enum profile_disk_interface interface;
+	bool readonly;
+	bool snapshot;
+};
+
+struct profile_shutdown {
+	unsigned powerdown_timeout; /* seconds */
+	unsigned quit_timeout;
+	unsigned kill_timeout;
+};
+
+struct profile {
+	char *path; /* the file it was read from */
+	char *name;
+	uint64_t memory; /* bytes, a whole number of MiB */
+	unsigned cpus;
+	char *machine;
+	char *cpu; /* -cpu, NULL: QEMU's default */
+	enum profile_accel accel;
+	char *qemu;
+	struct profile_vgpu *vgpu; /* NULL: a plain VM */
+	struct profile_display display;
+	enum profile_serial serial;
+	char *serial_file;
+	bool graphics_off;
+	char *cdrom;
+	struct profile_disk *disks;
+	size_t n_disks;
+	char **env; /* NAME=VALUE, NULL-terminated, never NULL */
+	char **extra_args; /* NULL-terminated, never NULL */
+	struct profile_shutdown shutdown;
+};
+
+void profile_free(struct profile *p);
+static inline void profile_freep(struct profile **p)
+{
+	profile_free(*p);
+}
+#define _cleanup_profile_ __attribute__((cleanup(profile_freep)))
+
+const char *profile_accel_to_string(enum profile_accel a);
+enum profile_accel profile_accel_from_string(const char *s); /* PROFILE_ACCEL_MAX when unknown */
+const char *profile_display_type_to_string(enum profile_display_type t);
+enum profile_display_type profile_display_type_from_string(const char *s);
+const char *profile_disk_interface_to_string(enum profile_disk_interface i);
+enum profile_disk_interface profile_disk_interface_from_string(const char *s);
+
+/* Formats a byte count the way QEMU's -m takes it: "1G" when whole gibibytes, else "1536M". */
+void profile_format_memory(uint64_t bytes, char *buf, size_t size);
+
+/* A one-line description of the VM, for `vgpuvm check`. Returns a malloc'd string or NULL. */
+char *profile_summary(const struct profile *p);

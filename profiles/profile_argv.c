@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The QEMU command line. It is built in one place, in a fixed order, so that `vgpuvm argv` shows exactly what `run`
+ * executes and golden files can pin it down.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profiles/profile.h"
+#include "profiles/profile_argv.h"
+#include "util/macro.h"
+
+struct builder {
+	char **v;
+	size_t n, size;
+	int error;
+};
+
+static void add_owned(struct builder *b, char *s)
+{
+	if (b->error || !s) {
+		b->error = -ENOMEM;
+		free(s);
+		return;
+	}
+	if (b->n + 2 > b->size) {
+		size_t size = b->size ? b->size * 2 : 32;
+		char **v = realloc(b->v, size * sizeof(char *));
+		if (!v) {
+			b->error = -ENOMEM;
+			free(s);
+			return;
+		}
+		b->v = v;
+		b->size = size;
+	}
+	b->v[b->n++] = s;
+	b->v[b->n] = NULL;
+}
+
+static void add(struct builder *b, const char *s)
+{
+	add_owned(b, strdup(s));
+}
+
+static void addf(struct builder *b, const char *fmt, ...) _printf_(2, 3);
+static void addf(struct builder *b, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	add_owned(b, s);
+}
+
+/* QEMU's option syntax splits on commas; a literal comma inside a value is written twice. */
+static char *escape_commas(const char *s)
+{
+	size_t n = strlen(s), extra = 0;
+	char *r, *o;
+
+	for (const char *i = s; *i; i++)
+		extra += *i == ',';
+	r = malloc(n + extra + 1);
+	if (!r)
+		return NULL;
+	for (o = r; *s; s++) {
+		*o++ = *s;
+		if (*s == ',')
+			*o++ = ',';
+	}
+	*o = 0;
+	return r;
+}
+
+static void add_display(struct builder *b, const struct profile *p)
+{
+	const struct profile_display *d = &p->display;
+	_cleanup_free_ char *node = d->rendernode ? escape_commas(d->rendernode) : NULL;
+
+	if (d->rendernode && !node) {
+		b->error = -ENOMEM;
+		return;
+	}
+	add(b, "-display");
+	switch (d->type) {
+	case PROFILE_DISPLAY_GTK:
+		addf(b, "gtk,gl=%s%s", d->gl ? "on" : "off", d->full_screen ? ",full-screen=on" : "");
+		break;
+	case PROFILE_DISPLAY_EGL_HEADLESS:
+		addf(b, "egl-headless%s%s", node ? ",rendernode=" : "", node ?: "");
+		break;
+	case PROFILE_DISPLAY_SPICE_APP:
+		addf(b, "spice-app,gl=%s", d->gl ? "on" : "off");
+		break;
+	case PROFILE_DISPLAY_VNC:
+		addf(b, "vnc=%s", d->listen);
+		break;
+	case PROFILE_DISPLAY_DBUS:
+		addf(b, "dbus,gl=%s%s%s", d->gl ? "on" : "off", node ? ",rendernode=" : "", node ?: "");
+		break;
+	default:
+		add(b, "none");
+		break;
+	}
+	/* egl-headless renders off screen; the usual way to look at it is VNC beside it. */
+	if (d->type == PROFILE_DISPLAY_EGL_HEADLESS && d->listen) {
+		add(b, "-vnc");
+		add(b, d->listen);
+	}
+}
+
+static void add_serial(struct builder *b, const struct profile *p)
+{
+	add(b, "-serial");
+	switch (p->serial) {
+	case PROFILE_SERIAL_NONE:
+		add(b, "none");
+		break;
+	case PROFILE_SERIAL_PTY:
+		add(b, "pty");
+		break;
+	case PROFILE_SERIAL_FILE:
+		addf(b, "file:%s", p->serial_file);
+		break;
+	default:
+		add(b, "stdio");
+		break;
+	}
+}
+
+static void add_vgpu(struct builder *b, const struct profile *p, const char *sysfs_root)
+{
+	const struct profile_vgpu *g = p->vgpu;
+	_cleanup_free_ char *root = escape_commas(sysfs_root), *res = NULL;
+
+	if (!root) {
+		b->error = -ENOMEM;
+		return;
+	}
+	if (g->xres && asprintf(&res, ",xres=%u,yres=%u", g->xres, g->yres) < 0) {
+		b->error = -ENOMEM;
+		return;
+	}
+	add(b, "-device");
+	addf(b, "%s,sysfsdev=%s/bus/mdev/devices/%s,display=%s%s%s%s", g->nohotplug ? "vfio-pci-nohotplug" : "vfio-pci",
+	     root, g->uuid, g->display ? "on" : "off", g->ramfb ? ",ramfb=on" : "",
+	     g->opregion ? ",x-igd-opregion=on" : "", res ?: "");
+}
+
+static void add_disks(struct builder *b, const struct profile *p)
+{
+	if (p->cdrom) {
+		add(b, "-cdrom");
+		add(b, p->cdrom);
+	}
+	for (size_t i = 0; i < p->n_disks; i++) {
+		const struct profile_disk *d = &p->disks[i];
+		_cleanup_free_ char *file = escape_commas(d->file);
+
+		if (!file) {
+			b->error = -ENOMEM;
+			return;
+		}
+		add(b, "-drive");
+		addf(b, "file=%s,format=%s,if=%s%s%s", file, d->format, profile_disk_interface_to_string(d->interface),
+		     d->readonly ? ",readonly=on" : "", d->snapshot ? ",snapshot=on" : "");
+	}
+}
+
+int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret)
+{
+	struct builder b = {};
+	const char *sysfs_root = opts && opts->sysfs_root ? opts->sysfs_root : "/sys";
+	int qmp_fd = opts && opts->qmp_fd > 0 ? opts->qmp_fd : PROFILE_QMP_FD;
+	char mem[32];
+
+	profile_format_memory(p->memory, mem, sizeof(mem));
+
+	add(&b, p->qemu);
+	add(&b, "-name");
+	add(&b, p->name);
+	/* Only what the profile says: no defaults devices, no user config files read behind the profile's back. */
+	add(&b, "-nodefaults");
+	add(&b, "-no-user-config");
+	add(&b, "-machine");
+	add(&b, p->machine);
+	if (p->accel == PROFILE_ACCEL_KVM)
+		add(&b, "-enable-kvm");
+	else {
+		add(&b, "-accel");
+		add(&b, profile_accel_to_string(p->accel));
+	}
+	if (p->cpu) {
+		add(&b, "-cpu");
+		add(&b, p->cpu);
+	}
+	add(&b, "-m");
+	add(&b, mem);
+	add(&b, "-smp");
+	addf(&b, "%u", p->cpus);
+	if (p->graphics_off) {
+		add(&b, "-M");
+		add(&b, "graphics=off");
+	}
+	add_display(&b, p);
+	add_serial(&b, p);
+	/* The monitor is a socket vgpuvm made and hands over by fd: no path to race for, no connect loop. */
+	add(&b, "-chardev");
+	addf(&b, "socket,id=vgpuvm-qmp,fd=%d", qmp_fd);
+	add(&b, "-mon");
+	add(&b, "chardev=vgpuvm-qmp,mode=control");
+	if (p->vgpu)
+		add_vgpu(&b, p, sysfs_root);
+	add_disks(&b, p);
+	for (char **a = p->extra_args; a && *a; a++)
+		add(&b, *a);
+
+	if (b.error) {
+		strv_free(b.v);
+		return b.error;
+	}
+	*ret = b.v;
+	return 0;
+}
+
+char *profile_shell_quote(const char *s)
+{
+	size_t n = 2;
+	char *r, *o;
+
+	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=/.,:@%") == strlen(s))
+		return strdup(s);
+	for (const char *i = s; *i; i++)
+		n += *i == '\'' ? 4 : 1;
+	r = malloc(n + 1);
+	if (!r)
+		return NULL;
+	o = r;
+	*o++ = '\'';
+	for (; *s; s++) {
+		if (*s == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else
+			*o++ = *s;
+	}
+	*o++ = '\'';
+	*o = 0;
+	return r;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Profile JSON → validated struct profile. */
+#pragma once
+
+#include <stddef.h>
+
+struct profile;
+
+/* Largest profile file vgpuvm reads; a profile is a few hundred bytes. */
+#define PROFILE_FILE_MAX (1024 * 1024)
+
+/*
+ * Parses and validates a profile. path names the file in messages and gives the default name. sets is a
+ * NULL-terminated list of "key.sub=value" overrides (or NULL), applied before validation. Returns 0, -EINVAL when the
+ * profile is wrong (then *ret_error says "FILE: FIELD: problem"), or -ENOMEM.
+ */
+int profile_parse(const char *path, const char *text, size_t len, char *const *sets, struct profile **ret,
+		  char **ret_error);
+
+/* Reads path and parses it. Besides profile_parse's errors: the negative errno of the read, with *ret_error set. */
+int profile_load(const char *path, char *const *sets, struct profile **ret, char **ret_error);
+
+/* Checks the shape of one --set argument, "key.sub=value". Returns 0 or -EINVAL with *ret_error set. */
+int profile_set_check(const char *assignment, char **ret_error);
+
+/* Distance between two words, counting a swap of neighbours as one edit: for "did you mean". */
+unsigned profile_edit_distance(const char *a, const char *b);

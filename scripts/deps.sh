@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian packages vgpuvm needs to build and test, and only those that are missing: quick and quiet when
+# everything is there. Usage: scripts/deps.sh [build] [test] [e2e]   (default: build test)
+set -eu
+groups=${*:-build test}
+pkgs=""
+for g in $groups; do
+	case $g in
+	build) pkgs="$pkgs gcc make pkg-config libjson-c-dev uuid-dev libseccomp-dev libcap-ng-dev" ;;
+	# Unit tests, golden files, bats system tests against a real QEMU under TCG, and the tiny guest for the
+	# power-button test (Debian's kernel and a busybox initramfs).
+	test) pkgs="$pkgs libcmocka-dev bats qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio procps" ;;
+	# The real kernel mdev path: sample drivers built from linux-source, a GL display under Xvfb.
+	e2e) pkgs="$pkgs linux-headers-amd64 linux-source xvfb xauth libgl1-mesa-dri libegl1 qemu-system-gui xz-utils" ;;
+	*) echo "deps.sh: unknown group '$g' (build, test, e2e)" >&2; exit 64 ;;
+	esac
+done
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing Debian packages:$missing" >&2
+	echo "deps.sh: install them as root: apt-get install$missing" >&2
+	exit 69
+fi
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

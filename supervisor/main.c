@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* vgpuvm: run a VM with a mediated-device vGPU directly on QEMU. */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "supervisor/log.h"
+#include "supervisor/profile_cli.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "argv", cmd_argv, "print the QEMU command line a profile gives" },
+	{ "check", cmd_check, "validate a profile and summarise it" },
+};
+
+static void help(FILE *f)
+{
+	fputs("Usage: vgpuvm COMMAND [ARGS]...\n"
+	      "       vgpuvm --help | --version\n"
+	      "\n"
+	      "Runs one virtual machine with a mediated-device vGPU (Intel GVT-g, or any mdev display) on QEMU.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'vgpuvm COMMAND --help' tells more. Exit codes: 0 success, 64 bad usage, 65 bad profile,\n"
+	      "66 profile not found or unreadable; the README lists them all.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	log_setup();
+	if (argc < 2) {
+		help(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		help(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("vgpuvm %s\n", VGPUVM_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	log_error("unknown command \"%s\"; 'vgpuvm --help' lists the commands", argv[1]);
+	return EX_USAGE;
+}

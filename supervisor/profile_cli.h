@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* The commands that only read a profile: `argv` and `check`, and the profile loading every command shares. */
+#pragma once
+
+struct profile;
+
+/* Finds and loads a profile for a command, logging any problem once. Returns 0 or a sysexits code (64, 65, 66, 70). */
+int cli_load_profile(const char *name, char *const *sets, struct profile **ret);
+
+int cmd_argv(int argc, char **argv);
+int cmd_check(int argc, char **argv);

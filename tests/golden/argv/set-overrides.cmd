@@ -1,0 +1,12 @@
+argv
+set-overrides.json
+--set
+vgpu.xres=1280
+--set
+vgpu.yres=800
+--set
+memory=4G
+--set
+cpus=4
+--set
+display.full_screen=true

@@ -1,0 +1,4 @@
+argv
+set-vgpu-null.json
+--set
+vgpu=null

@@ -1,0 +1,2 @@
+check
+kiosk.json

@@ -1,0 +1,2 @@
+argv
+does-not-exist.json

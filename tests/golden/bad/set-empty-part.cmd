@@ -1,0 +1,4 @@
+argv
+x.json
+--set
+vgpu..xres=1

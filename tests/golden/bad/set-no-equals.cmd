@@ -1,0 +1,4 @@
+argv
+set-no-equals.json
+--set
+vgpu.xres

@@ -1,0 +1,4 @@
+argv
+set-through-scalar.json
+--set
+memory.size=2G

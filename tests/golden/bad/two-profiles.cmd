@@ -1,0 +1,3 @@
+check
+a.json
+b.json

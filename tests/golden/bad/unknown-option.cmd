@@ -1,0 +1,3 @@
+argv
+--colour
+x.json

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for profiles/: what the parser puts in the struct, beyond what the argv golden files show. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "profiles/profile.h"
+#include "profiles/profile_argv.h"
+#include "profiles/profile_lookup.h"
+#include "profiles/profile_parse.h"
+#include "util/macro.h"
+
+static struct profile *parse_ok(const char *json, char *const *sets)
+{
+	_cleanup_free_ char *error = NULL;
+	struct profile *p = NULL;
+	int r = profile_parse("t.json", json, strlen(json), sets, &p, &error);
+
+	if (r < 0)
+		fail_msg("parse failed: %d %s", r, error ?: "");
+	assert_null(error);
+	return p;
+}
+
+static char *parse_err(const char *json, char *const *sets)
+{
+	char *error = NULL;
+	struct profile *p = NULL;
+
+	assert_int_equal(profile_parse("t.json", json, strlen(json), sets, &p, &error), -EINVAL);
+	assert_null(p);
+	assert_non_null(error);
+	return error;
+}
+
+static void test_defaults(void **state)
+{
+	_cleanup_profile_ struct profile *p = parse_ok("{\"memory\": \"1G\"}", NULL);
+
+	(void)state;
+	assert_string_equal(p->name, "t");
+	assert_int_equal(p->memory, UINT64_C(1) << 30);
+	assert_int_equal(p->cpus, 1);
+	assert_string_equal(p->machine, "pc");
+	assert_int_equal(p->accel, PROFILE_ACCEL_KVM);
+	assert_string_equal(p->cpu, "host");
+	assert_string_equal(p->qemu, "qemu-system-x86_64");
+	assert_null(p->vgpu);
+	assert_int_equal(p->display.type, PROFILE_DISPLAY_NONE);
+	assert_false(p->display.gl);
+	assert_int_equal(p->serial, PROFILE_SERIAL_STDIO);
+	assert_false(p->graphics_off);
+	assert_non_null(p->env);
+	assert_null(p->env[0]);
+	assert_non_null(p->extra_args);
+	assert_null(p->extra_args[0]);
+	assert_int_equal(p->shutdown.powerdown_timeout, 60);
+	assert_int_equal(p->shutdown.quit_timeout, 10);
+	assert_int_equal(p->shutdown.kill_timeout, 5);
+}
+
+static void test_vgpu_defaults(void **state)
+{
+	_cleanup_profile_ struct profile *p = parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
+
+	(void)state;
+	assert_non_null(p->vgpu);
+	assert_null(p->vgpu->parent);
+	assert_true(p->vgpu->display);
+	assert_true(p->vgpu->uuid_auto);
+	assert_false(p->vgpu->ramfb || p->vgpu->opregion || p->vgpu->nohotplug);
+	assert_int_equal(p->display.type, PROFILE_DISPLAY_GTK);
+	assert_true(p->display.gl);
+	assert_true(p->graphics_off);
+}
+
+/* The derived UUID depends on the name only, so the guest sees the same device on every boot and every machine. */
+static void test_uuid_stable(void **state)
+{
+	_cleanup_profile_ struct profile *a = parse_ok("{\"name\": \"win10\", \"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", NULL);
+	_cleanup_profile_ struct profile *b = parse_ok("{\"name\": \"win10\", \"memory\": \"2G\", \"vgpu\": {\"type\": \"y\", \"uuid\": \"auto\"}}", NULL);
+	_cleanup_profile_ struct profile *c = parse_ok("{\"name\": \"win11\", \"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", NULL);
+
+	(void)state;
+	assert_string_equal(a->vgpu->uuid, b->vgpu->uuid);
+	assert_string_not_equal(a->vgpu->uuid, c->vgpu->uuid);
+	/* A version 5 (name-based, SHA-1) UUID of the RFC 4122 variant. */
+	assert_int_equal(a->vgpu->uuid[14], '5');
+	assert_non_null(strchr("89ab", a->vgpu->uuid[19]));
+	/* Pinned: changing the namespace would give every existing VM a new device. */
+	assert_string_equal(a->vgpu->uuid, "c3d32d67-ff1e-5ac2-ae96-4ed978a6f364");
+}
+
+static void test_shutdown_and_disks(void **state)
+{
+	_cleanup_profile_ struct profile *p = parse_ok(
+		"{\"memory\": 64, \"shutdown\": {\"powerdown_timeout\": 0, \"kill_timeout\": 2},"
+		" \"disks\": [{\"file\": \"a.QCOW2\"}, {\"file\": \"b.img\", \"format\": \"qcow2\", \"interface\": \"ide\"}],"
+		" \"env\": {\"A\": \"1\", \"B_2\": \"x=y\"}, \"extra_args\": [\"-usb\"]}",
+		NULL);
+
+	(void)state;
+	assert_int_equal(p->memory, UINT64_C(64) << 20);
+	assert_int_equal(p->shutdown.powerdown_timeout, 0);
+	assert_int_equal(p->shutdown.quit_timeout, 10);
+	assert_int_equal(p->shutdown.kill_timeout, 2);
+	assert_int_equal(p->n_disks, 2);
+	assert_string_equal(p->disks[0].format, "qcow2");
+	assert_int_equal(p->disks[0].interface, PROFILE_DISK_VIRTIO);
+	assert_string_equal(p->disks[1].format, "qcow2");
+	assert_int_equal(p->disks[1].interface, PROFILE_DISK_IDE);
+	assert_string_equal(p->env[0], "A=1");
+	assert_string_equal(p->env[1], "B_2=x=y");
+	assert_null(p->env[2]);
+	assert_string_equal(p->extra_args[0], "-usb");
+}
+
+static void test_sets(void **state)
+{
+	char *sets[] = { "memory=4G", "vgpu.type=mdpy-vga", "vgpu.display=false", "name=\"123\"", "cpus=3", NULL };
+	_cleanup_profile_ struct profile *p = parse_ok("{\"memory\": \"1G\"}", sets);
+	char *sets2[] = { "vgpu=null", NULL };
+	_cleanup_profile_ struct profile *q = parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", sets2);
+
+	(void)state;
+	assert_int_equal(p->memory, UINT64_C(4) << 30);
+	assert_string_equal(p->vgpu->type, "mdpy-vga");
+	assert_false(p->vgpu->display);
+	assert_string_equal(p->name, "123");
+	assert_int_equal(p->cpus, 3);
+	assert_null(q->vgpu);
+}
+
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *json, *msg;
+	} cases[] = {
+		{ "{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"xres\": \"abc\"}}",
+		  "t.json: vgpu.xres: expected a positive integer, got \"abc\"" },
+		{ "{\"memroy\": \"1G\"}", "t.json: memroy: unknown key; did you mean \"memory\"?" },
+		{ "{\"memory\": \"1G\", \"display\": {\"type\": \"vnc\"}}", "t.json: display.listen: missing; a \"vnc\" display needs an address, e.g. \"127.0.0.1:0\"" },
+		{ "{\"memory\": \"1G\", \"ramfb\": true}", "t.json: ramfb: unknown key; did you mean \"vgpu.ramfb\"?" },
+		{ "{\"memory\": \"17T\"}", "t.json: memory: 17T is more than 16T" },
+		{ "{\"memory\": \"99999999999999999999999G\"}", "t.json: memory: 99999999999999999999999G is more than 16T" },
+		{ "{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"display\": false, \"xres\": 800, \"yres\": 600}}",
+		  "t.json: vgpu.xres: sets the resolution of the vGPU display, which \"display\": false turns off" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *e = parse_err(cases[i].json, NULL);
+		assert_string_equal(e, cases[i].msg);
+	}
+}
+
+static void test_set_errors(void **state)
+{
+	char *bad_type[] = { "vgpu.xres=abc", NULL };
+	char *through[] = { "memory.x=1", NULL };
+	_cleanup_free_ char *e1 = parse_err("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"yres\": 1}}", bad_type);
+	_cleanup_free_ char *e2 = parse_err("{\"memory\": \"1G\"}", through);
+	_cleanup_free_ char *e3 = NULL;
+
+	(void)state;
+	assert_string_equal(e1, "t.json: vgpu.xres: expected a positive integer, got \"abc\" (set with --set)");
+	assert_string_equal(e2, "t.json: --set memory.x=1: memory is not an object in the profile");
+	assert_int_equal(profile_set_check("noequals", &e3), -EINVAL);
+	assert_string_equal(e3, "--set noequals: expected KEY=VALUE, like vgpu.xres=1920");
+	assert_int_equal(profile_set_check("a.b=", NULL), 0);
+}
+
+static void test_edit_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(profile_edit_distance("memory", "memory"), 0);
+	assert_int_equal(profile_edit_distance("memroy", "memory"), 1);
+	assert_int_equal(profile_edit_distance("memry", "memory"), 1);
+	assert_int_equal(profile_edit_distance("MEMORY", "memory"), 0);
+	assert_int_equal(profile_edit_distance("", "abc"), 3);
+	assert_true(profile_edit_distance("colour", "cpus") > 2);
+}
+
+static void test_shell_quote(void **state)
+{
+	static const char *cases[][2] = {
+		{ "plain-arg,x=1:/y", "plain-arg,x=1:/y" },
+		{ "two words", "'two words'" },
+		{ "it's", "'it'\\''s'" },
+		{ "", "''" },
+		{ "$HOME", "'$HOME'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *q = profile_shell_quote(cases[i][0]);
+		assert_string_equal(q, cases[i][1]);
+	}
+}
+
+static void test_memory_format(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	profile_format_memory(UINT64_C(1) << 30, buf, sizeof(buf));
+	assert_string_equal(buf, "1G");
+	profile_format_memory(UINT64_C(1536) << 20, buf, sizeof(buf));
+	assert_string_equal(buf, "1536M");
+}
+
+static void test_argv_sysfs_root_and_fd(void **state)
+{
+	_cleanup_profile_ struct profile *p =
+		parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}", NULL);
+	_cleanup_strv_free_ char **argv = NULL;
+	bool dev = false, chardev = false;
+
+	(void)state;
+	assert_int_equal(profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = "/tmp/fake,sys", .qmp_fd = 7 }, &argv), 0);
+	for (char **a = argv; *a; a++) {
+		if (strcmp(*a, "vfio-pci,sysfsdev=/tmp/fake,,sys/bus/mdev/devices/6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f,display=on") == 0)
+			dev = true;
+		if (strcmp(*a, "socket,id=vgpuvm-qmp,fd=7") == 0)
+			chardev = true;
+	}
+	assert_true(dev);
+	assert_true(chardev);
+}
+
+static void test_lookup(void **state)
+{
+	char tmpl[] = "/tmp/vgpuvm-test-XXXXXX", path[256], *dirs[4] = {};
+	_cleanup_strv_free_ char **search = NULL;
+	_cleanup_free_ char *found = NULL, *error = NULL, *a = NULL, *b = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(asprintf(&a, "%s/a", tmpl) > 0, 1);
+	assert_int_equal(asprintf(&b, "%s/b", tmpl) > 0, 1);
+	assert_int_equal(mkdir(a, 0700), 0);
+	assert_int_equal(mkdir(b, 0700), 0);
+	snprintf(path, sizeof(path), "%s/vm.json", b);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	dirs[0] = a;
+	dirs[1] = b;
+	assert_int_equal(profile_find("vm", dirs, &found, &error), 0);
+	assert_string_equal(found, path);
+	free(found);
+	found = NULL;
+	assert_int_equal(profile_find("other", dirs, &found, &error), -ENOENT);
+	assert_non_null(strstr(error, "no profile named \"other\""));
+	assert_non_null(strstr(error, "/a/other.json"));
+	/* A path is taken as it is, found or not: the read then names it. */
+	assert_int_equal(profile_find("./x.json", dirs, &found, NULL), 0);
+	assert_string_equal(found, "./x.json");
+
+	setenv("VGPUVM_PROFILE_PATH", "/p1:/p2", 1);
+	setenv("XDG_CONFIG_HOME", "/xdg", 1);
+	dirs[0] = "/stock";
+	dirs[1] = NULL;
+	assert_int_equal(profile_search_dirs(dirs, &search), 0);
+	assert_string_equal(search[0], "/p1");
+	assert_string_equal(search[1], "/p2");
+	assert_string_equal(search[2], "/xdg/vgpuvm/profiles");
+	assert_string_equal(search[3], "/etc/vgpuvm/profiles");
+	assert_string_equal(search[4], "/stock");
+	assert_null(search[5]);
+	unlink(path);
+	rmdir(a);
+	rmdir(b);
+	rmdir(tmpl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_vgpu_defaults),
+		cmocka_unit_test(test_uuid_stable),   cmocka_unit_test(test_shutdown_and_disks),
+		cmocka_unit_test(test_sets),	      cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
+		cmocka_unit_test(test_argv_sysfs_root_and_fd), cmocka_unit_test(test_lookup),
+	};
+
+	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
+}

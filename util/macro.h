@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by every part of vgpuvm: scope-based cleanup in the style of systemd and crun, so that error
+ * paths cannot leak memory or file descriptors.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+/* Frees a NULL-terminated array of strings and the array itself. */
+static inline void strv_free(char **l)
+{
+	if (!l)
+		return;
+	for (char **i = l; *i; i++)
+		free(*i);
+	free(l);
+}
+
+static inline void strv_freep(char ***l)
+{
+	strv_free(*l);
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+/* Hands a pointer on to a new owner: returns it and leaves NULL behind, so the cleanup helper does nothing. */
+#define steal_pointer(pp)                                                                                              \
+	({                                                                                                             \
+		__typeof__(*(pp)) _p = *(pp);                                                                          \
+		*(pp) = NULL;                                                                                          \
+		_p;                                                                                                    \
+	})
+
+/* The same for file descriptors. */
+#define TAKE_FD(fd)                                                                                                    \
+	({                                                                                                             \
+		int _fd = (fd);                                                                                        \
+		(fd) = -1;                                                                                             \
+		_fd;                                                                                                   \
+	})
+
+static inline int negative_errno(void)
+{
+	return errno > 0 ? -errno : -EIO;
+}
