@@ -94,6 +94,7 @@ struct profile {
 	size_t n_disks;
 	char **env; /* NAME=VALUE, NULL-terminated, never NULL */
 	char **extra_args; /* NULL-terminated, never NULL */
+	unsigned start_timeout; /* seconds QEMU may take to report running */
 	struct profile_shutdown shutdown;
 };
 

@@ -109,7 +109,7 @@ unsigned profile_edit_distance(const char *a, const char *b)
 /* The keys each object takes. The tables are also the source of "did you mean". */
 static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
-					"cdrom",  "disks",  "env",	"extra_args", "shutdown", NULL };
+					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
 					 "opregion", "xres", "yres", "nohotplug", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
@@ -709,6 +709,10 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	} else if (!(p->extra_args = calloc(1, sizeof(char *))))
 		return -ENOMEM;
 
+	p->start_timeout = 120;
+	if (json_object_object_get_ex(root, "start_timeout", &v) &&
+	    (r = get_uint(c, v, "start_timeout", 1, TIMEOUT_MAX, &p->start_timeout)) < 0)
+		return r;
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;

@@ -6,6 +6,7 @@
 
 #include "supervisor/log.h"
 #include "supervisor/profile_cli.h"
+#include "supervisor/run.h"
 
 struct command {
 	const char *name;
@@ -16,6 +17,7 @@ struct command {
 static const struct command commands[] = {
 	{ "argv", cmd_argv, "print the QEMU command line a profile gives" },
 	{ "check", cmd_check, "validate a profile and summarise it" },
+	{ "run", cmd_run, "run the VM in the foreground, from the mdev to a clean exit" },
 };
 
 static void help(FILE *f)

@@ -166,19 +166,27 @@ static const char argv_usage[] =
 	"  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
 	"  --uuid UUID       use this mdev UUID instead of the profile's\n";
 
-int cmd_argv(int argc, char **argv)
+int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret)
 {
 	_cleanup_free_ char *uuid_set = NULL;
+	struct profile_opts o = {};
+	int r;
+
+	r = parse_profile_opts(argc, argv, usage, takes_uuid, &o, &uuid_set);
+	if (r == 0)
+		r = cli_load_profile(o.profile, o.sets, ret);
+	profile_opts_done(&o);
+	return r;
+}
+
+int cmd_argv(int argc, char **argv)
+{
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_strv_free_ char **args = NULL;
-	struct profile_opts o = {};
 	const char *root = getenv("VGPUVM_SYSFS_ROOT");
 	int r;
 
-	r = parse_profile_opts(argc, argv, argv_usage, true, &o, &uuid_set);
-	if (r == 0)
-		r = cli_load_profile(o.profile, o.sets, &p);
-	profile_opts_done(&o);
+	r = cli_profile_from_args(argc, argv, argv_usage, true, &p);
 	if (r != 0)
 		return r < 0 ? 0 : r;
 
@@ -209,15 +217,11 @@ static const char check_usage[] =
 
 int cmd_check(int argc, char **argv)
 {
-	_cleanup_free_ char *uuid_set = NULL, *summary = NULL;
 	_cleanup_profile_ struct profile *p = NULL;
-	struct profile_opts o = {};
+	_cleanup_free_ char *summary = NULL;
 	int r;
 
-	r = parse_profile_opts(argc, argv, check_usage, false, &o, &uuid_set);
-	if (r == 0)
-		r = cli_load_profile(o.profile, o.sets, &p);
-	profile_opts_done(&o);
+	r = cli_profile_from_args(argc, argv, check_usage, false, &p);
 	if (r != 0)
 		return r < 0 ? 0 : r;
 	summary = profile_summary(p);

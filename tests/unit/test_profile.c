@@ -65,6 +65,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p->shutdown.powerdown_timeout, 60);
 	assert_int_equal(p->shutdown.quit_timeout, 10);
 	assert_int_equal(p->shutdown.kill_timeout, 5);
+	assert_int_equal(p->start_timeout, 120);
 }
 
 static void test_vgpu_defaults(void **state)

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The poll loop that supervises one running QEMU: QMP, QEMU's output, signals and the pidfd, in one poll() with no
+ * threads and no periodic wake-ups, and the shutdown steps as an explicit state machine.
+ */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct profile;
+struct qmp_client;
+
+enum vm_phase {
+	VM_STARTING, /* waiting for the greeting, capabilities and "running" */
+	VM_RUNNING,
+	VM_STOPPING, /* a shutdown step is under way */
+	VM_EXITED,   /* QEMU has been reaped */
+	VM_PHASE_MAX,
+};
+
+/* The shutdown steps, in order; each is skipped when it cannot apply or its timeout is 0. */
+enum stop_step {
+	STOP_NONE,
+	STOP_POWERDOWN, /* system_powerdown, then wait for the guest */
+	STOP_QUIT,	/* QMP quit */
+	STOP_TERM,	/* SIGTERM */
+	STOP_KILL,	/* SIGKILL, then wait for the reaping */
+	STOP_STEP_MAX,
+};
+
+/* Why vgpuvm itself gave up on a QEMU that started. */
+enum vm_failure {
+	VM_FAIL_NONE,
+	VM_FAIL_START_TIMEOUT, /* no "running" before the start deadline */
+	VM_FAIL_PROTOCOL,      /* the monitor spoke something that is not QMP, or refused a basic command */
+	VM_FAIL_MAX,
+};
+
+#define VM_TAIL_LINES 20
+#define VM_LINE_MAX 4096
+
+struct vm_output {
+	int fd;
+	char buf[VM_LINE_MAX];
+	size_t len;
+};
+
+struct vm {
+	const struct profile *profile;
+	pid_t pid;
+	int pidfd;
+	int sig_fd;
+	int qmp_fd;
+	struct qmp_client *qmp;
+	bool qmp_ready; /* capabilities negotiated */
+	bool qmp_eof;
+	struct vm_output out, err;
+	char *tail[VM_TAIL_LINES]; /* QEMU's last lines of output, for the message if it dies */
+	size_t tail_next;
+
+	enum vm_phase phase;
+	enum stop_step step;
+	enum vm_failure failure;
+	uint64_t start_timeout;	 /* usec */
+	uint64_t started_at;	 /* monotonic usec */
+	uint64_t running_at;	 /* when QEMU first reported running, 0 before */
+	uint64_t stop_started_at;
+	uint64_t deadline; /* of the current phase or step; USEC_INFINITY for none */
+
+	bool stop_requested; /* by a signal, or later by a client */
+	bool guest_shutdown; /* SHUTDOWN with "guest": true */
+	char shutdown_reason[64];
+	siginfo_t exit_info; /* from waitid(), valid in VM_EXITED */
+};
+
+/* Sets up a vm for a QEMU that spawn_qemu() started; takes none of the fds (the caller closes them). */
+int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int sig_fd, int qmp_fd, int out_fd,
+	    int err_fd);
+void vm_done(struct vm *vm);
+
+/* Runs until QEMU has been reaped. Returns 0, or a negative errno when the loop itself failed. */
+int vm_run(struct vm *vm);
+
+/* vgpuvm's exit code for how the VM ended (see the README). */
+int vm_exit_code(const struct vm *vm);
+
+/* QEMU's last lines of output joined with newlines and "  qemu: " in front, or NULL when there were none. */
+char *vm_tail(const struct vm *vm);
+
+const char *vm_phase_to_string(enum vm_phase p);

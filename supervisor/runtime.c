@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "supervisor/runtime.h"
+#include "util/macro.h"
+
+int runtime_base(char **ret)
+{
+	const char *env = getenv("VGPUVM_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+	char *s;
+
+	if (env && *env)
+		s = strdup(env);
+	else if (geteuid() == 0)
+		s = strdup("/run/vgpuvm");
+	else if (xdg && xdg[0] == '/') {
+		if (asprintf(&s, "%s/vgpuvm", xdg) < 0)
+			s = NULL;
+	} else
+		return -ENXIO;
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, mode) < 0 && errno != EEXIST)
+				return negative_errno();
+			*s = '/';
+		}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return negative_errno();
+	return 0;
+}
+
+static pid_t read_pid(int fd)
+{
+	char buf[32] = {};
+	long pid;
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return 0;
+	pid = strtol(buf, NULL, 10);
+	return pid > 0 ? (pid_t)pid : 0;
+}
+
+int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder)
+{
+	_cleanup_free_ char *base = NULL, *dir = NULL, *lock = NULL;
+	struct runtime *rt;
+	char buf[32];
+	int r, fd;
+
+	if ((r = runtime_base(&base)) < 0)
+		return r;
+	if (asprintf(&dir, "%s/%s", base, name) < 0 || asprintf(&lock, "%s/lock", dir) < 0)
+		return -ENOMEM;
+	/*
+	 * The lock file lives in the directory it guards, and the last supervisor deletes both. So after taking the
+	 * lock, check that the file is still the one at that path; if a finishing supervisor removed it in between, go
+	 * again with a fresh one.
+	 */
+	for (int tries = 0;; tries++) {
+		struct stat a, b;
+
+		if ((r = mkdir_p(dir, 0700)) < 0)
+			return r;
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return negative_errno();
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			r = negative_errno();
+			if (r == -EWOULDBLOCK && ret_holder)
+				*ret_holder = read_pid(fd);
+			close(fd);
+			return r == -EWOULDBLOCK ? -EBUSY : r;
+		}
+		if (fstat(fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			break;
+		close(fd);
+		if (tries > 10)
+			return -EAGAIN;
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
+	rt = calloc(1, sizeof(*rt));
+	if (!rt) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rt->dir = steal_pointer(&dir);
+	rt->lock_fd = fd;
+	*ret = rt;
+	return 0;
+}
+
+void runtime_release(struct runtime *rt)
+{
+	_cleanup_free_ char *lock = NULL;
+
+	if (!rt)
+		return;
+	/* Unlink while still holding the lock, so that no one takes a lock on a file that is about to go. */
+	if (asprintf(&lock, "%s/lock", rt->dir) >= 0)
+		unlink(lock);
+	rmdir(rt->dir);
+	if (rt->lock_fd >= 0)
+		close(rt->lock_fd);
+	free(rt->dir);
+	free(rt);
+}

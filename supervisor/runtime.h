@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* The runtime directory of one VM, and the lock that makes its supervisor the only one. */
+#pragma once
+
+#include <sys/types.h>
+
+struct runtime {
+	char *dir;   /* /run/vgpuvm/NAME, $XDG_RUNTIME_DIR/vgpuvm/NAME, or $VGPUVM_RUNTIME_DIR/NAME */
+	int lock_fd; /* flock()ed; holds the supervisor's pid */
+};
+
+/* The directory that holds every VM's runtime directory. */
+int runtime_base(char **ret);
+
+/*
+ * Creates the VM's runtime directory and takes its lock. -EBUSY when another supervisor holds it, with its pid in
+ * *ret_holder (0 when unknown).
+ */
+int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder);
+
+/* Removes the runtime files and the directory, then drops the lock. Accepts NULL. */
+void runtime_release(struct runtime *rt);

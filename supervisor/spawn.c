@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervisor/spawn.h"
+#include "util/macro.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+int pidfd_open_(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? negative_errno() : fd;
+}
+
+int pidfd_send_signal_(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
+}
+
+/* What the child tells the parent through the status pipe when a step before exec fails. */
+enum child_step {
+	STEP_PDEATHSIG,
+	STEP_FDS,
+	STEP_MEMLOCK,
+	STEP_EXEC,
+	STEP_MAX,
+};
+
+static const char *const step_names[STEP_MAX] = {
+	[STEP_PDEATHSIG] = "ask to be stopped with the supervisor",
+	[STEP_FDS] = "set up file descriptors",
+	[STEP_MEMLOCK] = "set the locked-memory limit",
+	[STEP_EXEC] = "execute",
+};
+
+struct child_report {
+	int step;
+	int error;
+};
+
+static _Noreturn void child_fail(int status_fd, enum child_step step)
+{
+	struct child_report rep = { .step = step, .error = errno };
+	ssize_t n _unused_ = write(status_fd, &rep, sizeof(rep));
+
+	_exit(127);
+}
+
+/* Puts fd at target. The source may already be at a low number that another target needs, so the caller first
+ * moved every source above 10. */
+static int move_fd(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+/* In the child, after fork: the order is the house style's, so that each step runs with what it needs. */
+static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status_fd, int out_fd, int err_fd)
+{
+	struct rlimit rl = { .rlim_cur = o->memlock, .rlim_max = o->memlock };
+	int qmp, in, st, out, err;
+	sigset_t none;
+
+	/* QEMU must not outlive its supervisor: SIGTERM makes QEMU quit cleanly and flush its disks. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+
+	/* Dispositions set to "ignore" and blocked signals survive exec; QEMU should start from the defaults. */
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* Without the terminal, QEMU gets its own session, so that a Ctrl-C reaches only vgpuvm, which then shuts the
+	 * guest down gracefully instead of QEMU quitting at once. */
+	if (!o->keep_stdio)
+		setsid();
+
+	in = o->keep_stdio ? fcntl(STDIN_FILENO, F_DUPFD, 10) : open("/dev/null", O_RDONLY);
+	qmp = fcntl(o->qmp_fd, F_DUPFD, 10);
+	st = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
+	out = out_fd >= 0 ? fcntl(out_fd, F_DUPFD, 10) : fcntl(STDOUT_FILENO, F_DUPFD, 10);
+	err = fcntl(err_fd, F_DUPFD, 10);
+	if (in < 0 || qmp < 0 || st < 0 || out < 0 || err < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = st;
+	if (move_fd(in, STDIN_FILENO) < 0 || move_fd(out, STDOUT_FILENO) < 0 || move_fd(err, STDERR_FILENO) < 0 ||
+	    move_fd(qmp, 3) < 0 || dup3(st, 4, O_CLOEXEC) < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = 4;
+	/* Everything else the supervisor has open stays with the supervisor. */
+	if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
+		child_fail(status_fd, STEP_FDS);
+
+	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		child_fail(status_fd, STEP_MEMLOCK);
+
+	environ = o->envp;
+	execvp(o->argv[0], o->argv);
+	child_fail(status_fd, STEP_EXEC);
+}
+
+int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error)
+{
+	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	struct child_report rep;
+	pid_t parent = getpid(), pid;
+	int pidfd, r;
+	ssize_t n;
+
+	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (!o->keep_stdio && pipe2(outp, O_CLOEXEC) < 0)) {
+		r = negative_errno();
+		goto out_close;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		goto out_close;
+	}
+	if (pid == 0) {
+		close(status[0]);
+		child(o, parent, status[1], outp[1], errp[1]);
+	}
+	/* Right after fork, so that every later signal goes to this process and never to a reused pid. */
+	pidfd = pidfd_open_(pid);
+	close(status[1]);
+	status[1] = -1;
+	do
+		n = read(status[0], &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(rep) || pidfd < 0) {
+		/* The child failed before exec and is exiting: reap it here, there is nothing to supervise. */
+		waitpid(pid, NULL, 0);
+		if (pidfd < 0) {
+			r = pidfd;
+			if (ret_error && asprintf(ret_error, "cannot watch QEMU (pidfd_open): %s; Linux 5.3 or later is needed",
+						  strerror(-r)) < 0)
+				*ret_error = NULL;
+		} else {
+			r = rep.error > 0 ? -rep.error : -EIO;
+			if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
+						  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start",
+						  o->argv[0], strerror(-r)) < 0)
+				*ret_error = NULL;
+			close(pidfd);
+		}
+		goto out_close;
+	}
+	close(status[0]);
+	close(errp[1]);
+	if (outp[1] >= 0)
+		close(outp[1]);
+	/* The loop reads QEMU's output until it would block; QEMU's own ends stay blocking. */
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	if (outp[0] >= 0)
+		fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = outp[0], .stderr_fd = errp[0] };
+	return 0;
+
+out_close:
+	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1], errp[0], errp[1] }, i = 0; i < 6; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return r;
+}

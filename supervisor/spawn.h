@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Starting QEMU: the fds it gets, the limits it runs under, and a pidfd to watch it with. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct spawn_opts {
+	char **argv;	   /* argv[0] is looked up in the child's PATH */
+	char **envp;	   /* the child's whole environment */
+	int qmp_fd;	   /* the child's end of the QMP socket pair; it becomes fd 3 */
+	bool keep_stdio;   /* QEMU gets vgpuvm's stdin and stdout (the serial console on the terminal) */
+	uint64_t memlock;  /* RLIMIT_MEMLOCK, soft and hard; 0 leaves the limit alone */
+};
+
+struct spawned {
+	pid_t pid;
+	int pidfd;
+	int stdout_fd; /* read ends of QEMU's output, -1 when not piped */
+	int stderr_fd;
+};
+
+/*
+ * Forks and execs. Returns only once the exec has happened or failed: a failure in the child (a missing binary, a
+ * limit that cannot be set) comes back as its negative errno, with *ret_error saying which step failed.
+ */
+int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error);
+
+int pidfd_open_(pid_t pid);
+int pidfd_send_signal_(int pidfd, int sig);

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Small whole-file reads and writes, as sysfs and /proc want them. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a small file (at most max bytes) into a NUL-terminated string with trailing white space removed. */
+int read_one_line(const char *path, size_t max, char **ret);
+
+/* Reads a file holding one unsigned decimal number. */
+int read_uint64(const char *path, uint64_t *ret);
+
+/* Writes s to path in one write() call, as sysfs attributes require. Returns 0 or the negative errno of open/write. */
+int write_string(const char *path, const char *s);
