@@ -1,0 +1,81 @@
+# Helpers for bats tests that run VMs: start vgpuvm in the background, wait for a log line or for its exit (on the
+# event: tail -f's inotify, the shell's wait), and check that nothing is left behind.
+
+vm_setup() {
+	VGPUVM=${VGPUVM:-$BATS_TEST_DIRNAME/../../build/vgpuvm}
+	ROOT_DIR=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	HELPERS=$ROOT_DIR/build/helpers
+	T=$(mktemp -d /tmp/vgpuvm-test.XXXXXX)
+	export VGPUVM_RUNTIME_DIR=$T/run
+	unset VGPUVM_SYSFS_ROOT VGPUVM_PROFILE_PATH JOURNAL_STREAM
+	VM_PID=
+}
+
+vm_teardown() {
+	# A failed test must still not leave a supervisor or a QEMU running.
+	if [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null; then
+		kill -KILL "$VM_PID" 2>/dev/null || true
+	fi
+	pkill -KILL -f -- "-name vgpuvm-test-$BATS_TEST_NUMBER-" 2>/dev/null || true
+	rm -rf "$T"
+}
+
+# profile NAME JSON-BODY: writes $T/NAME.json; the VM's name carries the test number so leftovers can be found.
+profile() {
+	local name=$1 body=$2
+	printf '{"name": "vgpuvm-test-%s-%s", %s}\n' "$BATS_TEST_NUMBER" "$name" "$body" > "$T/$name.json"
+}
+
+vm_name() {
+	echo "vgpuvm-test-$BATS_TEST_NUMBER-$1"
+}
+
+# start_vm NAME [ARGS...]: vgpuvm run $T/NAME.json in the background, its output in $T/log.
+start_vm() {
+	local name=$1; shift
+	: > "$T/log"
+	"$VGPUVM" run "$T/$name.json" "$@" < /dev/null >> "$T/log" 2>&1 &
+	VM_PID=$!
+}
+
+# wait_log PATTERN [SECONDS]: until an extended regex matches a line of the log, vgpuvm exits, or time runs out.
+wait_log() {
+	local pattern=$1 secs=${2:-60}
+	timeout "$secs" tail -n +1 --pid="$VM_PID" -f "$T/log" 2>/dev/null | grep -E -m1 -q -- "$pattern" && return 0
+	grep -E -q -- "$pattern" "$T/log" && return 0
+	echo "--- no line matching '$pattern' within ${secs}s; log:"; cat "$T/log"
+	return 1
+}
+
+# wait_vm [SECONDS]: waits for vgpuvm to exit and sets VM_STATUS. The watchdog only bounds the wait: a hung
+# supervisor is killed, so that the test fails instead of hanging.
+wait_vm() {
+	local secs=${1:-60} wd
+	(sleep "$secs"; kill -KILL "$VM_PID" 2>/dev/null; echo "--- watchdog: vgpuvm killed after ${secs}s" >> "$T/log") &
+	wd=$!
+	VM_STATUS=0
+	wait "$VM_PID" || VM_STATUS=$?
+	kill "$wd" 2>/dev/null; wait "$wd" 2>/dev/null || true
+	if grep -q -- '--- watchdog' "$T/log"; then cat "$T/log"; return 1; fi
+}
+
+qemu_pid() {
+	sed -n 's/.*started QEMU (pid \([0-9]*\)).*/\1/p' "$T/log" | head -n1
+}
+
+# assert_clean NAME: no QEMU of this VM, no runtime directory.
+assert_clean() {
+	local name
+	name=$(vm_name "$1")
+	if pgrep -f -- "-name $name( |$)" >/dev/null; then
+		echo "a QEMU for $name is still running"; return 1
+	fi
+	if [ -e "$VGPUVM_RUNTIME_DIR/$name" ]; then
+		echo "runtime directory left: $(ls -la "$VGPUVM_RUNTIME_DIR/$name")"; return 1
+	fi
+}
+
+# elapsed SINCE_EPOCH_NS: milliseconds since a `date +%s%N` stamp.
+elapsed_ms() {
+	echo $(( ($(date +%s%N) - $1) / 1000000 ))
+}
