@@ -158,12 +158,9 @@ static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
 		} else if (!vm.stop_requested && !vm.guest_shutdown && code != 0)
 			log_error("QEMU ended by itself (exit code %d)", code);
 	}
-	if (vm.out.fd >= 0)
-		close(vm.out.fd);
-	if (vm.err.fd >= 0)
-		close(vm.err.fd);
-	if (s.stdout_fd >= 0 && s.stdout_fd != vm.out.fd)
-		close(s.stdout_fd);
+	/* The loop owns QEMU's output fds from vm_init() on, and closes them at EOF. */
+	safe_close(vm.out.fd);
+	safe_close(vm.err.fd);
 	close(s.pidfd);
 	vm_done(&vm);
 	return code;

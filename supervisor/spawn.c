@@ -83,8 +83,9 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 	if (getppid() != parent)
 		_exit(127);
 
-	/* Dispositions set to "ignore" and blocked signals survive exec; QEMU should start from the defaults. */
-	for (int sig = 1; sig < _NSIG; sig++)
+	/* Dispositions set to "ignore" (by nohup, say) and blocked signals survive exec; QEMU should start from the
+	 * defaults. The real-time signals are left alone: nothing sets them to "ignore". */
+	for (int sig = 1; sig < 32; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigemptyset(&none);

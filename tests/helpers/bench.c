@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The benchmark behind the README's numbers: the same QEMU command line, started by hand (a minimal C QMP client:
+ * fork, exec, greeting, capabilities, query-status) and by `vgpuvm run`, side by side in one run.
+ *
+ *   bench VGPUVM PROFILE [ROUNDS]
+ *
+ * Measures, as medians over the rounds: start to "running", stop via quit to reaped, the supervisor's peak RSS, and
+ * whether the supervisor woke up at all while the VM idled (its context switches over one idle second).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "qmp/qmp.h"
+#include "qmp/qmp_conn.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+#define ROUNDS_MAX 100
+
+/*
+ * Both sides stop the VM after the same time running: QEMU's exit takes longer the more guest memory the firmware has
+ * touched, so quitting the instant it runs would flatter whichever side gets there first.
+ */
+#define SETTLE_MS 300
+
+static void settle(void)
+{
+	struct timespec ts = { .tv_nsec = SETTLE_MS * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_ms(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return (n % 2 ? (double)v[n / 2] : (double)(v[n / 2 - 1] + v[n / 2]) / 2) / 1000.0;
+}
+
+/* Reads `vgpuvm argv PROFILE` into an argv. */
+static char **qemu_argv(const char *vgpuvm, const char *profile)
+{
+	char cmd[4096], line[4096], **v = calloc(256, sizeof(char *));
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' argv '%s'", vgpuvm, profile);
+	f = popen(cmd, "r");
+	if (!f || !v)
+		exit(2);
+	while (n < 255 && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		/* The bench profile needs no shell quoting; a quoted argument would be a mistake here. */
+		if (line[0] == '\'') {
+			fprintf(stderr, "bench: the profile's argv needs quoting; use a simpler profile\n");
+			exit(2);
+		}
+		v[n++] = strdup(line);
+	}
+	if (pclose(f) != 0 || n == 0) {
+		fprintf(stderr, "bench: '%s' failed\n", cmd);
+		exit(2);
+	}
+	return v;
+}
+
+/* By hand: fork, exec QEMU with the socket on fd 3, handshake, query-status until running, then quit. */
+static void by_hand(char **argv, uint64_t *ret_start, uint64_t *ret_stop)
+{
+	struct qmp_conn *c;
+	uint64_t t0 = now_usec(), t1;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		exit(2);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(sv[1], 3);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	if (qmp_conn_new(sv[0], &c) < 0 || qmp_conn_handshake(c, deadline_after(30 * USEC_PER_SEC), NULL) < 0) {
+		fprintf(stderr, "bench: QEMU did not greet\n");
+		exit(2);
+	}
+	for (;;) {
+		_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+		json_object *s;
+
+		if (qmp_conn_execute(c, "query-status", NULL, deadline_after(30 * USEC_PER_SEC), &m) < 0)
+			exit(2);
+		if (m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &s) &&
+		    strcmp(json_object_get_string(s), "running") == 0)
+			break;
+	}
+	*ret_start = now_usec() - t0;
+	settle();
+	t1 = now_usec();
+	{
+		_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+		qmp_conn_execute(c, "quit", NULL, deadline_after(30 * USEC_PER_SEC), &m);
+	}
+	waitpid(pid, NULL, 0);
+	*ret_stop = now_usec() - t1;
+	qmp_conn_free(c);
+	close(sv[0]);
+}
+
+static long status_field(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0 && line[strlen(field)] == ':')
+			v = strtol(line + strlen(field) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* vgpuvm: fork, exec `vgpuvm run`, read its log until "is running"; then SIGTERM with no power-button wait. */
+static void by_vgpuvm(const char *vgpuvm, const char *profile, bool measure_idle, uint64_t *ret_start,
+		      uint64_t *ret_stop, long *ret_rss_kb, long *ret_idle_switches)
+{
+	char buf[8192];
+	size_t len = 0;
+	uint64_t t0 = now_usec(), t1 = 0;
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		exit(2);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(p[1], 2);
+		execl(vgpuvm, vgpuvm, "run", profile, "--set", "shutdown.powerdown_timeout=0", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = 0;
+		if (strstr(buf, "is running")) {
+			t1 = now_usec();
+			break;
+		}
+	}
+	if (!t1) {
+		fprintf(stderr, "bench: vgpuvm did not report running:\n%s\n", buf);
+		exit(2);
+	}
+	*ret_start = t1 - t0;
+	if (measure_idle) {
+		/* Let it finish logging that it runs before counting. Context switches count every time the supervisor
+		 * wakes; an idle VM should not wake it at all. */
+		settle();
+		long before = status_field(pid, "voluntary_ctxt_switches") + status_field(pid, "nonvoluntary_ctxt_switches");
+		struct timespec one = { .tv_sec = 1 };
+		nanosleep(&one, NULL);
+		*ret_idle_switches = status_field(pid, "voluntary_ctxt_switches") +
+				     status_field(pid, "nonvoluntary_ctxt_switches") - before;
+		*ret_rss_kb = status_field(pid, "VmHWM");
+	} else
+		settle();
+	t1 = now_usec();
+	kill(pid, SIGTERM);
+	/* Drain the log so that the supervisor never blocks on a full pipe. */
+	while (read(p[0], buf, sizeof(buf)) > 0)
+		;
+	waitpid(pid, NULL, 0);
+	*ret_stop = now_usec() - t1;
+	close(p[0]);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t hs[ROUNDS_MAX], hq[ROUNDS_MAX], vs[ROUNDS_MAX], vq[ROUNDS_MAX];
+	long rss = -1, idle = -1;
+	size_t rounds;
+	char **qargv;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: bench VGPUVM PROFILE [ROUNDS]\n");
+		return 64;
+	}
+	rounds = argc > 3 ? strtoul(argv[3], NULL, 10) : 31;
+	if (rounds < 1 || rounds > ROUNDS_MAX)
+		rounds = 31;
+	qargv = qemu_argv(argv[1], argv[2]);
+	/* Warm the page cache for both, then alternate, so that neither side gets the warmer machine. */
+	by_hand(qargv, &hs[0], &hq[0]);
+	for (size_t i = 0; i < rounds; i++) {
+		by_hand(qargv, &hs[i], &hq[i]);
+		by_vgpuvm(argv[1], argv[2], i == rounds - 1, &vs[i], &vq[i], &rss, &idle);
+	}
+	/* median_ms() sorts, so [0] is the minimum afterwards. */
+	double h_start = median_ms(hs, rounds), v_start = median_ms(vs, rounds);
+	double h_stop = median_ms(hq, rounds), v_stop = median_ms(vq, rounds);
+	printf("rounds: %zu (medians; minima in brackets)\n", rounds);
+	printf("start to running: by hand %.1f ms [%.1f], vgpuvm %.1f ms [%.1f], ratio %.3f (target <= 1.05)\n", h_start,
+	       hs[0] / 1000.0, v_start, vs[0] / 1000.0, v_start / h_start);
+	printf("stop via quit:    by hand %.1f ms [%.1f], vgpuvm %.1f ms [%.1f], ratio %.3f (target <= 1.2)\n", h_stop,
+	       hq[0] / 1000.0, v_stop, vq[0] / 1000.0, v_stop / h_stop);
+	printf("supervisor peak RSS: %ld KiB (target <= 2048)\n", rss);
+	printf("supervisor wake-ups in 1 s of idle VM: %ld (target 0)\n", idle);
+	return 0;
+}
