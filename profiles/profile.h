@@ -50,6 +50,7 @@ struct profile_vgpu {
 	bool ramfb;
 	bool opregion;
 	bool nohotplug; /* also true when ramfb asks for it */
+	bool memlock;	/* give QEMU RLIMIT_MEMLOCK = guest RAM + 1 GiB */
 	unsigned xres, yres; /* 0: not set */
 };
 

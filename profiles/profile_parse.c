@@ -111,7 +111,7 @@ static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
 					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
-					 "opregion", "xres", "yres", "nohotplug", NULL };
+					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
 static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", NULL };
 static const char *const shutdown_keys[] = { "powerdown_timeout", "quit_timeout", "kill_timeout", NULL };
@@ -302,6 +302,7 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 
 	g->display = true;
 	g->uuid_auto = true;
+	g->memlock = true;
 	if (!json_object_object_get_ex(o, "type", &v))
 		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists them)");
 	if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
@@ -338,6 +339,8 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	if (json_object_object_get_ex(o, "opregion", &v) && (r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "nohotplug", &v) && (r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
+		return r;
+	if (json_object_object_get_ex(o, "memlock", &v) && (r = get_bool(c, v, "vgpu.memlock", &g->memlock)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "xres", &v) && (r = get_uint(c, v, "vgpu.xres", 1, RES_MAX, &g->xres)) < 0)
 		return r;

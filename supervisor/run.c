@@ -123,7 +123,7 @@ static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
 					     .envp = env,
 					     .qmp_fd = child_fd,
 					     .keep_stdio = p->serial == PROFILE_SERIAL_STDIO,
-					     .memlock = p->vgpu ? memlock_for_guest(p->memory) : 0 },
+					     .memlock = p->vgpu && p->vgpu->memlock ? memlock_for_guest(p->memory) : 0 },
 		       &s, &error);
 	if (r == -ENOENT && !strchr(p->qemu, '/')) {
 		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
@@ -210,23 +210,28 @@ int cmd_run(int argc, char **argv)
 		return log_error_errno(r, "Failed to set up the runtime directory for %s: %m", p->name), EX_CANTCREAT;
 
 	if (p->vgpu) {
-		const char *root = mdev_sysfs_root();
 		uint64_t need = memlock_for_guest(p->memory);
 		char lim[32];
 
-		/* Both checks come before anything is created, so that a refusal leaves nothing behind. */
-		r = memlock_check(need, &error);
-		if (r < 0) {
-			log_error("%s", error ?: strerror(-r));
-			code = EX_NOPERM;
-			goto out_release;
-		}
-		r = mdev_prepare(root, p->vgpu, &m, &error);
+		/* Looking, then the limit, then creating: a refusal at either check leaves nothing behind. */
+		r = mdev_prepare(mdev_sysfs_root(), p->vgpu, &m, &error);
 		if (r < 0) {
 			log_error("%s", error ?: strerror(-r));
 			code = mdev_exit_code(r);
 			goto out_release;
 		}
+		memlock_format(need, lim, sizeof(lim));
+		if (p->vgpu->memlock) {
+			r = memlock_check(need, &error);
+			if (r < 0) {
+				log_error("%s; a vGPU type that pins no memory can run with \"memlock\": false in \"vgpu\"",
+					  error ?: strerror(-r));
+				code = EX_NOPERM;
+				goto out_release;
+			}
+		} else
+			log_warning("vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
+				    "guest memory and needs %s, or the guest's display is scrambled", lim);
 		if (m->exists)
 			log_info("adopting mdev %s (type %s), which exists already; it will be left in place", m->uuid, m->type);
 		else {
@@ -238,8 +243,8 @@ int cmd_run(int argc, char **argv)
 			}
 			log_info("created mdev %s (type %s on %s)", m->uuid, m->type, m->parent);
 		}
-		memlock_format(need, lim, sizeof(lim));
-		log_info("QEMU's locked-memory limit will be %s (guest RAM + 1 GiB)", lim);
+		if (p->vgpu->memlock)
+			log_info("QEMU's locked-memory limit will be %s (guest RAM + 1 GiB)", lim);
 	}
 
 	code = supervise(p, m, sig_fd);

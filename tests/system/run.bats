@@ -112,3 +112,116 @@ teardown() {
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
 }
+
+# A tiny guest (tests/guest): Debian's kernel and an init that obeys, ignores or pre-empts the power button.
+guest_profile() {
+	local name=$1 mode=$2 more=${3:-}
+	guest_build >/dev/null
+	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"stdio\", \"display\": {\"type\": \"none\"}, \"extra_args\": $(guest_extra_args_json "$mode")${more:+, $more}"
+}
+
+@test "run: a guest that obeys the power button: SIGTERM powers it off cleanly, exit 0, no quit" {
+	load lib/guest
+	guest_profile button button '"shutdown": {"powerdown_timeout": 30}'
+	start_vm button
+	wait_log 'VGPUVM-GUEST-READY' 60
+	kill -TERM "$VM_PID"
+	wait_vm 60
+	[ "$VM_STATUS" -eq 0 ]
+	grep -q 'pressing the power button' "$T/log"
+	grep -q 'VGPUVM-GUEST-POWEROFF' "$T/log"
+	grep -q 'event SHUTDOWN: guest=true reason=guest-shutdown (the guest powered off)' "$T/log"
+	! grep -q 'asking QEMU to quit' "$T/log"
+	! grep -q 'SIGKILL' "$T/log"
+	assert_clean button
+}
+
+@test "run: a guest that powers off by itself ends the run with 0" {
+	load lib/guest
+	guest_profile selfoff selfoff
+	start_vm selfoff
+	wait_vm 60
+	[ "$VM_STATUS" -eq 0 ]
+	grep -q 'event SHUTDOWN: guest=true reason=guest-shutdown' "$T/log"
+	! grep -q 'shutdown: got' "$T/log"
+	assert_clean selfoff
+}
+
+@test "run: a guest that ignores the power button: the quit step ends it after the deadline" {
+	load lib/guest
+	guest_profile ignore ignore '"shutdown": {"powerdown_timeout": 2, "quit_timeout": 10}'
+	start_vm ignore
+	wait_log 'VGPUVM-GUEST-READY' 60
+	t0=$(date +%s%N)
+	kill -TERM "$VM_PID"
+	wait_vm 60
+	[ "$VM_STATUS" -eq 0 ]
+	grep -qE 'the guest did not power off in time; asking QEMU to quit \(QMP quit\) after 2\.0[0-9]* s' "$T/log"
+	ms=$(elapsed_ms "$t0")
+	[ "$ms" -ge 2000 ] && [ "$ms" -lt 8000 ]
+	assert_clean ignore
+}
+
+# A scripted fake QEMU (tests/helpers/fake-qemu), only for what a real one cannot be made to do.
+fake_profile() {
+	local name=$1 mode=$2 more=${3:-}
+	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$HELPERS/fake-qemu\", \"env\": {\"FAKE_QEMU_MODE\": \"$mode\"}${more:+, $more}"
+}
+
+@test "run: a QEMU that ignores quit and SIGTERM is killed after the deadlines (stop asked: exit 0)" {
+	fake_profile stubborn stubborn '"shutdown": {"powerdown_timeout": 1, "quit_timeout": 1, "kill_timeout": 1}'
+	start_vm stubborn
+	wait_log 'is running'
+	t0=$(date +%s%N)
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	grep -q 'pressing the power button' "$T/log"
+	grep -q 'the guest did not power off in time; asking QEMU to quit' "$T/log"
+	grep -q 'QEMU did not quit in time; sending SIGTERM' "$T/log"
+	grep -q 'QEMU did not exit on SIGTERM in time; killing QEMU' "$T/log"
+	grep -q 'killed by SIGKILL' "$T/log"
+	ms=$(elapsed_ms "$t0")
+	[ "$ms" -ge 3000 ] && [ "$ms" -lt 6000 ]
+	assert_clean stubborn
+}
+
+@test "run: a QEMU that never greets is stopped at the start deadline (76)" {
+	fake_profile silent silent '"start_timeout": 2'
+	start_vm silent
+	wait_vm 30
+	[ "$VM_STATUS" -eq 76 ]
+	grep -q 'did not report running within 2 s (no QMP greeting); stopping it' "$T/log"
+	assert_clean silent
+}
+
+@test "run: a stop asked for while QEMU has not greeted does not wait for the start deadline" {
+	fake_profile silent silent '"start_timeout": 60'
+	start_vm silent
+	wait_log 'started QEMU'
+	t0=$(date +%s%N)
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	grep -q 'got SIGTERM; sending SIGTERM to QEMU' "$T/log"
+	[ "$(elapsed_ms "$t0")" -lt 3000 ]
+	assert_clean silent
+}
+
+@test "run: a QEMU that sends garbage instead of QMP is stopped (76) with the reason" {
+	fake_profile garbage garbage
+	start_vm garbage
+	wait_vm 30
+	[ "$VM_STATUS" -eq 76 ]
+	grep -q "QEMU's monitor sent something that is not QMP" "$T/log"
+	assert_clean garbage
+}
+
+@test "run: QEMU exiting by itself after the start returns its status" {
+	fake_profile crash crash
+	start_vm crash
+	wait_vm 30
+	[ "$VM_STATUS" -eq 3 ]
+	grep -q 'QEMU ended by itself (exit code 3)' "$T/log"
+	assert_clean crash
+}

@@ -78,6 +78,7 @@ static void test_vgpu_defaults(void **state)
 	assert_true(p->vgpu->display);
 	assert_true(p->vgpu->uuid_auto);
 	assert_false(p->vgpu->ramfb || p->vgpu->opregion || p->vgpu->nohotplug);
+	assert_true(p->vgpu->memlock);
 	assert_int_equal(p->display.type, PROFILE_DISPLAY_GTK);
 	assert_true(p->display.gl);
 	assert_true(p->graphics_off);

@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# `vgpuvm run` and the mdev: a fake sysfs tree (VGPUVM_SYSFS_ROOT) whose create and remove are served by
+# build/helpers/fake-sysfs, and a real QEMU under TCG with only the vfio device taken out (tests/helpers/qemu-no-vfio).
+
+load lib/vm
+load lib/fakesys
+
+setup() {
+	vm_setup
+	S=$T/sys
+	fakesys_make "$S"
+	fakesys_start "$S"
+	export VGPUVM_SYSFS_ROOT=$S
+	QEMU=$ROOT_DIR/tests/helpers/qemu-no-vfio
+}
+
+teardown() {
+	fakesys_stop "$S"
+	vm_teardown
+}
+
+# vgpu_profile NAME VGPU-JSON [MORE-JSON]: a VM with that vgpu object, run by the wrapper, no window. Without
+# CAP_SYS_RESOURCE (as in some sandboxes) no one can raise RLIMIT_MEMLOCK, so these VMs say "memlock": false unless
+# the vgpu object says otherwise; the memlock tests below cover both sides.
+vgpu_profile() {
+	local vgpu=$2
+	[[ $vgpu == *memlock* ]] || vgpu="${vgpu%\}}, \"memlock\": false}"
+	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$QEMU\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}, \"vgpu\": $vgpu${3:+, $3}"
+}
+
+uuid_of() {
+	"$VGPUVM" argv "$T/$1.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p'
+}
+
+@test "mdev: by PCI address; removed at the end; instances given back" {
+	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
+	u=$(uuid_of gvt)
+	before=$(fakesys_instances "$S" 0000:00:02.0 i915-GVTg_V5_4)
+	start_vm gvt
+	wait_log 'is running'
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	[ "$(fakesys_instances "$S" 0000:00:02.0 i915-GVTg_V5_4)" -eq $((before - 1)) ]
+	grep -q "created mdev $u (type i915-GVTg_V5_4 on 0000:00:02.0)" "$T/log"
+	grep -q "vgpu.memlock is false" "$T/log"
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	[ "$(fakesys_instances "$S" 0000:00:02.0 i915-GVTg_V5_4)" -eq "$before" ]
+	grep -q "removed mdev $u" "$T/log"
+	assert_clean gvt
+}
+
+@test "memlock: QEMU gets guest RAM + 1 GiB, soft and hard, or, without CAP_SYS_RESOURCE, nothing is made (77)" {
+	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4", "memlock": true}'
+	eff=$(awk '/^CapEff/{print $2}' /proc/self/status)
+	if (( (0x$eff >> 24) & 1 )); then
+		start_vm gvt
+		wait_log 'is running'
+		grep -E "^Max locked memory +1207959552 +1207959552 +bytes" "/proc/$(qemu_pid)/limits"
+		grep -q "QEMU's locked-memory limit: 1152 MiB (soft), 1152 MiB (hard)" "$T/log"
+		# The supervisor's own limit is unchanged.
+		[ "$(awk '/^Max locked memory/{print $4}' "/proc/$VM_PID/limits")" = "$(awk '/^Max locked memory/{print $4}' /proc/self/limits)" ]
+		kill -TERM "$VM_PID"; wait_vm 30; [ "$VM_STATUS" -eq 0 ]
+	else
+		# This machine cannot raise the limit at all: the refusal, before any mdev, is what a user gets.
+		echo "# no CAP_SYS_RESOURCE here: checking the refusal (the kernel-mdev harness checks the limit itself)" >&3
+		run "$VGPUVM" run "$T/gvt.json"
+		[ "$status" -eq 77 ]
+		[[ $output == *"QEMU needs a locked-memory limit of 1152 MiB"*"\"memlock\": false"* ]]
+	fi
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean gvt
+}
+
+@test "mdev: by mdev_bus class name, and with no parent when one parent offers the type" {
+	vgpu_profile cls '{"parent": "mdpy", "type": "mdpy-vga"}'
+	start_vm cls
+	wait_log 'is running'
+	grep -q "created mdev $(uuid_of cls) (type mdpy-vga on mdpy)" "$T/log"
+	kill -TERM "$VM_PID"; wait_vm 30; [ "$VM_STATUS" -eq 0 ]
+	vgpu_profile nop '{"type": "mdpy-xga"}'
+	start_vm nop
+	wait_log 'is running'
+	grep -q "created mdev $(uuid_of nop) (type mdpy-xga on mdpy)" "$T/log"
+	kill -TERM "$VM_PID"; wait_vm 30; [ "$VM_STATUS" -eq 0 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
+}
+
+@test "mdev: unknown parent, unknown type and a type no parent offers are errors (69) that list what there is" {
+	vgpu_profile a '{"parent": "0000:00:03.0", "type": "i915-GVTg_V5_4"}'
+	run "$VGPUVM" run "$T/a.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"no mdev parent 0000:00:03.0"*"parents here: "*"mdpy"* ]]
+	vgpu_profile b '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_2"}'
+	run "$VGPUVM" run "$T/b.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"0000:00:02.0 has no mdev type i915-GVTg_V5_2; its types: "*"i915-GVTg_V5_4 ("*"i915-GVTg_V5_8 ("* ]]
+	vgpu_profile c '{"type": "nvidia-63"}'
+	run "$VGPUVM" run "$T/c.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"no parent offers mdev type nvidia-63"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean a && assert_clean b && assert_clean c
+}
+
+@test "mdev: no instances left fails before QEMU, naming the types with room (69)" {
+	fakesys_set_instances "$S" 0000:00:02.0 i915-GVTg_V5_4 0
+	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
+	run "$VGPUVM" run "$T/gvt.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"no instances of i915-GVTg_V5_4 left on 0000:00:02.0 (available_instances is 0); types with room: i915-GVTg_V5_8 ("* ]]
+	[[ $output != *"started QEMU"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean gvt
+}
+
+@test "mdev: ENOSPC from create is explained (69) and leaves nothing" {
+	fakesys_full_create "$S" 0000:00:02.0 i915-GVTg_V5_4
+	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
+	run "$VGPUVM" run "$T/gvt.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"no room for another i915-GVTg_V5_4 on 0000:00:02.0 (ENOSPC)"*"aperture memory"*"dmesg"* ]]
+	[[ $output != *"started QEMU"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean gvt
+}
+
+@test "mdev: an existing mdev of the same type is adopted and left in place" {
+	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
+	u=$(uuid_of gvt)
+	fakesys_precreate "$S" 0000:00:02.0 i915-GVTg_V5_4 "$u"
+	start_vm gvt
+	wait_log 'is running'
+	grep -q "adopting mdev $u (type i915-GVTg_V5_4), which exists already; it will be left in place" "$T/log"
+	kill -TERM "$VM_PID"; wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	! grep -q "removed mdev" "$T/log"
+}
+
+@test "mdev: an existing mdev of another type is refused (69) and not touched" {
+	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
+	u=$(uuid_of gvt)
+	fakesys_precreate "$S" 0000:00:02.0 i915-GVTg_V5_8 "$u"
+	run "$VGPUVM" run "$T/gvt.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"mdev $u already exists with type i915-GVTg_V5_8, but the profile asks for i915-GVTg_V5_4"* ]]
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	assert_clean gvt
+}
+
+@test "mdev: removed when QEMU fails to start, when its binary is missing, and when it is killed (137)" {
+	vgpu_profile bad '{"type": "mdpy-vga"}' '"extra_args": ["-no-such-option"]'
+	run "$VGPUVM" run "$T/bad.json"
+	[ "$status" -eq 1 ]
+	[[ $output == *"created mdev"*"invalid option"*"removed mdev"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	profile nobin '"memory": "128M", "accel": "tcg", "qemu": "/nonexistent/qemu", "display": {"type": "none"}, "vgpu": {"type": "mdpy-vga", "memlock": false}'
+	run "$VGPUVM" run "$T/nobin.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"created mdev"*"cannot execute /nonexistent/qemu"*"removed mdev"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	vgpu_profile kill '{"type": "mdpy-vga"}'
+	start_vm kill
+	wait_log 'is running'
+	kill -KILL "$(qemu_pid)"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 137 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean bad && assert_clean nobin && assert_clean kill
+}
+
+@test "mdev: a signal while the supervisor starts still removes the mdev" {
+	vgpu_profile gvt '{"type": "mdpy-vga"}' '"start_timeout": 30'
+	start_vm gvt
+	wait_log 'created mdev'
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean gvt
+}
+
+@test "mdev: a remove the kernel refuses is reported (74), naming the way to remove it by hand" {
+	vgpu_profile gvt '{"type": "mdpy-vga"}'
+	u=$(uuid_of gvt)
+	start_vm gvt
+	wait_log 'is running'
+	fakesys_busy_remove "$S" "$u"
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 74 ]
+	grep -q "cannot remove mdev $u" "$T/log"
+	grep -q "$S/bus/mdev/devices/$u/remove" "$T/log"
+	assert_clean gvt
+}
+
+@test "memlock: a hard limit vgpuvm cannot raise fails before anything is made (77)" {
+	vgpu_profile gvt '{"type": "mdpy-vga", "memlock": true}'
+	run bash -c "ulimit -l 1024 && exec setpriv --bounding-set=-sys_resource '$VGPUVM' run '$T/gvt.json'"
+	[ "$status" -eq 77 ]
+	[[ $output == *"locked-memory limit of 1152 MiB"*"hard limit is 1 MiB"*"ulimit -l"*"/etc/security/limits.conf"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean gvt
+}
