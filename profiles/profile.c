@@ -23,6 +23,17 @@ static const char *const interface_names[PROFILE_DISK_INTERFACE_MAX] = {
 	[PROFILE_DISK_IDE] = "ide",
 };
 
+static const char *const restart_names[PROFILE_RESTART_MAX] = {
+	[PROFILE_RESTART_NO] = "no",
+	[PROFILE_RESTART_ON_FAILURE] = "on-failure",
+	[PROFILE_RESTART_ALWAYS] = "always",
+};
+
+const char *profile_restart_to_string(enum profile_restart r)
+{
+	return r < PROFILE_RESTART_MAX ? restart_names[r] : NULL;
+}
+
 static unsigned lookup(const char *const *names, unsigned n, const char *s)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -106,6 +117,7 @@ void profile_free(struct profile *p)
 	free(p->display.listen);
 	free(p->serial_file);
 	free(p->cdrom);
+	free(p->group);
 	for (size_t i = 0; i < p->n_disks; i++) {
 		free(p->disks[i].file);
 		free(p->disks[i].format);

@@ -33,6 +33,13 @@ enum profile_serial {
 	PROFILE_SERIAL_MAX,
 };
 
+enum profile_restart {
+	PROFILE_RESTART_NO,
+	PROFILE_RESTART_ON_FAILURE,
+	PROFILE_RESTART_ALWAYS,
+	PROFILE_RESTART_MAX,
+};
+
 enum profile_disk_interface {
 	PROFILE_DISK_VIRTIO,
 	PROFILE_DISK_IDE,
@@ -96,6 +103,9 @@ struct profile {
 	char **env; /* NAME=VALUE, NULL-terminated, never NULL */
 	char **extra_args; /* NULL-terminated, never NULL */
 	unsigned start_timeout; /* seconds QEMU may take to report running */
+	enum profile_restart restart;
+	unsigned restart_delay; /* seconds before the first restart; doubles on each failure */
+	char *group;		/* may use the control socket, besides root and the owner */
 	struct profile_shutdown shutdown;
 };
 
@@ -110,6 +120,7 @@ const char *profile_accel_to_string(enum profile_accel a);
 enum profile_accel profile_accel_from_string(const char *s); /* PROFILE_ACCEL_MAX when unknown */
 const char *profile_display_type_to_string(enum profile_display_type t);
 enum profile_display_type profile_display_type_from_string(const char *s);
+const char *profile_restart_to_string(enum profile_restart r);
 const char *profile_disk_interface_to_string(enum profile_disk_interface i);
 enum profile_disk_interface profile_disk_interface_from_string(const char *s);
 

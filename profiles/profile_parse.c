@@ -109,7 +109,7 @@ unsigned profile_edit_distance(const char *a, const char *b)
 /* The keys each object takes. The tables are also the source of "did you mean". */
 static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
-					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", NULL };
+					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "group", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
 					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
@@ -716,6 +716,31 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	if (json_object_object_get_ex(root, "start_timeout", &v) &&
 	    (r = get_uint(c, v, "start_timeout", 1, TIMEOUT_MAX, &p->start_timeout)) < 0)
 		return r;
+	p->restart = PROFILE_RESTART_NO;
+	if (json_object_object_get_ex(root, "restart", &v)) {
+		_cleanup_free_ char *s = NULL;
+
+		if ((r = get_string(c, v, "restart", &s)) < 0)
+			return r;
+		if (strcmp(s, "no") == 0)
+			p->restart = PROFILE_RESTART_NO;
+		else if (strcmp(s, "on-failure") == 0)
+			p->restart = PROFILE_RESTART_ON_FAILURE;
+		else if (strcmp(s, "always") == 0)
+			p->restart = PROFILE_RESTART_ALWAYS;
+		else
+			return fail(c, "restart", "expected \"no\", \"on-failure\" or \"always\", got \"%s\"", s);
+	}
+	p->restart_delay = 1;
+	if (json_object_object_get_ex(root, "restart_delay", &v) &&
+	    (r = get_uint(c, v, "restart_delay", 0, 3600, &p->restart_delay)) < 0)
+		return r;
+	if (json_object_object_get_ex(root, "group", &v)) {
+		if ((r = get_string(c, v, "group", &p->group)) < 0)
+			return r;
+		if (!valid_name(p->group))
+			return fail(c, "group", "\"%s\" is not a group name", p->group);
+	}
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;

@@ -17,21 +17,40 @@
 #include "qmp/qmp.h"
 #include "qmp/qmp_client.h"
 #include "supervisor/log.h"
+#include "supervisor/control.h"
 #include "supervisor/loop.h"
 #include "supervisor/memlock.h"
+#include "supervisor/notify.h"
 #include "supervisor/spawn.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
-/* What each command sent to QEMU was for; the QMP client hands the cookie back with the reply. */
+/* What each command sent to QEMU was for. */
 enum cmd {
 	CMD_CAPABILITIES = 1,
 	CMD_QUERY_STATUS,
 	CMD_POWERDOWN,
 	CMD_QUIT,
+	CMD_CLIENT_STATUS,     /* query-status for a control client's status */
+	CMD_CLIENT_SCREENSHOT, /* screendump for a control client */
+	CMD_CLIENT_QMP,	       /* a control client's own command */
 };
 
-#define COOKIE(c) ((void *)(uintptr_t)(c))
+/* The cookie of a command sent to QEMU: the QMP client hands it back with the reply. */
+struct pending {
+	enum cmd cmd;
+	uint64_t client; /* the control client waiting for it, 0 for none */
+	json_object *id; /* that client's id */
+	char *file;	 /* a screenshot's file */
+	struct pending *next;
+};
+
+static const char *const step_names[STOP_STEP_MAX] = {
+	[STOP_POWERDOWN] = "powerdown",
+	[STOP_QUIT] = "quit",
+	[STOP_TERM] = "term",
+	[STOP_KILL] = "kill",
+};
 
 static const char *const phase_names[VM_PHASE_MAX] = {
 	[VM_STARTING] = "starting",
@@ -65,6 +84,7 @@ int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int si
 		.err = { .fd = err_fd },
 		.phase = VM_STARTING,
 		.start_timeout = p->start_timeout * USEC_PER_SEC,
+		.powerdown_timeout = p->shutdown.powerdown_timeout,
 		.started_at = now_usec(),
 	};
 	vm->deadline = vm->started_at + vm->start_timeout;
@@ -73,8 +93,28 @@ int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int si
 	return 0;
 }
 
+static void pending_free(struct pending *pd)
+{
+	if (!pd)
+		return;
+	json_object_put(pd->id);
+	if (pd->file)
+		unlink(pd->file);
+	free(pd->file);
+	free(pd);
+}
+
 void vm_done(struct vm *vm)
 {
+	/* Commands QEMU never answered: their clients get an error, their files go. */
+	while (vm->pending) {
+		struct pending *pd = vm->pending;
+
+		vm->pending = pd->next;
+		if (pd->client)
+			control_error(vm->ctl, pd->client, pd->id, "GenericError", "QEMU exited before it answered");
+		pending_free(pd);
+	}
 	qmp_client_free(vm->qmp);
 	vm->qmp = NULL;
 	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
@@ -83,13 +123,44 @@ void vm_done(struct vm *vm)
 	}
 }
 
+/* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry. */
+static int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
+		     char *file)
+{
+	struct pending *pd = calloc(1, sizeof(*pd));
+	int r;
+
+	if (!pd) {
+		free(file);
+		return -ENOMEM;
+	}
+	*pd = (struct pending){ .cmd = c, .client = client, .id = id ? json_object_get(id) : NULL, .file = file };
+	r = qmp_client_send(vm->qmp, command, args, pd, NULL);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to queue QMP command %s: %m", command);
+		pending_free(pd);
+		return r;
+	}
+	pd->next = vm->pending;
+	vm->pending = pd;
+	return 0;
+}
+
 static int send_cmd(struct vm *vm, const char *command, enum cmd c)
 {
-	int r = qmp_client_send(vm->qmp, command, NULL, COOKIE(c), NULL);
+	return send_full(vm, command, NULL, c, 0, NULL, NULL);
+}
 
-	if (r < 0)
-		log_warning_errno(r, "Failed to queue QMP command %s: %m", command);
-	return r;
+/* Tells control clients and systemd which step the shutdown has reached. */
+static void announce_step(struct vm *vm, double at)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "step", json_object_new_string(step_names[vm->step]));
+	json_object_object_add(data, "elapsed", json_object_new_double(at));
+	control_event(vm->ctl, "STOP_STEP", data);
+	json_object_put(data);
+	notify("STATUS=stopping: %s", step_names[vm->step]);
 }
 
 /*
@@ -105,6 +176,7 @@ static void advance(struct vm *vm, const char *why)
 	if (vm->phase != VM_STOPPING) {
 		vm->phase = VM_STOPPING;
 		vm->stop_started_at = now_usec();
+		notify("STOPPING=1");
 	}
 	while (vm->step < STOP_KILL) {
 		double at = seconds_since(vm->stop_started_at);
@@ -112,14 +184,15 @@ static void advance(struct vm *vm, const char *why)
 		vm->step++;
 		switch (vm->step) {
 		case STOP_POWERDOWN:
-			if (!vm->qmp_ready || vm->qmp_eof || !vm->running_at || t->powerdown_timeout == 0)
+			if (!vm->qmp_ready || vm->qmp_eof || !vm->running_at || vm->powerdown_timeout == 0)
 				continue;
 			if (send_cmd(vm, "system_powerdown", CMD_POWERDOWN) < 0)
 				continue;
 			log_info("shutdown: %s; pressing the power button (system_powerdown), waiting up to %u s for the "
 				 "guest to power off",
-				 why, t->powerdown_timeout);
-			vm->deadline = deadline_after(t->powerdown_timeout * USEC_PER_SEC);
+				 why, vm->powerdown_timeout);
+			vm->deadline = deadline_after(vm->powerdown_timeout * USEC_PER_SEC);
+			announce_step(vm, at);
 			return;
 		case STOP_QUIT:
 			if (!vm->qmp_ready || vm->qmp_eof || t->quit_timeout == 0)
@@ -129,6 +202,7 @@ static void advance(struct vm *vm, const char *why)
 			log_info("shutdown: %s; asking QEMU to quit (QMP quit) after %.3f s, waiting up to %u s", why, at,
 				 t->quit_timeout);
 			vm->deadline = deadline_after(t->quit_timeout * USEC_PER_SEC);
+			announce_step(vm, at);
 			return;
 		case STOP_TERM:
 			if (t->kill_timeout == 0)
@@ -138,11 +212,13 @@ static void advance(struct vm *vm, const char *why)
 			if (pidfd_send_signal_(vm->pidfd, SIGTERM) < 0 && errno != ESRCH)
 				continue;
 			vm->deadline = deadline_after(t->kill_timeout * USEC_PER_SEC);
+			announce_step(vm, at);
 			return;
 		default:
 			log_warning("shutdown: %s; killing QEMU (pid %ld, SIGKILL) after %.3f s", why, (long)vm->pid, at);
 			pidfd_send_signal_(vm->pidfd, SIGKILL);
 			vm->deadline = USEC_INFINITY;
+			announce_step(vm, at);
 			return;
 		}
 	}
@@ -182,10 +258,42 @@ static void on_running(struct vm *vm)
 	if (vm->phase == VM_STARTING) {
 		vm->phase = VM_RUNNING;
 		vm->deadline = USEC_INFINITY;
+		notify("READY=1\nSTATUS=running (QEMU pid %ld)", (long)vm->pid);
 	}
 	/* A stop asked for while QEMU was starting starts now, with the power button. */
 	if (vm->stop_requested && vm->step == STOP_NONE)
 		advance(vm, "a stop was asked for while starting");
+}
+
+/* Answers a control client from QEMU's reply to the command sent on its behalf. */
+static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd)
+{
+	json_object *v, *st = NULL;
+
+	if (pd->cmd == CMD_CLIENT_STATUS) {
+		const char *status = m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &v)
+					     ? json_object_get_string(v)
+					     : NULL;
+		st = vm->status_fn(vm->status_userdata, vm, status);
+		control_return(vm->ctl, pd->client, pd->id, st);
+		json_object_put(st);
+		return;
+	}
+	if (m->type == QMP_MSG_ERROR) {
+		control_error(vm->ctl, pd->client, pd->id, m->error_class, m->error_desc);
+		return;
+	}
+	if (pd->cmd == CMD_CLIENT_SCREENSHOT) {
+		st = json_object_new_object();
+		json_object_object_add(st, "file", json_object_new_string(pd->file));
+		control_return(vm->ctl, pd->client, pd->id, st);
+		json_object_put(st);
+		/* The client takes the file from here. */
+		free(pd->file);
+		pd->file = NULL;
+		return;
+	}
+	control_return(vm->ctl, pd->client, pd->id, m->data);
 }
 
 static void on_reply(struct vm *vm, struct qmp_msg *m, enum cmd c)
@@ -248,6 +356,7 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 			reason = json_object_get_string(v);
 		snprintf(vm->shutdown_reason, sizeof(vm->shutdown_reason), "%s", reason);
 		vm->guest_shutdown = guest;
+		control_event(vm->ctl, m->name, m->data);
 		log_info("event SHUTDOWN: guest=%s reason=%s%s", guest ? "true" : "false", reason,
 			 guest ? " (the guest powered off)" : "");
 		/* QEMU exits by itself after SHUTDOWN. Should it hang there, the steps after quit take over. */
@@ -257,7 +366,11 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 			vm->step = STOP_QUIT;
 			vm->deadline = deadline_after(vm->profile->shutdown.quit_timeout * USEC_PER_SEC);
 		}
-	} else if (strcmp(m->name, "POWERDOWN") == 0)
+		return;
+	}
+	/* Control clients see QEMU's events as QEMU sends them. */
+	control_event(vm->ctl, m->name, m->data);
+	if (strcmp(m->name, "POWERDOWN") == 0)
 		log_info("event POWERDOWN: the guest was sent the power button");
 	else if (strcmp(m->name, "RESET") == 0) {
 		const char *reason = m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
@@ -303,9 +416,20 @@ static void handle_qmp_messages(struct vm *vm)
 			on_event(vm, m);
 			break;
 		case QMP_MSG_RETURN:
-		case QMP_MSG_ERROR:
-			on_reply(vm, m, (enum cmd)(uintptr_t)cookie);
+		case QMP_MSG_ERROR: {
+			struct pending *pd = cookie, **pp;
+
+			for (pp = &vm->pending; *pp && *pp != pd; pp = &(*pp)->next)
+				;
+			if (*pp)
+				*pp = pd->next;
+			if (pd->client)
+				on_client_reply(vm, m, pd);
+			else
+				on_reply(vm, m, pd->cmd);
+			pending_free(pd);
 			break;
+		}
 		default:
 			break;
 		}
@@ -434,6 +558,109 @@ static void read_signals(struct vm *vm)
 	}
 }
 
+void vm_stop(struct vm *vm, const char *why, bool force)
+{
+	if (vm->phase == VM_EXITED)
+		return;
+	if (vm->stop_requested) {
+		/* Asked again: only a forced stop hurries the step under way. */
+		if (force)
+			advance(vm, why);
+		return;
+	}
+	vm->stop_requested = true;
+	/* The guest is already powering off by itself: let it finish. */
+	if (vm->phase == VM_STOPPING)
+		return;
+	if (force && vm->step < STOP_POWERDOWN)
+		vm->step = STOP_POWERDOWN;
+	advance(vm, why);
+}
+
+static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	json_object *v;
+	bool force = false;
+
+	if (m->data && json_object_object_get_ex(m->data, "force", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			control_error(vm->ctl, client, m->id, "GenericError", "force: expected true or false");
+			return;
+		}
+		force = json_object_get_boolean(v);
+	}
+	if (m->data && json_object_object_get_ex(m->data, "timeout", &v)) {
+		int64_t t = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || t < 0 || t > 86400) {
+			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to 86400");
+			return;
+		}
+		vm->powerdown_timeout = (unsigned)t;
+	}
+	control_return(vm->ctl, client, m->id, NULL);
+	vm_stop(vm, force ? "a forced stop was asked for" : "a stop was asked for", force);
+}
+
+static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	json_object *args;
+	char *file = NULL;
+
+	if (asprintf(&file, "%s/screenshot-%u.png", vm->rundir, ++vm->screenshots) < 0)
+		return;
+	args = json_object_new_object();
+	json_object_object_add(args, "filename", json_object_new_string(file));
+	json_object_object_add(args, "format", json_object_new_string("png"));
+	send_full(vm, "screendump", args, CMD_CLIENT_SCREENSHOT, client, m->id, file);
+	json_object_put(args);
+}
+
+static void cmd_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	json_object *c = NULL, *a = NULL;
+
+	if (!m->data || !json_object_object_get_ex(m->data, "command", &c) || !json_object_is_type(c, json_type_string)) {
+		control_error(vm->ctl, client, m->id, "GenericError", "qmp: expected {\"command\": \"...\"}");
+		return;
+	}
+	if (json_object_object_get_ex(m->data, "arguments", &a) && !json_object_is_type(a, json_type_object)) {
+		control_error(vm->ctl, client, m->id, "GenericError", "qmp: arguments must be an object");
+		return;
+	}
+	/* The monitor is vgpuvm's: a client must not take the capabilities negotiation or quit behind its back. */
+	if (strcmp(json_object_get_string(c), "qmp_capabilities") == 0) {
+		control_error(vm->ctl, client, m->id, "GenericError", "qmp_capabilities is vgpuvm's to send");
+		return;
+	}
+	send_full(vm, json_object_get_string(c), a, CMD_CLIENT_QMP, client, m->id, NULL);
+}
+
+void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	bool qmp_up = vm->qmp_ready && !vm->qmp_eof;
+
+	if (strcmp(m->name, "status") == 0) {
+		if (qmp_up)
+			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, NULL);
+		else {
+			json_object *st = vm->status_fn(vm->status_userdata, vm, NULL);
+			control_return(vm->ctl, client, m->id, st);
+			json_object_put(st);
+		}
+	} else if (strcmp(m->name, "stop") == 0)
+		cmd_stop(vm, client, m);
+	else if (strcmp(m->name, "screenshot") == 0 || strcmp(m->name, "qmp") == 0) {
+		if (!qmp_up)
+			control_error(vm->ctl, client, m->id, "GenericError", "QEMU's monitor is not up");
+		else if (m->name[0] == 's')
+			cmd_screenshot(vm, client, m);
+		else
+			cmd_qmp(vm, client, m);
+	} else
+		control_error(vm->ctl, client, m->id, "CommandNotFound", "unknown command; try status, stop, screenshot or qmp");
+}
+
 static int reap(struct vm *vm)
 {
 	siginfo_t si = {};
@@ -456,9 +683,9 @@ static int reap(struct vm *vm)
 int vm_run(struct vm *vm)
 {
 	while (vm->phase != VM_EXITED) {
-		struct pollfd p[5];
+		struct pollfd p[5 + 1 + CONTROL_CLIENTS_MAX];
 		const char *buf;
-		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid;
+		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
 		int r;
 
 		qmp_client_output(vm->qmp, &buf, &len);
@@ -479,6 +706,9 @@ int vm_run(struct vm *vm)
 		p[n++] = (struct pollfd){ .fd = vm->sig_fd, .events = POLLIN };
 		i_pid = n;
 		p[n++] = (struct pollfd){ .fd = vm->pidfd, .events = POLLIN };
+		i_ctl = n;
+		n_ctl = control_pollfds(vm->ctl, p + n, ELEMENTSOF(p) - n);
+		n += n_ctl;
 
 		r = poll(p, n, deadline_poll_ms(vm->deadline));
 		if (r < 0) {
@@ -496,6 +726,7 @@ int vm_run(struct vm *vm)
 			read_output(vm, &vm->err);
 		if (p[i_sig].revents & POLLIN)
 			read_signals(vm);
+		control_dispatch(vm->ctl, p + i_ctl, n_ctl);
 		/* Commands queued while handling the above go out now rather than after another poll(). */
 		write_qmp(vm);
 		if (p[i_pid].revents & POLLIN) {

@@ -12,6 +12,14 @@
 
 struct profile;
 struct qmp_client;
+struct qmp_msg;
+struct control;
+struct json_object;
+struct pending;
+struct vm;
+
+/* Builds the control socket's status object; qemu_status is NULL when QEMU could not be asked. */
+typedef struct json_object *(*vm_status_fn)(void *userdata, const struct vm *vm, const char *qemu_status);
 
 enum vm_phase {
 	VM_STARTING, /* waiting for the greeting, capabilities and "running" */
@@ -70,11 +78,25 @@ struct vm {
 	uint64_t stop_started_at;
 	uint64_t deadline; /* of the current phase or step; USEC_INFINITY for none */
 
-	bool stop_requested; /* by a signal, or later by a client */
+	bool stop_requested; /* by a signal or a client */
+	unsigned powerdown_timeout; /* of this stop: the profile's, or what `vgpuvm stop --timeout` asked */
 	bool guest_shutdown; /* SHUTDOWN with "guest": true */
 	char shutdown_reason[64];
 	siginfo_t exit_info; /* from waitid(), valid in VM_EXITED */
+
+	struct control *ctl;	  /* the control socket, or NULL */
+	const char *rundir;	  /* where screenshots go */
+	vm_status_fn status_fn;
+	void *status_userdata;
+	struct pending *pending;  /* commands sent to QEMU, awaiting replies */
+	unsigned screenshots;
 };
+
+/* Handles a command from a control client while QEMU runs. */
+void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *cmd);
+
+/* Starts the shutdown steps as a stop request does: from the power button, or from quit when force is set. */
+void vm_stop(struct vm *vm, const char *why, bool force);
 
 /* Sets up a vm for a QEMU that spawn_qemu() started; takes none of the fds (the caller closes them). */
 int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int sig_fd, int qmp_fd, int out_fd,

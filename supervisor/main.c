@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "supervisor/ctl_cli.h"
 #include "supervisor/log.h"
 #include "supervisor/profile_cli.h"
 #include "supervisor/run.h"
@@ -18,6 +19,12 @@ static const struct command commands[] = {
 	{ "argv", cmd_argv, "print the QEMU command line a profile gives" },
 	{ "check", cmd_check, "validate a profile and summarise it" },
 	{ "run", cmd_run, "run the VM in the foreground, from the mdev to a clean exit" },
+	{ "list", cmd_list, "list the running VMs" },
+	{ "status", cmd_status, "show a running VM" },
+	{ "stop", cmd_stop, "stop a running VM and wait until it is gone" },
+	{ "screenshot", cmd_screenshot, "save a running VM's display as PNG" },
+	{ "qmp", cmd_qmp, "pass one QMP command to a running VM's QEMU" },
+	{ "cleanup", cmd_cleanup, "undo what a supervisor that died left behind" },
 };
 
 static void help(FILE *f)

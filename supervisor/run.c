@@ -5,6 +5,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +20,20 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "qmp/qmp.h"
+#include "supervisor/control.h"
 #include "supervisor/log.h"
 #include "supervisor/loop.h"
 #include "supervisor/mdev.h"
 #include "supervisor/memlock.h"
+#include "supervisor/notify.h"
 #include "supervisor/profile_cli.h"
+#include "supervisor/record.h"
+#include "supervisor/recover.h"
 #include "supervisor/run.h"
 #include "supervisor/runtime.h"
 #include "supervisor/spawn.h"
+#include "supervisor/users.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
@@ -33,6 +42,24 @@
 
 /* The VM ended, but its mdev could not be removed. */
 #define EXIT_MDEV_LEFT EX_IOERR
+
+/* The restart budget: this many failures within the window, and vgpuvm gives up. */
+#define RESTART_FAILURES_MAX 5
+#define RESTART_WINDOW (600 * USEC_PER_SEC)
+#define RESTART_DELAY_MAX 60
+
+/* Everything one supervisor holds, across restarts. */
+struct sup {
+	const struct profile *p;
+	struct runtime *rt;
+	struct mdev *m;
+	struct control *ctl;
+	struct vm *vm; /* while a QEMU runs */
+	int sig_fd;
+	unsigned restarts;
+	bool stop_requested; /* between tries */
+	struct record rec;
+};
 
 extern char **environ;
 
@@ -98,8 +125,78 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	log_warning("killed QEMU (pid %ld)", (long)pid);
 }
 
-static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
+/* The control socket's status object (documented in the README; keep it stable). */
+static json_object *status_json(void *userdata, const struct vm *vm, const char *qemu_status)
 {
+	struct sup *s = userdata;
+	json_object *o = json_object_new_object(), *d = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(s->p->name));
+	json_object_object_add(o, "state", json_object_new_string(vm ? vm_phase_to_string(vm->phase) : "restarting"));
+	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
+	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
+	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
+	json_object_object_add(o, "uptime", vm ? json_object_new_double((double)(now_usec() - vm->started_at) / 1e6) : NULL);
+	json_object_object_add(o, "profile", json_object_new_string(s->p->path));
+	if (s->m) {
+		json_object *g = json_object_new_object(), *ml = json_object_new_object();
+		uint64_t soft, hard;
+
+		json_object_object_add(g, "uuid", json_object_new_string(s->m->uuid));
+		json_object_object_add(g, "type", json_object_new_string(s->m->type));
+		json_object_object_add(g, "parent", s->m->parent ? json_object_new_string(s->m->parent) : NULL);
+		json_object_object_add(g, "created", json_object_new_boolean(s->m->created));
+		if (vm && memlock_read(vm->pid, &soft, &hard) == 0) {
+			json_object_object_add(ml, "soft", soft == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)soft));
+			json_object_object_add(ml, "hard", hard == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)hard));
+		}
+		json_object_object_add(g, "memlock", ml);
+		json_object_object_add(o, "vgpu", g);
+	} else
+		json_object_object_add(o, "vgpu", NULL);
+	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
+	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
+	json_object_object_add(o, "display", d);
+	json_object_object_add(o, "restarts", json_object_new_int64(s->restarts));
+	return o;
+}
+
+static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
+{
+	struct sup *s = userdata;
+	json_object *st;
+
+	if (s->vm) {
+		vm_command(s->vm, client, m);
+		return;
+	}
+	/* Between tries there is no QEMU: status and stop still work. */
+	if (strcmp(m->name, "status") == 0) {
+		st = status_json(s, NULL, NULL);
+		control_return(s->ctl, client, m->id, st);
+		json_object_put(st);
+	} else if (strcmp(m->name, "stop") == 0) {
+		s->stop_requested = true;
+		control_return(s->ctl, client, m->id, NULL);
+	} else
+		control_error(s->ctl, client, m->id, "GenericError", "QEMU is not running (vgpuvm waits to restart it)");
+}
+
+static void write_record(struct sup *s, pid_t qemu_pid)
+{
+	int r;
+
+	s->rec.qemu_pid = qemu_pid;
+	r = record_write(s->rt->dir, &s->rec);
+	if (r < 0)
+		log_warning_errno(r, "Failed to write the crash record in %s: %m", s->rt->dir);
+}
+
+/* Starts QEMU and supervises it until it is reaped. Returns the exit code this run gives. */
+static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
+{
+	const struct profile *p = sp->p;
+	const struct mdev *m = sp->m;
 	_cleanup_strv_free_ char **argv = NULL;
 	_cleanup_free_ char **env = NULL;
 	_cleanup_free_ char *error = NULL, *tail = NULL;
@@ -108,6 +205,7 @@ static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
 	struct vm vm;
 	int sv[2], r, code;
 
+	*ret_stopped = *ret_guest_off = false;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return log_error_errno(errno, "Failed to create the QMP socket pair: %m"), EX_OSERR;
 	qmp_fd = sv[0];
@@ -119,6 +217,7 @@ static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
 	if (!env)
 		return log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
 
+	notify("STATUS=starting QEMU");
 	r = spawn_qemu(&(struct spawn_opts){ .argv = argv,
 					     .envp = env,
 					     .qmp_fd = child_fd,
@@ -141,16 +240,27 @@ static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
 	}
 	child_fd = safe_close(child_fd);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
+	if (m)
+		write_record(sp, s.pid);
 
-	r = vm_init(&vm, p, s.pid, s.pidfd, sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
-	if (r >= 0)
+	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
+	if (r >= 0) {
+		vm.ctl = sp->ctl;
+		vm.rundir = sp->rt->dir;
+		vm.status_fn = status_json;
+		vm.status_userdata = sp;
+		sp->vm = &vm;
 		r = vm_run(&vm);
+		sp->vm = NULL;
+	}
 	if (r < 0) {
 		/* The loop itself failed: QEMU must not outlive it. */
 		kill_and_reap(s.pid, s.pidfd);
 		code = EX_OSERR;
 	} else {
 		code = vm_exit_code(&vm);
+		*ret_stopped = vm.stop_requested;
+		*ret_guest_off = vm.guest_shutdown;
 		if (!vm.running_at && vm.failure == VM_FAIL_NONE && !vm.stop_requested) {
 			tail = vm_tail(&vm);
 			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
@@ -163,16 +273,156 @@ static int supervise(const struct profile *p, const struct mdev *m, int sig_fd)
 	safe_close(vm.err.fd);
 	close(s.pidfd);
 	vm_done(&vm);
+	if (m)
+		write_record(sp, 0);
 	return code;
+}
+
+/* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
+static int make_mdev(struct sup *s, char **error)
+{
+	int r;
+
+	if (s->m->exists) {
+		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid, s->m->type);
+		return 0;
+	}
+	/* Recorded before it exists, so that a crash between the two cannot leave an mdev no one knows of. */
+	s->rec = (struct record){ .created = true, .supervisor_pid = getpid() };
+	snprintf(s->rec.name, sizeof(s->rec.name), "%s", s->p->name);
+	memcpy(s->rec.uuid, s->m->uuid, sizeof(s->rec.uuid));
+	snprintf(s->rec.type, sizeof(s->rec.type), "%s", s->m->type);
+	snprintf(s->rec.parent, sizeof(s->rec.parent), "%s", s->m->parent ?: "");
+	snprintf(s->rec.sysfs_root, sizeof(s->rec.sysfs_root), "%s", s->m->root);
+	write_record(s, 0);
+	r = mdev_create(s->m, deadline_after(MDEV_TIMEOUT), error);
+	if (r < 0) {
+		log_error("%s", *error ?: strerror(-r));
+		return mdev_exit_code(r);
+	}
+	log_info("created mdev %s (type %s on %s)", s->m->uuid, s->m->type, s->m->parent);
+	return 0;
+}
+
+static int remove_mdev(struct sup *s, int code)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	if (!s->m || !s->m->created)
+		return code;
+	r = mdev_remove(s->m, deadline_after(MDEV_TIMEOUT), &error);
+	if (r < 0) {
+		log_error("%s", error ?: strerror(-r));
+		return code == 0 ? EXIT_MDEV_LEFT : code;
+	}
+	log_info("removed mdev %s", s->m->uuid);
+	s->m->created = false;
+	return code;
+}
+
+/*
+ * Waits out a restart delay, still answering the control socket and signals. Returns true when a stop came.
+ */
+static bool wait_delay(struct sup *s, uint64_t deadline)
+{
+	while (!s->stop_requested) {
+		struct pollfd p[1 + 1 + CONTROL_CLIENTS_MAX];
+		size_t n = 1, n_ctl;
+		int r;
+
+		p[0] = (struct pollfd){ .fd = s->sig_fd, .events = POLLIN };
+		n_ctl = control_pollfds(s->ctl, p + 1, ELEMENTSOF(p) - 1);
+		n += n_ctl;
+		r = poll(p, n, deadline_poll_ms(deadline));
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r == 0 && now_usec() >= deadline)
+			return false;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				s->stop_requested = true;
+		}
+		control_dispatch(s->ctl, p + 1, n_ctl);
+	}
+	log_info("a stop was asked for while waiting to restart");
+	return true;
+}
+
+/* Runs QEMU, again and again as the profile's restart policy says. Returns the exit code. */
+static int run_tries(struct sup *s, char **error)
+{
+	uint64_t failures[RESTART_FAILURES_MAX] = {};
+	unsigned consecutive = 0, nfail = 0;
+	int code;
+
+	for (;;) {
+		bool stopped, guest_off, again;
+		uint64_t delay;
+
+		code = supervise(s, &stopped, &guest_off);
+		if (stopped)
+			return code;
+		again = s->p->restart == PROFILE_RESTART_ALWAYS ||
+			(s->p->restart == PROFILE_RESTART_ON_FAILURE && code != 0);
+		if (!again)
+			return code;
+		if (code != 0) {
+			uint64_t now = now_usec();
+
+			failures[nfail++ % RESTART_FAILURES_MAX] = now;
+			consecutive++;
+			if (nfail >= RESTART_FAILURES_MAX &&
+			    now - failures[nfail % RESTART_FAILURES_MAX] <= RESTART_WINDOW) {
+				log_error("QEMU failed %d times within %" PRIu64 " minutes; giving up (last exit code %d)",
+					  RESTART_FAILURES_MAX, RESTART_WINDOW / USEC_PER_SEC / 60, code);
+				return code;
+			}
+		} else
+			consecutive = 0;
+		/* The mdev is made afresh for each try, as for a first start. */
+		code = remove_mdev(s, 0);
+		if (code != 0)
+			return code;
+		delay = s->p->restart_delay;
+		for (unsigned i = 1; i < consecutive && delay < RESTART_DELAY_MAX; i++)
+			delay *= 2;
+		if (delay > RESTART_DELAY_MAX)
+			delay = RESTART_DELAY_MAX;
+		s->restarts++;
+		log_info("restarting in %" PRIu64 " s (try %u)", delay, s->restarts + 1);
+		notify("STATUS=restarting in %" PRIu64 " s", delay);
+		if (wait_delay(s, deadline_after(delay * USEC_PER_SEC)))
+			return 0;
+		if (s->m && !s->m->exists && (code = make_mdev(s, error)) != 0)
+			return code;
+	}
+}
+
+static int open_control(struct sup *s)
+{
+	_cleanup_free_ char *path = NULL;
+	gid_t gid = (gid_t)-1;
+	int r;
+
+	if (s->p->group && group_lookup(s->p->group, &gid) < 0)
+		return log_error("%s: group: no group named \"%s\" in /etc/group", s->p->path, s->p->group), EX_CONFIG;
+	if (asprintf(&path, "%s/control", s->rt->dir) < 0)
+		return EX_OSERR;
+	r = control_new(path, gid, on_command, s, &s->ctl);
+	if (r < 0)
+		return log_error_errno(r, "Failed to listen on %s: %m", path), EX_CANTCREAT;
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_mdev_ struct mdev *m = NULL;
-	_cleanup_free_ char *error = NULL;
+	_cleanup_free_ char *error = NULL, *done = NULL;
 	_cleanup_close_ int sig_fd = -1;
-	struct runtime *rt = NULL;
+	struct sup s = {};
 	pid_t holder = 0;
 	sigset_t mask;
 	int r, code;
@@ -194,8 +444,9 @@ int cmd_run(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
+	s = (struct sup){ .p = p, .sig_fd = sig_fd };
 
-	r = runtime_acquire(p->name, &rt, &holder);
+	r = runtime_acquire(p->name, &s.rt, &holder);
 	if (r == -EBUSY) {
 		if (holder > 0)
 			log_error("VM %s is already running, supervised by vgpuvm pid %ld", p->name, (long)holder);
@@ -209,6 +460,25 @@ int cmd_run(int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the runtime directory for %s: %m", p->name), EX_CANTCREAT;
 
+	/* A supervisor of this name that died left its record: undo what it made before making anything. */
+	r = recover(s.rt->dir, &holder, &done, &error);
+	if (done)
+		log_info("recovered from a supervisor that died: %s", done);
+	if (r == -EBUSY) {
+		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
+			  "run again",
+			  (long)holder, p->name, (long)holder);
+		code = EX_TEMPFAIL;
+		goto out_release;
+	}
+	if (r < 0) {
+		log_error("Failed to clean up after a supervisor that died: %s", error ?: strerror(-r));
+		code = EX_UNAVAILABLE;
+		goto out_release;
+	}
+	if ((code = open_control(&s)) != 0)
+		goto out_release;
+
 	if (p->vgpu) {
 		uint64_t need = memlock_for_guest(p->memory);
 		char lim[32];
@@ -220,6 +490,7 @@ int cmd_run(int argc, char **argv)
 			code = mdev_exit_code(r);
 			goto out_release;
 		}
+		s.m = m;
 		memlock_format(need, lim, sizeof(lim));
 		if (p->vgpu->memlock) {
 			r = memlock_check(need, &error);
@@ -229,39 +500,28 @@ int cmd_run(int argc, char **argv)
 				code = EX_NOPERM;
 				goto out_release;
 			}
+			log_info("QEMU's locked-memory limit will be %s (guest RAM + 1 GiB)", lim);
 		} else
 			log_warning("vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
 				    "guest memory and needs %s, or the guest's display is scrambled", lim);
-		if (m->exists)
-			log_info("adopting mdev %s (type %s), which exists already; it will be left in place", m->uuid, m->type);
-		else {
-			r = mdev_create(m, deadline_after(MDEV_TIMEOUT), &error);
-			if (r < 0) {
-				log_error("%s", error ?: strerror(-r));
-				code = mdev_exit_code(r);
-				goto out_remove_mdev;
-			}
-			log_info("created mdev %s (type %s on %s)", m->uuid, m->type, m->parent);
-		}
-		if (p->vgpu->memlock)
-			log_info("QEMU's locked-memory limit will be %s (guest RAM + 1 GiB)", lim);
+		if ((code = make_mdev(&s, &error)) != 0)
+			goto out_remove_mdev;
 	}
 
-	code = supervise(p, m, sig_fd);
+	code = run_tries(&s, &error);
 
 out_remove_mdev:
-	if (m && m->created) {
-		free(error);
-		error = NULL;
-		r = mdev_remove(m, deadline_after(MDEV_TIMEOUT), &error);
-		if (r < 0) {
-			log_error("%s", error ?: strerror(-r));
-			if (code == 0)
-				code = EXIT_MDEV_LEFT;
-		} else
-			log_info("removed mdev %s", m->uuid);
-	}
+	code = remove_mdev(&s, code);
 out_release:
-	runtime_release(rt);
+	/* Clients waiting on `vgpuvm stop` learn the outcome once the mdev is gone. */
+	if (s.ctl) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "exit_code", json_object_new_int(code));
+		control_event(s.ctl, "EXITED", d);
+		json_object_put(d);
+		control_flush(s.ctl, deadline_after(USEC_PER_SEC));
+		control_free(s.ctl);
+	}
+	runtime_release(s.rt);
 	return code;
 }

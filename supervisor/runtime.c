@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -124,7 +125,16 @@ void runtime_release(struct runtime *rt)
 
 	if (!rt)
 		return;
-	/* Unlink while still holding the lock, so that no one takes a lock on a file that is about to go. */
+	/* Everything in the directory is this VM's: the record, the control socket, screenshots a client did not
+	 * collect. The lock goes last, while still held, so that no one takes a lock on a file about to go. */
+	DIR *d = opendir(rt->dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 && strcmp(de->d_name, "lock") != 0)
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
 	if (asprintf(&lock, "%s/lock", rt->dir) >= 0)
 		unlink(lock);
 	rmdir(rt->dir);

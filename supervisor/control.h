@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vgpuvm's control socket: QMP framing (qmp/) on a unix socket in the runtime directory, served by the supervisor's
+ * poll loop. Only root and the uid that started the VM get in. A client that sends garbage, a huge line, or never
+ * reads cannot stall the loop: it gets an error, or is dropped.
+ */
+#pragma once
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct json_object;
+struct qmp_msg;
+struct control;
+
+/* A command from client `client` (a serial number, stable while the client lives). */
+typedef void (*control_command_fn)(void *userdata, uint64_t client, struct qmp_msg *cmd);
+
+#define CONTROL_LINE_MAX (64 * 1024)
+#define CONTROL_OUTPUT_MAX (1024 * 1024)
+#define CONTROL_CLIENTS_MAX 16
+
+/* Listens at path, mode 0600, or 0660 with group gid when gid is not (gid_t)-1. */
+int control_new(const char *path, gid_t gid, control_command_fn fn, void *userdata, struct control **ret);
+
+/* Closes every client and the socket, and removes it. Accepts NULL. */
+void control_free(struct control *c);
+
+/* Fills up to max pollfds for the socket and its clients; returns how many. */
+size_t control_pollfds(const struct control *c, struct pollfd *p, size_t max);
+
+/* Handles what poll() reported on the pollfds control_pollfds() filled. */
+void control_dispatch(struct control *c, const struct pollfd *p, size_t n);
+
+/* Answers a command; value NULL means {}. Quietly does nothing when the client has gone. */
+void control_return(struct control *c, uint64_t client, struct json_object *id, struct json_object *value);
+void control_error(struct control *c, uint64_t client, struct json_object *id, const char *class, const char *desc);
+
+/* Sends an event to every client. data is borrowed and may be NULL. */
+void control_event(struct control *c, const char *event, struct json_object *data);
+
+/* Writes out what is queued, waiting at most until deadline: for the last event before the supervisor exits. */
+void control_flush(struct control *c, uint64_t deadline);

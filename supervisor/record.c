@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "supervisor/record.h"
+#include "util/fileio.h"
+#include "util/json.h"
+#include "util/macro.h"
+
+int record_write(const char *dir, const struct record *r)
+{
+	_cleanup_json_ json_object *o = json_object_new_object();
+	_cleanup_free_ char *tmp = NULL, *path = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *s;
+	size_t len;
+
+	if (!o || asprintf(&tmp, "%s/.%s.tmp", dir, RECORD_FILE) < 0 || asprintf(&path, "%s/%s", dir, RECORD_FILE) < 0)
+		return -ENOMEM;
+	json_object_object_add(o, "name", json_object_new_string(r->name));
+	json_object_object_add(o, "uuid", json_object_new_string(r->uuid));
+	json_object_object_add(o, "type", json_object_new_string(r->type));
+	json_object_object_add(o, "parent", json_object_new_string(r->parent));
+	json_object_object_add(o, "sysfs_root", json_object_new_string(r->sysfs_root));
+	json_object_object_add(o, "created", json_object_new_boolean(r->created));
+	json_object_object_add(o, "supervisor_pid", json_object_new_int64(r->supervisor_pid));
+	json_object_object_add(o, "qemu_pid", r->qemu_pid > 0 ? json_object_new_int64(r->qemu_pid) : NULL);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	len = strlen(s);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, s, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		int r2 = negative_errno();
+		unlink(tmp);
+		return r2;
+	}
+	if (rename(tmp, path) < 0) {
+		int r2 = negative_errno();
+		unlink(tmp);
+		return r2;
+	}
+	return 0;
+}
+
+static void copy_string(json_object *o, const char *key, char *buf, size_t size)
+{
+	json_object *v;
+
+	buf[0] = 0;
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		snprintf(buf, size, "%s", json_object_get_string(v));
+}
+
+int record_read(const char *dir, struct record *ret)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	_cleanup_json_ json_object *o = NULL;
+	json_object *v;
+	int r;
+
+	if (asprintf(&path, "%s/%s", dir, RECORD_FILE) < 0)
+		return -ENOMEM;
+	if ((r = read_one_line(path, 8192, &text)) < 0)
+		return r;
+	o = json_tokener_parse(text);
+	if (!o || !json_object_is_type(o, json_type_object))
+		return -EBADMSG;
+	*ret = (struct record){};
+	copy_string(o, "name", ret->name, sizeof(ret->name));
+	copy_string(o, "uuid", ret->uuid, sizeof(ret->uuid));
+	copy_string(o, "type", ret->type, sizeof(ret->type));
+	copy_string(o, "parent", ret->parent, sizeof(ret->parent));
+	copy_string(o, "sysfs_root", ret->sysfs_root, sizeof(ret->sysfs_root));
+	if (json_object_object_get_ex(o, "created", &v))
+		ret->created = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "supervisor_pid", &v))
+		ret->supervisor_pid = (pid_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "qemu_pid", &v) && v)
+		ret->qemu_pid = (pid_t)json_object_get_int64(v);
+	if (strlen(ret->uuid) != 36 || !ret->sysfs_root[0])
+		return -EBADMSG;
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The crash record: what a supervisor is about to create and what it started, written to the runtime directory before
+ * the mdev is made, so that after a SIGKILL the next `run` or `vgpuvm cleanup` knows what to undo.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct record {
+	char name[128];
+	char uuid[37];
+	char type[128];
+	char parent[128];
+	char sysfs_root[512];
+	bool created; /* vgpuvm made the mdev (an adopted one is never removed) */
+	pid_t supervisor_pid;
+	pid_t qemu_pid; /* 0 before QEMU started */
+};
+
+#define RECORD_FILE "record.json"
+
+/* Writes dir/record.json atomically (a temporary file renamed over it). */
+int record_write(const char *dir, const struct record *r);
+
+/* Reads it: -ENOENT when there is none, -EBADMSG when it is not a record. */
+int record_read(const char *dir, struct record *ret);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor/mdev.h"
+#include "supervisor/record.h"
+#include "supervisor/recover.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+/* Whether pid is alive and its command line names the mdev: a reused pid is somebody else's process. */
+static bool holds(pid_t pid, const char *uuid)
+{
+	char path[64], buf[65536];
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	buf[n] = 0;
+	return strstr(buf, uuid) != NULL;
+}
+
+int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_error)
+{
+	_cleanup_free_ char *path = NULL;
+	struct record rec;
+	int r;
+
+	r = record_read(dir, &rec);
+	if (r == -ENOENT)
+		return 0;
+	if (asprintf(&path, "%s/%s", dir, RECORD_FILE) < 0)
+		return -ENOMEM;
+	if (r < 0) {
+		/* A torn record tells nothing to undo; keeping it would block the name forever. */
+		unlink(path);
+		return 0;
+	}
+	if (holds(rec.qemu_pid, rec.uuid)) {
+		*ret_qemu_pid = rec.qemu_pid;
+		return -EBUSY;
+	}
+	if (rec.created) {
+		struct mdev m = { .root = rec.sysfs_root, .created = true, .exists = true };
+		_cleanup_free_ char *devpath = NULL;
+
+		memcpy(m.uuid, rec.uuid, sizeof(m.uuid));
+		if (asprintf(&devpath, "%s/bus/mdev/devices/%s", rec.sysfs_root, rec.uuid) < 0)
+			return -ENOMEM;
+		m.path = devpath;
+		if (access(devpath, F_OK) == 0) {
+			r = mdev_remove(&m, deadline_after(10 * USEC_PER_SEC), ret_error);
+			if (r < 0)
+				return r;
+			if (ret_done && asprintf(ret_done, "removed mdev %s (type %s) left by supervisor pid %ld", rec.uuid,
+						 rec.type, (long)rec.supervisor_pid) < 0)
+				*ret_done = NULL;
+		}
+	}
+	unlink(path);
+	return 0;
+}
