@@ -18,6 +18,7 @@
 #include "qmp/qmp_client.h"
 #include "supervisor/log.h"
 #include "supervisor/control.h"
+#include "supervisor/hints.h"
 #include "supervisor/loop.h"
 #include "supervisor/memlock.h"
 #include "supervisor/notify.h"
@@ -766,6 +767,17 @@ int vm_exit_code(const struct vm *vm)
 	if (si->si_code == CLD_EXITED)
 		return si->si_status;
 	return 128 + si->si_status;
+}
+
+const char *vm_hint(const struct vm *vm)
+{
+	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
+		const char *line = vm->tail[(vm->tail_next + i) % VM_TAIL_LINES], *h;
+
+		if (line && (h = hint_for(line)))
+			return h;
+	}
+	return NULL;
 }
 
 char *vm_tail(const struct vm *vm)

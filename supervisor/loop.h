@@ -112,4 +112,7 @@ int vm_exit_code(const struct vm *vm);
 /* QEMU's last lines of output joined with newlines and "  qemu: " in front, or NULL when there were none. */
 char *vm_tail(const struct vm *vm);
 
+/* The hint for the first of QEMU's last lines that has one, or NULL. */
+const char *vm_hint(const struct vm *vm);
+
 const char *vm_phase_to_string(enum vm_phase p);

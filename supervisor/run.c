@@ -261,12 +261,18 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		code = vm_exit_code(&vm);
 		*ret_stopped = vm.stop_requested;
 		*ret_guest_off = vm.guest_shutdown;
+		const char *hint = vm_hint(&vm);
+
 		if (!vm.running_at && vm.failure == VM_FAIL_NONE && !vm.stop_requested) {
 			tail = vm_tail(&vm);
 			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
 				  tail ? "; its last words:\n" : "", tail ?: "");
 		} else if (!vm.stop_requested && !vm.guest_shutdown && code != 0)
 			log_error("QEMU ended by itself (exit code %d)", code);
+		else
+			hint = NULL;
+		if (hint)
+			log_error("hint: %s", hint);
 	}
 	/* The loop owns QEMU's output fds from vm_init() on, and closes them at EOF. */
 	safe_close(vm.out.fd);

@@ -225,3 +225,12 @@ fake_profile() {
 	grep -q 'QEMU ended by itself (exit code 3)' "$T/log"
 	assert_clean crash
 }
+
+@test "run: a known QEMU failure comes with a hint (no graphical session for gtk)" {
+	profile gtk '"memory": "128M", "accel": "tcg", "serial": "none", "display": {"type": "gtk"}'
+	DISPLAY= WAYLAND_DISPLAY= run "$VGPUVM" run "$T/gtk.json"
+	[ "$status" -eq 1 ]
+	[[ $output == *"qemu: gtk initialization failed"* ]]
+	[[ $output == *"hint: no graphical session: set DISPLAY"* ]]
+	assert_clean gtk
+}

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* What QEMU's known failure messages mean for a vGPU user, and what to do. */
+#pragma once
+
+/* The hint for a line QEMU printed, or NULL. */
+const char *hint_for(const char *line);
