@@ -66,6 +66,25 @@ static void test_defaults(void **state)
 	assert_int_equal(p->shutdown.quit_timeout, 10);
 	assert_int_equal(p->shutdown.kill_timeout, 5);
 	assert_int_equal(p->start_timeout, 120);
+	assert_int_equal(p->restart, PROFILE_RESTART_NO);
+	assert_int_equal(p->restart_delay, 1);
+	assert_null(p->group);
+}
+
+static void test_operate_keys(void **state)
+{
+	_cleanup_profile_ struct profile *p = parse_ok(
+		"{\"memory\": \"1G\", \"restart\": \"on-failure\", \"restart_delay\": 0, \"group\": \"kvm\","
+		" \"start_timeout\": 7, \"vgpu\": {\"type\": \"x\", \"memlock\": false}}",
+		NULL);
+
+	(void)state;
+	assert_int_equal(p->restart, PROFILE_RESTART_ON_FAILURE);
+	assert_string_equal(profile_restart_to_string(p->restart), "on-failure");
+	assert_int_equal(p->restart_delay, 0);
+	assert_string_equal(p->group, "kvm");
+	assert_int_equal(p->start_timeout, 7);
+	assert_false(p->vgpu->memlock);
 }
 
 static void test_vgpu_defaults(void **state)
@@ -294,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
 		cmocka_unit_test(test_argv_sysfs_root_and_fd), cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_operate_keys),
 	};
 
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
