@@ -40,6 +40,8 @@ struct qmp_reader {
 	size_t cap_marks;
 	struct json_tokener *tok;
 	char error[160];
+	/* The "id" of the last object rejected as not QMP, so that a server can still answer it. */
+	struct json_object *error_id;
 };
 
 const char *qmp_msg_type_to_string(enum qmp_msg_type t)
@@ -212,6 +214,7 @@ void qmp_reader_free(struct qmp_reader *r)
 	if (!r)
 		return;
 	json_tokener_free(r->tok);
+	json_object_put(r->error_id);
 	free(r->marks);
 	free(r->buf);
 	free(r);
@@ -363,8 +366,13 @@ static int reader_parse(struct qmp_reader *r, char *line, size_t n, struct qmp_m
 			return reader_fail(r, -EBADMSG, "invalid JSON at byte %zu: trailing data after the value", end);
 
 	k = classify(o, ret, &why);
-	if (k == -EBADMSG)
+	if (k == -EBADMSG) {
+		struct json_object *id;
+
+		if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &id))
+			r->error_id = json_object_get(id);
 		return reader_fail(r, k, "not a QMP message: %s", why);
+	}
 	if (k < 0)
 		return reader_fail(r, k, "%s", why);
 	return 1;
@@ -373,6 +381,8 @@ static int reader_parse(struct qmp_reader *r, char *line, size_t n, struct qmp_m
 int qmp_reader_next(struct qmp_reader *r, struct qmp_msg **ret)
 {
 	r->error[0] = '\0';
+	json_object_put(r->error_id);
+	r->error_id = NULL;
 	for (;;) {
 		if (r->n_marks > 0 && r->marks[0] == r->start) {
 			memmove(r->marks, r->marks + 1, --r->n_marks * sizeof(*r->marks));
@@ -402,6 +412,11 @@ int qmp_reader_next(struct qmp_reader *r, struct qmp_msg **ret)
 			continue;
 		return reader_parse(r, line, n, ret);
 	}
+}
+
+struct json_object *qmp_reader_error_id(const struct qmp_reader *r)
+{
+	return r->error_id;
 }
 
 const char *qmp_reader_error(const struct qmp_reader *r)

@@ -96,4 +96,6 @@ int qmp_reader_next(struct qmp_reader *r, struct qmp_msg **ret);
 const char *qmp_reader_error(const struct qmp_reader *r);
 
 /* The number of bytes the reader holds, for tests of the memory bound. */
+/* After -EBADMSG for a JSON object that is not QMP: its "id" member (borrowed, valid until the next call), or NULL. */
+struct json_object *qmp_reader_error_id(const struct qmp_reader *r);
 size_t qmp_reader_buffered(const struct qmp_reader *r);

@@ -24,8 +24,15 @@ struct client {
 	struct qmp_reader *reader;
 	char *out;
 	size_t out_len;
-	bool closing; /* drop once the output is written */
+	unsigned inflight; /* commands handed on and not yet answered */
+	bool closing;	   /* drop once the output is written */
 };
+
+/*
+ * A client gets at most this many commands answered at a time: beyond it vgpuvm stops reading from it, so that a
+ * flood of commands it never reads the replies of fills its own socket, not the supervisor's memory.
+ */
+#define CONTROL_INFLIGHT_MAX 32
 
 struct control {
 	int fd;
@@ -161,7 +168,18 @@ void control_return(struct control *c, uint64_t client, json_object *id, json_ob
 
 	if (!cl)
 		return;
+	if (cl->inflight > 0)
+		cl->inflight--;
 	if (qmp_encode_return(id, value, &line) == 0)
+		queue(cl, line);
+}
+
+/* An error for something the client sent that never became a command (garbage, a huge line). */
+static void protocol_error(struct client *cl, json_object *id, const char *desc)
+{
+	char *line = NULL;
+
+	if (qmp_encode_error(id, "GenericError", desc, &line) == 0)
 		queue(cl, line);
 }
 
@@ -172,6 +190,8 @@ void control_error(struct control *c, uint64_t client, json_object *id, const ch
 
 	if (!cl)
 		return;
+	if (cl->inflight > 0)
+		cl->inflight--;
 	if (qmp_encode_error(id, class, desc, &line) == 0)
 		queue(cl, line);
 }
@@ -228,11 +248,48 @@ static void accept_one(struct control *c)
 	flush_one(cl);
 }
 
+/* Hands the client's complete commands on, as far as its in-flight allowance goes. */
+static void process(struct control *c, struct client *cl)
+{
+	uint64_t serial = cl->serial;
+
+	for (;;) {
+		_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+		int r;
+
+		/* Any reply may have dropped this client (one that lets its replies pile up), and so may the handler. */
+		if (!find(c, serial) || cl->closing || cl->inflight >= CONTROL_INFLIGHT_MAX)
+			return;
+		r = qmp_reader_next(cl->reader, &m);
+		if (r == 0)
+			return;
+		if (r == -EMSGSIZE) {
+			/* No one sends a 64 KiB command by mistake; answer, then hang up. */
+			protocol_error(cl, NULL, "line too long (the limit is 64 KiB)");
+			cl->closing = true;
+			return;
+		}
+		if (r < 0) {
+			protocol_error(cl, qmp_reader_error_id(cl->reader), qmp_reader_error(cl->reader));
+			continue;
+		}
+		if (m->type != QMP_MSG_COMMAND) {
+			protocol_error(cl, m->id, "expected a command: {\"execute\": ...}");
+			continue;
+		}
+		cl->inflight++;
+		if (strcmp(m->name, "qmp_capabilities") == 0) {
+			control_return(c, serial, m->id, NULL);
+			continue;
+		}
+		c->fn(c->userdata, serial, m);
+	}
+}
+
 static void read_one(struct control *c, struct client *cl)
 {
 	char buf[16384];
 	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
-	uint64_t serial = cl->serial;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -242,37 +299,7 @@ static void read_one(struct control *c, struct client *cl)
 	}
 	if (cl->closing || qmp_reader_feed(cl->reader, buf, (size_t)n) < 0)
 		return;
-	for (;;) {
-		_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
-		int r;
-
-		/* Any reply may have dropped this client (one that lets its replies pile up), and so may the handler. */
-		if (!find(c, serial))
-			return;
-		r = qmp_reader_next(cl->reader, &m);
-
-		if (r == 0)
-			return;
-		if (r == -EMSGSIZE) {
-			/* No one sends a 64 KiB command by mistake; answer, then hang up. */
-			control_error(c, serial, NULL, "GenericError", "line too long (the limit is 64 KiB)");
-			cl->closing = true;
-			return;
-		}
-		if (r < 0) {
-			control_error(c, serial, NULL, "GenericError", qmp_reader_error(cl->reader));
-			continue;
-		}
-		if (m->type != QMP_MSG_COMMAND) {
-			control_error(c, serial, m->id, "GenericError", "expected a command: {\"execute\": ...}");
-			continue;
-		}
-		if (strcmp(m->name, "qmp_capabilities") == 0) {
-			control_return(c, serial, m->id, NULL);
-			continue;
-		}
-		c->fn(c->userdata, serial, m);
-	}
+	process(c, cl);
 }
 
 size_t control_pollfds(const struct control *c, struct pollfd *p, size_t max)
@@ -285,7 +312,10 @@ size_t control_pollfds(const struct control *c, struct pollfd *p, size_t max)
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX && n < max; i++)
 		if (c->clients[i].fd >= 0)
 			p[n++] = (struct pollfd){ .fd = c->clients[i].fd,
-						  .events = (short)((c->clients[i].closing ? 0 : POLLIN) |
+						  .events = (short)((c->clients[i].closing ||
+								     c->clients[i].inflight >= CONTROL_INFLIGHT_MAX
+									     ? 0
+									     : POLLIN) |
 								    (c->clients[i].out_len ? POLLOUT : 0)) };
 	return n;
 }
@@ -311,10 +341,15 @@ void control_dispatch(struct control *c, const struct pollfd *p, size_t n)
 	}
 	if (p[0].revents & POLLIN)
 		accept_one(c);
-	/* Replies made while reading go out now rather than after another poll(). */
-	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		/* Commands held back by the in-flight limit go on as replies free it; no new bytes will wake them. */
+		if (c->clients[i].fd >= 0 && c->clients[i].inflight < CONTROL_INFLIGHT_MAX &&
+		    qmp_reader_buffered(c->clients[i].reader) > 0)
+			process(c, &c->clients[i]);
+		/* Replies made while reading go out now rather than after another poll(). */
 		if (c->clients[i].fd >= 0 && c->clients[i].out_len)
 			flush_one(&c->clients[i]);
+	}
 }
 
 void control_flush(struct control *c, uint64_t deadline)

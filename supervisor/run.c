@@ -240,7 +240,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	child_fd = safe_close(child_fd);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
-	if (m)
+	/* Only an mdev vgpuvm made needs undoing after a crash; an adopted one has no record. */
+	if (sp->rec.created)
 		write_record(sp, s.pid);
 
 	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
@@ -279,7 +280,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	safe_close(vm.err.fd);
 	close(s.pidfd);
 	vm_done(&vm);
-	if (m)
+	if (sp->rec.created)
 		write_record(sp, 0);
 	return code;
 }
