@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# The kernel's mbochs sample vGPU shows its display as dmabufs, as GVT-g does, so QEMU needs a GL display for it:
+# with egl-headless (on /dev/null: there is no render node in the guest) it runs; with -display none QEMU refuses,
+# and the user gets QEMU's message, vgpuvm's hint, and no mdev left behind.
+# shellcheck source=tests/e2e/lib.sh
+. "$E2E_TOP/tests/e2e/lib.sh"
+P=$E2E_PROFILES/e2e-mbochs.json
+N=e2e-mbochs
+
+step "mbochs loaded"
+load_driver mbochs
+U=$(profile_uuid "$P")
+vgpuvm argv "$P" | grep -qx 'egl-headless,rendernode=/dev/null' ||
+	fail "vgpuvm argv $P has no -display egl-headless,rendernode=/dev/null"
+ok "vgpuvm argv: -display egl-headless,rendernode=/dev/null, device /sys/bus/mdev/devices/$U"
+
+step "vgpuvm run with egl-headless: runs"
+vm_start $N "$P"
+vm_wait_running $N
+log_has $N "created mdev $U (type mbochs-small on mbochs)"
+Q=$(json_field $N qemu_pid)
+check_mdev_in_use "$U" "$Q" mbochs-small
+check_memlock "$Q" 1088
+show vgpuvm status $N || fail "vgpuvm status $N"
+show vgpuvm stop $N --force || fail "vgpuvm stop $N exited $?"
+vm_expect_exit $N 0
+log_has $N "removed mdev $U"
+mdev_exists "$U" && fail "mdev $U is still there"
+ok "mdev $U is gone"
+
+step "vgpuvm run with -display none: QEMU's error, vgpuvm's hint, mdev removed"
+vgpuvm argv "$P" --set 'display={"type": "none"}' | grep -qx none || fail "no -display none"
+vm_start $N "$P" --set 'display={"type": "none"}'
+vm_wait_exit $N
+cat "$E2E_LOGS/$N.log"
+[ "$VM_RC" -ne 0 ] && [ "$VM_RC" -lt 64 ] || fail "vgpuvm run exited $VM_RC, expected QEMU's own failure status"
+ok "vgpuvm run exited $VM_RC (QEMU's status)"
+log_has $N "opengl not available"
+grep -q '^vgpuvm: error: hint: .*GL display' "$E2E_LOGS/$N.log" || fail "no hint about a GL display"
+ok "$(grep -m1 'hint:' "$E2E_LOGS/$N.log")"
+log_has $N "removed mdev $U"
+mdev_exists "$U" && fail "mdev $U is still there"
+ok "mdev $U is gone"
+e2e_pass
