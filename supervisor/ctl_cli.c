@@ -217,7 +217,7 @@ int cmd_status(int argc, char **argv)
 	if (r != 0)
 		return r;
 	if (json)
-		puts(json_object_to_json_string_ext(m->data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		puts(json_object_to_json_string_ext(m->data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_status(m->data);
 	return fflush(stdout) == 0 ? 0 : EX_IOERR;
@@ -255,7 +255,7 @@ int cmd_list(int argc, char **argv)
 	}
 	free(names);
 	if (json) {
-		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		return 0;
 	}
 	if (json_object_array_length(all) == 0) {
@@ -429,7 +429,7 @@ int cmd_qmp(int argc, char **argv)
 	if (r < 0)
 		return log_error("VM %s: qmp failed: %s", argv[1], strerror(-r)), EX_PROTOCOL;
 	json_object_object_del(m->root, "id");
-	puts(json_object_to_json_string_ext(m->root, JSON_C_TO_STRING_SPACED));
+	puts(json_object_to_json_string_ext(m->root, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	r = m->type == QMP_MSG_RETURN ? 0 : 1;
 	qmp_msg_free(m);
 	return r;

@@ -31,7 +31,7 @@ int record_write(const char *dir, const struct record *r)
 	json_object_object_add(o, "created", json_object_new_boolean(r->created));
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(r->supervisor_pid));
 	json_object_object_add(o, "qemu_pid", r->qemu_pid > 0 ? json_object_new_int64(r->qemu_pid) : NULL);
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
