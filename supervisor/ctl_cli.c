@@ -262,7 +262,15 @@ int cmd_list(int argc, char **argv)
 		puts("no VMs running");
 		return 0;
 	}
-	printf("%-24s %-9s %-9s %-9s %s\n", "NAME", "STATE", "QEMU-PID", "UPTIME", "VGPU");
+	/* Columns as wide as their widest entry, so that long names keep the table aligned. */
+	int w_name = 4, w_state = 5;
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *st = json_object_array_get_idx(all, i);
+		int a = (int)strlen(jstr(st, "name") ?: "?"), b = (int)strlen(jstr(st, "state") ?: "?");
+		w_name = a > w_name ? a : w_name;
+		w_state = b > w_state ? b : w_state;
+	}
+	printf("%-*s  %-*s  %-8s  %-7s  %s\n", w_name, "NAME", w_state, "STATE", "QEMU-PID", "UPTIME", "VGPU");
 	for (size_t i = 0; i < json_object_array_length(all); i++) {
 		json_object *st = json_object_array_get_idx(all, i), *g = NULL;
 		char up[32], vgpu[128] = "-";
@@ -270,8 +278,8 @@ int cmd_list(int argc, char **argv)
 		format_uptime(st, up, sizeof(up));
 		if (json_object_object_get_ex(st, "vgpu", &g) && g)
 			snprintf(vgpu, sizeof(vgpu), "%s %s", jstr(g, "type") ?: "?", jstr(g, "uuid") ?: "?");
-		printf("%-24s %-9s %-9s %-9s %s\n", jstr(st, "name") ?: "?", jstr(st, "state") ?: "?", jstr(st, "qemu_pid") ?: "-",
-		       up, vgpu);
+		printf("%-*s  %-*s  %-8s  %-7s  %s\n", w_name, jstr(st, "name") ?: "?", w_state, jstr(st, "state") ?: "?",
+		       jstr(st, "qemu_pid") ?: "-", up, vgpu);
 	}
 	return 0;
 }
@@ -461,10 +469,8 @@ static int cleanup_one(const char *name, bool named)
 	if (r == -EBUSY) {
 		log_error("%s: QEMU pid %ld still holds its mdev; stop it (kill %ld), then run vgpuvm cleanup again", name,
 			  (long)pid, (long)pid);
-		/* Keep the record: it is what the next try needs. The lock goes with the process. */
-		close(rt->lock_fd);
-		free(rt->dir);
-		free(rt);
+		/* Keep the record: it is what the next try needs. */
+		runtime_abandon(rt);
 		return EX_TEMPFAIL;
 	}
 	if (r < 0) {

@@ -246,6 +246,18 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 				    "(echo 1 > %s/remove) or give the profile another vgpu.uuid",
 				    m->uuid, type, g->type, m->path);
 		m->exists = true;
+		/* The parent of an adopted mdev is the directory its device lives in. */
+		if (!m->parent) {
+			_cleanup_free_ char *real = realpath(m->path, NULL);
+			char *slash = real ? strrchr(real, '/') : NULL;
+
+			if (slash) {
+				*slash = 0;
+				slash = strrchr(real, '/');
+				if (slash && !(m->parent = strdup(slash + 1)))
+					return -ENOMEM;
+			}
+		}
 		*ret = steal_pointer(&m);
 		return 0;
 	}

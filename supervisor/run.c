@@ -240,8 +240,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	child_fd = safe_close(child_fd);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
-	/* Only an mdev vgpuvm made needs undoing after a crash; an adopted one has no record. */
-	if (sp->rec.created)
+	if (m)
 		write_record(sp, s.pid);
 
 	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
@@ -280,7 +279,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	safe_close(vm.err.fd);
 	close(s.pidfd);
 	vm_done(&vm);
-	if (sp->rec.created)
+	if (m)
 		write_record(sp, 0);
 	return code;
 }
@@ -290,18 +289,21 @@ static int make_mdev(struct sup *s, char **error)
 {
 	int r;
 
-	if (s->m->exists) {
-		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid, s->m->type);
-		return 0;
-	}
-	/* Recorded before it exists, so that a crash between the two cannot leave an mdev no one knows of. */
-	s->rec = (struct record){ .created = true, .supervisor_pid = getpid() };
+	/*
+	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted
+	 * one is recorded too (created: false): the record always says what the VM uses, and recovery leaves it be.
+	 */
+	s->rec = (struct record){ .created = !s->m->exists, .supervisor_pid = getpid() };
 	snprintf(s->rec.name, sizeof(s->rec.name), "%s", s->p->name);
 	memcpy(s->rec.uuid, s->m->uuid, sizeof(s->rec.uuid));
 	snprintf(s->rec.type, sizeof(s->rec.type), "%s", s->m->type);
 	snprintf(s->rec.parent, sizeof(s->rec.parent), "%s", s->m->parent ?: "");
 	snprintf(s->rec.sysfs_root, sizeof(s->rec.sysfs_root), "%s", s->m->root);
 	write_record(s, 0);
+	if (s->m->exists) {
+		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid, s->m->type);
+		return 0;
+	}
 	r = mdev_create(s->m, deadline_after(MDEV_TIMEOUT), error);
 	if (r < 0) {
 		log_error("%s", *error ?: strerror(-r));
@@ -475,8 +477,9 @@ int cmd_run(int argc, char **argv)
 		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
 			  "run again",
 			  (long)holder, p->name, (long)holder);
-		code = EX_TEMPFAIL;
-		goto out_release;
+		/* The record is what will undo that mdev later: keep every file, drop only the lock. */
+		runtime_abandon(s.rt);
+		return EX_TEMPFAIL;
 	}
 	if (r < 0) {
 		log_error("Failed to clean up after a supervisor that died: %s", error ?: strerror(-r));

@@ -143,3 +143,13 @@ void runtime_release(struct runtime *rt)
 	free(rt->dir);
 	free(rt);
 }
+
+void runtime_abandon(struct runtime *rt)
+{
+	if (!rt)
+		return;
+	if (rt->lock_fd >= 0)
+		close(rt->lock_fd);
+	free(rt->dir);
+	free(rt);
+}

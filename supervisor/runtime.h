@@ -20,3 +20,6 @@ int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder);
 
 /* Removes the runtime files and the directory, then drops the lock. Accepts NULL. */
 void runtime_release(struct runtime *rt);
+
+/* Drops the lock but keeps every file: for leftovers that must wait for another try. Accepts NULL. */
+void runtime_abandon(struct runtime *rt);

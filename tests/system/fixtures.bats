@@ -4,6 +4,7 @@
 # differ if the fixture were broken.
 
 load lib/fakesys
+load lib/assert
 load lib/guest
 
 setup_file() {
@@ -65,9 +66,13 @@ qmp_drive() {
 	[ "$(cat "$V54/available_instances")" = 2 ]
 	[ "$(cat "$R/class/mdev_bus/mdpy/mdev_supported_types/mdpy-vga/description")" = "virtual display, 640x480 framebuffer" ]
 	[ "$(fakesys_instances "$R" mdpy mdpy-vga)" = 4 ]
-	[ -f "$V54/create" ] && [ ! -L "$V54/create" ] && [ ! -s "$V54/create" ]
+	[ -f "$V54/create" ]
+	[ ! -L "$V54/create" ]
+	[ ! -s "$V54/create" ]
 	[ "$(stat -c %a "$V54/create")" = 200 ]
-	[ -d "$V54/devices" ] && [ -d "$R/bus/mdev/devices" ] && [ -d "$R/kernel/iommu_groups" ]
+	[ -d "$V54/devices" ]
+	[ -d "$R/bus/mdev/devices" ]
+	[ -d "$R/kernel/iommu_groups" ]
 	[ -z "$(fakesys_mdevs "$R")" ]
 	fakesys_set_instances "$R" 0000:00:02.0 i915-GVTg_V5_8 7
 	[ "$(cat "$V58/available_instances")" = 7 ]
@@ -85,7 +90,8 @@ qmp_drive() {
 	[ "$(readlink "$R/bus/mdev/devices/$U1")" = "../../../devices/pci0000:00/0000:00:02.0/$U1" ]
 	[ "$(readlink "$GPU/$U1/mdev_type")" = ../mdev_supported_types/i915-GVTg_V5_4 ]
 	[ "$(cd "$R/bus/mdev/devices/$U1/mdev_type" && pwd -P)" = "$(cd "$V54" && pwd -P)" ]
-	[ -f "$GPU/$U1/remove" ] && [ ! -s "$GPU/$U1/remove" ]
+	[ -f "$GPU/$U1/remove" ]
+	[ ! -s "$GPU/$U1/remove" ]
 	[ "$(cd "$GPU/$U1/iommu_group" && pwd -P)" = "$(cd "$R/kernel/iommu_groups/0" && pwd -P)" ]
 	[ "$(cd "$R/kernel/iommu_groups/0/devices/$U1" && pwd -P)" = "$(cd "$GPU/$U1" && pwd -P)" ]
 	[ "$(readlink "$V54/devices/$U1")" = "../../../$U1" ]
@@ -130,13 +136,20 @@ qmp_drive() {
 	counts=$(grep -n -E "openat\\(.*\"$V54/available_instances\", O_WRONLY" "$T/trace" | cut -d: -f1)
 	echo "made $dir_made $remove_made $group_link $type_link, counted ${counts//$'\n'/ }, link $link_made;"
 	echo "removed dir $dir_gone, link $link_gone"
-	[ -n "$link_made" ] && [ -n "$link_gone" ] && [ -n "$dir_made" ] && [ -n "$type_link" ] && [ -n "$group_link" ]
-	[ -n "$remove_made" ] && [ -n "$dir_gone" ] && [ "$(wc -l <<<"$counts")" -eq 2 ]
+	[ -n "$link_made" ]
+	[ -n "$link_gone" ]
+	[ -n "$dir_made" ]
+	[ -n "$type_link" ]
+	[ -n "$group_link" ]
+	[ -n "$remove_made" ]
+	[ -n "$dir_gone" ]
+	[ "$(wc -l <<<"$counts")" -eq 2 ]
 	for n in "$dir_made" "$remove_made" "$group_link" "$type_link" "$(head -n1 <<<"$counts")"; do
 		[ "$n" -lt "$link_made" ]
 	done
 	for n in "$dir_gone" "$(tail -n1 <<<"$counts")"; do
-		[ "$n" -gt "$link_made" ] && [ "$n" -lt "$link_gone" ]
+		[ "$n" -gt "$link_made" ]
+		[ "$n" -lt "$link_gone" ]
 	done
 	# Both processes, the one that returned once the daemon was ready and the daemon on SIGTERM, exited 0.
 	[ "$(grep -c '+++ exited with 0 +++' "$T/trace")" -eq 2 ]
@@ -180,7 +193,8 @@ qmp_drive() {
 	[ "$(cat "$V58/available_instances")" = 0 ]
 	[ "$(cat "$V54/available_instances")" = 1 ]
 	[ "$(fakesys_instances "$R" mdpy mdpy-vga)" = 4 ]
-	[ ! -s "$V58/create" ] && [ ! -s "$V54/create" ]
+	[ ! -s "$V58/create" ]
+	[ ! -s "$V54/create" ]
 	grep -q "no instance of .*i915-GVTg_V5_8 left for $U1" "$R/.fake-sysfs.log"
 	grep -q "invalid UUID 'not-a-uuid'" "$R/.fake-sysfs.log"
 	grep -q "$U2 exists already" "$R/.fake-sysfs.log"

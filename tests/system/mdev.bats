@@ -3,6 +3,7 @@
 # build/helpers/fake-sysfs, and a real QEMU under TCG with only the vfio device taken out (tests/helpers/qemu-no-vfio).
 
 load lib/vm
+load lib/assert
 load lib/fakesys
 
 setup() {
@@ -101,7 +102,9 @@ uuid_of() {
 	[ "$status" -eq 69 ]
 	[[ $output == *"no parent offers mdev type nvidia-63"* ]]
 	[ -z "$(fakesys_mdevs "$S")" ]
-	assert_clean a && assert_clean b && assert_clean c
+	assert_clean a
+	assert_clean b
+	assert_clean c
 }
 
 @test "mdev: no instances left fails before QEMU, naming the types with room (69)" {
@@ -136,7 +139,7 @@ uuid_of() {
 	kill -TERM "$VM_PID"; wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
 	[ "$(fakesys_mdevs "$S")" = "$u" ]
-	! grep -q "removed mdev" "$T/log"
+	refute grep -q "removed mdev" "$T/log"
 }
 
 @test "mdev: an existing mdev of another type is refused (69) and not touched" {
@@ -168,7 +171,9 @@ uuid_of() {
 	wait_vm 30
 	[ "$VM_STATUS" -eq 137 ]
 	[ -z "$(fakesys_mdevs "$S")" ]
-	assert_clean bad && assert_clean nobin && assert_clean kill
+	assert_clean bad
+	assert_clean nobin
+	assert_clean kill
 }
 
 @test "mdev: a signal while the supervisor starts still removes the mdev" {

@@ -2,6 +2,7 @@
 # `vgpuvm run` against a real qemu-system-x86_64 under TCG.
 
 load lib/vm
+load lib/assert
 
 setup() {
 	vm_setup
@@ -71,7 +72,9 @@ teardown() {
 	run "$VGPUVM" run "$T/plain3.json"
 	[ "$status" -eq 69 ]
 	[[ $output == *"Permission denied"* ]]
-	assert_clean plain && assert_clean plain2 && assert_clean plain3
+	assert_clean plain
+	assert_clean plain2
+	assert_clean plain3
 }
 
 @test "run: QEMU rejecting its arguments: its message is relayed and its status returned" {
@@ -131,8 +134,8 @@ guest_profile() {
 	grep -q 'pressing the power button' "$T/log"
 	grep -q 'VGPUVM-GUEST-POWEROFF' "$T/log"
 	grep -q 'event SHUTDOWN: guest=true reason=guest-shutdown (the guest powered off)' "$T/log"
-	! grep -q 'asking QEMU to quit' "$T/log"
-	! grep -q 'SIGKILL' "$T/log"
+	refute grep -q 'asking QEMU to quit' "$T/log"
+	refute grep -q 'SIGKILL' "$T/log"
 	assert_clean button
 }
 
@@ -143,7 +146,7 @@ guest_profile() {
 	wait_vm 60
 	[ "$VM_STATUS" -eq 0 ]
 	grep -q 'event SHUTDOWN: guest=true reason=guest-shutdown' "$T/log"
-	! grep -q 'shutdown: got' "$T/log"
+	refute grep -q 'shutdown: got' "$T/log"
 	assert_clean selfoff
 }
 
@@ -158,7 +161,8 @@ guest_profile() {
 	[ "$VM_STATUS" -eq 0 ]
 	grep -qE 'the guest did not power off in time; asking QEMU to quit \(QMP quit\) after 2\.0[0-9]* s' "$T/log"
 	ms=$(elapsed_ms "$t0")
-	[ "$ms" -ge 2000 ] && [ "$ms" -lt 8000 ]
+	[ "$ms" -ge 2000 ]
+	[ "$ms" -lt 8000 ]
 	assert_clean ignore
 }
 
@@ -182,7 +186,8 @@ fake_profile() {
 	grep -q 'QEMU did not exit on SIGTERM in time; killing QEMU' "$T/log"
 	grep -q 'killed by SIGKILL' "$T/log"
 	ms=$(elapsed_ms "$t0")
-	[ "$ms" -ge 3000 ] && [ "$ms" -lt 6000 ]
+	[ "$ms" -ge 3000 ]
+	[ "$ms" -lt 6000 ]
 	assert_clean stubborn
 }
 

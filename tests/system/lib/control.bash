@@ -1,0 +1,217 @@
+# shellcheck shell=bash
+# A raw client for vgpuvm's control socket, for what the CLI cannot be made to do (garbage, oversized lines, a client
+# that never reads, another uid), and a way to wait for a process to end that counts a zombie as ended (in some
+# sandboxes pid 1 reaps nothing, so an orphaned QEMU stays a zombie). Both are small python3 programs run with
+# $CTL_PYTHON (Debian's /usr/bin/python3 if there, so that another uid can run it too). Source this from a bats test.
+#
+#   ctl_socket NAME                 the control socket of the test VM NAME (see vm_name)
+#   ctl_exec ARGS...                as ctl, by exec: for "ctl_exec ... &", so that $! is the client's pid
+#   ctl greeting SOCK               connect, print the first line the server sends; exit 3 on EOF without a line,
+#                                   4 when connect() fails (the errno name is printed)
+#   ctl exchange SOCK LINE...       connect, check the greeting, send each LINE ("\r\n" added) and print the reply to
+#                                   it, one a line: the next message that is not an event, or, when LINE has an id,
+#                                   the next with that id; exit 3 if the server hangs up first, 7 if no such reply
+#                                   comes
+#   ctl stuck SOCK N                connect, send N status commands, print "sent", and then never read; print "hung up"
+#                                   if the server hangs up (until killed)
+#   ctl events SOCK                 connect, print "connected", then every line received, until EOF (flushed)
+#   ctl oversize SOCK BYTES         send BYTES of "x" without a newline, then "\r\n"; print every line received and
+#                                   "EOF" once the server hangs up (exit 0), or exit 6 if it does not
+#   ctl flood SOCK SECS MAXBYTES    send one status and read its reply (SIZE bytes), then send {"execute": "status"}
+#                                   without ever reading, until the server hangs up: print "disconnected after N SIZE"
+#                                   (exit 0), or "still connected after N SIZE" (exit 6) once SECS pass or N * SIZE
+#                                   exceeds MAXBYTES; N counts the commands sent, read by the server or not
+#   ctl wait-gone PID SECS          wait (pidfd) until PID has ended (zombie or reaped); exit 1 on timeout
+#
+# Every read and write has a deadline (10 s unless said), so that a broken server fails the test instead of hanging it.
+
+CTL_PYTHON=${CTL_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+
+read -r -d '' CTL_PY <<'PYEOF' || true
+import errno, json, os, select, socket, sys, time
+
+def die(code, msg):
+    print(msg, flush=True)
+    sys.exit(code)
+
+def connect(path, timeout=10):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+    except OSError as e:
+        die(4, "connect: " + errno.errorcode.get(e.errno, str(e.errno)))
+    return s
+
+class Lines:
+    """Splits what the server sends into lines; None at EOF (a reset after the data counts as EOF)."""
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+    def next(self):
+        while b"\n" not in self.buf:
+            try:
+                d = self.s.recv(65536)
+            except ConnectionResetError:
+                d = b""
+            if not d:
+                if self.buf:
+                    line, self.buf = self.buf, b""
+                    return line.decode("utf-8", "replace").rstrip("\r\n")
+                return None
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace").rstrip("\r")
+
+def greet(s):
+    r = Lines(s)
+    g = r.next()
+    if g is None:
+        die(3, "EOF before the greeting")
+    try:
+        if "QMP" not in json.loads(g):
+            die(5, "not a greeting: " + g)
+    except ValueError:
+        die(5, "not JSON: " + g)
+    return r
+
+def cmd_greeting(path):
+    s = connect(path)
+    line = Lines(s).next()
+    if line is None:
+        die(3, "EOF")
+    print(line)
+
+def reply_to(r, line):
+    """The reply to a command: the next message that is not an event, or, when the command has an id, the next one
+    with that id (a server may answer garbage with more than one error)."""
+    want = None
+    try:
+        c = json.loads(line)
+        if isinstance(c, dict) and "id" in c:
+            want = c["id"]
+    except ValueError:
+        pass
+    skipped = []
+    while True:
+        try:
+            m = r.next()
+        except socket.timeout:
+            die(7, "no reply%s within 10 s; skipped: %s" % ("" if want is None else " with id %s" % json.dumps(want),
+                                                             " / ".join(x[:200] for x in skipped) or "nothing"))
+        if m is None:
+            die(3, "EOF")
+        skipped.append(m)
+        try:
+            j = json.loads(m)
+        except ValueError:
+            j = None
+        if isinstance(j, dict) and "event" in j:
+            continue
+        if want is not None and not (isinstance(j, dict) and j.get("id") == want):
+            continue
+        return m
+
+def cmd_exchange(path, *lines):
+    s = connect(path)
+    r = greet(s)
+    for l in lines:
+        s.sendall(os.fsencode(l) + b"\r\n")
+        print(reply_to(r, l), flush=True)
+
+def cmd_stuck(path, n):
+    s = connect(path)
+    greet(s)
+    s.sendall(b'{"execute": "status"}\r\n' * int(n))
+    print("sent", flush=True)
+    # Wait for a hang-up without reading: POLLRDHUP and POLLHUP say so while the replies stay unread.
+    p = select.poll()
+    p.register(s, select.POLLRDHUP)
+    while True:
+        for fd, ev in p.poll():
+            if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                print("hung up", flush=True)
+                return
+
+def cmd_events(path):
+    s = connect(path, timeout=120)
+    r = greet(s)
+    print("connected", flush=True)
+    while True:
+        m = r.next()
+        if m is None:
+            print("EOF", flush=True)
+            return
+        print(m, flush=True)
+
+def cmd_oversize(path, nbytes):
+    s = connect(path)
+    r = greet(s)
+    try:
+        s.sendall(b"x" * int(nbytes))
+        s.sendall(b"\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    except socket.timeout:
+        die(6, "the server stopped reading and did not hang up")
+    while True:
+        try:
+            m = r.next()
+        except socket.timeout:
+            die(6, "still connected")
+        if m is None:
+            print("EOF", flush=True)
+            return
+        print(m[:300], flush=True)
+
+def cmd_flood(path, secs, maxbytes):
+    s = connect(path)
+    r = greet(s)
+    cmd = b'{"execute": "status"}\r\n'
+    # One reply, read, gives the size of each: the count below is in those terms.
+    s.sendall(cmd)
+    reply = r.next()
+    if reply is None:
+        die(3, "EOF")
+    size = len(reply) + 2
+    n, deadline, limit = 0, time.monotonic() + float(secs), int(maxbytes)
+    s.settimeout(float(secs))
+    try:
+        while time.monotonic() < deadline and n * size < limit:
+            s.sendall(cmd * 64)
+            n += 64
+    except (BrokenPipeError, ConnectionResetError):
+        die(0, "disconnected after %d %d" % (n, size))
+    except socket.timeout:
+        die(6, "still connected after %d %d (the server stopped reading)" % (n, size))
+    die(6, "still connected after %d %d" % (n, size))
+
+def cmd_wait_gone(pid, secs):
+    try:
+        fd = os.pidfd_open(int(pid))
+    except ProcessLookupError:
+        return
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    if not p.poll(float(secs) * 1000):
+        die(1, "pid %s still there after %s s" % (pid, secs))
+
+cmds = {"greeting": cmd_greeting, "exchange": cmd_exchange, "events": cmd_events, "stuck": cmd_stuck, "oversize": cmd_oversize,
+        "flood": cmd_flood, "wait-gone": cmd_wait_gone}
+if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+    die(64, "usage: ctl " + "|".join(cmds) + " ARGS...")
+cmds[sys.argv[1]](*sys.argv[2:])
+PYEOF
+
+ctl() {
+	"$CTL_PYTHON" -c "$CTL_PY" "$@"
+}
+
+# The same for a client started in the background: "ctl_exec events SOCK > F &" makes $! the client's own pid (the
+# subshell execs python), so that killing $! ends the client.
+ctl_exec() {
+	exec "$CTL_PYTHON" -c "$CTL_PY" "$@"
+}
+
+ctl_socket() {
+	printf '%s/%s/control\n' "$VGPUVM_RUNTIME_DIR" "$(vm_name "$1")"
+}
