@@ -20,19 +20,6 @@ teardown() {
 	vm_teardown
 }
 
-# vgpu_profile NAME VGPU-JSON [MORE-JSON]: a VM with that vgpu object, run by the wrapper, no window. Without
-# CAP_SYS_RESOURCE (as in some sandboxes) no one can raise RLIMIT_MEMLOCK, so these VMs say "memlock": false unless
-# the vgpu object says otherwise; the memlock tests below cover both sides.
-vgpu_profile() {
-	local vgpu=$2
-	[[ $vgpu == *memlock* ]] || vgpu="${vgpu%\}}, \"memlock\": false}"
-	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$QEMU\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}, \"vgpu\": $vgpu${3:+, $3}"
-}
-
-uuid_of() {
-	"$VGPUVM" argv "$T/$1.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p'
-}
-
 @test "mdev: by PCI address; removed at the end; instances given back" {
 	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
 	u=$(uuid_of gvt)

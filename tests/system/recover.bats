@@ -30,17 +30,6 @@ teardown() {
 	vm_teardown
 }
 
-# vgpu_profile NAME VGPU-JSON [MORE-JSON]: as in mdev.bats ("memlock": false, since no one here can raise the limit).
-vgpu_profile() {
-	local vgpu=$2
-	[[ $vgpu == *memlock* ]] || vgpu="${vgpu%\}}, \"memlock\": false}"
-	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$QEMU\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}, \"vgpu\": $vgpu${3:+, $3}"
-}
-
-uuid_of() {
-	"$VGPUVM" argv "$T/$1.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p'
-}
-
 rundir() {
 	printf '%s/%s\n' "$VGPUVM_RUNTIME_DIR" "$(vm_name "$1")"
 }

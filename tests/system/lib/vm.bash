@@ -79,3 +79,17 @@ assert_clean() {
 elapsed_ms() {
 	echo $(( ($(date +%s%N) - $1) / 1000000 ))
 }
+
+# vgpu_profile NAME VGPU-JSON [MORE-JSON]: a VM with that vgpu object, run by $QEMU (tests/helpers/qemu-no-vfio: a real
+# QEMU without the vfio device, for mdevs in the fake sysfs), no window. Without CAP_SYS_RESOURCE (as in some
+# sandboxes) no one can raise RLIMIT_MEMLOCK, so these VMs say "memlock": false unless the vgpu object says otherwise;
+# mdev.bats's memlock tests cover both sides.
+vgpu_profile() {
+	local vgpu=$2
+	[[ $vgpu == *memlock* ]] || vgpu="${vgpu%\}}, \"memlock\": false}"
+	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$QEMU\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}, \"vgpu\": $vgpu${3:+, $3}"
+}
+
+uuid_of() {
+	"$VGPUVM" argv "$T/$1.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p'
+}
