@@ -17,6 +17,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/initramfs.bash
+. "$here/../lib/initramfs.bash"
 top=$(cd "$here/../.." && pwd)
 out=${VGPUVM_E2E_DIR:-$top/build/e2e}
 verbose=false
@@ -113,28 +115,11 @@ fi
 
 # --- 3. the initramfs ----------------------------------------------------------------------------------------------
 moddir=/lib/modules/$kver
-# The modules init loads, in load order: each one's dependencies (from modules.dep, deepest first) before it.
+# The modules init loads, in load order (tests/lib/initramfs.bash).
 order=()
-add_module() {
-	local rel=$1 dep line
-	for dep in "${order[@]}"; do
-		[ "$dep" != "$rel" ] || return 0
-	done
-	line=$(grep -E "^${rel}:" "$moddir/modules.dep" || true)
-	for dep in ${line#*:}; do
-		add_module "$dep"
-	done
-	order+=("$rel")
-}
-for m in drivers/virtio/virtio_pci net/9p/9pnet_virtio fs/9p/9p; do
-	rel=$(grep -oE "^kernel/${m}\.ko(\.xz|\.zst|\.gz)?:" "$moddir/modules.dep" | head -n1 || true)
-	if [ -z "$rel" ]; then
-		grep -qE "/${m}\.ko" "$moddir/modules.builtin" && continue
-		die 69 "module $m is neither in $moddir/modules.dep nor built in"
-	fi
-	add_module "${rel%:}"
-done
-inputs=("$here/init" "$here/setup.sh" "$moddir/modules.dep" /bin/busybox)
+initramfs_modules "$moddir" drivers/virtio/virtio_pci net/9p/9pnet_virtio fs/9p/9p ||
+	die 69 "the guest's modules are missing from $moddir"
+inputs=("$here/init" "$here/setup.sh" "$here/../lib/initramfs.bash" "$moddir/modules.dep" /bin/busybox)
 for rel in "${order[@]}"; do
 	inputs+=("$moddir/$rel")
 done
@@ -142,26 +127,12 @@ if stale "$out/initrd.cpio.gz" "${inputs[@]}"; then
 	$verbose && say "building the initramfs"
 	stage=$(mktemp -d "$out/stage.XXXXXX")
 	trap 'rm -rf "$stage"' EXIT
-	mkdir -p "$stage"/{bin,dev,proc,sys,newroot,modules}
+	mkdir -p "$stage"/{bin,dev,proc,sys,newroot}
 	cp /bin/busybox "$stage/bin/busybox"
 	cp "$here/init" "$stage/init"
 	chmod 0755 "$stage/init"
-	: >"$stage/modules.order"
-	for rel in "${order[@]}"; do
-		base=$(basename "$rel")
-		case $base in
-		*.ko.xz) xz -dc "$moddir/$rel" >"$stage/modules/${base%.xz}" ;;
-		*.ko.zst) zstd -qdc "$moddir/$rel" >"$stage/modules/${base%.zst}" ;;
-		*.ko.gz) gzip -dc "$moddir/$rel" >"$stage/modules/${base%.gz}" ;;
-		*) cp "$moddir/$rel" "$stage/modules/$base" ;;
-		esac
-		echo "/modules/${base%.ko*}.ko" >>"$stage/modules.order"
-	done
-	# Written under a temporary name and renamed: an interrupted build never leaves a truncated archive that looks
-	# newer than its inputs.
-	(cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-		cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -1n >"$out/initrd.cpio.gz.tmp"
-	mv -f "$out/initrd.cpio.gz.tmp" "$out/initrd.cpio.gz"
+	initramfs_stage_modules "$stage" "$moddir"
+	initramfs_pack "$stage" "$out/initrd.cpio.gz"
 	rm -rf "$stage"
 	trap - EXIT
 fi

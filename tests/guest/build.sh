@@ -10,6 +10,8 @@ if [ $# -ne 1 ]; then
 	exit 64
 fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/initramfs.bash
+. "$here/../lib/initramfs.bash"
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 
@@ -52,32 +54,11 @@ if [ ! "$out/vmlinux" -nt "/boot/vmlinuz-$kver" ]; then
 	fi
 fi
 
-# The modules the init loads, in load order: each one's dependencies (from modules.dep, deepest first) before it.
-wanted=(acpi/button input/evdev)
+# The modules the init loads, in load order (tests/lib/initramfs.bash).
 order=()
-add_module() {
-	local rel=$1 dep line
-	for dep in "${order[@]}"; do
-		[ "$dep" != "$rel" ] || return 0
-	done
-	line=$(grep -E "^${rel}:" "$moddir/modules.dep" || true)
-	for dep in ${line#*:}; do
-		add_module "$dep"
-	done
-	order+=("$rel")
-}
-for m in "${wanted[@]}"; do
-	rel=$(grep -oE "^kernel/drivers/${m}\.ko(\.xz|\.zst|\.gz)?:" "$moddir/modules.dep" | head -n1 || true)
-	if [ -z "$rel" ]; then
-		# Built into this kernel: nothing to load.
-		grep -qE "/${m}\.ko" "$moddir/modules.builtin" && continue
-		echo "$0: module $m not found in $moddir" >&2
-		exit 69
-	fi
-	add_module "${rel%:}"
-done
+initramfs_modules "$moddir" drivers/acpi/button drivers/input/evdev || exit 69
 
-inputs=("$here/init.c" "$here/build.sh" "$moddir/modules.dep")
+inputs=("$here/init.c" "$here/build.sh" "$here/../lib/initramfs.bash" "$moddir/modules.dep")
 for rel in "${order[@]}"; do
 	inputs+=("$moddir/$rel")
 done
@@ -92,25 +73,9 @@ fi
 
 stage=$(mktemp -d "$out/stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{dev,proc,sys,modules}
+mkdir -p "$stage"/{dev,proc,sys}
 gcc -static -Os -std=gnu11 -Wall -Wextra -Werror -o "$stage/init" "$here/init.c"
 strip "$stage/init"
 
-# finit_module cannot take compressed modules unless the kernel decompresses them itself, so unpack them here.
-: >"$stage/modules.order"
-for rel in "${order[@]}"; do
-	base=$(basename "$rel")
-	case $base in
-	*.ko.xz) xz -dc "$moddir/$rel" >"$stage/modules/${base%.xz}" ;;
-	*.ko.zst) zstd -qdc "$moddir/$rel" >"$stage/modules/${base%.zst}" ;;
-	*.ko.gz) gzip -dc "$moddir/$rel" >"$stage/modules/${base%.gz}" ;;
-	*) cp "$moddir/$rel" "$stage/modules/$base" ;;
-	esac
-	echo "/modules/${base%.ko*}.ko" >>"$stage/modules.order"
-done
-
-# Written under a temporary name and renamed, so that an interrupted build never leaves a truncated archive behind
-# that looks newer than its inputs.
-(cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-	cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -9n >"$archive.tmp"
-mv -f "$archive.tmp" "$archive"
+initramfs_stage_modules "$stage" "$moddir"
+initramfs_pack "$stage" "$archive"
