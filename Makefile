@@ -100,9 +100,11 @@ demo: deps
 	tests/e2e/demo.sh
 
 # Speed and memory against the targets in the README: vgpuvm beside the same QEMU driven by a minimal QMP client.
+# The runtime directory is on tmpfs, as /run and $$XDG_RUNTIME_DIR are on a real system.
 bench: deps
 	$(MAKE) all helpers
-	VGPUVM_RUNTIME_DIR=$$(mktemp -d) $(BUILD)/helpers/bench $(CURDIR)/$(BUILD)/vgpuvm tests/bench/plain-tcg.json
+	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && VGPUVM_RUNTIME_DIR=$$d $(BUILD)/helpers/bench \
+		$(CURDIR)/$(BUILD)/vgpuvm tests/bench/plain-tcg.json; r=$$?; rm -rf $$d; exit $$r
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR)
