@@ -114,7 +114,9 @@ qmp_drive() {
 	# Under strace the daemon cannot daemonize out of the tracer's sight (strace follows the fork), so this starts
 	# it by hand and takes its pid file, written once its watches are in place, as the sign that it is ready.
 	# (LeakSanitizer cannot run under ptrace: an ASan build would fail at exit for that alone.)
-	ASAN_OPTIONS=detect_leaks=0 strace -f -q -o "$T/trace" -e trace=mkdir,symlink,unlink,unlinkat,rmdir,openat \
+	# One trace file per process (-ff): with one file, a syscall of the daemon that overlaps one of its parent's is
+	# split into "<unfinished ...>" and "<... resumed>" lines, and the patterns below would miss it.
+	ASAN_OPTIONS=detect_leaks=0 strace -f -ff -q -o "$T/trace" -e trace=mkdir,symlink,unlink,unlinkat,rmdir,openat \
 		"$H/fake-sysfs" "$R" </dev/null >>"$R/.fake-sysfs.log" 2>&1 3>&- &
 	tracer=$!
 	"$H/wait-path" -t 10 "$R/.fake-sysfs.pid"
@@ -124,6 +126,7 @@ qmp_drive() {
 	fakesys_wait_gone "$R" "$U1"
 	fakesys_stop "$R"
 	wait "$tracer"
+	cat "$T"/trace.* >"$T/trace"
 	# The line number of the first trace line that matches each pattern, in the order of the patterns.
 	at() { grep -n -m1 -E "$1" "$T/trace" | cut -d: -f1; }
 	link_made=$(at "symlink\\(.*, \"$R/bus/mdev/devices/$U1\"\\) = 0")
