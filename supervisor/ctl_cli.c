@@ -469,8 +469,8 @@ static int cleanup_one(const char *name, bool named)
 	if (r == -EBUSY) {
 		log_error("%s: QEMU pid %ld still holds its mdev; stop it (kill %ld), then run vgpuvm cleanup again", name,
 			  (long)pid, (long)pid);
-		/* Keep the record: it is what the next try needs. */
-		runtime_abandon(rt);
+		/* runtime_release keeps the record: it is what the next try needs. */
+		runtime_release(rt);
 		return EX_TEMPFAIL;
 	}
 	if (r < 0) {

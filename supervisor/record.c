@@ -88,3 +88,11 @@ int record_read(const char *dir, struct record *ret)
 		return -EBADMSG;
 	return 0;
 }
+
+void record_remove(const char *dir)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", dir, RECORD_FILE) >= 0)
+		unlink(path);
+}

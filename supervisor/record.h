@@ -24,5 +24,8 @@ struct record {
 /* Writes dir/record.json atomically (a temporary file renamed over it). */
 int record_write(const char *dir, const struct record *r);
 
+/* Removes dir/record.json: only once nothing it names is left to undo. */
+void record_remove(const char *dir);
+
 /* Reads it: -ENOENT when there is none, -EBADMSG when it is not a record. */
 int record_read(const char *dir, struct record *ret);

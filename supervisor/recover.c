@@ -39,18 +39,15 @@ static bool holds(pid_t pid, const char *uuid)
 
 int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_error)
 {
-	_cleanup_free_ char *path = NULL;
 	struct record rec;
 	int r;
 
 	r = record_read(dir, &rec);
 	if (r == -ENOENT)
 		return 0;
-	if (asprintf(&path, "%s/%s", dir, RECORD_FILE) < 0)
-		return -ENOMEM;
 	if (r < 0) {
 		/* A torn record tells nothing to undo; keeping it would block the name forever. */
-		unlink(path);
+		record_remove(dir);
 		return 0;
 	}
 	if (holds(rec.qemu_pid, rec.uuid)) {
@@ -74,6 +71,6 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 				*ret_done = NULL;
 		}
 	}
-	unlink(path);
+	record_remove(dir);
 	return 0;
 }

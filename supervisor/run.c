@@ -477,8 +477,8 @@ int cmd_run(int argc, char **argv)
 		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
 			  "run again",
 			  (long)holder, p->name, (long)holder);
-		/* The record is what will undo that mdev later: keep every file, drop only the lock. */
-		runtime_abandon(s.rt);
+		/* runtime_release keeps the record: it is what will undo that mdev later. */
+		runtime_release(s.rt);
 		return EX_TEMPFAIL;
 	}
 	if (r < 0) {
@@ -532,6 +532,10 @@ out_release:
 		control_flush(s.ctl, deadline_after(USEC_PER_SEC));
 		control_free(s.ctl);
 	}
+	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
+	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
+	if (s.rec.supervisor_pid == getpid() && !(s.m && s.m->created))
+		record_remove(s.rt->dir);
 	runtime_release(s.rt);
 	return code;
 }

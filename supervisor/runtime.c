@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "supervisor/record.h"
 #include "supervisor/runtime.h"
 #include "util/macro.h"
 
@@ -125,29 +127,26 @@ void runtime_release(struct runtime *rt)
 
 	if (!rt)
 		return;
-	/* Everything in the directory is this VM's: the record, the control socket, screenshots a client did not
-	 * collect. The lock goes last, while still held, so that no one takes a lock on a file about to go. */
+	/* Everything in the directory is this VM's: the control socket, screenshots a client did not collect. The
+	 * record stays (see the header). The lock goes last, while still held, so that no one takes a lock on a file
+	 * about to go. */
 	DIR *d = opendir(rt->dir);
+	bool keep = false;
 	if (d) {
 		struct dirent *de;
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 && strcmp(de->d_name, "lock") != 0)
+		while ((de = readdir(d))) {
+			if (strcmp(de->d_name, RECORD_FILE) == 0)
+				keep = true;
+			else if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+				 strcmp(de->d_name, "lock") != 0)
 				unlinkat(dirfd(d), de->d_name, 0);
+		}
 		closedir(d);
 	}
-	if (asprintf(&lock, "%s/lock", rt->dir) >= 0)
+	if (!keep && asprintf(&lock, "%s/lock", rt->dir) >= 0) {
 		unlink(lock);
-	rmdir(rt->dir);
-	if (rt->lock_fd >= 0)
-		close(rt->lock_fd);
-	free(rt->dir);
-	free(rt);
-}
-
-void runtime_abandon(struct runtime *rt)
-{
-	if (!rt)
-		return;
+		rmdir(rt->dir);
+	}
 	if (rt->lock_fd >= 0)
 		close(rt->lock_fd);
 	free(rt->dir);

@@ -18,8 +18,8 @@ int runtime_base(char **ret);
  */
 int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder);
 
-/* Removes the runtime files and the directory, then drops the lock. Accepts NULL. */
+/*
+ * Removes the runtime files and the directory, then drops the lock. A crash record is kept, and with it the lock file
+ * and the directory: it names an mdev still to be undone, and is what the next `run` or `cleanup` needs. Accepts NULL.
+ */
 void runtime_release(struct runtime *rt);
-
-/* Drops the lock but keeps every file: for leftovers that must wait for another try. Accepts NULL. */
-void runtime_abandon(struct runtime *rt);

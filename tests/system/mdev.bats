@@ -185,6 +185,13 @@ teardown() {
 	[ "$VM_STATUS" -eq 74 ]
 	grep -q "cannot remove mdev $u" "$T/log"
 	grep -q "$S/bus/mdev/devices/$u/remove" "$T/log"
+	# The mdev is still there, and so is the record that names it, for cleanup to try again.
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	grep -q "\"uuid\":\"$u\"" "$VGPUVM_RUNTIME_DIR/$(vm_name gvt)/record.json"
+	fakesys_free_remove "$S" "$u"
+	run "$VGPUVM" cleanup "$(vm_name gvt)"
+	[ "$status" -eq 0 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
 	assert_clean gvt
 }
 

@@ -125,6 +125,30 @@ kill_supervisor() {
 	assert_clean gvt
 }
 
+@test "crash: a leftover mdev the kernel will not remove yet keeps its record; cleanup and run retry it later" {
+	vgpu_profile gvt '{"parent": "mdpy", "type": "mdpy-vga"}'
+	u=$(uuid_of gvt)
+	start_vm gvt
+	wait_log 'is running'
+	kill_supervisor
+	fakesys_busy_remove "$S" "$u"
+	run "$VGPUVM" cleanup "$(vm_name gvt)"
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[ -f "$(rundir gvt)/record.json" ]
+	run "$VGPUVM" run "$T/gvt.json"
+	echo "$output"
+	[ "$status" -eq 69 ]
+	[[ $output == *"Failed to clean up after a supervisor that died"* ]]
+	[ -f "$(rundir gvt)/record.json" ]
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	fakesys_free_remove "$S" "$u"
+	run "$VGPUVM" cleanup "$(vm_name gvt)"
+	[ "$status" -eq 0 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean gvt
+}
+
 @test "crash with an adopted mdev: cleanup leaves the mdev in place and removes the directory" {
 	vgpu_profile gvt '{"type": "i915-GVTg_V5_4"}'
 	u=$(uuid_of gvt)

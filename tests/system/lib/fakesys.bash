@@ -18,6 +18,7 @@
 #   fakesys_full_create ROOT PARENT TYPE       "create" becomes a link to /dev/full: writes fail with ENOSPC
 #   fakesys_precreate ROOT PARENT TYPE UUID    make an mdev as if mdevctl had (the daemon need not run)
 #   fakesys_busy_remove ROOT UUID              the mdev's "remove" becomes a link to /dev/full: writes fail with ENOSPC
+#   fakesys_free_remove ROOT UUID              a plain "remove" again, served by the daemon
 #
 # The helpers are taken from $FAKESYS_HELPERS, else from BUILD (default build) in this checkout.
 
@@ -164,6 +165,14 @@ fakesys_precreate() {
 
 # A real busy mdev fails the write with EBUSY. No file that is safe to use here fails a write with EBUSY (only a
 # FUSE file server could), so this fails it with ENOSPC, which takes the supervisor down the same error path.
+# fakesys_free_remove ROOT UUID: undoes fakesys_busy_remove; the daemon serves the remove file again.
+fakesys_free_remove() {
+	local dev=$1/bus/mdev/devices/$2
+	rm -f "$dev/remove"
+	: >"$dev/remove"
+	chmod 0200 "$dev/remove"
+}
+
 fakesys_busy_remove() {
 	local dev=$1/bus/mdev/devices/$2
 	if [ ! -d "$dev/" ]; then
