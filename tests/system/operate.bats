@@ -28,17 +28,6 @@ plain_profile() {
 
 long_powerdown='"shutdown": {"powerdown_timeout": 60, "quit_timeout": 5}'
 
-fake_profile() {
-	local name=$1 mode=$2 more=${3:-}
-	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$HELPERS/fake-qemu\", \"env\": {\"FAKE_QEMU_MODE\": \"$mode\"}${more:+, $more}"
-}
-
-guest_profile() {
-	local name=$1 mode=$2 more=${3:-}
-	guest_build >/dev/null
-	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"stdio\", \"display\": {\"type\": \"none\"}, \"extra_args\": $(guest_extra_args_json "$mode")${more:+, $more}"
-}
-
 # Every key of the status object, with the type each must have while QEMU runs (vgpu is checked where there is one).
 status_shape='has("name") and has("state") and has("qemu_status") and has("supervisor_pid") and has("qemu_pid")
 	and has("uptime") and has("profile") and has("vgpu") and has("display") and has("restarts")

@@ -21,20 +21,9 @@ teardown() {
 	vm_teardown
 }
 
-crash_profile() {
-	local name=$1 more=${2:-}
-	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$HELPERS/fake-qemu\", \"env\": {\"FAKE_QEMU_MODE\": \"crash\"}${more:+, $more}"
-}
-
 plain_profile() {
 	local name=$1 more=${2:-}
 	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}${more:+, $more}"
-}
-
-guest_profile() {
-	local name=$1 mode=$2 more=${3:-}
-	guest_build >/dev/null
-	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"stdio\", \"display\": {\"type\": \"none\"}, \"extra_args\": $(guest_extra_args_json "$mode")${more:+, $more}"
 }
 
 # "DELAY TRY" for each "restarting in S s (try N)" line of the log, the delay as a plain number (1.000 -> 1).
@@ -71,7 +60,7 @@ wait_log_count() {
 }
 
 @test "on-failure: a QEMU that keeps failing is restarted after 1, 2, 4, 8 s; then vgpuvm gives up with its exit code" {
-	crash_profile crash '"restart": "on-failure", "restart_delay": 1'
+	fake_profile crash crash '"restart": "on-failure", "restart_delay": 1'
 	t0=$(date +%s%N)
 	start_vm crash
 	wait_vm 120
@@ -96,7 +85,7 @@ wait_log_count() {
 }
 
 @test "on-failure: the delays double from restart_delay; a signal during a delay ends the run at once with 0" {
-	crash_profile crash '"restart": "on-failure", "restart_delay": 2'
+	fake_profile crash crash '"restart": "on-failure", "restart_delay": 2'
 	start_vm crash
 	wait_log 'restarting in 4(\.0+)? s \(try [0-9]+\)' 30
 	t0=$(date +%s%N)
@@ -112,13 +101,13 @@ wait_log_count() {
 }
 
 @test "no restart by default nor with \"no\": the failure's exit code at once" {
-	crash_profile crash
+	fake_profile crash crash
 	start_vm crash
 	wait_vm 30
 	[ "$VM_STATUS" -eq 3 ]
 	[ "$(starts)" -eq 1 ]
 	refute grep -q 'restarting' "$T/log"
-	crash_profile crashno '"restart": "no", "restart_delay": 1'
+	fake_profile crashno crash '"restart": "no", "restart_delay": 1'
 	start_vm crashno
 	wait_vm 30
 	[ "$VM_STATUS" -eq 3 ]
@@ -129,7 +118,7 @@ wait_log_count() {
 }
 
 @test "vgpuvm stop during a restart delay ends the run at once: exit 0 from stop and from run" {
-	crash_profile crash '"restart": "on-failure", "restart_delay": 30'
+	fake_profile crash crash '"restart": "on-failure", "restart_delay": 30'
 	start_vm crash
 	wait_log 'restarting in 30(\.0+)? s \(try [0-9]+\)' 30
 	t0=$(date +%s%N)
@@ -211,7 +200,7 @@ wait_log_count() {
 	fakesys_make "$S"
 	fakesys_start "$S"
 	export VGPUVM_SYSFS_ROOT=$S
-	crash_profile gvt '"restart": "on-failure", "restart_delay": 1, "vgpu": {"parent": "mdpy", "type": "mdpy-vga", "memlock": false}'
+	fake_profile gvt crash '"restart": "on-failure", "restart_delay": 1, "vgpu": {"parent": "mdpy", "type": "mdpy-vga", "memlock": false}'
 	u=$("$VGPUVM" argv "$T/gvt.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p')
 	start_vm gvt
 	wait_log 'restarting in 2(\.0+)? s \(try [0-9]+\)' 30
@@ -224,7 +213,7 @@ wait_log_count() {
 	[ -z "$(fakesys_mdevs "$S")" ]
 	assert_clean gvt
 
-	crash_profile adopt '"restart": "on-failure", "restart_delay": 1, "vgpu": {"type": "i915-GVTg_V5_4", "memlock": false}'
+	fake_profile adopt crash '"restart": "on-failure", "restart_delay": 1, "vgpu": {"type": "i915-GVTg_V5_4", "memlock": false}'
 	u=$("$VGPUVM" argv "$T/adopt.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p')
 	fakesys_precreate "$S" 0000:00:02.0 i915-GVTg_V5_4 "$u"
 	start_vm adopt

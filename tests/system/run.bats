@@ -116,13 +116,6 @@ teardown() {
 	[ "$VM_STATUS" -eq 0 ]
 }
 
-# A tiny guest (tests/guest): Debian's kernel and an init that obeys, ignores or pre-empts the power button.
-guest_profile() {
-	local name=$1 mode=$2 more=${3:-}
-	guest_build >/dev/null
-	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"stdio\", \"display\": {\"type\": \"none\"}, \"extra_args\": $(guest_extra_args_json "$mode")${more:+, $more}"
-}
-
 @test "run: a guest that obeys the power button: SIGTERM powers it off cleanly, exit 0, no quit" {
 	load lib/guest
 	guest_profile button button '"shutdown": {"powerdown_timeout": 30}'
@@ -164,12 +157,6 @@ guest_profile() {
 	[ "$ms" -ge 2000 ]
 	[ "$ms" -lt 8000 ]
 	assert_clean ignore
-}
-
-# A scripted fake QEMU (tests/helpers/fake-qemu), only for what a real one cannot be made to do.
-fake_profile() {
-	local name=$1 mode=$2 more=${3:-}
-	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$HELPERS/fake-qemu\", \"env\": {\"FAKE_QEMU_MODE\": \"$mode\"}${more:+, $more}"
 }
 
 @test "run: a QEMU that ignores quit and SIGTERM is killed after the deadlines (stop asked: exit 0)" {

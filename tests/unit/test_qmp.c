@@ -19,32 +19,7 @@
 #include "qmp/qmp.h"
 #include "util/json.h"
 #include "util/macro.h"
-
-#define DATA "tests/unit/data/qmp/"
-
-static char *read_file(const char *name, size_t *ret_len)
-{
-	char path[256];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), DATA "%s", name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (tests run from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*ret_len = (size_t)n;
-	return buf;
-}
+#include "tests/unit/data-file.h"
 
 static struct qmp_reader *reader_new(size_t line_max)
 {

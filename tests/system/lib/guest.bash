@@ -53,3 +53,11 @@ guest_extra_args_json() {
 	done < <(guest_qemu_args "$@")
 	printf '%s]\n' "$out"
 }
+
+# guest_profile NAME MODE [MORE-JSON]: a VM that boots the tiny guest in MODE, its console on vgpuvm's stdout (so
+# wait_log sees VGPUVM-GUEST-READY). Needs lib/vm.bash's profile.
+guest_profile() {
+	local name=$1 mode=$2 more=${3:-}
+	guest_build >/dev/null
+	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"stdio\", \"display\": {\"type\": \"none\"}, \"extra_args\": $(guest_extra_args_json "$mode")${more:+, $more}"
+}

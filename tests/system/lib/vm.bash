@@ -93,3 +93,10 @@ vgpu_profile() {
 uuid_of() {
 	"$VGPUVM" argv "$T/$1.json" | sed -n 's|.*/bus/mdev/devices/\([0-9a-f-]*\),.*|\1|p'
 }
+
+# fake_profile NAME MODE [MORE-JSON]: a VM run by the scripted fake QEMU (tests/helpers/fake-qemu) in MODE: stubborn,
+# silent, garbage, crash, exit-after-greeting.
+fake_profile() {
+	local name=$1 mode=$2 more=${3:-}
+	profile "$name" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$HELPERS/fake-qemu\", \"env\": {\"FAKE_QEMU_MODE\": \"$mode\"}${more:+, $more}"
+}
