@@ -263,7 +263,7 @@ static int get_memory(struct ctx *c, json_object *v, uint64_t *ret)
 	return 0;
 }
 
-static bool valid_name(const char *s)
+bool profile_name_valid(const char *s)
 {
 	if (!*s || *s == '.' || *s == '-' || strlen(s) > 64)
 		return false;
@@ -629,13 +629,13 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	if (json_object_object_get_ex(root, "name", &v)) {
 		if ((r = get_string(c, v, "name", &p->name)) < 0)
 			return r;
-		if (!valid_name(p->name))
+		if (!profile_name_valid(p->name))
 			return fail(c, "name", "\"%s\" must be 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
 				    p->name);
 	} else {
 		if ((r = name_from_path(c->path, &p->name)) < 0)
 			return r;
-		if (!valid_name(p->name))
+		if (!profile_name_valid(p->name))
 			return fail(c, "name", "missing, and the file name \"%s\" is not a usable name; add \"name\": \"...\"",
 				    p->name);
 	}
@@ -738,7 +738,7 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	if (json_object_object_get_ex(root, "group", &v)) {
 		if ((r = get_string(c, v, "group", &p->group)) < 0)
 			return r;
-		if (!valid_name(p->group))
+		if (!profile_name_valid(p->group))
 			return fail(c, "group", "\"%s\" is not a group name", p->group);
 	}
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };

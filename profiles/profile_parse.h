@@ -2,6 +2,7 @@
 /* Profile JSON → validated struct profile. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct profile;
@@ -22,6 +23,9 @@ int profile_load(const char *path, char *const *sets, struct profile **ret, char
 
 /* Checks the shape of one --set argument, "key.sub=value". Returns 0 or -EINVAL with *ret_error set. */
 int profile_set_check(const char *assignment, char **ret_error);
+
+/* Whether s can name a VM (and so a runtime directory): 1-64 of A-Z a-z 0-9 . _ -, not starting with . or -. */
+bool profile_name_valid(const char *s);
 
 /* Distance between two words, counting a swap of neighbours as one edit: for "did you mean". */
 unsigned profile_edit_distance(const char *a, const char *b);

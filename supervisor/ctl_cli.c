@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "qmp/qmp.h"
+#include "profiles/profile_parse.h"
 #include "qmp/qmp_conn.h"
 #include "supervisor/ctl_cli.h"
 #include "supervisor/log.h"
@@ -43,6 +44,42 @@ static void ctl_close(struct ctl *c)
 	safe_close(c->fd);
 }
 
+/* The directory of every VM's runtime directory. Returns 0 or an exit code, after saying why. */
+static int base_dir(char **ret)
+{
+	if (runtime_base(ret) < 0)
+		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
+	return 0;
+}
+
+static int check_name(const char *name)
+{
+	if (!profile_name_valid(name))
+		return log_error("\"%s\" is not a VM name", name), EX_USAGE;
+	return 0;
+}
+
+/*
+ * The names of the runtime directories there are, sorted: the VMs that run, and the leftovers of ones that died.
+ * Returns a NULL-terminated list (empty when there is no base directory yet) or NULL without memory.
+ */
+static char **vm_names(const char *base)
+{
+	struct dirent **names = NULL;
+	char **l;
+	int n = scandir(base, &names, NULL, alphasort);
+	size_t k = 0;
+
+	l = calloc(n > 0 ? (size_t)n + 1 : 1, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		if (l && names[i]->d_type == DT_DIR && profile_name_valid(names[i]->d_name))
+			l[k++] = strdup(names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return l;
+}
+
 /* Connects to NAME's supervisor and negotiates. Returns 0 or an exit code, after saying why. */
 static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 {
@@ -51,10 +88,8 @@ static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 	struct ctl c = { .fd = -1 };
 	int r;
 
-	if (!*name || strchr(name, '/') || name[0] == '.')
-		return log_error("\"%s\" is not a VM name", name), EX_USAGE;
-	if ((r = runtime_base(&base)) < 0)
-		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
+	if ((r = check_name(name)) != 0 || (r = base_dir(&base)) != 0)
+		return r;
 	if (asprintf(&path, "%s/%s/control", base, name) < 0)
 		return EX_OSERR;
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -230,30 +265,30 @@ static const char list_usage[] = "Usage: vgpuvm list [--json]\n"
 int cmd_list(int argc, char **argv)
 {
 	_cleanup_json_ json_object *all = json_object_new_array();
+	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *base = NULL;
-	struct dirent **names = NULL;
 	bool json = false;
-	int n, r;
+	int r;
 
 	if ((r = parse_json_flag(argc, argv, list_usage, &json, 0)) != 0)
 		return r < 0 ? 0 : r;
-	if (runtime_base(&base) < 0)
-		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
-	n = scandir(base, &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
+	if ((r = base_dir(&base)) != 0)
+		return r;
+	if (!(names = vm_names(base)))
+		return EX_OSERR;
+	for (char **name = names; *name; name++) {
 		struct qmp_msg *m = NULL;
 		struct ctl c;
 
-		if (names[i]->d_name[0] != '.' && ctl_open(names[i]->d_name, true, &c) == 0) {
-			if (ctl_execute(&c, names[i]->d_name, "status", NULL, CONNECT_TIMEOUT, &m) == 0) {
-				json_object_array_add(all, json_object_get(m->data));
-				qmp_msg_free(m);
-			}
-			ctl_close(&c);
+		/* A directory whose supervisor does not answer is a leftover for cleanup, not a running VM. */
+		if (ctl_open(*name, true, &c) != 0)
+			continue;
+		if (ctl_execute(&c, *name, "status", NULL, CONNECT_TIMEOUT, &m) == 0) {
+			json_object_array_add(all, json_object_get(m->data));
+			qmp_msg_free(m);
 		}
-		free(names[i]);
+		ctl_close(&c);
 	}
-	free(names);
 	if (json) {
 		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		return 0;
@@ -485,30 +520,22 @@ static int cleanup_one(const char *name, bool named)
 
 int cmd_cleanup(int argc, char **argv)
 {
+	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *base = NULL;
-	struct dirent **names = NULL;
-	int n, code = 0;
+	int r, code = 0;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return fputs(cleanup_usage, stdout), 0;
 	if (argc > 2)
 		return log_error("vgpuvm cleanup: expected at most one VM name"), EX_USAGE;
-	if (argc == 2) {
-		if (!*argv[1] || strchr(argv[1], '/') || argv[1][0] == '.')
-			return log_error("\"%s\" is not a VM name", argv[1]), EX_USAGE;
-		return cleanup_one(argv[1], true);
-	}
-	if (runtime_base(&base) < 0)
-		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
-	n = scandir(base, &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		if (names[i]->d_name[0] != '.' && names[i]->d_type == DT_DIR) {
-			int r = cleanup_one(names[i]->d_name, false);
-			if (r != 0)
-				code = r;
-		}
-		free(names[i]);
-	}
-	free(names);
+	if (argc == 2)
+		return (r = check_name(argv[1])) != 0 ? r : cleanup_one(argv[1], true);
+	if ((r = base_dir(&base)) != 0)
+		return r;
+	if (!(names = vm_names(base)))
+		return EX_OSERR;
+	for (char **name = names; *name; name++)
+		if ((r = cleanup_one(*name, false)) != 0)
+			code = r;
 	return code;
 }
