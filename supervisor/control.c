@@ -161,17 +161,26 @@ static void flush_one(struct client *cl)
 		drop(cl);
 }
 
-void control_return(struct control *c, uint64_t client, json_object *id, json_object *value)
+/* Queues the answer to a command the client sent: one fewer in flight. Takes line; a client gone drops it. */
+static void answer(struct control *c, uint64_t client, char *line)
 {
 	struct client *cl = c ? find(c, client) : NULL;
-	char *line = NULL;
 
-	if (!cl)
+	if (!cl) {
+		free(line);
 		return;
+	}
 	if (cl->inflight > 0)
 		cl->inflight--;
+	queue(cl, line);
+}
+
+void control_return(struct control *c, uint64_t client, json_object *id, json_object *value)
+{
+	char *line = NULL;
+
 	if (qmp_encode_return(id, value, &line) == 0)
-		queue(cl, line);
+		answer(c, client, line);
 }
 
 /* An error for something the client sent that never became a command (garbage, a huge line). */
@@ -185,15 +194,10 @@ static void protocol_error(struct client *cl, json_object *id, const char *desc)
 
 void control_error(struct control *c, uint64_t client, json_object *id, const char *class, const char *desc)
 {
-	struct client *cl = c ? find(c, client) : NULL;
 	char *line = NULL;
 
-	if (!cl)
-		return;
-	if (cl->inflight > 0)
-		cl->inflight--;
 	if (qmp_encode_error(id, class, desc, &line) == 0)
-		queue(cl, line);
+		answer(c, client, line);
 }
 
 void control_event(struct control *c, const char *event, json_object *data)
