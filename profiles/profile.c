@@ -34,6 +34,29 @@ const char *profile_restart_to_string(enum profile_restart r)
 	return r < PROFILE_RESTART_MAX ? restart_names[r] : NULL;
 }
 
+static const char *const sandbox_part_names[PROFILE_SANDBOX_PART_MAX] = {
+	[PROFILE_SANDBOX_OBSOLETE] = "obsolete",
+	[PROFILE_SANDBOX_ELEVATEPRIVILEGES] = "elevateprivileges",
+	[PROFILE_SANDBOX_SPAWN] = "spawn",
+	[PROFILE_SANDBOX_RESOURCECONTROL] = "resourcecontrol",
+};
+
+static const char *const sandbox_action_names[PROFILE_SANDBOX_ACTION_MAX] = {
+	[PROFILE_SANDBOX_DENY] = "deny",
+	[PROFILE_SANDBOX_ALLOW] = "allow",
+	[PROFILE_SANDBOX_CHILDREN] = "children",
+};
+
+const char *profile_sandbox_part_to_string(enum profile_sandbox_part part)
+{
+	return part < PROFILE_SANDBOX_PART_MAX ? sandbox_part_names[part] : NULL;
+}
+
+const char *profile_sandbox_action_to_string(enum profile_sandbox_action a)
+{
+	return a < PROFILE_SANDBOX_ACTION_MAX ? sandbox_action_names[a] : NULL;
+}
+
 static unsigned lookup(const char *const *names, unsigned n, const char *s)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -117,6 +140,7 @@ void profile_free(struct profile *p)
 	free(p->display.listen);
 	free(p->serial_file);
 	free(p->cdrom);
+	free(p->user);
 	free(p->group);
 	for (size_t i = 0; i < p->n_disks; i++) {
 		free(p->disks[i].file);

@@ -77,6 +77,22 @@ struct profile_disk {
 	bool snapshot;
 };
 
+/* QEMU's own seccomp sandbox (-sandbox on,...): each part denied unless the profile relaxes it. */
+enum profile_sandbox_part {
+	PROFILE_SANDBOX_OBSOLETE,
+	PROFILE_SANDBOX_ELEVATEPRIVILEGES,
+	PROFILE_SANDBOX_SPAWN,
+	PROFILE_SANDBOX_RESOURCECONTROL,
+	PROFILE_SANDBOX_PART_MAX,
+};
+
+enum profile_sandbox_action {
+	PROFILE_SANDBOX_DENY,
+	PROFILE_SANDBOX_ALLOW,
+	PROFILE_SANDBOX_CHILDREN, /* elevateprivileges only: allowed for QEMU, denied for what it spawns */
+	PROFILE_SANDBOX_ACTION_MAX,
+};
+
 struct profile_shutdown {
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
@@ -105,7 +121,9 @@ struct profile {
 	unsigned start_timeout; /* seconds QEMU may take to report running */
 	enum profile_restart restart;
 	unsigned restart_delay; /* seconds before the first restart; doubles on each failure */
-	char *group;		/* may use the control socket, besides root and the owner */
+	char *user;		/* QEMU runs as this user (name or number); NULL: vgpuvm's default */
+	char *group;		/* QEMU's group, which may also use the control socket; NULL: the user's group */
+	enum profile_sandbox_action sandbox[PROFILE_SANDBOX_PART_MAX];
 	struct profile_shutdown shutdown;
 };
 
@@ -121,6 +139,8 @@ enum profile_accel profile_accel_from_string(const char *s); /* PROFILE_ACCEL_MA
 const char *profile_display_type_to_string(enum profile_display_type t);
 enum profile_display_type profile_display_type_from_string(const char *s);
 const char *profile_restart_to_string(enum profile_restart r);
+const char *profile_sandbox_part_to_string(enum profile_sandbox_part part);
+const char *profile_sandbox_action_to_string(enum profile_sandbox_action a);
 const char *profile_disk_interface_to_string(enum profile_disk_interface i);
 enum profile_disk_interface profile_disk_interface_from_string(const char *s);
 

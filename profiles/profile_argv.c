@@ -188,6 +188,13 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	/* Only what the profile says: no defaults devices, no user config files read behind the profile's back. */
 	add(&b, "-nodefaults");
 	add(&b, "-no-user-config");
+	/* QEMU confines itself with seccomp before it opens anything the guest controls. */
+	add(&b, "-sandbox");
+	addf(&b, "on,obsolete=%s,elevateprivileges=%s,spawn=%s,resourcecontrol=%s",
+	     profile_sandbox_action_to_string(p->sandbox[PROFILE_SANDBOX_OBSOLETE]),
+	     profile_sandbox_action_to_string(p->sandbox[PROFILE_SANDBOX_ELEVATEPRIVILEGES]),
+	     profile_sandbox_action_to_string(p->sandbox[PROFILE_SANDBOX_SPAWN]),
+	     profile_sandbox_action_to_string(p->sandbox[PROFILE_SANDBOX_RESOURCECONTROL]));
 	add(&b, "-machine");
 	add(&b, p->machine);
 	if (p->accel == PROFILE_ACCEL_KVM)

@@ -109,17 +109,18 @@ unsigned profile_edit_distance(const char *a, const char *b)
 /* The keys each object takes. The tables are also the source of "did you mean". */
 static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
-					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "group", NULL };
+					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
 					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
 static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", NULL };
 static const char *const shutdown_keys[] = { "powerdown_timeout", "quit_timeout", "kill_timeout", NULL };
+static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "spawn", "resourcecontrol", NULL };
 
 static const struct {
 	const char *prefix;
 	const char *const *keys;
-} nested_keys[] = { { "vgpu", vgpu_keys }, { "display", display_keys }, { "shutdown", shutdown_keys } };
+} nested_keys[] = { { "vgpu", vgpu_keys }, { "display", display_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys } };
 
 static int check_keys(struct ctx *c, json_object *o, const char *prefix, const char *const *keys)
 {
@@ -572,6 +573,38 @@ static int parse_strings(struct ctx *c, json_object *a, const char *field, char 
 	return 0;
 }
 
+/* QEMU's -sandbox parts: "deny" (the default) or "allow"; elevateprivileges also takes "children". */
+static int parse_sandbox(struct ctx *c, json_object *o, struct profile *p)
+{
+	int r;
+
+	if ((r = expect_object(c, o, "sandbox")) < 0 || (r = check_keys(c, o, "sandbox", sandbox_keys)) < 0)
+		return r;
+	for (unsigned i = 0; i < PROFILE_SANDBOX_PART_MAX; i++) {
+		const char *part = profile_sandbox_part_to_string(i);
+		_cleanup_free_ char *s = NULL;
+		char field[64];
+		json_object *v;
+		unsigned a;
+
+		if (!json_object_object_get_ex(o, part, &v))
+			continue;
+		snprintf(field, sizeof(field), "sandbox.%s", part);
+		if ((r = get_string(c, v, field, &s)) < 0)
+			return r;
+		for (a = 0; a < PROFILE_SANDBOX_ACTION_MAX; a++)
+			if (strcmp(s, profile_sandbox_action_to_string(a)) == 0)
+				break;
+		if (a == PROFILE_SANDBOX_CHILDREN && i != PROFILE_SANDBOX_ELEVATEPRIVILEGES)
+			a = PROFILE_SANDBOX_ACTION_MAX;
+		if (a == PROFILE_SANDBOX_ACTION_MAX)
+			return fail(c, field, "expected \"deny\" or \"allow\"%s, got \"%s\"",
+				    i == PROFILE_SANDBOX_ELEVATEPRIVILEGES ? " or \"children\"" : "", s);
+		p->sandbox[i] = a;
+	}
+	return 0;
+}
+
 static int parse_shutdown(struct ctx *c, json_object *o, struct profile_shutdown *s)
 {
 	json_object *v;
@@ -734,6 +767,14 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	p->restart_delay = 1;
 	if (json_object_object_get_ex(root, "restart_delay", &v) &&
 	    (r = get_uint(c, v, "restart_delay", 0, 3600, &p->restart_delay)) < 0)
+		return r;
+	if (json_object_object_get_ex(root, "user", &v)) {
+		if ((r = get_string(c, v, "user", &p->user)) < 0)
+			return r;
+		if (!profile_name_valid(p->user))
+			return fail(c, "user", "\"%s\" is not a user name or number", p->user);
+	}
+	if (json_object_object_get_ex(root, "sandbox", &v) && (r = parse_sandbox(c, v, p)) < 0)
 		return r;
 	if (json_object_object_get_ex(root, "group", &v)) {
 		if ((r = get_string(c, v, "group", &p->group)) < 0)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -33,5 +34,14 @@ const char *hint_for(const char *line)
 	for (size_t i = 0; i < ELEMENTSOF(hints); i++)
 		if (strstr(line, hints[i].needle))
 			return hints[i].hint;
+	return NULL;
+}
+
+const char *hint_for_signal(int sig)
+{
+	if (sig == SIGSYS)
+		return "QEMU's seccomp sandbox killed it (SIGSYS) for a system call it forbids. Some GL stacks and "
+		       "helpers need more: relax one part in the profile, e.g. \"sandbox\": {\"spawn\": \"allow\"} (or "
+		       "\"resourcecontrol\", \"elevateprivileges\", \"obsolete\"), and keep the rest denied";
 	return NULL;
 }

@@ -4,3 +4,6 @@
 
 /* The hint for a line QEMU printed, or NULL. */
 const char *hint_for(const char *line);
+
+/* The hint for QEMU killed by signal sig, or NULL. */
+const char *hint_for_signal(int sig);

@@ -31,6 +31,19 @@ int record_write(const char *dir, const struct record *r)
 	json_object_object_add(o, "created", json_object_new_boolean(r->created));
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(r->supervisor_pid));
 	json_object_object_add(o, "qemu_pid", r->qemu_pid > 0 ? json_object_new_int64(r->qemu_pid) : NULL);
+	if (r->n_owned) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < r->n_owned && i < RECORD_OWNED_MAX; i++) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "path", json_object_new_string(r->owned[i].path));
+			json_object_object_add(e, "uid", json_object_new_int64(r->owned[i].uid));
+			json_object_object_add(e, "gid", json_object_new_int64(r->owned[i].gid));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "lent", a);
+	}
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -84,7 +97,21 @@ int record_read(const char *dir, struct record *ret)
 		ret->supervisor_pid = (pid_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "qemu_pid", &v) && v)
 		ret->qemu_pid = (pid_t)json_object_get_int64(v);
-	if (strlen(ret->uuid) != 36 || !ret->sysfs_root[0])
+	if (json_object_object_get_ex(o, "lent", &v) && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v) && ret->n_owned < RECORD_OWNED_MAX; i++) {
+			json_object *e = json_object_array_get_idx(v, i), *f;
+			struct owned *w = &ret->owned[ret->n_owned];
+
+			copy_string(e, "path", w->path, sizeof(w->path));
+			if (!w->path[0] || !json_object_object_get_ex(e, "uid", &f))
+				return -EBADMSG;
+			w->uid = (uid_t)json_object_get_int64(f);
+			if (!json_object_object_get_ex(e, "gid", &f))
+				return -EBADMSG;
+			w->gid = (gid_t)json_object_get_int64(f);
+			ret->n_owned++;
+		}
+	if (ret->uuid[0] ? strlen(ret->uuid) != 36 || !ret->sysfs_root[0] : ret->n_owned == 0)
 		return -EBADMSG;
 	return 0;
 }

@@ -8,6 +8,12 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "supervisor/owner.h"
+
+/* /dev/vfio/GROUP and the render node; a few spare. */
+#define RECORD_OWNED_MAX 4
+
+/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU. */
 struct record {
 	char name[128];
 	char uuid[37];
@@ -17,6 +23,8 @@ struct record {
 	bool created; /* vgpuvm made the mdev (an adopted one is never removed) */
 	pid_t supervisor_pid;
 	pid_t qemu_pid; /* 0 before QEMU started */
+	struct owned owned[RECORD_OWNED_MAX]; /* files lent to QEMU's user, with their previous owners */
+	unsigned n_owned;
 };
 
 #define RECORD_FILE "record.json"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "supervisor/mdev.h"
+#include "supervisor/owner.h"
 #include "supervisor/record.h"
 #include "supervisor/recover.h"
 #include "util/macro.h"
@@ -54,7 +55,17 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 		*ret_qemu_pid = rec.qemu_pid;
 		return -EBUSY;
 	}
-	if (rec.created) {
+	/* What was lent to QEMU's user goes back first, in the reverse order of the run. */
+	for (unsigned i = rec.n_owned; i-- > 0;) {
+		r = owner_return(&rec.owned[i]);
+		if (r < 0) {
+			if (ret_error && asprintf(ret_error, "cannot give %s back to uid %ld: %s", rec.owned[i].path,
+						  (long)rec.owned[i].uid, strerror(-r)) < 0)
+				*ret_error = NULL;
+			return r;
+		}
+	}
+	if (rec.created && rec.uuid[0]) {
 		struct mdev m = { .root = rec.sysfs_root, .created = true, .exists = true };
 		_cleanup_free_ char *devpath = NULL;
 

@@ -3,6 +3,7 @@
  * `vgpuvm run`: from the profile to a clean exit. Everything made here is undone here, in reverse order, on every
  * path: the mdev vgpuvm created is removed, the runtime directory goes, no QEMU is left.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -21,12 +23,16 @@
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
 #include "qmp/qmp.h"
+#include "supervisor/confine.h"
 #include "supervisor/control.h"
+#include "supervisor/hints.h"
+#include "supervisor/identity.h"
 #include "supervisor/log.h"
 #include "supervisor/loop.h"
 #include "supervisor/mdev.h"
 #include "supervisor/memlock.h"
 #include "supervisor/notify.h"
+#include "supervisor/owner.h"
 #include "supervisor/profile_cli.h"
 #include "supervisor/record.h"
 #include "supervisor/recover.h"
@@ -59,6 +65,10 @@ struct sup {
 	unsigned restarts;
 	bool stop_requested; /* between tries */
 	struct record rec;
+	struct identity id; /* whom QEMU runs as */
+	char *qemu_dir;	    /* the part of the runtime directory QEMU may write to (screenshots) */
+	bool confined;	    /* the supervisor's own seccomp filter is in place */
+	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 };
 
 extern char **environ;
@@ -73,33 +83,6 @@ static const char run_usage[] =
 	"\n"
 	"Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
 	"itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (README).\n";
-
-/* The child's environment: the supervisor's, with the profile's variables added or replaced. */
-static char **build_env(char **base, char **extra)
-{
-	size_t nb = 0, ne = 0, n = 0;
-	char **env;
-
-	while (base && base[nb])
-		nb++;
-	while (extra && extra[ne])
-		ne++;
-	env = calloc(nb + ne + 1, sizeof(char *));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < nb; i++) {
-		size_t k = strcspn(base[i], "=");
-		bool replaced = false;
-
-		for (size_t j = 0; j < ne && !replaced; j++)
-			replaced = strncmp(extra[j], base[i], k) == 0 && extra[j][k] == '=';
-		if (!replaced)
-			env[n++] = base[i];
-	}
-	for (size_t j = 0; j < ne; j++)
-		env[n++] = extra[j];
-	return env;
-}
 
 static int mdev_exit_code(int r)
 {
@@ -187,9 +170,29 @@ static void write_record(struct sup *s, pid_t qemu_pid)
 	int r;
 
 	s->rec.qemu_pid = qemu_pid;
+	s->recorded = true;
 	r = record_write(s->rt->dir, &s->rec);
 	if (r < 0)
 		log_warning_errno(r, "Failed to write the crash record in %s: %m", s->rt->dir);
+}
+
+/*
+ * Once QEMU runs, the supervisor needs only its loop, its control socket and teardown: it confines itself to those.
+ * A restart policy needs fork and exec again, which the filter would pass on to the next QEMU, so it stays off then.
+ */
+static void confine_self(struct sup *s)
+{
+	int r;
+
+	if (s->confined || s->p->restart != PROFILE_RESTART_NO)
+		return;
+	r = confine_supervisor();
+	if (r < 0) {
+		log_warning_errno(r, "Failed to install the supervisor's seccomp filter, going on without it: %m");
+		return;
+	}
+	s->confined = true;
+	log_debug("the supervisor's seccomp filter is in place");
 }
 
 /* Starts QEMU and supervises it until it is reaped. Returns the exit code this run gives. */
@@ -197,8 +200,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 {
 	const struct profile *p = sp->p;
 	const struct mdev *m = sp->m;
-	_cleanup_strv_free_ char **argv = NULL;
-	_cleanup_free_ char **env = NULL;
+	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
 	_cleanup_free_ char *error = NULL, *tail = NULL;
 	_cleanup_close_ int qmp_fd = -1, child_fd = -1;
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
@@ -213,7 +215,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = 3 }, &argv);
 	if (r < 0)
 		return log_error_errno(r, "Failed to build QEMU's command line: %m"), EX_OSERR;
-	env = build_env(environ, p->env);
+	env = identity_env(&sp->id, environ, p->env);
 	if (!env)
 		return log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
 
@@ -222,7 +224,9 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 					     .envp = env,
 					     .qmp_fd = child_fd,
 					     .keep_stdio = p->serial == PROFILE_SERIAL_STDIO,
-					     .memlock = p->vgpu && p->vgpu->memlock ? memlock_for_guest(p->memory) : 0 },
+					     .memlock = p->vgpu && p->vgpu->memlock ? memlock_for_guest(p->memory) : 0,
+					     .id = &sp->id,
+					     .no_spawn = p->sandbox[PROFILE_SANDBOX_SPAWN] == PROFILE_SANDBOX_DENY },
 		       &s, &error);
 	if (r == -ENOENT && !strchr(p->qemu, '/')) {
 		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
@@ -242,11 +246,12 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
 	if (m)
 		write_record(sp, s.pid);
+	confine_self(sp);
 
 	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
 	if (r >= 0) {
 		vm.ctl = sp->ctl;
-		vm.rundir = sp->rt->dir;
+		vm.rundir = sp->qemu_dir;
 		vm.status_fn = status_json;
 		vm.status_userdata = sp;
 		sp->vm = &vm;
@@ -262,6 +267,10 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		*ret_stopped = vm.stop_requested;
 		*ret_guest_off = vm.guest_shutdown;
 		const char *hint = vm_hint(&vm);
+
+		/* A seccomp kill says nothing on QEMU's stderr: the signal is the only clue. */
+		if (vm.exit_info.si_code != CLD_EXITED && vm.exit_info.si_status == SIGSYS)
+			hint = hint_for_signal(SIGSYS);
 
 		if (!vm.running_at && vm.failure == VM_FAIL_NONE && !vm.stop_requested) {
 			tail = vm_tail(&vm);
@@ -282,6 +291,151 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	if (m)
 		write_record(sp, 0);
 	return code;
+}
+
+/* Lends QEMU's user one file it must open; recorded before it is made. Returns 0 or an exit code. */
+static int lend_one(struct sup *s, const char *path, const char *what, bool required)
+{
+	struct owned o;
+	int r;
+
+	r = owner_check(path, &s->id, &o);
+	if (r == -ENOENT) {
+		log_warning("%s %s does not exist: QEMU will not be able to open it", what, path);
+		return 0;
+	}
+	if (r <= 0) {
+		if (r < 0)
+			log_warning_errno(r, "Failed to look at %s: %m", path);
+		return 0;
+	}
+	if (!s->id.change) {
+		struct stat st = {};
+
+		stat(path, &st);
+		if (!required) {
+			log_warning("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o); "
+				    "join its group (usermod -aG GROUP %s, then log in again)",
+				    (long)s->id.uid, what, path, (long)st.st_uid, (long)st.st_gid, st.st_mode & 07777,
+				    s->id.name ?: "$USER");
+			return 0;
+		}
+		log_error("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o). As root, "
+			  "lend it for this boot (chown %ld %s), or for good with a udev rule in "
+			  "/etc/udev/rules.d/90-vgpuvm.rules: SUBSYSTEM==\"vfio\", GROUP=\"vgpuvm\", MODE=\"0660\" and join "
+			  "that group; or run vgpuvm as root",
+			  (long)s->id.uid, what, path, (long)st.st_uid, (long)st.st_gid, st.st_mode & 07777,
+			  (long)s->id.uid, path);
+		return EX_NOPERM;
+	}
+	if (s->rec.n_owned >= RECORD_OWNED_MAX)
+		return log_error("Too many files to lend to QEMU"), EX_SOFTWARE;
+	s->rec.owned[s->rec.n_owned++] = o;
+	write_record(s, 0);
+	r = owner_lend(&o, &s->id);
+	if (r < 0) {
+		s->rec.n_owned--;
+		write_record(s, 0);
+		return log_error_errno(r, "Failed to lend %s to uid %ld: %m", path, (long)s->id.uid), EX_NOPERM;
+	}
+	log_info("lent %s to QEMU's user (uid %ld) for this run", path, (long)s->id.uid);
+	return 0;
+}
+
+/* The render node a GL display uses: the profile's, or the first there is. NULL when there is none. */
+static char *render_node(const struct profile *p)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *best = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	if (!p->display.gl && p->display.type != PROFILE_DISPLAY_EGL_HEADLESS)
+		return NULL;
+	if (p->display.rendernode)
+		return strdup(p->display.rendernode);
+	if (asprintf(&dir, "%s/dri", mdev_dev_root()) < 0 || !(d = opendir(dir)))
+		return NULL;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "renderD", 7) == 0 && (!best || strverscmp(de->d_name, best) < 0)) {
+			free(best);
+			best = strdup(de->d_name);
+		}
+	closedir(d);
+	if (best) {
+		char *path = NULL;
+
+		if (asprintf(&path, "%s/%s", dir, best) < 0)
+			path = NULL;
+		free(best);
+		return path;
+	}
+	return NULL;
+}
+
+/* Lends QEMU's user the vGPU's /dev/vfio/GROUP and the render node, for one try. Returns 0 or an exit code. */
+static int lend(struct sup *s)
+{
+	_cleanup_free_ char *node = render_node(s->p);
+	char path[PATH_MAX];
+	int g, code;
+
+	if (s->m) {
+		g = mdev_iommu_group(s->m);
+		if (g < 0)
+			log_warning_errno(g, "Failed to find the IOMMU group of mdev %s: %m", s->m->uuid);
+		else {
+			snprintf(path, sizeof(path), "%s/vfio/%d", mdev_dev_root(), g);
+			if ((code = lend_one(s, path, "the vGPU's VFIO group", true)) != 0)
+				return code;
+		}
+	}
+	if (node && (code = lend_one(s, node, "the render node", false)) != 0)
+		return code;
+	return 0;
+}
+
+/* Gives back what lend() lent, in reverse order. Returns false when something could not be given back. */
+static bool give_back(struct sup *s)
+{
+	while (s->rec.n_owned > 0) {
+		const struct owned *o = &s->rec.owned[s->rec.n_owned - 1];
+		int r = owner_return(o);
+
+		if (r < 0) {
+			log_error_errno(r, "Failed to give %s back to uid %ld: %m; `vgpuvm cleanup %s` tries again", o->path,
+					(long)o->uid, s->p->name);
+			return false;
+		}
+		log_info("gave %s back to uid %ld", o->path, (long)o->uid);
+		s->rec.n_owned--;
+		write_record(s, 0);
+	}
+	return true;
+}
+
+/*
+ * QEMU writes screenshots, and only those, into a directory of its own in the runtime directory. When it runs as
+ * another user, that user gets the directory, and the way to it (0711: it can pass, not list).
+ */
+static int make_qemu_dir(struct sup *s)
+{
+	_cleanup_free_ char *base = NULL;
+	int r;
+
+	if (asprintf(&s->qemu_dir, "%s/qemu", s->rt->dir) < 0)
+		return -ENOMEM;
+	if (mkdir(s->qemu_dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (!s->id.change || s->id.uid == geteuid())
+		return 0;
+	if (chown(s->qemu_dir, s->id.uid, s->id.gid) < 0)
+		return negative_errno();
+	if ((r = runtime_base(&base)) < 0)
+		return r;
+	if (chmod(s->rt->dir, 0711) < 0 || chmod(base, 0711) < 0)
+		return negative_errno();
+	return 0;
 }
 
 /* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
@@ -370,7 +524,12 @@ static int run_tries(struct sup *s, char **error)
 		bool stopped, guest_off, again;
 		uint64_t delay;
 
+		code = lend(s);
+		if (code != 0)
+			return code;
 		code = supervise(s, &stopped, &guest_off);
+		if (!give_back(s) && code == 0)
+			code = EX_NOPERM;
 		if (stopped)
 			return code;
 		again = s->p->restart == PROFILE_RESTART_ALWAYS ||
@@ -409,14 +568,40 @@ static int run_tries(struct sup *s, char **error)
 	}
 }
 
+/* Whom QEMU runs as, said once at the start, with what the profile relaxes of QEMU's sandbox. */
+static int resolve_identity(struct sup *s)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	r = identity_resolve(s->p, &s->id, &error);
+	if (r < 0) {
+		log_error("%s", error ?: strerror(-r));
+		return r == -EPERM ? EX_NOPERM : EX_CONFIG;
+	}
+	if (s->id.root_fallback)
+		log_warning("there is no \"%s\" system user, so QEMU runs as root, though without any capability; create "
+			    "one (useradd --system --no-create-home --shell /usr/sbin/nologin %s) or set \"user\" in the "
+			    "profile",
+			    IDENTITY_DEFAULT_USER, IDENTITY_DEFAULT_USER);
+	log_info("QEMU runs as %s (uid %ld, gid %ld), with no capabilities", s->id.name ?: "?", (long)s->id.uid,
+		 (long)s->id.gid);
+	for (unsigned i = 0; i < PROFILE_SANDBOX_PART_MAX; i++)
+		if (s->p->sandbox[i] != PROFILE_SANDBOX_DENY)
+			log_warning("the profile relaxes QEMU's sandbox: %s=%s", profile_sandbox_part_to_string(i),
+				    profile_sandbox_action_to_string(s->p->sandbox[i]));
+	r = make_qemu_dir(s);
+	if (r < 0)
+		return log_error_errno(r, "Failed to make QEMU's directory in %s: %m", s->rt->dir), EX_CANTCREAT;
+	return 0;
+}
+
 static int open_control(struct sup *s)
 {
 	_cleanup_free_ char *path = NULL;
-	gid_t gid = (gid_t)-1;
+	gid_t gid = s->p->group ? s->id.gid : (gid_t)-1;
 	int r;
 
-	if (s->p->group && group_lookup(s->p->group, &gid) < 0)
-		return log_error("%s: group: no group named \"%s\" in /etc/group", s->p->path, s->p->group), EX_CONFIG;
 	if (asprintf(&path, "%s/control", s->rt->dir) < 0)
 		return EX_OSERR;
 	r = control_new(path, gid, on_command, s, &s->ctl);
@@ -453,7 +638,8 @@ int cmd_run(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
-	s = (struct sup){ .p = p, .sig_fd = sig_fd };
+	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() } };
+	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 
 	r = runtime_acquire(p->name, &s.rt, &holder);
 	if (r == -EBUSY) {
@@ -486,7 +672,7 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	if ((code = open_control(&s)) != 0)
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
@@ -521,6 +707,8 @@ int cmd_run(int argc, char **argv)
 	code = run_tries(&s, &error);
 
 out_remove_mdev:
+	if (!give_back(&s) && code == 0)
+		code = EX_NOPERM;
 	code = remove_mdev(&s, code);
 out_release:
 	/* Clients waiting on `vgpuvm stop` learn the outcome once the mdev is gone. */
@@ -534,8 +722,10 @@ out_release:
 	}
 	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
 	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
-	if (s.rec.supervisor_pid == getpid() && !(s.m && s.m->created))
+	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0)
 		record_remove(s.rt->dir);
 	runtime_release(s.rt);
+	identity_done(&s.id);
+	free(s.qemu_dir);
 	return code;
 }

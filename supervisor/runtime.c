@@ -121,6 +121,27 @@ int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder)
 	return 0;
 }
 
+/* Removes a directory that holds only files (QEMU's screenshots), without following links. */
+static void remove_flat_dir(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
 void runtime_release(struct runtime *rt)
 {
 	_cleanup_free_ char *lock = NULL;
@@ -138,8 +159,8 @@ void runtime_release(struct runtime *rt)
 			if (strcmp(de->d_name, RECORD_FILE) == 0)
 				keep = true;
 			else if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
-				 strcmp(de->d_name, "lock") != 0)
-				unlinkat(dirfd(d), de->d_name, 0);
+				 strcmp(de->d_name, "lock") != 0 && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
+				remove_flat_dir(dirfd(d), de->d_name);
 		}
 		closedir(d);
 	}

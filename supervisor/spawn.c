@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <cap-ng.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "supervisor/confine.h"
+#include "supervisor/identity.h"
 #include "supervisor/spawn.h"
 #include "util/macro.h"
 
@@ -37,6 +41,10 @@ enum child_step {
 	STEP_PDEATHSIG,
 	STEP_FDS,
 	STEP_MEMLOCK,
+	STEP_GROUPS,
+	STEP_CAPS,
+	STEP_NNP,
+	STEP_SECCOMP,
 	STEP_EXEC,
 	STEP_MAX,
 };
@@ -45,6 +53,10 @@ static const char *const step_names[STEP_MAX] = {
 	[STEP_PDEATHSIG] = "ask to be stopped with the supervisor",
 	[STEP_FDS] = "set up file descriptors",
 	[STEP_MEMLOCK] = "set the locked-memory limit",
+	[STEP_GROUPS] = "set the supplementary groups for",
+	[STEP_CAPS] = "drop privileges (user, group, capabilities) for",
+	[STEP_NNP] = "set no_new_privs for",
+	[STEP_SECCOMP] = "load the seccomp filter for",
 	[STEP_EXEC] = "execute",
 };
 
@@ -68,6 +80,40 @@ static int move_fd(int fd, int target)
 	if (fd == target)
 		return fcntl(fd, F_SETFD, 0);
 	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+/*
+ * QEMU keeps no capability at all, whoever it runs as: the sets are emptied, the bounding set too (so that exec
+ * cannot give any back, even to uid 0), and NO_NEW_PRIVS makes setuid binaries and file capabilities inert.
+ */
+static void drop_privileges(const struct identity *id, int status_fd)
+{
+	bool setpcap;
+	int r;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_get_caps_process() < 0) {
+		errno = EPERM;
+		child_fail(status_fd, STEP_CAPS);
+	}
+	/* Only a process with CAP_SETPCAP can empty its bounding set; one without it has no capability to lose. */
+	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	capng_clear(CAPNG_SELECT_ALL);
+	if (id && id->change) {
+		/* The groups first, while CAP_SETGID is still there; libcap-ng then changes the ids. */
+		if (setgroups(id->n_groups, id->groups) < 0)
+			child_fail(status_fd, STEP_GROUPS);
+		r = capng_change_id((int)id->uid, (int)id->gid, setpcap ? CAPNG_CLEAR_BOUNDING : CAPNG_NO_FLAG);
+	} else
+		r = capng_apply(setpcap ? CAPNG_SELECT_ALL : CAPNG_SELECT_CAPS);
+	if (r < 0) {
+		/* libcap-ng's codes say which step failed, not why: errno does. */
+		if (errno == 0)
+			errno = EPERM;
+		child_fail(status_fd, STEP_CAPS);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(status_fd, STEP_NNP);
 }
 
 /* In the child, after fork: the order is the house style's, so that each step runs with what it needs. */
@@ -114,6 +160,9 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 
 	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		child_fail(status_fd, STEP_MEMLOCK);
+	drop_privileges(o->id, status_fd);
+	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
+		child_fail(status_fd, STEP_SECCOMP);
 
 	environ = o->envp;
 	execvp(o->argv[0], o->argv);

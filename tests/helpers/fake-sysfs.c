@@ -163,6 +163,30 @@ static char *ups_to_root(const char *rel_dir)
 	return s;
 }
 
+/*
+ * With $VGPUVM_DEV_ROOT set, the group's device node DEVROOT/vfio/N comes and goes with the mdev, root's and mode
+ * 0600 as vfio makes it, so that the supervisor's lending of it to QEMU's user can be checked.
+ */
+static int dev_node(int group, bool create)
+{
+	const char *dev = getenv("VGPUVM_DEV_ROOT");
+	_cleanup_free_ char *p = NULL;
+	int fd;
+
+	if (!dev || !*dev)
+		return 0;
+	if (asprintf(&p, "%s/vfio/%d", dev, group) < 0)
+		return -ENOMEM;
+	if (!create)
+		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0600);
+	close(fd);
+	return 0;
+}
+
 /* The kernel hands out IOMMU group numbers from an IDA: the smallest free one. */
 static int alloc_iommu_group(char **ret_dir, int *ret_n)
 {
@@ -272,6 +296,9 @@ static int mdev_create(const char *parent, const char *type, const char *uuid)
 	r = add_to_int_attr(avail, -1);
 	if (r < 0)
 		return r;
+	r = dev_node(group, true);
+	if (r < 0)
+		return r;
 
 	/* Last: this is the signal. */
 	if (asprintf(&target, "../../../%s/%s", rel_parent, uuid) < 0)
@@ -341,6 +368,7 @@ static int mdev_remove(const char *devdir)
 	free(steal_pointer(&p));
 
 	if (group) {
+		dev_node(atoi(group), false);
 		if (asprintf(&p, "%s/kernel/iommu_groups/%s/devices/%s", arg_root, group, uuid) < 0)
 			return -ENOMEM;
 		unlink(p);

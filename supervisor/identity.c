@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profiles/profile.h"
+#include "supervisor/identity.h"
+#include "supervisor/users.h"
+#include "util/macro.h"
+
+static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(char **ret_error, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (ret_error && vasprintf(ret_error, fmt, ap) < 0)
+		*ret_error = NULL;
+	va_end(ap);
+	return r;
+}
+
+static bool in_groups(gid_t gid)
+{
+	gid_t list[256];
+	int n = getgroups((int)ELEMENTSOF(list), list);
+
+	if (gid == getegid())
+		return true;
+	for (int i = 0; i < n; i++)
+		if (list[i] == gid)
+			return true;
+	return false;
+}
+
+/* Without root there is nothing to drop to: QEMU runs as the caller, with the caller's groups. */
+static int resolve_unprivileged(const struct profile *p, gid_t gid, struct identity *id, char **ret_error)
+{
+	struct user_info u = {};
+	char self[32];
+
+	if (p->user) {
+		int r = user_lookup(p->user, &u);
+		uid_t uid = u.uid;
+
+		user_info_done(&u);
+		if (r < 0 || uid != geteuid())
+			return fail(ret_error, -EPERM,
+				    "%s: user: vgpuvm runs as uid %ld and cannot start QEMU as \"%s\" without root; remove "
+				    "\"user\" from the profile, or run vgpuvm as root",
+				    p->path, (long)geteuid(), p->user);
+	}
+	if (p->group && !in_groups(gid))
+		return fail(ret_error, -EPERM,
+			    "%s: group: vgpuvm's user is not in group \"%s\", so QEMU cannot run as it without root; join it "
+			    "(usermod -aG %s $USER, then log in again), or remove \"group\"",
+			    p->path, p->group, p->group);
+	snprintf(self, sizeof(self), "%ld", (long)geteuid());
+	if (user_lookup(self, &u) == 0) {
+		id->name = steal_pointer(&u.name);
+		id->home = steal_pointer(&u.home);
+	}
+	id->uid = geteuid();
+	id->gid = getegid();
+	return 0;
+}
+
+int identity_resolve(const struct profile *p, struct identity *ret, char **ret_error)
+{
+	struct identity id = {};
+	struct user_info u = {};
+	gid_t gid = (gid_t)-1;
+	int r;
+
+	if (p->group && group_lookup(p->group, &gid) < 0)
+		return fail(ret_error, -ENOENT,
+			    "%s: group: no group named \"%s\" in /etc/group; create it (groupadd --system %s) or give a number",
+			    p->path, p->group, p->group);
+	if (geteuid() != 0) {
+		r = resolve_unprivileged(p, gid, &id, ret_error);
+		if (r < 0) {
+			identity_done(&id);
+			return r;
+		}
+		*ret = id;
+		return 0;
+	}
+
+	r = user_lookup(p->user ?: IDENTITY_DEFAULT_USER, &u);
+	if (r == -ENOENT && !p->user) {
+		/* No system user for QEMU: it stays uid 0, but with no capability at all (see the README). */
+		r = user_lookup("0", &u);
+		id.root_fallback = true;
+	}
+	if (r == -ENOENT)
+		return fail(ret_error, -ENOENT,
+			    "%s: user: no user named \"%s\" in /etc/passwd; create it (useradd --system --no-create-home "
+			    "--shell /usr/sbin/nologin %s) or give a number",
+			    p->path, p->user, p->user);
+	if (r < 0)
+		return fail(ret_error, r, "Failed to read /etc/passwd: %s", strerror(-r));
+	id.change = true;
+	id.uid = u.uid;
+	id.gid = p->group ? gid : u.gid;
+	id.name = steal_pointer(&u.name);
+	id.home = steal_pointer(&u.home);
+	r = user_groups(id.name, id.gid, &id.groups, &id.n_groups);
+	if (r < 0) {
+		identity_done(&id);
+		return fail(ret_error, r, "Failed to read /etc/group: %s", strerror(-r));
+	}
+	*ret = id;
+	return 0;
+}
+
+void identity_done(struct identity *id)
+{
+	free(id->groups);
+	free(id->name);
+	free(id->home);
+	*id = (struct identity){};
+}
+
+/* What a display, a locale and QEMU's own lookups need; everything else the supervisor has stays with it. */
+static const char *const passed_env[] = {
+	"PATH",		   "LANG",	 "LANGUAGE",	    "LC_*",	  "TZ",		"TERM",
+	"DISPLAY",	   "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "XDG_SESSION_TYPE", "DBUS_SESSION_BUS_ADDRESS",
+	"SDL_VIDEODRIVER", "GDK_BACKEND", "MESA_*",	    "LIBGL_*",	  "__GLX_*",	"EGL_*",
+};
+
+static bool passed(const char *var, const char *const *names, size_t n)
+{
+	size_t k = strcspn(var, "=");
+	char name[256];
+
+	if (k >= sizeof(name))
+		return false;
+	memcpy(name, var, k);
+	name[k] = 0;
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(names[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+/* Appends s unless a later source (the profile) sets the same variable. */
+static int push(char ***v, size_t *n, const char *s, char **later)
+{
+	size_t k = strcspn(s, "=");
+	char **t, *d;
+
+	for (char **l = later; l && *l; l++)
+		if (strncmp(*l, s, k) == 0 && (*l)[k] == '=')
+			return 0;
+	d = strdup(s);
+	t = realloc(*v, (*n + 2) * sizeof(char *));
+	if (!d || !t) {
+		free(d);
+		if (t)
+			*v = t;
+		return -ENOMEM;
+	}
+	*v = t;
+	t[(*n)++] = d;
+	t[*n] = NULL;
+	return 0;
+}
+
+char **identity_env(const struct identity *id, char **base, char **profile_env)
+{
+	static const char *const own[] = { "HOME", "USER", "LOGNAME" };
+	char **v = calloc(1, sizeof(char *));
+	size_t n = 0;
+	int r = v ? 0 : -ENOMEM;
+
+	for (char **e = base; r == 0 && e && *e; e++)
+		if (passed(*e, passed_env, ELEMENTSOF(passed_env)))
+			r = push(&v, &n, *e, profile_env);
+	/* execvp() finds QEMU through the child's PATH. */
+	if (r == 0 && !getenv("PATH"))
+		r = push(&v, &n, "PATH=/usr/local/bin:/usr/bin:/bin", profile_env);
+	for (size_t i = 0; r == 0 && i < ELEMENTSOF(own); i++) {
+		const char *val = i == 0 ? id->home : id->name;
+		char *s;
+
+		if (!val)
+			continue;
+		if (asprintf(&s, "%s=%s", own[i], val) < 0)
+			r = -ENOMEM;
+		else {
+			r = push(&v, &n, s, profile_env);
+			free(s);
+		}
+	}
+	for (char **e = profile_env; r == 0 && e && *e; e++)
+		r = push(&v, &n, *e, NULL);
+	if (r < 0) {
+		strv_free(v);
+		return NULL;
+	}
+	return v;
+}

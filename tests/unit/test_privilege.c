@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the least-privilege parts of the supervisor: its own seccomp filter (in a forked child, since a
+ * filter cannot be taken off), QEMU's environment, users and groups without NSS, lending files to QEMU's user and
+ * giving them back, and the crash record that remembers the previous owners.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "supervisor/confine.h"
+#include "supervisor/identity.h"
+#include "supervisor/owner.h"
+#include "supervisor/record.h"
+#include "supervisor/users.h"
+#include "util/macro.h"
+
+static char tmpdir[] = "/tmp/vgpuvm-unit-XXXXXX";
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The child confines itself, then tries what the filter allows and what it refuses; it exits with the first
+ * unexpected result's number, so the parent can say which one. */
+static int confined_child(const char *dir)
+{
+	char path[256];
+	int fd;
+
+	if (confine_supervisor() < 0)
+		return 10;
+	snprintf(path, sizeof(path), "%s/record", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, "x", 1) != 1)
+		return 11;
+	close(fd);
+	if (unlink(path) < 0)
+		return 12;
+	if (getpid() <= 0)
+		return 13;
+	/* Refused: a new process, a new program, a change of identity, a mount. */
+	errno = 0;
+	if (fork() != -1 || errno != EPERM)
+		return 20;
+	errno = 0;
+	if (execl("/bin/true", "true", (char *)NULL) != -1 || errno != EPERM)
+		return 21;
+	errno = 0;
+	if (setuid(0) != -1 || errno != EPERM)
+		return 22;
+	errno = 0;
+	if (chroot("/") != -1 || errno != EPERM)
+		return 23;
+	return 0;
+}
+
+static void test_confine_supervisor(void **state)
+{
+	char err[4096] = {};
+	int pipefd[2], status;
+	ssize_t n, total = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		/* _exit: a sanitizer's exit-time work (LeakSanitizer forks a tracer) would itself be refused. */
+		_exit(confined_child(tmpdir));
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], err + total, sizeof(err) - 1 - (size_t)total)) > 0)
+		total += n;
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		print_error("child: status %#x; stderr:\n%s\n", status, err);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Each refusal is logged with its number: clone (56) for fork, execve (59), setuid (105), chroot (161). */
+	assert_non_null(strstr(err, "seccomp filter refused system call 56 "));
+	assert_non_null(strstr(err, "refused system call 59 "));
+	assert_non_null(strstr(err, "refused system call 105 "));
+	assert_non_null(strstr(err, "refused system call 161 "));
+}
+
+static const char *find(char **env, const char *name)
+{
+	size_t k = strlen(name);
+
+	for (; env && *env; env++)
+		if (strncmp(*env, name, k) == 0 && (*env)[k] == '=')
+			return *env + k + 1;
+	return NULL;
+}
+
+static void test_identity_env(void **state)
+{
+	char *base[] = { "PATH=/usr/bin", "DISPLAY=:1",	  "SSH_AUTH_SOCK=/tmp/agent", "HOME=/root", "LC_ALL=C",
+			 "MESA_DEBUG=1",  "LD_PRELOAD=/x.so", "TERM=xterm",		"SECRET=1",   NULL };
+	char *prof[] = { "TERM=dumb", "FOO=bar", NULL };
+	struct identity id = { .change = true, .uid = 1000, .gid = 1000, .name = "qemu", .home = "/var/lib/qemu" };
+	char **env = identity_env(&id, base, prof);
+
+	(void)state;
+	assert_non_null(env);
+	assert_string_equal(find(env, "PATH"), "/usr/bin");
+	assert_string_equal(find(env, "DISPLAY"), ":1");
+	assert_string_equal(find(env, "LC_ALL"), "C");
+	assert_string_equal(find(env, "MESA_DEBUG"), "1");
+	assert_string_equal(find(env, "HOME"), "/var/lib/qemu");
+	assert_string_equal(find(env, "USER"), "qemu");
+	assert_string_equal(find(env, "LOGNAME"), "qemu");
+	assert_string_equal(find(env, "TERM"), "dumb");
+	assert_string_equal(find(env, "FOO"), "bar");
+	assert_null(find(env, "SSH_AUTH_SOCK"));
+	assert_null(find(env, "LD_PRELOAD"));
+	assert_null(find(env, "SECRET"));
+	/* Each variable once: the profile's TERM replaced the inherited one. */
+	size_t terms = 0;
+	for (char **e = env; *e; e++)
+		terms += strncmp(*e, "TERM=", 5) == 0;
+	assert_int_equal(terms, 1);
+	strv_free(env);
+}
+
+static void test_users(void **state)
+{
+	char passwd[256], group[256];
+	struct user_info u = {};
+	gid_t *g = NULL, gid;
+	size_t n = 0;
+
+	(void)state;
+	snprintf(passwd, sizeof(passwd), "%s/passwd", tmpdir);
+	snprintf(group, sizeof(group), "%s/group", tmpdir);
+	write_file(passwd, "root:x:0:0:root:/root:/bin/bash\nvgpuvm:x:991:990::/var/lib/vgpuvm:/usr/sbin/nologin\n"
+			   "broken line\nnohome:x:992:992:::/bin/sh\n");
+	write_file(group, "root:x:0:\nvgpuvm:x:990:\nkvm:x:105:alice,vgpuvm\nrender:x:106:vgpuvm\nvideo:x:44:bob\n");
+	setenv("VGPUVM_PASSWD_FILE", passwd, 1);
+	setenv("VGPUVM_GROUP_FILE", group, 1);
+
+	assert_int_equal(user_lookup("vgpuvm", &u), 0);
+	assert_int_equal(u.uid, 991);
+	assert_int_equal(u.gid, 990);
+	assert_string_equal(u.home, "/var/lib/vgpuvm");
+	user_info_done(&u);
+	assert_int_equal(user_lookup("992", &u), 0);
+	assert_string_equal(u.name, "nohome");
+	assert_string_equal(u.home, "/");
+	user_info_done(&u);
+	/* A number with no entry is an identity of its own. */
+	assert_int_equal(user_lookup("4242", &u), 0);
+	assert_null(u.name);
+	assert_int_equal(u.uid, 4242);
+	assert_int_equal(u.gid, 4242);
+	user_info_done(&u);
+	assert_int_equal(user_lookup("nosuch", &u), -ENOENT);
+
+	assert_int_equal(group_lookup("render", &gid), 0);
+	assert_int_equal(gid, 106);
+	assert_int_equal(group_lookup("nosuch", &gid), -ENOENT);
+
+	assert_int_equal(user_groups("vgpuvm", 990, &g, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(g[0], 990);
+	assert_int_equal(g[1], 105);
+	assert_int_equal(g[2], 106);
+	free(g);
+	unsetenv("VGPUVM_PASSWD_FILE");
+	unsetenv("VGPUVM_GROUP_FILE");
+}
+
+/* Lending needs root (chown); the layer runs as root, as `make check` does. */
+static void test_owner_lend_and_return(void **state)
+{
+	struct identity id = { .change = true, .uid = 65534, .gid = 65534 };
+	struct owned o;
+	struct stat st;
+	char path[256];
+
+	(void)state;
+	if (geteuid() != 0)
+		fail_msg("this test lends a file with chown and must run as root");
+	snprintf(path, sizeof(path), "%s/vfio-7", tmpdir);
+	write_file(path, "");
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+
+	assert_false(owner_can_open(path, &id));
+	assert_int_equal(owner_check(path, &id, &o), 1);
+	assert_string_equal(o.path, path);
+	assert_int_equal(o.uid, 0);
+	assert_int_equal(owner_lend(&o, &id), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true(owner_can_open(path, &id));
+	assert_int_equal(owner_check(path, &id, &o), 0);
+
+	snprintf(o.path, sizeof(o.path), "%s", path);
+	o.uid = o.gid = 0;
+	assert_int_equal(owner_return(&o), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	/* Group access is enough: nothing is lent then. */
+	assert_int_equal(chown(path, 0, 106), 0);
+	assert_int_equal(chmod(path, 0660), 0);
+	id.groups = (gid_t[]){ 65534, 106 };
+	id.n_groups = 2;
+	assert_int_equal(owner_check(path, &id, &o), 0);
+	/* A node that is gone (the mdev was removed with it) counts as given back. */
+	unlink(path);
+	assert_int_equal(owner_return(&o), 0);
+}
+
+static void test_record_lent(void **state)
+{
+	struct record r = { .name = "vm", .supervisor_pid = 42, .n_owned = 2 }, back;
+
+	(void)state;
+	snprintf(r.owned[0].path, sizeof(r.owned[0].path), "/dev/vfio/12");
+	r.owned[1] = (struct owned){ .path = "/dev/dri/renderD128", .uid = 0, .gid = 106 };
+	/* Without an mdev a record is still valid when it names something lent. */
+	assert_int_equal(record_write(tmpdir, &r), 0);
+	assert_int_equal(record_read(tmpdir, &back), 0);
+	assert_int_equal(back.n_owned, 2);
+	assert_string_equal(back.owned[0].path, "/dev/vfio/12");
+	assert_string_equal(back.owned[1].path, "/dev/dri/renderD128");
+	assert_int_equal(back.owned[1].gid, 106);
+	assert_string_equal(back.uuid, "");
+	r.n_owned = 0;
+	assert_int_equal(record_write(tmpdir, &r), 0);
+	assert_int_equal(record_read(tmpdir, &back), -EBADMSG);
+	record_remove(tmpdir);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_confine_supervisor),
+		cmocka_unit_test(test_identity_env),
+		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_owner_lend_and_return),
+		cmocka_unit_test(test_record_lent),
+	};
+
+	return cmocka_run_group_tests_name("privilege", tests, setup, teardown);
+}
