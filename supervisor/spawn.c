@@ -161,6 +161,12 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		child_fail(status_fd, STEP_MEMLOCK);
 	drop_privileges(o->id, status_fd);
+	/* A change of uid or gid clears the parent-death signal: set it again, and check the parent did not go in
+	 * between. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
 	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
 		child_fail(status_fd, STEP_SECCOMP);
 

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Started by vgpuvm in place of QEMU (the profile's "qemu"), it tries what QEMU must not be able to do, writes one
+ * line per try to $TRY_ESCAPE_REPORT, then execs the real QEMU ($TRY_ESCAPE_QEMU, default qemu-system-x86_64) with
+ * its own arguments, so that to vgpuvm it is QEMU. Each line is "NAME: refused (why)" or "NAME: ALLOWED"; then
+ * "fds: 0 1 2 3", "env: NAME ...", and the /proc/self/status lines the confinement shows in.
+ */
+#include <cap-ng.h>
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static FILE *out;
+
+static void report(const char *name, int r)
+{
+	if (r < 0)
+		fprintf(out, "%s: refused (%s)\n", name, strerror(errno));
+	else
+		fprintf(out, "%s: ALLOWED\n", name);
+}
+
+static int raise_limit(int resource)
+{
+	struct rlimit rl;
+
+	if (getrlimit(resource, &rl) < 0 || rl.rlim_max == RLIM_INFINITY)
+		return 0; /* nothing above unlimited: count as allowed, the test will see it */
+	rl.rlim_max += 1 << 20;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(resource, &rl);
+}
+
+static int spawn(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return pid < 0 ? -1 : 0;
+}
+
+static int regain_caps(void)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_ADMIN);
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0) {
+		if (errno == 0)
+			errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("TRY_ESCAPE_REPORT"), *qemu = getenv("TRY_ESCAPE_QEMU");
+	char line[256];
+	struct dirent *de;
+	FILE *st;
+	DIR *d;
+
+	(void)argc;
+	if (!path || !(out = fopen(path, "we"))) {
+		fprintf(stderr, "try-escape: set TRY_ESCAPE_REPORT to a writable file\n");
+		return 2;
+	}
+	/* The fds first, before this program opens any of its own but the report. */
+	fprintf(out, "fds:");
+	d = opendir("/proc/self/fd");
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) != dirfd(d) && atoi(de->d_name) != fileno(out))
+			fprintf(out, " %s", de->d_name);
+	if (d)
+		closedir(d);
+	fprintf(out, "\nenv:");
+	for (char **e = environ; *e; e++)
+		fprintf(out, " %.*s", (int)strcspn(*e, "="), *e);
+	fprintf(out, "\n");
+
+	report("setuid(0)", setuid(0));
+	report("setgid(0)", setgid(0));
+	report("setgroups", setgroups(0, NULL));
+	report("raise RLIMIT_MEMLOCK", raise_limit(RLIMIT_MEMLOCK));
+	report("raise RLIMIT_NOFILE", raise_limit(RLIMIT_NOFILE));
+	report("regain CAP_SYS_ADMIN", regain_caps());
+	report("spawn a process", spawn());
+	report("ptrace the supervisor", (int)ptrace(PTRACE_ATTACH, getppid(), NULL, NULL));
+	report("turn off no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? -1 : 0);
+
+	st = fopen("/proc/self/status", "re");
+	while (st && fgets(line, sizeof(line), st))
+		if (strncmp(line, "Uid:", 4) == 0 || strncmp(line, "Gid:", 4) == 0 || strncmp(line, "Groups:", 7) == 0 ||
+		    strncmp(line, "Cap", 3) == 0 || strncmp(line, "NoNewPrivs:", 11) == 0 ||
+		    strncmp(line, "Seccomp:", 8) == 0)
+			fputs(line, out);
+	if (st)
+		fclose(st);
+	fprintf(out, "done\n");
+	fclose(out);
+
+	argv[0] = (char *)(qemu && *qemu ? qemu : "qemu-system-x86_64");
+	execvp(argv[0], argv);
+	fprintf(stderr, "try-escape: cannot exec %s: %s\n", argv[0], strerror(errno));
+	return 127;
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/env bats
+# Least privilege: QEMU runs as the profile's user with no capabilities, NO_NEW_PRIVS and seccomp; the supervisor
+# confines itself once QEMU runs; /dev/vfio/GROUP is lent to QEMU's user and given back on every way out; an
+# ordinary user runs a VM on an mdev made beforehand. QEMU is the real one under TCG, or tests/helpers/try-escape in
+# its place (it tries forbidden things, then execs the real QEMU).
+
+load lib/vm
+load lib/fakesys
+load lib/control
+load lib/operate
+load lib/assert
+
+setup() {
+	vm_setup
+	operate_setup
+	# QEMU's user must be able to reach the runtime directory (0711 on the way, as /run is).
+	chmod 0711 "$T"
+	S=$T/sys
+	export VGPUVM_DEV_ROOT=$T/dev
+	mkdir -p "$VGPUVM_DEV_ROOT/vfio"
+	fakesys_make "$S"
+	fakesys_start "$S"
+	export VGPUVM_SYSFS_ROOT=$S
+	QEMU=$ROOT_DIR/tests/helpers/qemu-no-vfio
+	FAKE_QEMU_PIDS=()
+}
+
+teardown() {
+	operate_teardown
+	fakesys_stop "$S"
+	vm_teardown
+}
+
+# plain NAME [MORE-JSON]: a VM with no vGPU, run by the real QEMU under TCG.
+plain() {
+	profile "$1" "\"memory\": \"64M\", \"accel\": \"tcg\", \"serial\": \"none\", \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}${2:+, $2}"
+}
+
+# status_of PID FIELD: a field of /proc/PID/status, tabs squeezed to spaces.
+status_of() {
+	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+owner_of() {
+	stat -c %u "$1"
+}
+
+# The supervisor's filter must never have refused anything it needs.
+assert_nothing_refused() {
+	if grep -q "seccomp filter refused" "$T/log"; then
+		grep "seccomp filter refused" "$T/log"
+		return 1
+	fi
+}
+
+stop_and_check() {
+	run "$VGPUVM" stop "$(vm_name "$1")"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	assert_nothing_refused
+	assert_clean "$1"
+}
+
+@test "QEMU runs as the profile's user, with no capabilities, NO_NEW_PRIVS and seccomp; so is the supervisor confined" {
+	plain vm '"user": "nobody"'
+	start_vm vm
+	wait_log 'is running'
+	q=$(qemu_pid)
+	[ "$(status_of "$q" Uid)" = "65534 65534 65534 65534" ]
+	[ "$(status_of "$q" Gid)" = "65534 65534 65534 65534" ]
+	[ "$(status_of "$q" CapEff)" = 0000000000000000 ]
+	[ "$(status_of "$q" CapPrm)" = 0000000000000000 ]
+	[ "$(status_of "$q" CapBnd)" = 0000000000000000 ]
+	[ "$(status_of "$q" NoNewPrivs)" = 1 ]
+	[ "$(status_of "$q" Seccomp)" = 2 ]
+	[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
+	grep -q 'QEMU runs as nobody (uid 65534, gid 65534), with no capabilities' "$T/log"
+	# Status, a screenshot attempt and the QMP pass-through all work under the supervisor's filter.
+	run "$VGPUVM" status "$(vm_name vm)"
+	[ "$status" -eq 0 ]
+	run "$VGPUVM" qmp "$(vm_name vm)" '{"execute": "query-status"}'
+	[ "$status" -eq 0 ]
+	stop_and_check vm
+}
+
+@test "the default user: the vgpuvm system user when there is one, else root with no capabilities and a warning" {
+	printf 'root:x:0:0:root:/root:/bin/bash\nvgpuvm:x:64000:64000::/var/lib/vgpuvm:/usr/sbin/nologin\n' >"$T/passwd"
+	plain vm
+	VGPUVM_PASSWD_FILE=$T/passwd start_vm vm
+	wait_log 'is running'
+	q=$(qemu_pid)
+	[ "$(status_of "$q" Uid)" = "64000 64000 64000 64000" ]
+	[ "$(status_of "$q" CapEff)" = 0000000000000000 ]
+	refute grep -q 'no "vgpuvm" system user' "$T/log"
+	stop_and_check vm
+
+	printf 'root:x:0:0:root:/root:/bin/bash\n' >"$T/passwd"
+	VGPUVM_PASSWD_FILE=$T/passwd start_vm vm
+	wait_log 'is running'
+	q=$(qemu_pid)
+	grep -q 'there is no "vgpuvm" system user, so QEMU runs as root, though without any capability' "$T/log"
+	[ "$(status_of "$q" Uid)" = "0 0 0 0" ]
+	[ "$(status_of "$q" CapEff)" = 0000000000000000 ]
+	[ "$(status_of "$q" CapBnd)" = 0000000000000000 ]
+	[ "$(status_of "$q" NoNewPrivs)" = 1 ]
+	stop_and_check vm
+}
+
+@test "a program in QEMU's place cannot regain privilege, spawn, raise a limit or see the supervisor's fds and env" {
+	mkdir -m 0777 "$T/out"
+	plain vm "\"user\": \"nobody\", \"qemu\": \"$HELPERS/try-escape\", \"env\": {\"TRY_ESCAPE_REPORT\": \"$T/out/report\"}"
+	SECRET_TOKEN=hunter2 DISPLAY=:99 start_vm vm
+	wait_log 'is running'
+	cat "$T/out/report"
+	grep -qx done "$T/out/report"
+	for try in 'setuid(0)' 'setgid(0)' setgroups 'raise RLIMIT_MEMLOCK' 'raise RLIMIT_NOFILE' \
+		'regain CAP_SYS_ADMIN' 'spawn a process' 'ptrace the supervisor' 'turn off no_new_privs'; do
+		grep -qF "$try: refused" "$T/out/report"
+	done
+	refute grep -q ALLOWED "$T/out/report"
+	# Only stdin, stdout, stderr and the QMP socket: nothing else the supervisor holds leaks into QEMU.
+	grep -qx 'fds: 0 1 2 3' "$T/out/report"
+	env=$(sed -n 's/^env: //p' "$T/out/report")
+	[[ " $env " == *" DISPLAY "* ]]
+	[[ " $env " == *" TRY_ESCAPE_REPORT "* ]]
+	[[ " $env " == *" HOME "* ]]
+	[[ " $env " != *" SECRET_TOKEN "* ]]
+	grep -q '^NoNewPrivs:.*1' "$T/out/report"
+	grep -q '^Seccomp:.*2' "$T/out/report"
+	stop_and_check vm
+}
+
+@test "a profile that relaxes the sandbox's spawn gets a warning, and spawning works (the test above can fail)" {
+	mkdir -m 0777 "$T/out"
+	plain vm "\"user\": \"nobody\", \"qemu\": \"$HELPERS/try-escape\", \"env\": {\"TRY_ESCAPE_REPORT\": \"$T/out/report\"}, \"sandbox\": {\"spawn\": \"allow\"}"
+	start_vm vm
+	wait_log 'is running'
+	grep -q "warning: the profile relaxes QEMU's sandbox: spawn=allow" "$T/log"
+	grep -q 'spawn a process: ALLOWED' "$T/out/report"
+	grep -q 'setuid(0): refused' "$T/out/report"
+	stop_and_check vm
+}
+
+@test "QEMU killed by its own sandbox (SIGSYS) gets the hint that names the setting; relaxed, the same works" {
+	mkdir -m 0777 "$T/out"
+	plain vm '"user": "nobody"'
+	start_vm vm
+	wait_log 'is running'
+	# Migrating to "exec:" makes QEMU fork a shell, which its sandbox forbids.
+	run "$VGPUVM" qmp "$(vm_name vm)" "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:touch $T/out/spawned\"}}"
+	wait_vm 30
+	cat "$T/log"
+	[ "$VM_STATUS" -eq 159 ]
+	grep -q 'killed by SIGSYS' "$T/log"
+	grep -q "hint: QEMU's seccomp sandbox killed it (SIGSYS).*\"sandbox\": {\"spawn\": \"allow\"}" "$T/log"
+	[ ! -e "$T/out/spawned" ]
+	assert_nothing_refused
+	assert_clean vm
+
+	plain vm '"user": "nobody", "sandbox": {"spawn": "allow"}'
+	start_vm vm
+	wait_log 'is running'
+	run "$VGPUVM" qmp "$(vm_name vm)" "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:touch $T/out/spawned\"}}"
+	"$HELPERS/wait-path" -t 10 "$T/out/spawned"
+	stop_and_check vm
+}
+
+# lent_vm NAME: a vGPU VM for QEMU's user nobody, on an mdev made beforehand (so /dev/vfio/N outlives the run).
+lent_vm() {
+	vgpu_profile "$1" '{"parent": "mdpy", "type": "mdpy-vga"}' '"user": "nobody"'
+	U=$(uuid_of "$1")
+	fakesys_precreate "$S" mdpy mdpy-vga "$U"
+	G=$(basename "$(readlink "$S/bus/mdev/devices/$U/iommu_group")")
+	NODE=$VGPUVM_DEV_ROOT/vfio/$G
+	[ "$(owner_of "$NODE")" = 0 ]
+}
+
+@test "/dev/vfio/GROUP is lent to QEMU's user while it runs and given back after a stop" {
+	lent_vm vm
+	start_vm vm
+	wait_log 'is running'
+	[ "$(owner_of "$NODE")" = 65534 ]
+	[ "$(stat -c %g:%a "$NODE")" = 0:600 ]
+	jq -e --arg p "$NODE" '.lent[0].path == $p and .lent[0].uid == 0' "$VGPUVM_RUNTIME_DIR/$(vm_name vm)/record.json"
+	[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
+	stop_and_check vm
+	[ "$(owner_of "$NODE")" = 0 ]
+	grep -q "gave $NODE back to uid 0" "$T/log"
+}
+
+@test "/dev/vfio/GROUP is given back when QEMU dies, and when it fails to start" {
+	lent_vm vm
+	start_vm vm
+	wait_log 'is running'
+	[ "$(owner_of "$NODE")" = 65534 ]
+	kill -KILL "$(qemu_pid)"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 137 ]
+	[ "$(owner_of "$NODE")" = 0 ]
+	assert_nothing_refused
+	assert_clean vm
+
+	vgpu_profile vm '{"parent": "mdpy", "type": "mdpy-vga"}' '"user": "nobody", "extra_args": ["-no-such-option"]'
+	start_vm vm
+	wait_vm 30
+	[ "$VM_STATUS" -eq 1 ]
+	grep -q "lent $NODE to QEMU's user" "$T/log"
+	[ "$(owner_of "$NODE")" = 0 ]
+	assert_clean vm
+}
+
+@test "/dev/vfio/GROUP of a supervisor that was SIGKILLed is given back by cleanup, as the record says" {
+	lent_vm vm
+	start_vm vm
+	wait_log 'is running'
+	q=$(qemu_pid)
+	kill -KILL "$VM_PID"
+	wait_vm 10 || true
+	pid_gone "$q" 20
+	[ "$(owner_of "$NODE")" = 65534 ]
+	run "$VGPUVM" cleanup "$(vm_name vm)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(owner_of "$NODE")" = 0 ]
+	assert_clean vm
+}
+
+@test "an mdev vgpuvm makes has its node lent too; the node goes with the mdev, and teardown works under the filter" {
+	vgpu_profile vm '{"parent": "mdpy", "type": "mdpy-vga"}' '"user": "nobody"'
+	U=$(uuid_of vm)
+	start_vm vm
+	wait_log 'is running'
+	G=$(basename "$(readlink "$S/bus/mdev/devices/$U/iommu_group")")
+	[ "$(owner_of "$VGPUVM_DEV_ROOT/vfio/$G")" = 65534 ]
+	[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
+	stop_and_check vm
+	grep -q "removed mdev $U" "$T/log"
+	[ -z "$(fakesys_mdevs "$S")" ]
+	[ ! -e "$VGPUVM_DEV_ROOT/vfio/$G" ]
+}
+
+@test "an ordinary user runs a VM on an mdev made beforehand: told exactly what to grant, then it runs" {
+	lent_vm vm
+	mkdir -m 0777 "$T/userrun"
+	export VGPUVM_RUNTIME_DIR=$T/userrun
+	chmod 0644 "$T/vm.json"
+	run as_nobody "$VGPUVM" run "$T/vm.json"
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ $output == *"QEMU runs as you (uid 65534) and cannot open the vGPU's VFIO group $NODE (owner 0, group 0, mode 0600)"* ]]
+	[[ $output == *"chown 65534 $NODE"* ]]
+	[ "$(fakesys_mdevs "$S")" = "$U" ]
+	refute ls -A "$T/userrun/$(vm_name vm)" 2>/dev/null
+
+	chown 65534 "$NODE"
+	: >"$T/log"
+	# setpriv itself in the background (not a function, which would be a subshell), so that VM_PID is vgpuvm's.
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$VGPUVM" run "$T/vm.json" </dev/null >>"$T/log" 2>&1 &
+	VM_PID=$!
+	wait_log 'is running'
+	q=$(qemu_pid)
+	[ "$(status_of "$q" Uid)" = "65534 65534 65534 65534" ]
+	[ "$(status_of "$VM_PID" Uid)" = "65534 65534 65534 65534" ]
+	[ "$(status_of "$q" CapEff)" = 0000000000000000 ]
+	[ "$(status_of "$q" NoNewPrivs)" = 1 ]
+	run as_nobody "$VGPUVM" stop "$(vm_name vm)"
+	[ "$status" -eq 0 ]
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	assert_nothing_refused
+	# The mdev was adopted: it stays, for whoever made it.
+	[ "$(fakesys_mdevs "$S")" = "$U" ]
+	assert_clean vm
+}
