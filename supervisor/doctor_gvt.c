@@ -71,7 +71,7 @@ static const struct {
 };
 
 static const char sriov_fix[] =
-	"use SR-IOV instead: the i915 parameter max_vfs (with the out-of-tree i915-sriov-dkms module on most kernels) "
+	"SR-IOV is the route: the i915 parameter max_vfs (with the out-of-tree i915-sriov-dkms module on most kernels) "
 	"makes virtual functions to pass to VMs with vfio-pci; vgpuvm's mdev path does not apply";
 
 /* The value of "key : value" in the first processor's block of /proc/cpuinfo. */
