@@ -110,6 +110,15 @@ static void check_instances(struct doctor *d, const struct profile_vgpu *g, cons
 	if (asprintf(&dev, "bus/mdev/devices/%s", g->uuid) >= 0 && host_exists(d->sys, dev)) {
 		for (size_t i = 0; i < t->n_mdevs; i++)
 			if (strcmp(t->mdevs[i].uuid, g->uuid) == 0) {
+				const struct mdev_instance *m = &t->mdevs[i];
+
+				if (m->vm && host_pid_alive(d->proc, m->supervisor_pid)) {
+					doctor_add(d, "vgpu.instances", DOCTOR_PASS,
+						   doctor_fmt("mdev %s (%s) is VM %s's, which runs now (supervisor pid %ld)",
+							      g->uuid, t->id, m->vm, (long)m->supervisor_pid),
+						   NULL);
+					return;
+				}
 				doctor_add(d, "vgpu.instances", DOCTOR_PASS,
 					   doctor_fmt("mdev %s (%s) exists already: `vgpuvm run` uses it", g->uuid, t->id), NULL);
 				return;
