@@ -5,9 +5,11 @@
 #include <sysexits.h>
 
 #include "supervisor/ctl_cli.h"
+#include "supervisor/doctor.h"
 #include "supervisor/log.h"
 #include "supervisor/profile_cli.h"
 #include "supervisor/run.h"
+#include "supervisor/types_cli.h"
 
 struct command {
 	const char *name;
@@ -25,6 +27,8 @@ static const struct command commands[] = {
 	{ "screenshot", cmd_screenshot, "save a running VM's display as PNG" },
 	{ "qmp", cmd_qmp, "pass one QMP command to a running VM's QEMU" },
 	{ "cleanup", cmd_cleanup, "undo what a supervisor that died left behind" },
+	{ "doctor", cmd_doctor, "check the host for what a vGPU VM needs, and say how to fix it" },
+	{ "types", cmd_types, "list the host's mdev parents, vGPU types and mdevs" },
 };
 
 static void help(FILE *f)

@@ -34,13 +34,6 @@ const char *mdev_sysfs_root(void)
 	return r && *r ? r : "/sys";
 }
 
-const char *mdev_dev_root(void)
-{
-	const char *r = getenv("VGPUVM_DEV_ROOT");
-
-	return r && *r ? r : "/dev";
-}
-
 static bool is_pci_address(const char *s)
 {
 	/* dddd:bb:dd.f, all hexadecimal but the function. */

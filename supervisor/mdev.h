@@ -21,9 +21,6 @@ struct mdev {
 /* The sysfs root to use: $VGPUVM_SYSFS_ROOT, else "/sys". */
 const char *mdev_sysfs_root(void);
 
-/* Where device nodes live: $VGPUVM_DEV_ROOT, else "/dev" (a test tree holds a fake /dev/vfio/N). */
-const char *mdev_dev_root(void);
-
 /*
  * Looks at sysfs for the profile's vGPU: if the UUID already exists as an mdev of the same type, it is adopted (and
  * will be left in place); otherwise the parent and type are resolved and an instance must be available. Errors:

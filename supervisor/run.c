@@ -26,6 +26,7 @@
 #include "supervisor/confine.h"
 #include "supervisor/control.h"
 #include "supervisor/hints.h"
+#include "supervisor/host.h"
 #include "supervisor/identity.h"
 #include "supervisor/log.h"
 #include "supervisor/loop.h"
@@ -354,7 +355,7 @@ static char *render_node(const struct profile *p)
 		return NULL;
 	if (p->display.rendernode)
 		return strdup(p->display.rendernode);
-	if (asprintf(&dir, "%s/dri", mdev_dev_root()) < 0 || !(d = opendir(dir)))
+	if (asprintf(&dir, "%s/dri", host_dev_root()) < 0 || !(d = opendir(dir)))
 		return NULL;
 	while ((de = readdir(d)))
 		if (strncmp(de->d_name, "renderD", 7) == 0 && (!best || strverscmp(de->d_name, best) < 0)) {
@@ -385,7 +386,7 @@ static int lend(struct sup *s)
 		if (g < 0)
 			log_warning_errno(g, "Failed to find the IOMMU group of mdev %s: %m", s->m->uuid);
 		else {
-			snprintf(path, sizeof(path), "%s/vfio/%d", mdev_dev_root(), g);
+			snprintf(path, sizeof(path), "%s/vfio/%d", host_dev_root(), g);
 			if ((code = lend_one(s, path, "the vGPU's VFIO group", true)) != 0)
 				return code;
 		}
