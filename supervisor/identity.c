@@ -196,6 +196,13 @@ char **identity_env(const struct identity *id, char **base, char **profile_env)
 			free(s);
 		}
 	}
+	/*
+	 * GTK's accessibility bridge starts a D-Bus session bus (fork and exec of dbus-launch) when there is none, as
+	 * under a system service, and QEMU's sandbox kills QEMU for it. A VM's window has no use for a screen reader's
+	 * bridge; a profile that wants it sets NO_AT_BRIDGE=0 and relaxes "spawn".
+	 */
+	if (r == 0)
+		r = push(&v, &n, "NO_AT_BRIDGE=1", profile_env);
 	for (char **e = profile_env; r == 0 && e && *e; e++)
 		r = push(&v, &n, *e, NULL);
 	if (r < 0) {

@@ -132,6 +132,7 @@ static void test_identity_env(void **state)
 	assert_string_equal(find(env, "LOGNAME"), "qemu");
 	assert_string_equal(find(env, "TERM"), "dumb");
 	assert_string_equal(find(env, "FOO"), "bar");
+	assert_string_equal(find(env, "NO_AT_BRIDGE"), "1");
 	assert_null(find(env, "SSH_AUTH_SOCK"));
 	assert_null(find(env, "LD_PRELOAD"));
 	assert_null(find(env, "SECRET"));
