@@ -167,13 +167,93 @@ check_mdev_in_use() {
 	ok "mdev $1 ($3) exists; QEMU (pid $2) holds its VFIO group /dev/vfio/$group"
 }
 
-# wait_gradient NAME FILE: takes screenshots until mdpy's grey gradient shows (QEMU shows a placeholder until its
-# first display update has read the device's framebuffer); at most 30 s.
+# proc_status PID: /proc/PID/status into the associative array PROC_STATUS (field: value, its blanks made single
+# spaces); with bash alone, as each fork is dear in the guest while a nested QEMU runs. False when PID is gone.
+# mapfile reads the file in one go: `while read` seeks back after each line, and each seek makes the kernel write the
+# file anew, so a running process's changing counters shift the lines under it.
+declare -A PROC_STATUS=()
+proc_status() {
+	local lines=() line a
+	PROC_STATUS=()
+	mapfile -t lines <"/proc/$1/status" || return 1
+	for line in "${lines[@]}"; do
+		case $line in
+		[A-Za-z]*:*) ;;
+		*) continue ;;
+		esac
+		read -r -a a <<<"${line#*:}"
+		PROC_STATUS[${line%%:*}]=${a[*]}
+	done
+	[ -n "${PROC_STATUS[Uid]:-}" ]
+}
+
+# check_confined QEMU_PID SUPERVISOR_PID UID [GID]: QEMU runs as UID (real, effective, saved and file-system uid) and
+# GID, with no capability in any set (and an empty bounding set too when its supervisor is root, who can empty it),
+# NO_NEW_PRIVS, and seccomp filters (vgpuvm's and QEMU's own -sandbox: at least two); the supervisor runs under its
+# own seccomp filter.
+check_confined() {
+	local q=$1 s=$2 uid=$3 gid=${4:-} f v caps=() s_euid
+	proc_status "$s" || fail "no /proc/$s/status: the supervisor (pid $s) is gone"
+	read -r _ s_euid _ <<<"${PROC_STATUS[Uid]}"
+	v=${PROC_STATUS[Seccomp]:-}
+	[ "$v" = 2 ] || fail "the supervisor (pid $s): Seccomp: ${v:-none}, expected 2 (its own filter, once QEMU runs)"
+	proc_status "$q" || fail "no /proc/$q/status: QEMU (pid $q) is gone"
+	v=${PROC_STATUS[Uid]}
+	[ "$v" = "$uid $uid $uid $uid" ] || fail "QEMU (pid $q): Uid: $v, expected $uid $uid $uid $uid"
+	if [ -n "$gid" ]; then
+		v=${PROC_STATUS[Gid]:-}
+		[ "$v" = "$gid $gid $gid $gid" ] || fail "QEMU (pid $q): Gid: $v, expected $gid $gid $gid $gid"
+	fi
+	for f in CapInh CapPrm CapEff CapAmb; do
+		v=${PROC_STATUS[$f]:-}
+		[ "$v" = 0000000000000000 ] || fail "QEMU (pid $q): $f: ${v:-none}, expected 0000000000000000"
+		caps+=("$f 0")
+	done
+	if [ "$s_euid" = 0 ]; then
+		v=${PROC_STATUS[CapBnd]:-}
+		[ "$v" = 0000000000000000 ] ||
+			fail "QEMU (pid $q) of a root supervisor: CapBnd: ${v:-none}, expected 0000000000000000"
+		caps+=("CapBnd 0")
+	fi
+	v=${PROC_STATUS[NoNewPrivs]:-}
+	[ "$v" = 1 ] || fail "QEMU (pid $q): NoNewPrivs: ${v:-none}, expected 1"
+	v=${PROC_STATUS[Seccomp]:-}
+	[ "$v" = 2 ] || fail "QEMU (pid $q): Seccomp: ${v:-none}, expected 2 (filter)"
+	v=${PROC_STATUS[Seccomp_filters]:-}
+	[ -n "$v" ] && [ "$v" -ge 2 ] ||
+		fail "QEMU (pid $q): Seccomp_filters: ${v:-none}, expected at least 2 (vgpuvm's and QEMU's -sandbox)"
+	ok "/proc/$q/status (QEMU): Uid $uid x4${gid:+, Gid $gid x4}, ${caps[*]}, NoNewPrivs 1, Seccomp 2 ($v filters)"
+	ok "/proc/$s/status (supervisor): Seccomp 2"
+}
+
+# check_no_refusal NAME: vgpuvm's log for NAME has no system call refused by the supervisor's seccomp filter (each
+# one is a bug: a path the filter forgot).
+check_no_refusal() {
+	! grep -F 'seccomp filter refused' "$E2E_LOGS/$1.log" || fail "$1: the supervisor's seccomp filter refused a call"
+	ok "$1: no system call refused by the supervisor's seccomp filter"
+}
+
+# vfio_group UUID: the mdev's IOMMU group number (/dev/vfio/N).
+vfio_group() {
+	basename "$(readlink "/sys/bus/mdev/devices/$1/iommu_group")"
+}
+
+# check_owner FILE UID [WHEN]: FILE's owner is UID.
+check_owner() {
+	local o
+	o=$(stat -c %u "$1") || fail "no $1"
+	[ "$o" = "$2" ] || fail "$1 is owned by uid $o${3:+ $3}, expected $2"
+	ok "$1 is owned by uid $o${3:+ $3}"
+}
+
+# wait_gradient NAME FILE [WRAPPER...]: takes screenshots until mdpy's grey gradient shows (QEMU shows a placeholder
+# until its first display update has read the device's framebuffer); at most 30 s. WRAPPER (as_user, say) runs
+# `vgpuvm screenshot` as someone else.
 wait_gradient() {
 	local deadline=$((SECONDS + 30)) n=0 verdict=
 	while [ $SECONDS -lt $deadline ]; do
 		n=$((n + 1))
-		if "$VGPUVM" screenshot "$1" "$2" 2>"$E2E_LOGS/screenshot.err"; then
+		if "${@:3}" "$VGPUVM" screenshot "$1" "$2" 2>"$E2E_LOGS/screenshot.err"; then
 			verdict=$("$E2E_UTIL" gradient "$2") && { ok "screenshot $n: $verdict"; return 0; }
 		fi
 	done
