@@ -17,6 +17,7 @@
 #include "supervisor/mdev_scan.h"
 #include "supervisor/profile_cli.h"
 #include "supervisor/runtime.h"
+#include "supervisor/types_cli.h"
 #include "util/fileio.h"
 #include "util/json.h"
 
@@ -167,27 +168,14 @@ static const char doctor_usage[] =
 
 int cmd_doctor(int argc, char **argv)
 {
-	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_free_ char *base = NULL;
 	struct doctor d = {};
 	bool json = false, failed = false;
-	int c, r;
+	int r;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
-		switch (c) {
-		case 'h':
-			fputs(doctor_usage, stdout);
-			return 0;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return log_error("vgpuvm doctor: unknown option '%s'; see 'vgpuvm doctor --help'", argv[optind - 1]),
-			       EX_USAGE;
-		}
+	if ((r = cli_parse_json_flag(argc, argv, "doctor", doctor_usage, &json)) != 0)
+		return r < 0 ? 0 : r;
 	if (argc - optind > 1)
 		return log_error("vgpuvm doctor: expected at most one PROFILE; see 'vgpuvm doctor --help'"), EX_USAGE;
 	if (optind < argc && (r = cli_load_profile(argv[optind], NULL, &p)) != 0)

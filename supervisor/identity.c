@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +9,9 @@
 #include "profiles/profile.h"
 #include "supervisor/identity.h"
 #include "supervisor/users.h"
+#include "util/errmsg.h"
 #include "util/macro.h"
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (ret_error && vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
 
 static bool in_groups(gid_t gid)
 {
@@ -49,13 +38,13 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 
 		user_info_done(&u);
 		if (r < 0 || uid != geteuid())
-			return fail(ret_error, -EPERM,
+			return errmsg(ret_error, -EPERM,
 				    "%s: user: vgpuvm runs as uid %ld and cannot start QEMU as \"%s\" without root; remove "
 				    "\"user\" from the profile, or run vgpuvm as root",
 				    p->path, (long)geteuid(), p->user);
 	}
 	if (p->group && !in_groups(gid))
-		return fail(ret_error, -EPERM,
+		return errmsg(ret_error, -EPERM,
 			    "%s: group: vgpuvm's user is not in group \"%s\", so QEMU cannot run as it without root; join it "
 			    "(usermod -aG %s $USER, then log in again), or remove \"group\"",
 			    p->path, p->group, p->group);
@@ -77,7 +66,7 @@ int identity_resolve(const struct profile *p, struct identity *ret, char **ret_e
 	int r;
 
 	if (p->group && group_lookup(p->group, &gid) < 0)
-		return fail(ret_error, -ENOENT,
+		return errmsg(ret_error, -ENOENT,
 			    "%s: group: no group named \"%s\" in /etc/group; create it (groupadd --system %s) or give a number",
 			    p->path, p->group, p->group);
 	if (geteuid() != 0) {
@@ -97,12 +86,12 @@ int identity_resolve(const struct profile *p, struct identity *ret, char **ret_e
 		id.root_fallback = true;
 	}
 	if (r == -ENOENT)
-		return fail(ret_error, -ENOENT,
+		return errmsg(ret_error, -ENOENT,
 			    "%s: user: no user named \"%s\" in /etc/passwd; create it (useradd --system --no-create-home "
 			    "--shell /usr/sbin/nologin %s) or give a number",
 			    p->path, p->user, p->user);
 	if (r < 0)
-		return fail(ret_error, r, "Failed to read /etc/passwd: %s", strerror(-r));
+		return errmsg(ret_error, r, "Failed to read /etc/passwd: %s", strerror(-r));
 	id.change = true;
 	id.uid = u.uid;
 	id.gid = p->group ? gid : u.gid;
@@ -111,7 +100,7 @@ int identity_resolve(const struct profile *p, struct identity *ret, char **ret_e
 	r = user_groups(id.name, id.gid, &id.groups, &id.n_groups);
 	if (r < 0) {
 		identity_done(&id);
-		return fail(ret_error, r, "Failed to read /etc/group: %s", strerror(-r));
+		return errmsg(ret_error, r, "Failed to read /etc/group: %s", strerror(-r));
 	}
 	*ret = id;
 	return 0;

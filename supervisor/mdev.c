@@ -24,6 +24,7 @@
 #include "profiles/profile.h"
 #include "supervisor/mdev.h"
 #include "util/fileio.h"
+#include "util/errmsg.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
@@ -130,17 +131,6 @@ static int parent_dir(const char *root, const char *parent, char **ret)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (ret_error && vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
 
 static const char no_parents_hint[] =
 	"no mdev parent devices at all: for Intel GVT-g, load i915 with enable_gvt=1 and the kvmgt module "
@@ -189,13 +179,13 @@ static int find_parent(const char *root, const char *type, char **ret_parent, ch
 		return 0;
 	}
 	if (n > 1)
-		return fail(ret_error, -ENOTUNIQ, "several parents offer mdev type %s (%s); set vgpu.parent to one of them",
+		return errmsg(ret_error, -ENOTUNIQ, "several parents offer mdev type %s (%s); set vgpu.parent to one of them",
 			    type, all);
 	{
 		_cleanup_free_ char *parents = list_parents(root);
 		if (!parents)
-			return fail(ret_error, -ENODEV, "no parent offers mdev type %s: %s", type, no_parents_hint);
-		return fail(ret_error, -ENODEV, "no parent offers mdev type %s; parents here: %s (`vgpuvm types` lists their types)",
+			return errmsg(ret_error, -ENODEV, "no parent offers mdev type %s: %s", type, no_parents_hint);
+		return errmsg(ret_error, -ENODEV, "no parent offers mdev type %s; parents here: %s (`vgpuvm types` lists their types)",
 			    type, parents);
 	}
 }
@@ -239,9 +229,9 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		_cleanup_free_ char *type = NULL;
 
 		if ((r = existing_type(m->path, &type)) < 0)
-			return fail(ret_error, r, "mdev %s exists but its type cannot be read: %s", m->uuid, strerror(-r));
+			return errmsg(ret_error, r, "mdev %s exists but its type cannot be read: %s", m->uuid, strerror(-r));
 		if (strcmp(type, g->type) != 0)
-			return fail(ret_error, -EEXIST,
+			return errmsg(ret_error, -EEXIST,
 				    "mdev %s already exists with type %s, but the profile asks for %s; remove it "
 				    "(echo 1 > %s/remove) or give the profile another vgpu.uuid",
 				    m->uuid, type, g->type, m->path);
@@ -269,9 +259,9 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 	if (!exists(pdir)) {
 		_cleanup_free_ char *parents = list_parents(root);
 		if (!parents)
-			return fail(ret_error, -ENODEV, "no mdev parent %s (%s does not exist): %s", m->parent, pdir,
+			return errmsg(ret_error, -ENODEV, "no mdev parent %s (%s does not exist): %s", m->parent, pdir,
 				    no_parents_hint);
-		return fail(ret_error, -ENODEV, "no mdev parent %s (%s does not exist); parents here: %s", m->parent, pdir,
+		return errmsg(ret_error, -ENODEV, "no mdev parent %s (%s does not exist); parents here: %s", m->parent, pdir,
 			    parents);
 	}
 	if (asprintf(&tdir, "%s/mdev_supported_types/%s", pdir, g->type) < 0)
@@ -279,16 +269,16 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 	if (!exists(tdir)) {
 		_cleanup_free_ char *types = list_types(pdir, false);
 		if (!types)
-			return fail(ret_error, -ENODEV, "%s is not an mdev parent (it has no mdev_supported_types)", m->parent);
-		return fail(ret_error, -ENODEV, "%s has no mdev type %s; its types: %s", m->parent, g->type, types);
+			return errmsg(ret_error, -ENODEV, "%s is not an mdev parent (it has no mdev_supported_types)", m->parent);
+		return errmsg(ret_error, -ENODEV, "%s has no mdev type %s; its types: %s", m->parent, g->type, types);
 	}
 	if (asprintf(&avail, "%s/available_instances", tdir) < 0)
 		return -ENOMEM;
 	if ((r = read_uint64(avail, &n)) < 0)
-		return fail(ret_error, r, "cannot read %s: %s", avail, strerror(-r));
+		return errmsg(ret_error, r, "cannot read %s: %s", avail, strerror(-r));
 	if (n == 0) {
 		_cleanup_free_ char *room = list_types(pdir, true);
-		return fail(ret_error, -ENOSPC,
+		return errmsg(ret_error, -ENOSPC,
 			    "no instances of %s left on %s (available_instances is 0); %s%s", g->type, m->parent,
 			    room ? "types with room: " : "no type there has room; stop a VM that uses one",
 			    room ?: "");
@@ -344,19 +334,19 @@ int mdev_create(struct mdev *m, uint64_t deadline, char **ret_error)
 	snprintf(line, sizeof(line), "%s\n", m->uuid);
 	r = write_string(create, line);
 	if (r == -ENOSPC)
-		return fail(ret_error, r,
+		return errmsg(ret_error, r,
 			    "the kernel has no room for another %s on %s (ENOSPC): no instances left, or not enough "
 			    "aperture memory for this type; `dmesg` says which, and a smaller type may fit",
 			    m->type, m->parent);
 	if (r == -EACCES || r == -EPERM)
-		return fail(ret_error, r, "cannot write %s: %s; creating an mdev needs root", create, strerror(-r));
+		return errmsg(ret_error, r, "cannot write %s: %s; creating an mdev needs root", create, strerror(-r));
 	if (r < 0)
-		return fail(ret_error, r, "cannot create mdev %s (writing %s): %s", m->uuid, create, strerror(-r));
+		return errmsg(ret_error, r, "cannot create mdev %s (writing %s): %s", m->uuid, create, strerror(-r));
 	/* From here on it is ours to remove, whatever happens next. */
 	m->created = true;
 	r = wait_for(devices, m->uuid, true, deadline);
 	if (r < 0)
-		return fail(ret_error, r, "mdev %s did not appear in %s after writing %s: %s", m->uuid, devices, create,
+		return errmsg(ret_error, r, "mdev %s did not appear in %s after writing %s: %s", m->uuid, devices, create,
 			    strerror(-r));
 	m->exists = true;
 	return 0;
@@ -444,16 +434,16 @@ int mdev_remove(struct mdev *m, uint64_t deadline, char **ret_error)
 		_cleanup_free_ char *who = group >= 0 ? mdev_holders(group) : NULL;
 
 		if (who)
-			return fail(ret_error, r, "mdev %s is busy: /dev/vfio/%d is held by %s; stop it, then: echo 1 > %s",
+			return errmsg(ret_error, r, "mdev %s is busy: /dev/vfio/%d is held by %s; stop it, then: echo 1 > %s",
 				    m->uuid, group, who, remove);
-		return fail(ret_error, r, "mdev %s is busy (EBUSY), though no process has its vfio group open; "
+		return errmsg(ret_error, r, "mdev %s is busy (EBUSY), though no process has its vfio group open; "
 			    "try again: echo 1 > %s", m->uuid, remove);
 	}
 	if (r < 0)
-		return fail(ret_error, r, "cannot remove mdev %s (writing %s): %s", m->uuid, remove, strerror(-r));
+		return errmsg(ret_error, r, "cannot remove mdev %s (writing %s): %s", m->uuid, remove, strerror(-r));
 	r = wait_for(devices, m->uuid, false, deadline);
 	if (r < 0)
-		return fail(ret_error, r, "mdev %s is still there after writing %s: %s", m->uuid, remove, strerror(-r));
+		return errmsg(ret_error, r, "mdev %s is still there after writing %s: %s", m->uuid, remove, strerror(-r));
 	m->exists = false;
 	return 0;
 }
