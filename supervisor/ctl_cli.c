@@ -204,9 +204,11 @@ static void print_status(json_object *st)
 	printf("restarts:     %s\n", jstr(st, "restarts") ?: "0");
 }
 
-static int parse_json_flag(int argc, char **argv, const char *usage, bool *json, int nargs)
+int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
+			bool *ret_json)
 {
 	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
+	bool json = false;
 	int c;
 
 	optind = 1;
@@ -217,17 +219,16 @@ static int parse_json_flag(int argc, char **argv, const char *usage, bool *json,
 			fputs(usage, stdout);
 			return -1;
 		case 'j':
-			*json = true;
+			json = true;
 			break;
 		default:
 			return log_error("vgpuvm %s: unknown option '%s'; see 'vgpuvm %s --help'", argv[0], argv[optind - 1],
 					 argv[0]),
 			       EX_USAGE;
 		}
-	if (argc - optind != nargs)
-		return log_error("vgpuvm %s: expected %s; see 'vgpuvm %s --help'", argv[0], nargs ? "a VM name" : "no arguments",
-				 argv[0]),
-		       EX_USAGE;
+	if (argc - optind < min_args || argc - optind > max_args)
+		return log_error("vgpuvm %s: expected %s; see 'vgpuvm %s --help'", argv[0], wanted, argv[0]), EX_USAGE;
+	*ret_json = json;
 	return 0;
 }
 
@@ -243,7 +244,7 @@ int cmd_status(int argc, char **argv)
 	bool json = false;
 	int r;
 
-	if ((r = parse_json_flag(argc, argv, status_usage, &json, 1)) != 0)
+	if ((r = cli_parse_json_flag(argc, argv, status_usage, "a VM name", 1, 1, &json)) != 0)
 		return r < 0 ? 0 : r;
 	if ((r = ctl_open(argv[optind], false, &c)) != 0)
 		return r;
@@ -270,7 +271,7 @@ int cmd_list(int argc, char **argv)
 	bool json = false;
 	int r;
 
-	if ((r = parse_json_flag(argc, argv, list_usage, &json, 0)) != 0)
+	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json)) != 0)
 		return r < 0 ? 0 : r;
 	if ((r = base_dir(&base)) != 0)
 		return r;

@@ -2,6 +2,16 @@
 /* Commands that talk to a running supervisor, and cleanup after a dead one. */
 #pragma once
 
+#include <stdbool.h>
+
+/*
+ * Parses --help and --json, the options of list, status, types and doctor, then checks that min_args to max_args
+ * arguments follow (wanted says what, for the message). Returns 0 with *ret_json set and optind at the first
+ * argument; -1 when --help printed usage (exit 0); EX_USAGE after logging why.
+ */
+int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
+			bool *ret_json);
+
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,7 @@
 #include "supervisor/mdev_scan.h"
 #include "supervisor/profile_cli.h"
 #include "supervisor/runtime.h"
-#include "supervisor/types_cli.h"
+#include "supervisor/ctl_cli.h"
 #include "util/fileio.h"
 #include "util/json.h"
 
@@ -174,10 +173,8 @@ int cmd_doctor(int argc, char **argv)
 	bool json = false, failed = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, "doctor", doctor_usage, &json)) != 0)
+	if ((r = cli_parse_json_flag(argc, argv, doctor_usage, "at most one PROFILE", 0, 1, &json)) != 0)
 		return r < 0 ? 0 : r;
-	if (argc - optind > 1)
-		return log_error("vgpuvm doctor: expected at most one PROFILE; see 'vgpuvm doctor --help'"), EX_USAGE;
 	if (optind < argc && (r = cli_load_profile(argv[optind], NULL, &p)) != 0)
 		return r;
 	if (runtime_base(&base) < 0)

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "supervisor/ctl_cli.h"
 #include "supervisor/log.h"
 #include "supervisor/mdev.h"
 #include "supervisor/mdev_scan.h"
@@ -134,30 +134,6 @@ static void print_table(const struct mdev_host *h)
 	}
 }
 
-int cli_parse_json_flag(int argc, char **argv, const char *cmd, const char *usage, bool *ret_json)
-{
-	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
-	bool json = false;
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return -1;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return log_error("vgpuvm %s: unknown option '%s'; see 'vgpuvm %s --help'", cmd, argv[optind - 1], cmd),
-			       EX_USAGE;
-		}
-	*ret_json = json;
-	return 0;
-}
-
 int cmd_types(int argc, char **argv)
 {
 	_cleanup_mdev_host_ struct mdev_host *h = NULL;
@@ -165,10 +141,8 @@ int cmd_types(int argc, char **argv)
 	bool json = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, "types", types_usage, &json)) != 0)
+	if ((r = cli_parse_json_flag(argc, argv, types_usage, "no arguments", 0, 0, &json)) != 0)
 		return r < 0 ? 0 : r;
-	if (optind != argc)
-		return log_error("vgpuvm types: expected no arguments; see 'vgpuvm types --help'"), EX_USAGE;
 	/* Without a runtime directory there are no owners to show, which is no reason to fail. */
 	if (runtime_base(&base) < 0)
 		base = NULL;
