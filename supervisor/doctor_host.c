@@ -91,23 +91,6 @@ static void check_kvm(struct doctor *d)
 			   doctor_fmt("usermod -aG kvm %s, then log in again", d->user));
 }
 
-/* The first render node under DEV/dri, as "dri/renderD128", or NULL. */
-static char *find_render_node(const char *dev)
-{
-	_cleanup_free_ char *dir = host_path(dev, "dri");
-	struct dirent **names = NULL;
-	char *found = NULL;
-	int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
-
-	for (int i = 0; i < n; i++) {
-		if (!found && strncmp(names[i]->d_name, "renderD", 7) == 0 && asprintf(&found, "dri/%s", names[i]->d_name) < 0)
-			found = NULL;
-		free(names[i]);
-	}
-	free(names);
-	return found;
-}
-
 static void check_render_node(struct doctor *d)
 {
 	const struct profile *p = d->profile;
@@ -125,7 +108,7 @@ static void check_render_node(struct doctor *d)
 		const char *rn = p->display.rendernode;
 		node = strdup(strncmp(rn, "/dev/", 5) == 0 ? rn + 5 : rn);
 	} else
-		node = find_render_node(d->dev);
+		node = host_render_node(d->dev);
 	if (!node) {
 		doctor_add(d, "render_node", missing,
 			   doctor_fmt("no render node under /dev/dri: an OpenGL display needs one"),

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "supervisor/host.h"
@@ -46,4 +48,20 @@ bool host_pid_alive(const char *proc_root, long pid)
 		return false;
 	snprintf(rel, sizeof(rel), "%ld", pid);
 	return host_exists(proc_root, rel);
+}
+
+char *host_render_node(const char *dev_root)
+{
+	char *dir = host_path(dev_root, "dri"), *found = NULL;
+	struct dirent **names = NULL;
+	int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+
+	for (int i = 0; i < n; i++) {
+		if (!found && strncmp(names[i]->d_name, "renderD", 7) == 0 && asprintf(&found, "dri/%s", names[i]->d_name) < 0)
+			found = NULL;
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	return found;
 }

@@ -22,3 +22,6 @@ bool host_exists(const char *root, const char *rel);
 
 /* Whether the process PID is alive, judged by PROC_ROOT/PID existing (a fake proc tree lists only live pids). */
 bool host_pid_alive(const char *proc_root, long pid);
+
+/* The first render node under DEV_ROOT/dri, as "dri/renderD128", or NULL. */
+char *host_render_node(const char *dev_root);

@@ -3,10 +3,10 @@
  * `vgpuvm run`: from the profile to a clean exit. Everything made here is undone here, in reverse order, on every
  * path: the mdev vgpuvm created is removed, the runtime directory goes, no QEMU is left.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
@@ -346,32 +346,14 @@ static int lend_one(struct sup *s, const char *path, const char *what, bool requ
 /* The render node a GL display uses: the profile's, or the first there is. NULL when there is none. */
 static char *render_node(const struct profile *p)
 {
-	_cleanup_free_ char *dir = NULL;
-	char *best = NULL;
-	struct dirent *de;
-	DIR *d;
+	_cleanup_free_ char *rel = NULL;
 
 	if (!p->display.gl && p->display.type != PROFILE_DISPLAY_EGL_HEADLESS)
 		return NULL;
 	if (p->display.rendernode)
 		return strdup(p->display.rendernode);
-	if (asprintf(&dir, "%s/dri", host_dev_root()) < 0 || !(d = opendir(dir)))
-		return NULL;
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "renderD", 7) == 0 && (!best || strverscmp(de->d_name, best) < 0)) {
-			free(best);
-			best = strdup(de->d_name);
-		}
-	closedir(d);
-	if (best) {
-		char *path = NULL;
-
-		if (asprintf(&path, "%s/%s", dir, best) < 0)
-			path = NULL;
-		free(best);
-		return path;
-	}
-	return NULL;
+	rel = host_render_node(host_dev_root());
+	return rel ? host_path(host_dev_root(), rel) : NULL;
 }
 
 /* Lends QEMU's user the vGPU's /dev/vfio/GROUP and the render node, for one try. Returns 0 or an exit code. */
