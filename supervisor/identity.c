@@ -13,15 +13,12 @@
 #include "util/macro.h"
 
 
-static bool in_groups(gid_t gid)
+bool identity_in_group(const struct identity *id, gid_t gid)
 {
-	gid_t list[256];
-	int n = getgroups((int)ELEMENTSOF(list), list);
-
-	if (gid == getegid())
+	if (gid == id->gid)
 		return true;
-	for (int i = 0; i < n; i++)
-		if (list[i] == gid)
+	for (size_t i = 0; i < id->n_groups; i++)
+		if (id->groups[i] == gid)
 			return true;
 	return false;
 }
@@ -31,6 +28,7 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 {
 	struct user_info u = {};
 	char self[32];
+	int n;
 
 	if (p->user) {
 		int r = user_lookup(p->user, &u);
@@ -43,7 +41,15 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 				    "\"user\" from the profile, or run vgpuvm as root",
 				    p->path, (long)geteuid(), p->user);
 	}
-	if (p->group && !in_groups(gid))
+	id->uid = geteuid();
+	id->gid = getegid();
+	n = getgroups(0, NULL);
+	if (n < 0 || !(id->groups = calloc((size_t)n + 1, sizeof(gid_t))))
+		return -ENOMEM;
+	id->groups[0] = id->gid;
+	n = getgroups(n, id->groups + 1);
+	id->n_groups = n < 0 ? 1 : (size_t)n + 1;
+	if (p->group && !identity_in_group(id, gid))
 		return errmsg(ret_error, -EPERM,
 			    "%s: group: vgpuvm's user is not in group \"%s\", so QEMU cannot run as it without root; join it "
 			    "(usermod -aG %s $USER, then log in again), or remove \"group\"",
@@ -53,8 +59,6 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 		id->name = steal_pointer(&u.name);
 		id->home = steal_pointer(&u.home);
 	}
-	id->uid = geteuid();
-	id->gid = getegid();
 	return 0;
 }
 

@@ -16,11 +16,14 @@ struct identity {
 	bool root_fallback; /* root, for want of a "vgpuvm" user: still without any capability */
 	uid_t uid;
 	gid_t gid;
-	gid_t *groups;	  /* supplementary groups when changing, primary first */
+	gid_t *groups;	  /* all of QEMU's groups, primary first (the caller's, when not changing) */
 	size_t n_groups;
 	char *name;	  /* NULL for a bare uid */
 	char *home;
 };
+
+/* Whether QEMU, running as id, is in group gid. */
+bool identity_in_group(const struct identity *id, gid_t gid);
 
 /* The name of the system user vgpuvm runs QEMU as by default, when it exists. */
 #define IDENTITY_DEFAULT_USER "vgpuvm"

@@ -9,39 +9,13 @@
 #include "supervisor/owner.h"
 #include "util/macro.h"
 
-static bool in(gid_t gid, const struct identity *id)
-{
-	if (gid == id->gid)
-		return true;
-	for (size_t i = 0; i < id->n_groups; i++)
-		if (id->groups[i] == gid)
-			return true;
-	/* Without a change of identity QEMU keeps the caller's groups. */
-	if (!id->change) {
-		gid_t list[256];
-		int n = getgroups((int)ELEMENTSOF(list), list);
-
-		for (int i = 0; i < n; i++)
-			if (list[i] == gid)
-				return true;
-	}
-	return false;
-}
-
 static bool mode_allows(const struct stat *st, const struct identity *id)
 {
 	if (st->st_uid == id->uid)
 		return (st->st_mode & (S_IRUSR | S_IWUSR)) == (S_IRUSR | S_IWUSR);
-	if (in(st->st_gid, id))
+	if (identity_in_group(id, st->st_gid))
 		return (st->st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP);
 	return (st->st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH);
-}
-
-bool owner_can_open(const char *path, const struct identity *id)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && mode_allows(&st, id);
 }
 
 int owner_check(const char *path, const struct identity *id, struct owned *ret)
@@ -54,7 +28,7 @@ int owner_check(const char *path, const struct identity *id, struct owned *ret)
 		return 0;
 	if (strlen(path) >= sizeof(ret->path))
 		return -ENAMETOOLONG;
-	*ret = (struct owned){ .uid = st.st_uid, .gid = st.st_gid };
+	*ret = (struct owned){ .uid = st.st_uid, .gid = st.st_gid, .mode = st.st_mode & 07777 };
 	snprintf(ret->path, sizeof(ret->path), "%s", path);
 	return 1;
 }

@@ -14,10 +14,8 @@ struct owned {
 	char path[256];
 	uid_t uid; /* the owner before vgpuvm lent the file */
 	gid_t gid;
+	mode_t mode; /* for messages only; lending leaves the mode alone */
 };
-
-/* Whether the identity can open path for reading and writing, by the file's mode and owners (no capability). */
-bool owner_can_open(const char *path, const struct identity *id);
 
 /*
  * Whether id's user must be lent path: 1 when so, with *ret naming the path and its owners now (record that first,

@@ -311,22 +311,17 @@ static int lend_one(struct sup *s, const char *path, const char *what, bool requ
 		return 0;
 	}
 	if (!s->id.change) {
-		struct stat st = {};
-
-		stat(path, &st);
 		if (!required) {
 			log_warning("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o); "
 				    "join its group (usermod -aG GROUP %s, then log in again)",
-				    (long)s->id.uid, what, path, (long)st.st_uid, (long)st.st_gid, st.st_mode & 07777,
-				    s->id.name ?: "$USER");
+				    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, s->id.name ?: "$USER");
 			return 0;
 		}
 		log_error("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o). As root, "
 			  "lend it for this boot (chown %ld %s), or for good with a udev rule in "
 			  "/etc/udev/rules.d/90-vgpuvm.rules: SUBSYSTEM==\"vfio\", GROUP=\"vgpuvm\", MODE=\"0660\" and join "
 			  "that group; or run vgpuvm as root",
-			  (long)s->id.uid, what, path, (long)st.st_uid, (long)st.st_gid, st.st_mode & 07777,
-			  (long)s->id.uid, path);
+			  (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, (long)s->id.uid, path);
 		return EX_NOPERM;
 	}
 	if (s->rec.n_owned >= RECORD_OWNED_MAX)
