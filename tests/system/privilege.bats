@@ -241,6 +241,31 @@ lent_vm() {
 	[ ! -e "$VGPUVM_DEV_ROOT/vfio/$G" ]
 }
 
+@test "a GL display's render node is lent when QEMU's user cannot open it, and given back; one it can open is left alone" {
+	mkdir -p "$VGPUVM_DEV_ROOT/dri"
+	: >"$VGPUVM_DEV_ROOT/dri/renderD128"
+	: >"$VGPUVM_DEV_ROOT/dri/renderD129"
+	chmod 0660 "$VGPUVM_DEV_ROOT"/dri/renderD*
+	fake_profile vm stubborn '"user": "nobody", "display": {"type": "egl-headless"}, "shutdown": {"powerdown_timeout": 1, "quit_timeout": 1, "kill_timeout": 1}'
+	start_vm vm
+	wait_log 'is running'
+	# The first node is the one QEMU would pick; the other is not touched.
+	[ "$(owner_of "$VGPUVM_DEV_ROOT/dri/renderD128")" = 65534 ]
+	[ "$(owner_of "$VGPUVM_DEV_ROOT/dri/renderD129")" = 0 ]
+	grep -q "lent $VGPUVM_DEV_ROOT/dri/renderD128 to QEMU's user (uid 65534)" "$T/log"
+	stop_and_check vm
+	[ "$(owner_of "$VGPUVM_DEV_ROOT/dri/renderD128")" = 0 ]
+	[ "$(stat -c %g:%a "$VGPUVM_DEV_ROOT/dri/renderD128")" = 0:660 ]
+
+	# Group access is enough (QEMU's user in the node's group): nothing is lent.
+	chgrp 65534 "$VGPUVM_DEV_ROOT/dri/renderD128"
+	start_vm vm
+	wait_log 'is running'
+	[ "$(owner_of "$VGPUVM_DEV_ROOT/dri/renderD128")" = 0 ]
+	refute grep -q "lent " "$T/log"
+	stop_and_check vm
+}
+
 @test "an ordinary user runs a VM on an mdev made beforehand: told exactly what to grant, then it runs" {
 	lent_vm vm
 	mkdir -m 0777 "$T/userrun"
