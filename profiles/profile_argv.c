@@ -4,6 +4,7 @@
  * executes and golden files can pin it down.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,16 +154,53 @@ static void add_vgpu(struct builder *b, const struct profile *p, const char *sys
 	     g->opregion ? ",x-igd-opregion=on" : "", res ?: "");
 }
 
-static void add_disks(struct builder *b, const struct profile *p)
+size_t profile_files(const struct profile *p, struct profile_file *ret, size_t max)
 {
-	if (p->cdrom) {
+	size_t n = 0;
+	unsigned set = 0;
+
+	if (p->cdrom && n < max)
+		ret[n++] = (struct profile_file){ .path = p->cdrom, .flags = O_RDONLY, .what = "cdrom", .set = ++set };
+	for (size_t i = 0; i < p->n_disks; i++) {
+		set++;
+		if (n < max)
+			ret[n++] = (struct profile_file){ .path = p->disks[i].file, .flags = O_RDONLY, .what = "disk", .set = set };
+		if (!p->disks[i].readonly && n < max)
+			ret[n++] = (struct profile_file){ .path = p->disks[i].file, .flags = O_RDWR, .what = "disk", .set = set };
+	}
+	return n;
+}
+
+/*
+ * With fds, each drive's file is /dev/fdset/N and its fds are added with -add-fd: QEMU opens nothing by path, so it
+ * needs no access of its own to the user's images (libvirt passes them the same way).
+ */
+static void add_disks(struct builder *b, const struct profile *p, int fd_base)
+{
+	struct profile_file files[PROFILE_FILES_MAX];
+	size_t n = fd_base > 0 ? profile_files(p, files, ELEMENTSOF(files)) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		add(b, "-add-fd");
+		addf(b, "fd=%d,set=%u,opaque=%s-%s", fd_base + (int)i, files[i].set, files[i].what,
+		     files[i].flags == O_RDWR ? "rw" : "ro");
+	}
+	if (p->cdrom && fd_base > 0) {
+		add(b, "-drive");
+		add(b, "file=/dev/fdset/1,media=cdrom,index=2,readonly=on");
+	} else if (p->cdrom) {
 		add(b, "-cdrom");
 		add(b, p->cdrom);
 	}
 	for (size_t i = 0; i < p->n_disks; i++) {
 		const struct profile_disk *d = &p->disks[i];
-		_cleanup_free_ char *file = escape_commas(d->file);
+		_cleanup_free_ char *file = NULL;
 
+		if (fd_base > 0) {
+			if (asprintf(&file, "/dev/fdset/%zu", i + 1 + (p->cdrom ? 1 : 0)) < 0)
+				file = NULL;
+		} else
+			file = escape_commas(d->file);
 		if (!file) {
 			b->error = -ENOMEM;
 			return;
@@ -224,7 +262,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	add(&b, "chardev=vgpuvm-qmp,mode=control");
 	if (p->vgpu)
 		add_vgpu(&b, p, sysfs_root);
-	add_disks(&b, p);
+	add_disks(&b, p, opts ? opts->file_fd_base : 0);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);
 

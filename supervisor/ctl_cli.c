@@ -493,12 +493,14 @@ static int cleanup_one(const char *name, bool named)
 	pid_t pid = 0;
 	int r;
 
-	r = runtime_acquire(name, &rt, &pid);
+	r = runtime_acquire(name, &rt, &pid, &error);
 	if (r == -EBUSY) {
 		if (named)
 			printf("%s: running (supervisor pid %ld); nothing to clean up\n", name, (long)pid);
 		return 0;
 	}
+	if (r == -EPERM)
+		return log_error("%s: %s", name, error ?: strerror(-r)), EX_NOPERM;
 	if (r < 0)
 		return log_error_errno(r, "Failed to look at VM %s: %m", name), EX_CANTCREAT;
 	r = recover(rt->dir, &pid, &done, &error);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +65,62 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 	return 0;
 }
 
-int identity_resolve(const struct profile *p, struct identity *ret, char **ret_error)
+/* Whether any passwd or group entry has the number n: a dynamic uid must be nobody's. */
+static bool id_taken(unsigned n)
 {
-	struct identity id = {};
+	struct user_info u = {};
+	char name[32];
+	bool taken;
+
+	snprintf(name, sizeof(name), "%u", n);
+	taken = user_lookup(name, &u) == 0 && u.name;
+	user_info_done(&u);
+	return taken || group_gid_exists((gid_t)n);
+}
+
+/*
+ * Takes a uid of the DynamicUser range for this VM: the first free one from a hash of its name on, free meaning that
+ * no passwd or group entry has it and its lock file in lock_dir can be locked (the OFD lock systemd takes on the same
+ * files). Returns the lock's fd, which holds the uid until it is closed.
+ */
+static int take_dynamic(const char *name, const char *lock_dir, uid_t *ret)
+{
+	const unsigned span = IDENTITY_DYNAMIC_LAST - IDENTITY_DYNAMIC_FIRST + 1;
+	unsigned h = 2166136261u;
+
+	if (mkdir(lock_dir, 0755) < 0 && errno != EEXIST)
+		return negative_errno();
+	for (const char *c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (unsigned i = 0; i < span; i++) {
+		unsigned uid = IDENTITY_DYNAMIC_FIRST + (h + i) % span;
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		char path[PATH_MAX];
+		int fd;
+
+		if (id_taken(uid))
+			continue;
+		snprintf(path, sizeof(path), "%s/%u", lock_dir, uid);
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0)
+			return negative_errno();
+		if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+			close(fd);
+			continue;
+		}
+		/* The name, as systemd writes its dynamic user's: who holds it, for a person looking. */
+		if (ftruncate(fd, 0) < 0 || write(fd, name, strlen(name)) < 0) {
+			/* Only informative: the lock is what counts. */
+		}
+		*ret = (uid_t)uid;
+		return fd;
+	}
+	return -EUSERS;
+}
+
+int identity_resolve(const struct profile *p, const char *lock_dir, struct identity *ret, char **ret_error)
+{
+	struct identity id = { .lock_fd = -1 };
 	struct user_info u = {};
 	gid_t gid = (gid_t)-1;
 	int r;
@@ -84,24 +140,50 @@ int identity_resolve(const struct profile *p, struct identity *ret, char **ret_e
 	}
 
 	r = user_lookup(p->user ?: IDENTITY_DEFAULT_USER, &u);
-	if (r == -ENOENT && !p->user) {
-		/* No system user for QEMU: it stays uid 0, but with no capability at all (see the README). */
-		r = user_lookup("0", &u);
-		id.root_fallback = true;
+	if (r == -ENOENT && !p->user && lock_dir) {
+		uid_t uid;
+
+		/* No system user for QEMU: a uid of its own, which owns no file and runs no other process. */
+		r = take_dynamic(p->name, lock_dir, &uid);
+		if (r == -EUSERS)
+			return errmsg(ret_error, r, "no free uid in %d-%d for QEMU; create a user for it (useradd --system "
+				      "--no-create-home --shell /usr/sbin/nologin %s)",
+				      IDENTITY_DYNAMIC_FIRST, IDENTITY_DYNAMIC_LAST, IDENTITY_DEFAULT_USER);
+		if (r < 0)
+			return errmsg(ret_error, r, "Failed to take a dynamic uid in %s: %s", lock_dir, strerror(-r));
+		id.lock_fd = r;
+		id.dynamic = true;
+		u = (struct user_info){ .home = strdup("/"), .uid = uid, .gid = (gid_t)uid };
+		if (asprintf(&u.name, "vgpuvm-%u", (unsigned)uid) < 0)
+			u.name = NULL;
+		if (!u.name || !u.home) {
+			user_info_done(&u);
+			identity_done(&id);
+			return -ENOMEM;
+		}
+		r = 0;
 	}
 	if (r == -ENOENT)
 		return errmsg(ret_error, -ENOENT,
 			    "%s: user: no user named \"%s\" in /etc/passwd; create it (useradd --system --no-create-home "
 			    "--shell /usr/sbin/nologin %s) or give a number",
-			    p->path, p->user, p->user);
+			    p->path, p->user ?: IDENTITY_DEFAULT_USER, p->user ?: IDENTITY_DEFAULT_USER);
 	if (r < 0)
 		return errmsg(ret_error, r, "Failed to read /etc/passwd: %s", strerror(-r));
+	if (u.uid == 0 || (p->group && gid == 0)) {
+		user_info_done(&u);
+		return errmsg(ret_error, -EPERM,
+			      "%s: %s: QEMU never runs as root (it runs the guest, which an attacker may control); name an "
+			      "unprivileged %s, or remove the key",
+			      p->path, u.uid == 0 ? "user" : "group", u.uid == 0 ? "user" : "group");
+	}
 	id.change = true;
 	id.uid = u.uid;
 	id.gid = p->group ? gid : u.gid;
 	id.name = steal_pointer(&u.name);
 	id.home = steal_pointer(&u.home);
-	r = user_groups(id.name, id.gid, &id.groups, &id.n_groups);
+	/* A dynamic uid is in no group of /etc/group: its own gid is all it has. */
+	r = user_groups(id.dynamic ? NULL : id.name, id.gid, &id.groups, &id.n_groups);
 	if (r < 0) {
 		identity_done(&id);
 		return errmsg(ret_error, r, "Failed to read /etc/group: %s", strerror(-r));
@@ -112,10 +194,12 @@ int identity_resolve(const struct profile *p, struct identity *ret, char **ret_e
 
 void identity_done(struct identity *id)
 {
+	if (id->lock_fd > 0)
+		close(id->lock_fd);
 	free(id->groups);
 	free(id->name);
 	free(id->home);
-	*id = (struct identity){};
+	*id = (struct identity){ .lock_fd = -1 };
 }
 
 /* What a display, a locale and QEMU's own lookups need; everything else the supervisor has stays with it. */

@@ -4,11 +4,14 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "util/macro.h"
+
 #include "supervisor/ctl_cli.h"
 #include "supervisor/doctor.h"
 #include "supervisor/log.h"
 #include "supervisor/profile_cli.h"
 #include "supervisor/run.h"
+#include "supervisor/trust.h"
 #include "supervisor/types_cli.h"
 
 struct command {
@@ -63,8 +66,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			_cleanup_free_ char *error = NULL;
+
+			/* As root, a variable that points vgpuvm at a place someone else controls is refused, for every
+			 * command: each reads or acts on what is there with root's authority. */
+			if (trust_environment(&error) < 0)
+				return log_error("%s", error ?: "an environment variable points at a place root cannot trust"),
+				       EX_NOPERM;
 			return commands[i].run(argc - 1, argv + 1);
+		}
 	log_error("unknown command \"%s\"; 'vgpuvm --help' lists the commands", argv[1]);
 	return EX_USAGE;
 }

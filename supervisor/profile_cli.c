@@ -15,6 +15,7 @@
 #include "profiles/profile_parse.h"
 #include "supervisor/log.h"
 #include "supervisor/profile_cli.h"
+#include "supervisor/trust.h"
 
 /*
  * The stock profiles: where `make install` puts them, and beside the binary when it runs from its build tree, so
@@ -62,6 +63,12 @@ int cli_load_profile(const char *name, char *const *sets, struct profile **ret)
 	if (r < 0) {
 		log_error("%s", error ?: strerror(-r));
 		return EX_NOINPUT;
+	}
+	/* Root runs only what root wrote: a profile names the binary, its environment and the files to lend. */
+	r = trust_path(path, "profile", &error);
+	if (r < 0 && r != -ENOENT) {
+		log_error("%s", error ?: strerror(-r));
+		return EX_NOPERM;
 	}
 	r = profile_load(path, sets, ret, &error);
 	if (r == -ENOMEM) {
@@ -190,7 +197,11 @@ int cmd_argv(int argc, char **argv)
 	if (r != 0)
 		return r < 0 ? 0 : r;
 
-	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = root && *root ? root : NULL }, &args);
+	/* The line `run` starts: as root, with the images as fds (see run.c). */
+	r = profile_argv(p,
+			 &(struct profile_argv_opts){ .sysfs_root = root && *root ? root : NULL,
+						      .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 },
+			 &args);
 	if (r < 0) {
 		log_error_errno(r, "Failed to build the QEMU command line: %m");
 		return EX_OSERR;

@@ -11,6 +11,8 @@
 #include "supervisor/owner.h"
 #include "supervisor/record.h"
 #include "supervisor/recover.h"
+#include "supervisor/trust.h"
+#include "util/errmsg.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
@@ -46,6 +48,10 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 	r = record_read(dir, &rec);
 	if (r == -ENOENT)
 		return 0;
+	if (r == -EPERM)
+		/* Not root's (or not this user's) to act on: nothing in it is believed, and it stays for its owner. */
+		return errmsg(ret_error, r, "%s/%s is not a record vgpuvm wrote (its owner or mode is wrong); ignored it: "
+			      "remove it by hand once you know what made it", dir, RECORD_FILE);
 	if (r < 0) {
 		/* A torn record tells nothing to undo; keeping it would block the name forever. */
 		record_remove(dir);
@@ -55,9 +61,14 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 		*ret_qemu_pid = rec.qemu_pid;
 		return -EBUSY;
 	}
+	/* A record names the sysfs tree it wrote to; root writes to none that someone else controls. */
+	if (rec.uuid[0] && (r = trust_path(rec.sysfs_root, "the record's sysfs_root", ret_error)) < 0)
+		return r == -ENOENT ? errmsg(ret_error, r, "the record's sysfs_root %s does not exist", rec.sysfs_root) : r;
 	/* What was lent to QEMU's user goes back first, in the reverse order of the run. */
 	for (unsigned i = rec.n_owned; i-- > 0;) {
 		r = owner_return(&rec.owned[i]);
+		if (r > 0)
+			continue; /* no longer the device that was lent: left alone */
 		if (r < 0) {
 			if (ret_error && asprintf(ret_error, "cannot give %s back to uid %ld: %s", rec.owned[i].path,
 						  (long)rec.owned[i].uid, strerror(-r)) < 0)

@@ -40,6 +40,7 @@
 #include "supervisor/run.h"
 #include "supervisor/runtime.h"
 #include "supervisor/spawn.h"
+#include "supervisor/trust.h"
 #include "supervisor/users.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -196,6 +197,12 @@ static void confine_self(struct sup *s)
 	log_debug("the supervisor's seccomp filter is in place");
 }
 
+static void close_files(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fds[i] = safe_close(fds[i]);
+}
+
 /* Starts QEMU and supervises it until it is reaped. Returns the exit code this run gives. */
 static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 {
@@ -205,20 +212,41 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	_cleanup_free_ char *error = NULL, *tail = NULL;
 	_cleanup_close_ int qmp_fd = -1, child_fd = -1;
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	int sv[2], r, code, files[PROFILE_FILES_MAX];
+	size_t n_files = 0;
 	struct vm vm;
-	int sv[2], r, code;
 
 	*ret_stopped = *ret_guest_off = false;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return log_error_errno(errno, "Failed to create the QMP socket pair: %m"), EX_OSERR;
 	qmp_fd = sv[0];
 	child_fd = sv[1];
-	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = 3 }, &argv);
+	/* As root, QEMU (another uid) gets its images as open fds, so that it needs no access of its own to them. */
+	if (sp->id.change) {
+		struct profile_file f[PROFILE_FILES_MAX];
+
+		n_files = profile_files(p, f, ELEMENTSOF(f));
+		for (size_t i = 0; i < n_files; i++) {
+			_cleanup_free_ char *err = NULL;
+
+			files[i] = trust_open_image(f[i].path, f[i].flags, &err);
+			if (files[i] < 0) {
+				r = files[i];
+				n_files = i;
+				close_files(files, n_files);
+				log_error("Failed to open the %s %s for QEMU: %s", f[i].what, f[i].path, err ?: strerror(-r));
+				return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
+			}
+		}
+	}
+	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+							 .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 },
+			 &argv);
 	if (r < 0)
-		return log_error_errno(r, "Failed to build QEMU's command line: %m"), EX_OSERR;
+		return close_files(files, n_files), log_error_errno(r, "Failed to build QEMU's command line: %m"), EX_OSERR;
 	env = identity_env(&sp->id, environ, p->env);
 	if (!env)
-		return log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
+		return close_files(files, n_files), log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
 
 	notify("STATUS=starting QEMU");
 	r = spawn_qemu(&(struct spawn_opts){ .argv = argv,
@@ -227,8 +255,12 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 					     .keep_stdio = p->serial == PROFILE_SERIAL_STDIO,
 					     .memlock = p->vgpu && p->vgpu->memlock ? memlock_for_guest(p->memory) : 0,
 					     .id = &sp->id,
-					     .no_spawn = p->sandbox[PROFILE_SANDBOX_SPAWN] == PROFILE_SANDBOX_DENY },
+					     .no_spawn = p->sandbox[PROFILE_SANDBOX_SPAWN] == PROFILE_SANDBOX_DENY,
+					     .files = files,
+					     .n_files = n_files },
 		       &s, &error);
+	/* QEMU has its own copies now, or failed to start: the supervisor keeps none. */
+	close_files(files, n_files);
 	if (r == -ENOENT && !strchr(p->qemu, '/')) {
 		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
 			  "or name the binary with \"qemu\" in the profile",
@@ -295,15 +327,27 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 }
 
 /* Lends QEMU's user one file it must open; recorded before it is made. Returns 0 or an exit code. */
-static int lend_one(struct sup *s, const char *path, const char *what, bool required)
+static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const char *what, bool required)
 {
+	const char *sysfs_root = s->m ? s->m->root : mdev_sysfs_root();
 	struct owned o;
 	int r;
 
-	r = owner_check(path, &s->id, &o);
+	r = owner_check(path, kind, sysfs_root, &s->id, &o);
 	if (r == -ENOENT) {
 		log_warning("%s %s does not exist: QEMU will not be able to open it", what, path);
 		return 0;
+	}
+	if (r == -ENODEV || r == -ELOOP) {
+		/* Root hands QEMU's user only the device it asked for, never whatever a path names. */
+		log_error("%s %s is not %s (it is %s); vgpuvm lends QEMU only that kind of device%s", what, path,
+			  kind == OWNED_DRM ? "a DRM render node (a character device of major 226, minor 128 or above)"
+					    : "a VFIO group's character device",
+			  r == -ELOOP ? "a symbolic link" : "another kind of file",
+			  kind == OWNED_DRM && s->p->display.rendernode
+				  ? "; set \"display\": {\"rendernode\": \"/dev/dri/renderDN\"} to one that ls -l /dev/dri lists"
+				  : "");
+		return kind == OWNED_DRM && s->p->display.rendernode ? EX_DATAERR : EX_UNAVAILABLE;
 	}
 	if (r <= 0) {
 		if (r < 0)
@@ -364,11 +408,11 @@ static int lend(struct sup *s)
 			log_warning_errno(g, "Failed to find the IOMMU group of mdev %s: %m", s->m->uuid);
 		else {
 			snprintf(path, sizeof(path), "%s/vfio/%d", host_dev_root(), g);
-			if ((code = lend_one(s, path, "the vGPU's VFIO group", true)) != 0)
+			if ((code = lend_one(s, path, OWNED_VFIO, "the vGPU's VFIO group", true)) != 0)
 				return code;
 		}
 	}
-	if (node && (code = lend_one(s, node, "the render node", false)) != 0)
+	if (node && (code = lend_one(s, node, OWNED_DRM, "the render node", false)) != 0)
 		return code;
 	return 0;
 }
@@ -380,12 +424,16 @@ static bool give_back(struct sup *s)
 		const struct owned *o = &s->rec.owned[s->rec.n_owned - 1];
 		int r = owner_return(o);
 
-		if (r < 0) {
+		if (r > 0)
+			log_warning("%s is no longer the device vgpuvm lent; left as it is", o->path);
+		else if (r < 0) {
 			log_error_errno(r, "Failed to give %s back to uid %ld: %m; `vgpuvm cleanup %s` tries again", o->path,
 					(long)o->uid, s->p->name);
 			return false;
 		}
-		log_info("gave %s back to uid %ld", o->path, (long)o->uid);
+		else
+			log_info("gave %s back to uid %ld (group %ld, mode %04o)", o->path, (long)o->uid, (long)o->gid,
+				 (unsigned)o->mode);
 		s->rec.n_owned--;
 		write_record(s, 0);
 	}
@@ -549,19 +597,25 @@ static int run_tries(struct sup *s, char **error)
 /* Whom QEMU runs as, said once at the start, with what the profile relaxes of QEMU's sandbox. */
 static int resolve_identity(struct sup *s)
 {
-	_cleanup_free_ char *error = NULL;
+	_cleanup_free_ char *error = NULL, *base = NULL, *lock_dir = NULL;
 	int r;
 
-	r = identity_resolve(s->p, &s->id, &error);
+	/* Dynamic uids are held where systemd holds its own, when it runs, so that neither hands out the other's. */
+	if (access("/run/systemd/system", F_OK) == 0)
+		lock_dir = strdup("/run/systemd/dynamic-uid");
+	else if (runtime_base(&base) == 0 && asprintf(&lock_dir, "%s/.dynamic-uid", base) < 0)
+		lock_dir = NULL;
+	if (!lock_dir)
+		return log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
+	r = identity_resolve(s->p, lock_dir, &s->id, &error);
 	if (r < 0) {
 		log_error("%s", error ?: strerror(-r));
-		return r == -EPERM ? EX_NOPERM : EX_CONFIG;
+		return r == -EPERM ? EX_NOPERM : r == -EUSERS ? EX_UNAVAILABLE : EX_CONFIG;
 	}
-	if (s->id.root_fallback)
-		log_warning("there is no \"%s\" system user, so QEMU runs as root, though without any capability; create "
-			    "one (useradd --system --no-create-home --shell /usr/sbin/nologin %s) or set \"user\" in the "
-			    "profile",
-			    IDENTITY_DEFAULT_USER, IDENTITY_DEFAULT_USER);
+	if (s->id.dynamic)
+		log_notice("there is no \"%s\" system user, so QEMU runs as a dynamic uid of its own; to choose it, create "
+			   "one (useradd --system --no-create-home --shell /usr/sbin/nologin %s) or set \"user\"",
+			   IDENTITY_DEFAULT_USER, IDENTITY_DEFAULT_USER);
 	log_info("QEMU runs as %s (uid %ld, gid %ld), with no capabilities", s->id.name ?: "?", (long)s->id.uid,
 		 (long)s->id.gid);
 	for (unsigned i = 0; i < PROFILE_SANDBOX_PART_MAX; i++)
@@ -594,7 +648,7 @@ int cmd_run(int argc, char **argv)
 	_cleanup_mdev_ struct mdev *m = NULL;
 	_cleanup_free_ char *error = NULL, *done = NULL;
 	_cleanup_close_ int sig_fd = -1;
-	struct sup s = {};
+	struct sup s = { .id.lock_fd = -1 };
 	pid_t holder = 0;
 	sigset_t mask;
 	int r, code;
@@ -616,10 +670,10 @@ int cmd_run(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
-	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() } };
+	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1 };
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 
-	r = runtime_acquire(p->name, &s.rt, &holder);
+	r = runtime_acquire(p->name, &s.rt, &holder, &error);
 	if (r == -EBUSY) {
 		if (holder > 0)
 			log_error("VM %s is already running, supervised by vgpuvm pid %ld", p->name, (long)holder);
@@ -630,8 +684,11 @@ int cmd_run(int argc, char **argv)
 	if (r == -ENXIO)
 		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"),
 		       EX_CONFIG;
+	if (r == -EPERM)
+		return log_error("%s", error ?: strerror(-r)), EX_NOPERM;
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the runtime directory for %s: %m", p->name), EX_CANTCREAT;
+	error = mfree(error);
 
 	/* A supervisor of this name that died left its record: undo what it made before making anything. */
 	r = recover(s.rt->dir, &holder, &done, &error);

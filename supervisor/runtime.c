@@ -12,6 +12,8 @@
 
 #include "supervisor/record.h"
 #include "supervisor/runtime.h"
+#include "supervisor/trust.h"
+#include "util/errmsg.h"
 #include "util/macro.h"
 
 int runtime_base(char **ret)
@@ -63,28 +65,63 @@ static pid_t read_pid(int fd)
 	return pid > 0 ? (pid_t)pid : 0;
 }
 
-int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder)
+/*
+ * The VM's directory below base, made if need be and checked: this user's (or root's), writable by no one else, not
+ * a symlink, in a base directory likewise. Returns its fd, or -EPERM with *ret_error saying what is wrong and the fix.
+ */
+static int open_vm_dir(const char *base, const char *name, char **ret_error)
 {
-	_cleanup_free_ char *base = NULL, *dir = NULL, *lock = NULL;
+	_cleanup_close_ int bfd = -1;
+	struct stat st;
+	int r, fd;
+
+	if ((r = mkdir_p(base, 0700)) < 0)
+		return r;
+	if ((r = trust_path(base, "the runtime directory", ret_error)) < 0)
+		return r == -ENOENT ? r : -EPERM;
+	bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0 || fstat(bfd, &st) < 0)
+		return negative_errno();
+	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return errmsg(ret_error, -EPERM,
+			      "the runtime directory %s is owned by uid %ld with mode %04o; it must be yours and writable "
+			      "by no one else (fix: chmod go-w %s, or point VGPUVM_RUNTIME_DIR elsewhere)",
+			      base, (long)st.st_uid, (unsigned)(st.st_mode & 07777), base);
+	if (mkdirat(bfd, name, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	fd = trust_openat_dir(bfd, name);
+	if (fd == -EPERM || fd == -ENOTDIR)
+		return errmsg(ret_error, -EPERM,
+			      "%s/%s is not a directory that only vgpuvm's user can write (a symlink, another owner, or "
+			      "group- or world-writable); vgpuvm will not use it: remove it (rm -r %s/%s) if no vgpuvm "
+			      "made it",
+			      base, name, base, name);
+	return fd;
+}
+
+int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder, char **ret_error)
+{
+	_cleanup_free_ char *base = NULL, *dir = NULL;
 	struct runtime *rt;
 	char buf[32];
 	int r, fd;
 
 	if ((r = runtime_base(&base)) < 0)
 		return r;
-	if (asprintf(&dir, "%s/%s", base, name) < 0 || asprintf(&lock, "%s/lock", dir) < 0)
+	if (asprintf(&dir, "%s/%s", base, name) < 0)
 		return -ENOMEM;
 	/*
 	 * The lock file lives in the directory it guards, and the last supervisor deletes both. So after taking the
-	 * lock, check that the file is still the one at that path; if a finishing supervisor removed it in between, go
-	 * again with a fresh one.
+	 * lock, check that the file is still the one in that directory; if a finishing supervisor removed it in
+	 * between, go again with a fresh one.
 	 */
 	for (int tries = 0;; tries++) {
+		_cleanup_close_ int dfd = open_vm_dir(base, name, ret_error);
 		struct stat a, b;
 
-		if ((r = mkdir_p(dir, 0700)) < 0)
-			return r;
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (dfd < 0)
+			return dfd;
+		fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return negative_errno();
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -94,7 +131,8 @@ int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder)
 			close(fd);
 			return r == -EWOULDBLOCK ? -EBUSY : r;
 		}
-		if (fstat(fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		if (fstat(fd, &a) == 0 && fstatat(dfd, "lock", &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
 			break;
 		close(fd);
 		if (tries > 10)

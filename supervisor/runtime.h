@@ -14,9 +14,10 @@ int runtime_base(char **ret);
 
 /*
  * Creates the VM's runtime directory and takes its lock. -EBUSY when another supervisor holds it, with its pid in
- * *ret_holder (0 when unknown).
+ * *ret_holder (0 when unknown). -EPERM, with *ret_error saying why and the fix, when the directory or the one above
+ * it is not the caller's (or root's) alone: a symlink, another owner, writable by others.
  */
-int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder);
+int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder, char **ret_error);
 
 /*
  * Removes the runtime files and the directory, then drops the lock. A crash record is kept, and with it the lock file

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "profiles/profile_argv.h"
 #include "supervisor/confine.h"
 #include "supervisor/identity.h"
 #include "supervisor/spawn.h"
@@ -120,7 +121,7 @@ static void drop_privileges(const struct identity *id, int status_fd)
 static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status_fd, int out_fd, int err_fd)
 {
 	struct rlimit rl = { .rlim_cur = o->memlock, .rlim_max = o->memlock };
-	int qmp, in, st, out, err;
+	int qmp, in, st, out, err, files[PROFILE_FILES_MAX];
 	sigset_t none;
 
 	/* QEMU must not outlive its supervisor: SIGTERM makes QEMU quit cleanly and flush its disks. */
@@ -147,15 +148,22 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 	st = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
 	out = out_fd >= 0 ? fcntl(out_fd, F_DUPFD, 10) : fcntl(STDOUT_FILENO, F_DUPFD, 10);
 	err = fcntl(err_fd, F_DUPFD, 10);
-	if (in < 0 || qmp < 0 || st < 0 || out < 0 || err < 0)
+	if (in < 0 || qmp < 0 || st < 0 || out < 0 || err < 0 || o->n_files > ELEMENTSOF(files))
 		child_fail(status_fd, STEP_FDS);
+	/* Above every target first, so that no move overwrites a source still to be moved. */
+	for (size_t i = 0; i < o->n_files; i++)
+		if ((files[i] = fcntl(o->files[i], F_DUPFD, 10 + PROFILE_FILE_FD_BASE + (int)o->n_files)) < 0)
+			child_fail(status_fd, STEP_FDS);
 	status_fd = st;
 	if (move_fd(in, STDIN_FILENO) < 0 || move_fd(out, STDOUT_FILENO) < 0 || move_fd(err, STDERR_FILENO) < 0 ||
 	    move_fd(qmp, 3) < 0 || dup3(st, 4, O_CLOEXEC) < 0)
 		child_fail(status_fd, STEP_FDS);
 	status_fd = 4;
+	for (size_t i = 0; i < o->n_files; i++)
+		if (move_fd(files[i], PROFILE_FILE_FD_BASE + (int)i) < 0)
+			child_fail(status_fd, STEP_FDS);
 	/* Everything else the supervisor has open stays with the supervisor. */
-	if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
+	if (syscall(SYS_close_range, (unsigned)(PROFILE_FILE_FD_BASE + o->n_files), ~0U, 0U) < 0)
 		child_fail(status_fd, STEP_FDS);
 
 	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)

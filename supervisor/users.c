@@ -64,6 +64,20 @@ int group_lookup(const char *name, gid_t *ret)
 	return -ENOENT;
 }
 
+bool group_gid_exists(gid_t gid)
+{
+	char line[4096], *f[4];
+	unsigned long n;
+	FILE *db = open_db("VGPUVM_GROUP_FILE", "/etc/group");
+	bool found = false;
+
+	while (db && !found && fgets(line, sizeof(line), db))
+		found = split(line, f, 4) >= 3 && parse_id(f[2], &n) && (gid_t)n == gid;
+	if (db)
+		fclose(db);
+	return found;
+}
+
 int user_lookup(const char *name, struct user_info *ret)
 {
 	char line[4096], *f[7];

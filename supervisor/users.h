@@ -19,6 +19,9 @@ struct user_info {
 /* A group name or a number. -ENOENT when there is none. */
 int group_lookup(const char *name, gid_t *ret);
 
+/* Whether /etc/group has an entry with that number. */
+bool group_gid_exists(gid_t gid);
+
 /* A user name, or a number (found in the file or not: a number alone gives itself as uid and gid, no name). -ENOENT
  * when there is no such user. Free with user_info_done(). */
 int user_lookup(const char *name, struct user_info *ret);

@@ -63,6 +63,13 @@ static inline void strv_freep(char ***l)
 		_fd;                                                                                                   \
 	})
 
+/* Frees p and returns NULL, for "p = mfree(p);". */
+static inline void *mfree(void *p)
+{
+	free(p);
+	return NULL;
+}
+
 static inline int negative_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;

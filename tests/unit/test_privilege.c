@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,44 +192,78 @@ static void test_users(void **state)
 	unsetenv("VGPUVM_GROUP_FILE");
 }
 
-/* Lending needs root (chown); the layer runs as root, as `make check` does. */
+/* Lending needs root (chown, mknod); the layer runs as root, as `make check` does. */
 static void test_owner_lend_and_return(void **state)
 {
 	struct identity id = { .change = true, .uid = 65534, .gid = 65534 };
+	char path[256], plain[256], link[256], sys[256], cmd[1024];
 	struct owned o;
 	struct stat st;
-	char path[256];
 
 	(void)state;
 	if (geteuid() != 0)
 		fail_msg("this test lends a file with chown and must run as root");
-	snprintf(path, sizeof(path), "%s/vfio-7", tmpdir);
-	write_file(path, "");
+	/* A render node: the DRM major, a render minor. */
+	snprintf(path, sizeof(path), "%s/renderD128", tmpdir);
+	assert_int_equal(mknod(path, S_IFCHR | 0600, makedev(226, 128)), 0);
 	assert_int_equal(chown(path, 0, 0), 0);
-	assert_int_equal(chmod(path, 0600), 0);
 
-	assert_int_equal(owner_check(path, &id, &o), 1);
+	assert_int_equal(owner_check(path, OWNED_DRM, "/nonexistent", &id, &o), 1);
 	assert_string_equal(o.path, path);
 	assert_int_equal(o.uid, 0);
+	assert_int_equal(o.mode, 0600);
+	assert_true(o.rdev == makedev(226, 128));
 	assert_int_equal(owner_lend(&o, &id), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	assert_int_equal(st.st_gid, 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	assert_int_equal(owner_check(path, &id, &o), 0);
+	assert_int_equal(owner_check(path, OWNED_DRM, "/nonexistent", &id, &o), 0);
 
+	/* QEMU, as the owner, opens it to everyone; the give-back restores owner, group and mode. */
+	assert_int_equal(chmod(path, 0666), 0);
+	o = (struct owned){ .kind = OWNED_DRM, .rdev = makedev(226, 128), .uid = 0, .gid = 0, .mode = 0600 };
 	snprintf(o.path, sizeof(o.path), "%s", path);
-	o.uid = o.gid = 0;
 	assert_int_equal(owner_return(&o), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	/* Another device at that path by now is left alone. */
+	o.rdev = makedev(226, 129);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(owner_return(&o), 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+
+	/* Not what it claims to be: a regular file, a symlink, a character device of another major. */
+	snprintf(plain, sizeof(plain), "%s/plain", tmpdir);
+	write_file(plain, "secret");
+	assert_int_equal(owner_check(plain, OWNED_DRM, "/nonexistent", &id, &o), -ENODEV);
+	snprintf(link, sizeof(link), "%s/link", tmpdir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(owner_check(link, OWNED_DRM, "/nonexistent", &id, &o), -ENODEV);
+	assert_int_equal(owner_check("/dev/null", OWNED_DRM, "/nonexistent", &id, &o), -ENODEV);
+
+	/* A VFIO group is told apart by its class in sysfs, as /sys/dev/char/MAJ:MIN links it. */
+	snprintf(sys, sizeof(sys), "%s/sys", tmpdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/dev/char %s/devices/virtual/vfio/7 && ln -s ../../devices/virtual/vfio/7 "
+		 "%s/dev/char/511:7 && mknod %s/vfio-7 c 511 7 && mknod %s/other c 511 8",
+		 sys, sys, sys, tmpdir, tmpdir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/vfio-7", tmpdir);
+	assert_int_equal(owner_check(path, OWNED_VFIO, sys, &id, &o), 1);
+	assert_int_equal(owner_check(path, OWNED_DRM, sys, &id, &o), -ENODEV);
+	snprintf(path, sizeof(path), "%s/other", tmpdir);
+	assert_int_equal(owner_check(path, OWNED_VFIO, sys, &id, &o), -ENODEV);
 
 	/* Group access is enough: nothing is lent then. */
+	snprintf(path, sizeof(path), "%s/vfio-7", tmpdir);
 	assert_int_equal(chown(path, 0, 106), 0);
 	assert_int_equal(chmod(path, 0660), 0);
 	id.groups = (gid_t[]){ 65534, 106 };
 	id.n_groups = 2;
-	assert_int_equal(owner_check(path, &id, &o), 0);
+	assert_int_equal(owner_check(path, OWNED_VFIO, sys, &id, &o), 0);
 	/* A node that is gone (the mdev was removed with it) counts as given back. */
 	unlink(path);
 	assert_int_equal(owner_return(&o), 0);
@@ -237,18 +272,31 @@ static void test_owner_lend_and_return(void **state)
 static void test_record_lent(void **state)
 {
 	struct record r = { .name = "vm", .supervisor_pid = 42, .n_owned = 2 }, back;
+	char path[512];
 
 	(void)state;
-	snprintf(r.owned[0].path, sizeof(r.owned[0].path), "/dev/vfio/12");
-	r.owned[1] = (struct owned){ .path = "/dev/dri/renderD128", .uid = 0, .gid = 106 };
+	r.owned[0] = (struct owned){ .path = "/dev/vfio/12", .kind = OWNED_VFIO, .rdev = makedev(511, 12), .mode = 0600 };
+	r.owned[1] = (struct owned){ .path = "/dev/dri/renderD128", .kind = OWNED_DRM, .rdev = makedev(226, 128),
+				     .uid = 0, .gid = 106, .mode = 0660 };
 	/* Without an mdev a record is still valid when it names something lent. */
 	assert_int_equal(record_write(tmpdir, &r), 0);
 	assert_int_equal(record_read(tmpdir, &back), 0);
 	assert_int_equal(back.n_owned, 2);
 	assert_string_equal(back.owned[0].path, "/dev/vfio/12");
+	assert_int_equal(back.owned[0].kind, OWNED_VFIO);
 	assert_string_equal(back.owned[1].path, "/dev/dri/renderD128");
 	assert_int_equal(back.owned[1].gid, 106);
+	assert_int_equal(back.owned[1].mode, 0660);
+	assert_true(back.owned[1].rdev == makedev(226, 128));
 	assert_string_equal(back.uuid, "");
+	/* A record someone else can write, or that is not the caller's, is not believed. */
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, RECORD_FILE);
+	assert_int_equal(chmod(path, 0622), 0);
+	assert_int_equal(record_read(tmpdir, &back), -EPERM);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(chown(path, 65534, 0), 0);
+	assert_int_equal(record_read(tmpdir, &back), -EPERM);
+	assert_int_equal(chown(path, 0, 0), 0);
 	r.n_owned = 0;
 	assert_int_equal(record_write(tmpdir, &r), 0);
 	assert_int_equal(record_read(tmpdir, &back), -EBADMSG);
