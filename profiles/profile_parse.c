@@ -418,12 +418,18 @@ static int parse_display(struct ctx *c, json_object *o, struct profile *p)
 		return fail(c, "display.full_screen", "only the \"gtk\" display has a full-screen mode");
 	if (d->rendernode && d->type != PROFILE_DISPLAY_EGL_HEADLESS && d->type != PROFILE_DISPLAY_DBUS)
 		return fail(c, "display.rendernode", "only \"egl-headless\" and \"dbus\" take a render node");
-	if (d->rendernode && d->rendernode[0] != '/')
-		return fail(c, "display.rendernode", "expected an absolute path like \"/dev/dri/renderD128\"");
+	/* No comma: QEMU would read what follows as more options. The node itself is checked when the VM starts. */
+	if (d->rendernode && (d->rendernode[0] != '/' || strchr(d->rendernode, ',')))
+		return fail(c, "display.rendernode", "expected a render node's path like \"/dev/dri/renderD128\" (no comma), "
+			    "got \"%s\"", d->rendernode);
 	if (d->type == PROFILE_DISPLAY_VNC && !d->listen)
 		return fail(c, "display.listen", "missing; a \"vnc\" display needs an address, e.g. \"127.0.0.1:0\"");
 	if (d->listen && d->type != PROFILE_DISPLAY_VNC && d->type != PROFILE_DISPLAY_EGL_HEADLESS)
 		return fail(c, "display.listen", "only \"vnc\" and \"egl-headless\" (VNC beside it) take an address");
+	/* QEMU reads options after a comma: an address must not smuggle any in ("0.0.0.0:0,password=off"). */
+	if (d->listen && strpbrk(d->listen, ", \t\n"))
+		return fail(c, "display.listen", "expected a VNC display \"HOST:N\" like \"127.0.0.1:0\", with no comma or "
+			    "space, got \"%s\"", d->listen);
 	if (d->listen && !strchr(d->listen, ':'))
 		return fail(c, "display.listen", "expected a VNC display \"HOST:N\" like \"127.0.0.1:0\" (port 5900+N), got \"%s\"",
 			    d->listen);

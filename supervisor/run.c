@@ -389,8 +389,17 @@ static char *render_node(const struct profile *p)
 
 	if (!p->display.gl && p->display.type != PROFILE_DISPLAY_EGL_HEADLESS)
 		return NULL;
-	if (p->display.rendernode)
-		return strdup(p->display.rendernode);
+	if (p->display.rendernode) {
+		/* A /dev/dri/by-path link is fine where only root could have made it; what is lent is the node itself,
+		 * reached without following anything (owner_check). */
+		_cleanup_free_ char *error = NULL;
+
+		if (trust_path(p->display.rendernode, "display.rendernode", &error) == -EPERM) {
+			log_error("%s", error);
+			return NULL;
+		}
+		return realpath(p->display.rendernode, NULL) ?: strdup(p->display.rendernode);
+	}
 	rel = host_render_node(host_dev_root());
 	return rel ? host_path(host_dev_root(), rel) : NULL;
 }
@@ -412,6 +421,8 @@ static int lend(struct sup *s)
 				return code;
 		}
 	}
+	if (!node && s->p->display.rendernode && (s->p->display.gl || s->p->display.type == PROFILE_DISPLAY_EGL_HEADLESS))
+		return EX_NOPERM; /* a render node in a place someone else controls: said by render_node() */
 	if (node && (code = lend_one(s, node, OWNED_DRM, "the render node", false)) != 0)
 		return code;
 	return 0;
