@@ -28,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
@@ -163,28 +164,68 @@ static char *ups_to_root(const char *rel_dir)
 	return s;
 }
 
+/* mkdir -p: every directory of path. */
+static int mkdir_p(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*s = '/';
+		}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* mkdir -p of the directory path is in. */
+static int mkdir_p_parent(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+	char *slash = p ? strrchr(p, '/') : NULL;
+
+	if (!slash)
+		return -1;
+	*slash = 0;
+	return mkdir_p(p);
+}
+
+/* The fake VFIO major: any major works, since vgpuvm tells a VFIO node by its class in sysfs, as on a real host. */
+#define FAKE_VFIO_MAJOR 511
+
 /*
- * With $VGPUVM_DEV_ROOT set, the group's device node DEVROOT/vfio/N comes and goes with the mdev, root's and mode
- * 0600 as vfio makes it, so that the supervisor's lending of it to QEMU's user can be checked.
+ * With $VGPUVM_DEV_ROOT set, the group's device node DEVROOT/vfio/N comes and goes with the mdev, a character device
+ * root's and mode 0600 as vfio makes it, with its sysfs class link ROOT/dev/char/MAJ:N -> ../../devices/virtual/vfio/N,
+ * so that the supervisor's check of what it lends, and the lending itself, can be tested.
  */
 static int dev_node(int group, bool create)
 {
 	const char *dev = getenv("VGPUVM_DEV_ROOT");
-	_cleanup_free_ char *p = NULL;
-	int fd;
+	_cleanup_free_ char *p = NULL, *link = NULL, *cls = NULL, *target = NULL;
 
 	if (!dev || !*dev)
 		return 0;
-	if (asprintf(&p, "%s/vfio/%d", dev, group) < 0)
+	if (asprintf(&p, "%s/vfio/%d", dev, group) < 0 ||
+	    asprintf(&link, "%s/dev/char/%d:%d", arg_root, FAKE_VFIO_MAJOR, group) < 0 ||
+	    asprintf(&cls, "%s/devices/virtual/vfio/%d", arg_root, group) < 0 ||
+	    asprintf(&target, "../../devices/virtual/vfio/%d", group) < 0)
 		return -ENOMEM;
-	if (!create)
+	if (!create) {
+		unlink(link);
+		rmdir(cls);
 		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	}
+	if (mkdir_p(cls) < 0 || mkdir_p_parent(link) < 0)
 		return -errno;
-	fchmod(fd, 0600);
-	close(fd);
-	return 0;
+	if (symlink(target, link) < 0 && errno != EEXIST)
+		return -errno;
+	unlink(p);
+	if (mknod(p, S_IFCHR | 0600, makedev(FAKE_VFIO_MAJOR, group)) < 0)
+		return -errno;
+	return chmod(p, 0600) < 0 ? -errno : 0;
 }
 
 /* The kernel hands out IOMMU group numbers from an IDA: the smallest free one. */

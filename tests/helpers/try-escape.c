@@ -4,10 +4,18 @@
  * line per try to $TRY_ESCAPE_REPORT, then execs the real QEMU ($TRY_ESCAPE_QEMU, default qemu-system-x86_64) with
  * its own arguments, so that to vgpuvm it is QEMU. Each line is "NAME: refused (why)" or "NAME: ALLOWED"; then
  * "fds: 0 1 2 3", "env: NAME ...", and the /proc/self/status lines the confinement shows in.
+ *
+ * What a hijacked QEMU would try against the host, each from a colon-separated list in the environment:
+ *   TRY_ESCAPE_WRITE    open each file for writing (root's files: /etc/shadow, a victim the test made)
+ *   TRY_ESCAPE_READ     open each file for reading
+ *   TRY_ESCAPE_CHMOD    chmod each file 0666 (what it was lent: the owner may, the give-back must undo it)
+ *   TRY_ESCAPE_KILL     send SIGTERM to each pid (the supervisor, a root process); "ppid" is the supervisor
  */
 #include <cap-ng.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +59,48 @@ static int spawn(void)
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
 	return pid < 0 ? -1 : 0;
+}
+
+/* Runs try on each element of the colon-separated list in env, reporting "WHAT ELEMENT". */
+static void each(const char *env, const char *what, int (*try)(const char *))
+{
+	const char *v = getenv(env);
+	char *copy, *save = NULL, name[512];
+
+	if (!v || !(copy = strdup(v)))
+		return;
+	for (char *e = strtok_r(copy, ":", &save); e; e = strtok_r(NULL, ":", &save)) {
+		snprintf(name, sizeof(name), "%s %s", what, e);
+		report(name, try(e));
+	}
+	free(copy);
+}
+
+static int try_write(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	if (fd >= 0 && write(fd, "pwned\n", 6) < 0) {
+		/* the open alone counts */
+	}
+	return fd < 0 ? -1 : close(fd);
+}
+
+static int try_read(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	return fd < 0 ? -1 : close(fd);
+}
+
+static int try_chmod(const char *path)
+{
+	return chmod(path, 0666);
+}
+
+static int try_kill(const char *pid)
+{
+	return kill(strcmp(pid, "ppid") == 0 ? getppid() : (pid_t)atol(pid), SIGTERM);
 }
 
 static int regain_caps(void)
@@ -99,6 +150,11 @@ int main(int argc, char **argv)
 	report("spawn a process", spawn());
 	report("ptrace the supervisor", (int)ptrace(PTRACE_ATTACH, getppid(), NULL, NULL));
 	report("turn off no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? -1 : 0);
+
+	each("TRY_ESCAPE_WRITE", "write", try_write);
+	each("TRY_ESCAPE_READ", "read", try_read);
+	each("TRY_ESCAPE_CHMOD", "chmod", try_chmod);
+	each("TRY_ESCAPE_KILL", "kill", try_kill);
 
 	st = fopen("/proc/self/status", "re");
 	while (st && fgets(line, sizeof(line), st))

@@ -85,7 +85,7 @@ stop_and_check() {
 	stop_and_check vm
 }
 
-@test "the default user: the vgpuvm system user when there is one, else root with no capabilities and a warning" {
+@test "the default user: the vgpuvm system user when there is one, else a dynamic uid of QEMU's own, never root" {
 	printf 'root:x:0:0:root:/root:/bin/bash\nvgpuvm:x:64000:64000::/var/lib/vgpuvm:/usr/sbin/nologin\n' >"$T/passwd"
 	plain vm
 	VGPUVM_PASSWD_FILE=$T/passwd start_vm vm
@@ -100,12 +100,32 @@ stop_and_check() {
 	VGPUVM_PASSWD_FILE=$T/passwd start_vm vm
 	wait_log 'is running'
 	q=$(qemu_pid)
-	grep -q 'there is no "vgpuvm" system user, so QEMU runs as root, though without any capability' "$T/log"
-	[ "$(status_of "$q" Uid)" = "0 0 0 0" ]
+	grep -q 'there is no "vgpuvm" system user, so QEMU runs as a dynamic uid of its own' "$T/log"
+	read -r uid _ < <(status_of "$q" Uid)
+	[ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ]
+	[ "$(status_of "$q" Uid)" = "$uid $uid $uid $uid" ]
+	[ "$(status_of "$q" Gid)" = "$uid $uid $uid $uid" ]
+	[ "$(status_of "$q" Groups)" = "$uid" ]
 	[ "$(status_of "$q" CapEff)" = 0000000000000000 ]
 	[ "$(status_of "$q" CapBnd)" = 0000000000000000 ]
 	[ "$(status_of "$q" NoNewPrivs)" = 1 ]
+	# The uid is held (systemd's own lock files, or vgpuvm's where systemd does not run) while the VM runs.
+	lock=/run/systemd/dynamic-uid/$uid
+	[ -d /run/systemd/system ] || lock=$VGPUVM_RUNTIME_DIR/.dynamic-uid/$uid
+	[ "$(cat "$lock")" = "$(vm_name vm)" ]
 	stop_and_check vm
+
+	# QEMU never runs as root, even when a profile asks.
+	printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n' >"$T/passwd"
+	for who in '"user": "root"' '"user": "0"' '"user": "nobody", "group": "root"'; do
+		plain vm "$who"
+		: >"$T/log"
+		VGPUVM_PASSWD_FILE=$T/passwd start_vm vm
+		wait_vm 30
+		[ "$VM_STATUS" -eq 77 ]
+		grep -q 'QEMU never runs as root' "$T/log"
+		assert_clean vm
+	done
 }
 
 @test "a program in QEMU's place cannot regain privilege, spawn, raise a limit or see the supervisor's fds and env" {
@@ -243,8 +263,8 @@ lent_vm() {
 
 @test "a GL display's render node is lent when QEMU's user cannot open it, and given back; one it can open is left alone" {
 	mkdir -p "$VGPUVM_DEV_ROOT/dri"
-	: >"$VGPUVM_DEV_ROOT/dri/renderD128"
-	: >"$VGPUVM_DEV_ROOT/dri/renderD129"
+	mknod "$VGPUVM_DEV_ROOT/dri/renderD128" c 226 128
+	mknod "$VGPUVM_DEV_ROOT/dri/renderD129" c 226 129
 	chmod 0660 "$VGPUVM_DEV_ROOT"/dri/renderD*
 	fake_profile vm stubborn '"user": "nobody", "display": {"type": "egl-headless"}, "shutdown": {"powerdown_timeout": 1, "quit_timeout": 1, "kill_timeout": 1}'
 	start_vm vm
@@ -268,7 +288,8 @@ lent_vm() {
 
 @test "an ordinary user runs a VM on an mdev made beforehand: told exactly what to grant, then it runs" {
 	lent_vm vm
-	mkdir -m 0777 "$T/userrun"
+	# The user's own runtime directory, as XDG_RUNTIME_DIR is: its own, mode 0700.
+	install -d -o 65534 -m 0700 "$T/userrun"
 	export VGPUVM_RUNTIME_DIR=$T/userrun
 	chmod 0644 "$T/vm.json"
 	run as_nobody "$VGPUVM" run "$T/vm.json"
