@@ -45,46 +45,172 @@ static const char *untrusted_why(const struct stat *st, bool last, char *buf, si
 	return NULL;
 }
 
+/* How many symlinks a walk follows before it gives up, as the kernel's ELOOP. */
+#define WALK_LINKS_MAX 40
+#define WALK_DEPTH_MAX 128
+
+struct walk {
+	int fd;		     /* O_PATH fd of what the path names */
+	bool trusted;	     /* every directory on the way is root's alone (for an ordinary caller: its own or root's) */
+	bool last_trusted;   /* and so is what the path names */
+	struct stat st;	     /* of what the path names */
+	char why[PATH_MAX + 128]; /* the first thing that is not, and where */
+};
+
+static void walk_distrust(struct walk *w, const char *where, const char *what)
+{
+	if (w->trusted)
+		snprintf(w->why, sizeof(w->why), "%s %s", where, what);
+	w->trusted = false;
+}
+
+/*
+ * Resolves path as the kernel would, one component at a time from an fd, with O_NOFOLLOW, so that what is checked is
+ * what is used: no directory can be swapped for a symlink between the two. A symlink is followed only when the
+ * directory it is in can be trusted, since whoever can write that directory chooses where it points; any other
+ * symlink ends the walk with -EPERM. Returns 0 with w filled, -ENOENT, or another negative errno.
+ */
+static int walk(const char *path, struct walk *w)
+{
+	_cleanup_free_ char *todo = NULL;
+	int stack[WALK_DEPTH_MAX];
+	bool trust[WALK_DEPTH_MAX];
+	char where[PATH_MAX] = "";
+	size_t depth = 0, links = 0;
+	char why[96];
+	const char *bad;
+	int r = 0;
+
+	*w = (struct walk){ .fd = -1, .trusted = true };
+	if (path[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&todo, "%s/%s", cwd, path) < 0)
+			return -ENOMEM;
+	} else if (!(todo = strdup(path)))
+		return -ENOMEM;
+	stack[0] = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (stack[0] < 0 || fstat(stack[0], &w->st) < 0)
+		return negative_errno();
+	trust[0] = !(bad = untrusted_why(&w->st, false, why, sizeof(why)));
+	if (bad)
+		walk_distrust(w, "/", bad);
+	for (char *rest = todo; r == 0;) {
+		char *comp, *next_rest, target[PATH_MAX];
+		struct stat st;
+		int fd;
+		ssize_t n;
+
+		while (*rest == '/')
+			rest++;
+		if (!*rest)
+			break;
+		comp = rest;
+		next_rest = rest + strcspn(rest, "/");
+		if (*next_rest)
+			*next_rest++ = 0;
+		rest = next_rest;
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			if (depth > 0) {
+				close(stack[depth--]);
+				*strrchr(where, '/') = 0;
+			}
+			continue;
+		}
+		fd = openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			r = negative_errno();
+			safe_close(fd);
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			_cleanup_free_ char *spliced = NULL;
+
+			n = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (n < 0) {
+				r = negative_errno();
+				break;
+			}
+			target[n] = 0;
+			if (++links > WALK_LINKS_MAX) {
+				r = -ELOOP;
+				break;
+			}
+			if (!trust[depth]) {
+				snprintf(w->why, sizeof(w->why), "%s/%s is a symbolic link in a directory that someone else can "
+					 "write, which vgpuvm will not follow", where, comp);
+				r = -EPERM;
+				break;
+			}
+			/* The rest of the path now goes on from where the link points. */
+			if (asprintf(&spliced, "%s/%s", target, rest) < 0) {
+				r = -ENOMEM;
+				break;
+			}
+			if (target[0] == '/')
+				while (depth > 0) {
+					close(stack[depth--]);
+					where[0] = 0;
+				}
+			free(todo);
+			todo = steal_pointer(&spliced);
+			rest = todo;
+			continue;
+		}
+		if (depth + 1 >= WALK_DEPTH_MAX || strlen(where) + strlen(comp) + 2 > sizeof(where)) {
+			close(fd);
+			r = -ENAMETOOLONG;
+			break;
+		}
+		strcat(strcat(where, "/"), comp);
+		stack[++depth] = fd;
+		w->st = st;
+		bad = untrusted_why(&st, true, why, sizeof(why));
+		/* A directory is trusted for what is below it; what the path names is judged by the caller's rules. */
+		trust[depth] = trust[depth - 1] && !bad;
+		if (*rest && bad)
+			walk_distrust(w, where, bad);
+		if (!*rest)
+			w->last_trusted = !bad;
+		if (!*rest && bad)
+			snprintf(w->why, sizeof(w->why), "%s %s", where, bad);
+		if (*rest && !S_ISDIR(st.st_mode)) {
+			r = -ENOTDIR;
+			break;
+		}
+	}
+	if (r == 0 && depth == 0)
+		w->last_trusted = trust[0];
+	if (r == 0)
+		w->fd = stack[depth];
+	else
+		close(stack[depth]);
+	for (size_t i = 0; i < depth; i++)
+		close(stack[i]);
+	return r;
+}
+
 int trust_path(const char *path, const char *what, char **ret_error)
 {
-	_cleanup_free_ char *real = NULL, *sofar = NULL;
-	_cleanup_close_ int fd = -1;
-	char why[64], *save = NULL, *comp;
-	struct stat st;
-	const char *bad;
-	size_t len = 0;
+	struct walk w;
+	int r;
 
 	if (!trust_is_root())
 		return 0;
-	/* Symlinks are resolved first; the walk below then follows none, so that what is checked is what is used. */
-	real = realpath(path, NULL);
-	if (!real)
-		return errno == ENOENT ? -ENOENT : errmsg(ret_error, negative_errno(), "%s %s: %s", what, path, strerror(errno));
-	sofar = calloc(1, strlen(real) + 2);
-	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (!sofar || fd < 0 || fstat(fd, &st) < 0)
-		return sofar ? negative_errno() : -ENOMEM;
-	strcpy(sofar, "/");
-	bad = untrusted_why(&st, strcmp(real, "/") == 0, why, sizeof(why));
-	for (comp = strtok_r(real + 1, "/", &save); !bad && comp; comp = strtok_r(NULL, "/", &save)) {
-		int next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-		if (next < 0)
-			return negative_errno();
-		close(fd);
-		fd = next;
-		if (fstat(fd, &st) < 0)
-			return negative_errno();
-		len += (size_t)sprintf(sofar + len, "/%s", comp);
-		bad = untrusted_why(&st, !save || !*save, why, sizeof(why));
-	}
-	if (bad)
+	r = walk(path, &w);
+	safe_close(w.fd);
+	if (r == -EPERM || (r == 0 && (!w.trusted || !w.last_trusted)))
 		return errmsg(ret_error, -EPERM,
-			      "%s %s: %s %s; as root, vgpuvm uses only what root owns and no one else can write, in "
-			      "directories likewise (fix: chown root: %s && chmod go-w %s, or move it to a place root owns, "
-			      "such as /etc/vgpuvm/profiles for a profile)",
-			      what, path, sofar, bad, sofar, sofar);
-	return 0;
+			      "%s %s: %s; as root, vgpuvm uses only what root owns and no one else can write, in "
+			      "directories likewise (fix: chown root: and chmod go-w what is named, or move it to a place "
+			      "root owns, such as /etc/vgpuvm/profiles for a profile)",
+			      what, path, w.why);
+	if (r < 0 && r != -ENOENT)
+		return errmsg(ret_error, r, "%s %s: %s", what, path, strerror(-r));
+	return r;
 }
 
 int trust_openat_dir(int dir_fd, const char *name)
@@ -103,54 +229,41 @@ int trust_openat_dir(int dir_fd, const char *name)
 
 int trust_open_image(const char *path, int flags, char **ret_error)
 {
-	_cleanup_free_ char *real = NULL, *dir = NULL;
-	_cleanup_close_ int dfd = -1, fd = -1;
-	char *last;
+	_cleanup_close_ int fd = -1;
+	struct walk w;
 	struct stat st;
-	bool trusted = true;
+	char proc[64];
+	bool trusted;
+	int r;
 
-	real = realpath(path, NULL);
-	if (!real)
-		return errmsg(ret_error, negative_errno(), "%s: %s", path, strerror(errno));
-	last = strrchr(real, '/');
-	dir = last == real ? strdup("/") : strndup(real, (size_t)(last - real));
-	if (!dir)
-		return -ENOMEM;
-	last++;
+	r = walk(path, &w);
+	if (r == -EPERM)
+		return errmsg(ret_error, r, "%s", w.why);
+	if (r < 0)
+		return errmsg(ret_error, r, "%s", strerror(-r));
 	/* Whether the directories on the way are root's alone: if not, whoever can write one chooses the file. */
-	if (trust_is_root()) {
-		_cleanup_free_ char *error = NULL;
-
-		trusted = trust_path(dir, "", &error) == 0;
-	}
-	/* Down from /, following no symlink: a directory swapped for one after realpath() is refused, not followed. */
-	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	for (char *save = NULL, *c = strtok_r(dir, "/", &save); dfd >= 0 && c; c = strtok_r(NULL, "/", &save)) {
-		int next = openat(dfd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		close(dfd);
-		dfd = next;
-	}
-	if (dfd < 0)
-		return errmsg(ret_error, negative_errno(), "%s: %s", path, strerror(errno));
-	fd = openat(dfd, last, flags | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	trusted = !trust_is_root() || w.trusted;
+	/* Opened again with its access mode through the fd: the same inode the walk checked, by no path. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w.fd);
+	fd = S_ISREG(w.st.st_mode) || S_ISBLK(w.st.st_mode) ? open(proc, flags | O_NOCTTY | O_CLOEXEC) : -1;
+	safe_close(w.fd);
+	if (!S_ISREG(w.st.st_mode) && !(trusted && S_ISBLK(w.st.st_mode)))
+		return errmsg(ret_error, -EPERM, "not a regular file%s",
+			      trusted ? " or a block device" : " (in a directory that someone other than root can write)");
 	if (fd < 0)
-		return errmsg(ret_error, negative_errno(), "%s: %s", path, strerror(errno));
+		return errmsg(ret_error, negative_errno(), "%s", strerror(errno));
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
-	if (!S_ISREG(st.st_mode) && !(trusted && S_ISBLK(st.st_mode)))
-		return errmsg(ret_error, -EPERM, "%s is not a regular file%s", path,
-			      trusted ? " or a block device" : " (in a directory that someone other than root can write)");
 	/*
 	 * In a directory someone else can write, a file of root's got there by a hard link or a rename that root did
 	 * not make: its owner is the only one whose file it can be.
 	 */
 	if (!trusted && st.st_uid == 0)
 		return errmsg(ret_error, -EPERM,
-			      "%s is root's, in a directory that someone other than root can write; vgpuvm will not hand "
-			      "it to QEMU (fix: move it to a directory root owns, such as /var/lib/vgpuvm, or chown it to "
-			      "the user whose directory it is in)",
-			      path);
+			      "it is root's, in a directory that someone other than root can write (%s); vgpuvm will not "
+			      "hand it to QEMU (fix: move it to a directory root owns, such as /var/lib/vgpuvm, or chown it "
+			      "to the user whose directory it is in)",
+			      w.why);
 	return TAKE_FD(fd);
 }
 
