@@ -157,7 +157,7 @@ static int check_keys(struct ctx *c, json_object *o, const char *prefix, const c
 					if (strcmp(*k, key) == 0)
 						return fail(c, field, "unknown key; did you mean \"%s.%s\"?",
 							    nested_keys[i].prefix, key);
-		return fail(c, field, "unknown key (see the profile reference in the README)");
+		return fail(c, field, "unknown key (see vgpuvm-profile(5))");
 	}
 	return 0;
 }
