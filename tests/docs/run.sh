@@ -10,7 +10,7 @@
 # It reads the pages that `make man` built (make check builds them), and needs go-md2man and man-db
 # (scripts/deps.sh build test).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 VGPUVM=${VGPUVM:-$PWD/build/vgpuvm}
 build=$(dirname "$VGPUVM")
 pages=(vgpuvm.1 vgpuvm-profile.5 vgpuvm-control.7)
@@ -39,7 +39,7 @@ prose() {
 
 # GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes.
 slug() {
-	sed -e 's/^#* *//' | tr 'A-Z' 'a-z' | sed -e 's/[^a-z0-9 _-]//g' -e 's/ /-/g'
+	sed -e 's/^#* *//' | tr '[:upper:]' '[:lower:]' | sed -e 's/[^a-z0-9 _-]//g' -e 's/ /-/g'
 }
 
 readme_size() {
@@ -103,13 +103,18 @@ man_page() {
 	command -v man >/dev/null || { echo "man is not installed (scripts/deps.sh test)"; return 1; }
 	err=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >"$tmp/text") || { echo "man failed: $err"; return 1; }
 	[ -z "$err" ] || { echo "$err"; r=1; }
-	grep -qx 'NAME' "$tmp/text" && grep -qx 'SEE ALSO' "$tmp/text" || { echo "no NAME or SEE ALSO section"; r=1; }
+	if ! grep -qx 'NAME' "$tmp/text" || ! grep -qx 'SEE ALSO' "$tmp/text"; then
+		echo "no NAME or SEE ALSO section"
+		r=1
+	fi
 	grep -nE '```|\*\*|\]\(' "$tmp/text" && { echo "^ markdown left in the text"; r=1; }
 	return $r
 }
 
 profile_keys_parser() {
-	"$build/helpers/profile-keys" | sort -u
+	local keys
+	keys=$("$build/helpers/profile-keys") || return 1
+	printf '%s\n' "$keys" | sort -u
 }
 
 # The entries of vgpuvm-profile(5): its ### headings, "KEY[, KEY]... (TYPE)".
@@ -138,7 +143,9 @@ keys_exist() {
 }
 
 commands_help() {
-	"$VGPUVM" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }' | sort -u
+	local help
+	help=$("$VGPUVM" --help) || return 1
+	printf '%s\n' "$help" | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }' | sort -u
 }
 
 # The entries of vgpuvm(1): its "### vgpuvm COMMAND ..." headings.
