@@ -3,6 +3,7 @@
 #   make check      install missing test packages, then every test layer; ends with "N passed, N failed"
 #   make asan       ASan + UBSan build, running the unit tests
 #   make demo       the real kernel mdev chain with the mdpy demo profile
+#   make man        the manual pages, from docs/*.md with go-md2man (make builds them too when go-md2man is there)
 #   make install    honours PREFIX and DESTDIR
 
 VERSION := 0.1.0
@@ -10,6 +11,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 STOCKDIR ?= $(DATADIR)/vgpuvm/profiles
+MANDIR ?= $(DATADIR)/man
 
 PKGS := json-c uuid libseccomp libcap-ng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -81,12 +83,31 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libvgpuvm.a
 unit-bins: $(UNIT_BIN)
 helpers: $(HELPER_BIN)
 
+# The manual pages are markdown in docs/, turned into roff by go-md2man. A plain `make` builds them only when
+# go-md2man is installed, so that building vgpuvm needs no more than a C compiler; `make man` insists, and `make check`
+# installs go-md2man first (scripts/deps.sh). The title line's DATE becomes the page's last commit date (or its
+# modification time outside git) and VERSION the version, so that the markdown needs no edit at a release.
+GO_MD2MAN ?= $(shell command -v go-md2man 2>/dev/null)
+MAN_PAGES := vgpuvm.1 vgpuvm-profile.5 vgpuvm-control.7
+MAN_OUT := $(MAN_PAGES:%=$(BUILD)/man/%)
+
+ifneq ($(GO_MD2MAN),)
+all: man
+endif
+man: $(MAN_OUT)
+
+$(BUILD)/man/%: docs/%.md
+	@test -n "$(GO_MD2MAN)" || { echo "go-md2man is not installed (Debian: apt-get install go-md2man)" >&2; exit 69; }
+	@mkdir -p $(dir $@)
+	d=$$(git log -1 --format=%cs -- $< 2>/dev/null); [ -n "$$d" ] || d=$$(date -u -r $< +%Y-%m-%d); \
+	sed -e "1s/\bDATE\b/$$d/" -e '1s/\bVERSION\b/$(VERSION)/' $< | $(GO_MD2MAN) -out $@
+
 deps:
 	@scripts/deps.sh build test e2e
 
 # Every layer, one summary line at the end.
 check: deps
-	$(MAKE) all unit-bins helpers
+	$(MAKE) all man unit-bins helpers
 	tests/run.sh
 
 # The unit tests under ASan and UBSan, in a separate build tree.
@@ -110,9 +131,19 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR)
 	install -m 0755 $(BUILD)/vgpuvm $(DESTDIR)$(BINDIR)/vgpuvm
 	install -m 0644 profiles/stock/*.json $(DESTDIR)$(STOCKDIR)/
+ifneq ($(GO_MD2MAN),)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(BUILD)/man/vgpuvm.1 $(DESTDIR)$(MANDIR)/man1/vgpuvm.1
+	install -m 0644 $(BUILD)/man/vgpuvm-profile.5 $(DESTDIR)$(MANDIR)/man5/vgpuvm-profile.5
+	install -m 0644 $(BUILD)/man/vgpuvm-control.7 $(DESTDIR)$(MANDIR)/man7/vgpuvm-control.7
+else
+	@echo "make install: go-md2man is not installed, so neither are the manual pages (Debian: apt-get install go-md2man)" >&2
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vgpuvm
+	rm -f $(DESTDIR)$(MANDIR)/man1/vgpuvm.1 $(DESTDIR)$(MANDIR)/man5/vgpuvm-profile.5 \
+		$(DESTDIR)$(MANDIR)/man7/vgpuvm-control.7
 	rm -rf $(DESTDIR)$(STOCKDIR)
 	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm 2>/dev/null
 
@@ -122,7 +153,7 @@ format:
 clean:
 	rm -rf build build-asan vgpuvm
 
-.PHONY: all unit-bins helpers deps check asan bench demo install uninstall format clean
+.PHONY: all man unit-bins helpers deps check asan bench demo install uninstall format clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -157,8 +157,30 @@ static int check_keys(struct ctx *c, json_object *o, const char *prefix, const c
 					if (strcmp(*k, key) == 0)
 						return fail(c, field, "unknown key; did you mean \"%s.%s\"?",
 							    nested_keys[i].prefix, key);
-		return fail(c, field, "unknown key (see the profile reference in the README)");
+		return fail(c, field, "unknown key (see vgpuvm-profile(5))");
 	}
+	return 0;
+}
+
+int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *userdata)
+{
+	/* Every table check_keys is given, with the path of the object it checks; a new table belongs here too. */
+	static const struct {
+		const char *prefix;
+		const char *const *keys;
+	} tables[] = { { NULL, top_keys },	 { "vgpu", vgpu_keys },		{ "display", display_keys },
+		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys } };
+
+	for (size_t i = 0; i < ELEMENTSOF(tables); i++)
+		for (const char *const *k = tables[i].keys; *k; k++) {
+			char path[128];
+			int r;
+
+			snprintf(path, sizeof(path), "%s%s%s", tables[i].prefix ?: "", tables[i].prefix ? "." : "", *k);
+			r = fn(path, userdata);
+			if (r < 0)
+				return r;
+		}
 	return 0;
 }
 

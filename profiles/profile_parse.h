@@ -29,3 +29,10 @@ bool profile_name_valid(const char *s);
 
 /* Distance between two words, counting a swap of neighbours as one edit: for "did you mean". */
 unsigned profile_edit_distance(const char *a, const char *b);
+
+/*
+ * Calls fn with every key a profile may hold, as a path: "memory", "vgpu.xres", and "disks[].file" for the keys of a
+ * list's objects. It is how the documentation test learns the keys from the parser itself. Returns fn's first
+ * negative return, else 0.
+ */
+int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *userdata);

@@ -161,7 +161,7 @@ static const char doctor_usage[] =
 	"for each WARN and FAIL the fix. Without PROFILE: Intel GVT-g (CPU, i915, enable_gvt, kvmgt, GuC, IOMMU), mdev,\n"
 	"vfio, /dev/kvm, QEMU, render nodes, stale mdevs. With PROFILE also what it asks for: its mdev parent and type,\n"
 	"instances left, the resolution, QEMU's display and device options, a GL display for a dmabuf vGPU, the memory\n"
-	"lock. The README's \"Troubleshooting\" section lists every check.\n"
+	"lock. vgpuvm(1) lists every check under DOCTOR.\n"
 	"\n"
 	"Exit status: 0 when no check failed, 1 when one did, 64 bad usage, 65 bad profile, 66 profile not found.\n";
 

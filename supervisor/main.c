@@ -46,7 +46,7 @@ static void help(FILE *f)
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n'vgpuvm COMMAND --help' tells more. Exit codes: 0 success, 64 bad usage, 65 bad profile,\n"
-	      "66 profile not found or unreadable; the README lists them all.\n",
+	      "66 profile not found or unreadable; vgpuvm(1) lists them all.\n",
 	      f);
 }
 

@@ -84,7 +84,7 @@ static const char run_usage[] =
 	"next step. The mdev vgpuvm made is removed on every way out.\n"
 	"\n"
 	"Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
-	"itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (README).\n";
+	"itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (vgpuvm(1)).\n";
 
 static int mdev_exit_code(int r)
 {

@@ -22,7 +22,7 @@ static const char types_usage[] =
 	"Lists every mdev parent device (PCI, such as the Intel iGPU, and class-bus ones such as the kernel's mdpy\n"
 	"sample), its vGPU types with their description, the instances left and the device API, and the mdevs that\n"
 	"exist now, with the VM that uses each one when vgpuvm made or adopted it. --json prints the same as one\n"
-	"object (the README documents it). No parent at all is not an error: `vgpuvm doctor` then says why.\n";
+	"object (vgpuvm(1) documents it). No parent at all is not an error: `vgpuvm doctor` then says why.\n";
 
 static json_object *json_string_or_null(const char *s)
 {

@@ -112,11 +112,21 @@ teardown() {
 	make -s install PREFIX=/opt/vgpuvm-test DESTDIR="$T/root" BUILD="$T/build1" >/dev/null
 	[ -x "$T/root/opt/vgpuvm-test/bin/vgpuvm" ]
 	[ -f "$T/root/opt/vgpuvm-test/share/vgpuvm/profiles/gvtg-kiosk.json" ]
+	# The manual pages (go-md2man is in scripts/deps.sh's build group) go where man looks for each section.
+	local man=$T/root/opt/vgpuvm-test/share/man
+	[ "$(man -M "$man" -w vgpuvm)" = "$man/man1/vgpuvm.1" ]
+	[ "$(man -M "$man" -w vgpuvm-profile)" = "$man/man5/vgpuvm-profile.5" ]
+	[ "$(man -M "$man" -w vgpuvm-control)" = "$man/man7/vgpuvm-control.7" ]
 	make -s uninstall PREFIX=/opt/vgpuvm-test DESTDIR="$T/root" BUILD="$T/build1" >/dev/null
 	[ ! -e "$T/root/opt/vgpuvm-test/bin/vgpuvm" ]
 	[ ! -e "$T/root/opt/vgpuvm-test/share/vgpuvm" ]
+	[ -z "$(find "$man" -type f)" ]
 	# Without DESTDIR the binary runs where it was installed and finds the stock profiles under PREFIX/share.
-	make -s install PREFIX="$T/prefix" BUILD="$T/build2" >/dev/null
+	# Without go-md2man, make builds and installs everything but the manual pages, and says so.
+	make -s install PREFIX="$T/prefix" BUILD="$T/build2" GO_MD2MAN= >/dev/null 2>"$T/install.err"
+	grep -q 'go-md2man is not installed' "$T/install.err"
+	[ ! -e "$T/prefix/share/man" ]
+	[ ! -e "$T/build2/man" ]
 	cd /
 	run "$T/prefix/bin/vgpuvm" check gvtg-kiosk
 	[ "$status" -eq 0 ]

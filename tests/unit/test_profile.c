@@ -304,6 +304,95 @@ static void test_lookup(void **state)
 	rmdir(tmpl);
 }
 
+/*
+ * Whether the parser knows key_path, tried with a profile that holds only that key (and the memory every profile
+ * needs) with a value of the wrong type: the parser may reject the value, but must not call the key unknown.
+ */
+static bool key_known(const char *key_path)
+{
+	char json[512], object[128];
+	const char *dot = strchr(key_path, '.');
+	_cleanup_free_ char *error = NULL;
+	struct profile *p = NULL;
+
+	if (!dot)
+		snprintf(json, sizeof(json), "{%s\"%s\": []}", strcmp(key_path, "memory") ? "\"memory\": \"1G\", " : "",
+			 key_path);
+	else {
+		size_t len = (size_t)(dot - key_path);
+		bool list = len > 2 && strncmp(dot - 2, "[]", 2) == 0;
+
+		snprintf(object, sizeof(object), "%.*s", (int)(list ? len - 2 : len), key_path);
+		snprintf(json, sizeof(json), "{\"memory\": \"1G\", \"%s\": %s{\"%s\": []}%s}", object, list ? "[" : "",
+			 dot + 1, list ? "]" : "");
+	}
+	if (profile_parse("t.json", json, strlen(json), NULL, &p, &error) == 0)
+		profile_free(p);
+	return !(error && strstr(error, "unknown key"));
+}
+
+static int check_key_known(const char *key_path, void *userdata)
+{
+	size_t *n = userdata;
+
+	if (!key_known(key_path))
+		fail_msg("profile_foreach_key() lists %s, which the parser does not take", key_path);
+	(*n)++;
+	return 0;
+}
+
+static int collect_key(const char *key_path, void *userdata)
+{
+	char **all = userdata;
+	char *s;
+
+	if (asprintf(&s, "%s%s ", *all, key_path) < 0)
+		return -ENOMEM;
+	free(*all);
+	*all = s;
+	return 0;
+}
+
+static int stop_at_third(const char *key_path, void *userdata)
+{
+	int *n = userdata;
+
+	(void)key_path;
+	return ++*n == 3 ? -ECANCELED : 0;
+}
+
+static void test_foreach_key(void **state)
+{
+	_cleanup_free_ char *all = strdup(" ");
+	size_t n = 0;
+	int calls = 0;
+
+	(void)state;
+	assert_non_null(all);
+	/* Every key listed is one the parser takes, and the list has each object's keys under its path. */
+	assert_int_equal(profile_foreach_key(check_key_known, &n), 0);
+	assert_true(n >= 40);
+	assert_int_equal(profile_foreach_key(collect_key, &all), 0);
+	for (const char *const *k = (const char *const[]){ "memory", "vgpu", "vgpu.xres", "display.gl", "disks[].file",
+							   "shutdown.kill_timeout", "sandbox.spawn", NULL };
+	     *k; k++) {
+		_cleanup_free_ char *word = NULL;
+
+		assert_true(asprintf(&word, " %s ", *k) > 0);
+		if (!strstr(all, word))
+			fail_msg("%s is not in the list:%s", *k, all);
+	}
+	assert_null(strstr(all, " xres "));
+	/* The check itself tells a key the parser does not take, at each level. */
+	assert_false(key_known("colour"));
+	assert_false(key_known("vgpu.colour"));
+	assert_false(key_known("disks[].colour"));
+	assert_true(key_known("disks[].file"));
+	/* The callback's error ends the walk and is returned. */
+	assert_int_equal(profile_foreach_key(stop_at_third, &calls), -ECANCELED);
+	assert_int_equal(calls, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,7 +402,7 @@ int main(void)
 		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
 		cmocka_unit_test(test_argv_sysfs_root_and_fd), cmocka_unit_test(test_lookup),
-		cmocka_unit_test(test_operate_keys),
+		cmocka_unit_test(test_operate_keys),  cmocka_unit_test(test_foreach_key),
 	};
 
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
