@@ -116,7 +116,7 @@ static json_object *status_json(void *userdata, const struct vm *vm, const char 
 	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(s->p->name));
-	json_object_object_add(o, "state", json_object_new_string(vm ? vm_phase_to_string(vm->phase) : "restarting"));
+	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->stop.phase) : "restarting"));
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
 	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
@@ -265,19 +265,19 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		code = EX_OSERR;
 	} else {
 		code = vm_exit_code(&vm);
-		*ret_stopped = vm.stop_requested;
-		*ret_guest_off = vm.guest_shutdown;
+		*ret_stopped = vm.stop.stop_requested;
+		*ret_guest_off = vm.stop.guest_off;
 		const char *hint = vm_hint(&vm);
 
 		/* A seccomp kill says nothing on QEMU's stderr: the signal is the only clue. */
 		if (vm.exit_info.si_code != CLD_EXITED && vm.exit_info.si_status == SIGSYS)
 			hint = hint_for_signal(SIGSYS);
 
-		if (!vm.running_at && vm.failure == VM_FAIL_NONE && !vm.stop_requested) {
+		if (!vm.running_at && vm.stop.failure == STOP_FAIL_NONE && !vm.stop.stop_requested) {
 			tail = vm_tail(&vm);
 			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
 				  tail ? "; its last words:\n" : "", tail ?: "");
-		} else if (!vm.stop_requested && !vm.guest_shutdown && code != 0)
+		} else if (!vm.stop.stop_requested && !vm.stop.guest_off && code != 0)
 			log_error("QEMU ended by itself (exit code %d)", code);
 		else
 			hint = NULL;
