@@ -136,4 +136,5 @@ int stop_exit_code(const struct stop *s);
 /* The name of a row of the step table ("powerdown", "quit", "term", "kill"), NULL past its end or for -1. */
 const char *stop_step_name(int step);
 
+/* "starting", "running", "stopping", "exited": the status object's state. */
 const char *stop_phase_to_string(enum stop_phase p);
