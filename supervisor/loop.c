@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -30,8 +28,7 @@
 enum cmd {
 	CMD_CAPABILITIES = 1,
 	CMD_QUERY_STATUS,
-	CMD_POWERDOWN,
-	CMD_QUIT,
+	CMD_STEP,	       /* a shutdown step's command */
 	CMD_CLIENT_STATUS,     /* query-status for a control client's status */
 	CMD_CLIENT_SCREENSHOT, /* screendump for a control client */
 	CMD_CLIENT_QMP,	       /* a control client's own command */
@@ -43,27 +40,9 @@ struct pending {
 	uint64_t client; /* the control client waiting for it, 0 for none */
 	json_object *id; /* that client's id */
 	char *file;	 /* a screenshot's file */
+	const char *step_command; /* CMD_STEP: which, for the stop machine */
 	struct pending *next;
 };
-
-static const char *const step_names[STOP_STEP_MAX] = {
-	[STOP_POWERDOWN] = "powerdown",
-	[STOP_QUIT] = "quit",
-	[STOP_TERM] = "term",
-	[STOP_KILL] = "kill",
-};
-
-static const char *const phase_names[VM_PHASE_MAX] = {
-	[VM_STARTING] = "starting",
-	[VM_RUNNING] = "running",
-	[VM_STOPPING] = "stopping",
-	[VM_EXITED] = "exited",
-};
-
-const char *vm_phase_to_string(enum vm_phase p)
-{
-	return p < VM_PHASE_MAX ? phase_names[p] : NULL;
-}
 
 static double seconds_since(uint64_t t)
 {
@@ -83,12 +62,9 @@ int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int si
 		.qmp_fd = qmp_fd,
 		.out = { .fd = out_fd },
 		.err = { .fd = err_fd },
-		.phase = VM_STARTING,
-		.start_timeout = p->start_timeout * USEC_PER_SEC,
-		.powerdown_timeout = p->shutdown.powerdown_timeout,
 		.started_at = now_usec(),
 	};
-	vm->deadline = vm->started_at + vm->start_timeout;
+	stop_init(&vm->stop, &p->shutdown, p->start_timeout, pid, vm->started_at);
 	if ((r = qmp_client_new(&vm->qmp)) < 0)
 		return r;
 	return 0;
@@ -152,95 +128,70 @@ static int send_cmd(struct vm *vm, const char *command, enum cmd c)
 	return send_full(vm, command, NULL, c, 0, NULL, NULL);
 }
 
-/* Tells control clients and systemd which step the shutdown has reached. */
-static void announce_step(struct vm *vm, double at)
+/* Sends a step's command; its reply goes back to the stop machine. */
+static int send_step(struct vm *vm, const char *command)
 {
-	json_object *data = json_object_new_object();
+	int r = send_cmd(vm, command, CMD_STEP);
 
-	json_object_object_add(data, "step", json_object_new_string(step_names[vm->step]));
-	json_object_object_add(data, "elapsed", json_object_new_double(at));
-	control_event(vm->ctl, "STOP_STEP", data);
-	json_object_put(data);
-	notify("STATUS=stopping: %s", step_names[vm->step]);
+	/* send_full() put the new command at the head of the list. */
+	if (r >= 0)
+		vm->pending->step_command = command;
+	return r;
 }
 
-/*
- * Moves on to the next shutdown step that applies: each needs what it talks through (the guest must be running for
- * the power button, QMP must be up for quit) and a timeout above 0. The last step, SIGKILL, always applies.
- */
-static void advance(struct vm *vm, const char *why)
+/* Carries out what the stop machine asked for, in order. Returns false when a step's own action failed. */
+static bool carry_out(struct vm *vm, const struct stop_actions *acts)
 {
-	const struct profile_shutdown *t = &vm->profile->shutdown;
+	for (size_t i = 0; i < acts->n; i++) {
+		const struct stop_action *a = &acts->a[i];
+		json_object *data;
 
-	if (vm->phase == VM_EXITED || vm->step >= STOP_KILL)
-		return;
-	if (vm->phase != VM_STOPPING) {
-		vm->phase = VM_STOPPING;
-		vm->stop_started_at = now_usec();
-		notify("STOPPING=1");
-	}
-	while (vm->step < STOP_KILL) {
-		double at = seconds_since(vm->stop_started_at);
-
-		vm->step++;
-		switch (vm->step) {
-		case STOP_POWERDOWN:
-			if (!vm->qmp_ready || vm->qmp_eof || !vm->running_at || vm->powerdown_timeout == 0)
-				continue;
-			if (send_cmd(vm, "system_powerdown", CMD_POWERDOWN) < 0)
-				continue;
-			log_info("shutdown: %s; pressing the power button (system_powerdown), waiting up to %u s for the "
-				 "guest to power off",
-				 why, vm->powerdown_timeout);
-			vm->deadline = deadline_after(vm->powerdown_timeout * USEC_PER_SEC);
-			announce_step(vm, at);
-			return;
-		case STOP_QUIT:
-			if (!vm->qmp_ready || vm->qmp_eof || t->quit_timeout == 0)
-				continue;
-			if (send_cmd(vm, "quit", CMD_QUIT) < 0)
-				continue;
-			log_info("shutdown: %s; asking QEMU to quit (QMP quit) after %.3f s, waiting up to %u s", why, at,
-				 t->quit_timeout);
-			vm->deadline = deadline_after(t->quit_timeout * USEC_PER_SEC);
-			announce_step(vm, at);
-			return;
-		case STOP_TERM:
-			if (t->kill_timeout == 0)
-				continue;
-			log_info("shutdown: %s; sending SIGTERM to QEMU (pid %ld) after %.3f s, waiting up to %u s", why,
-				 (long)vm->pid, at, t->kill_timeout);
-			if (pidfd_send_signal_(vm->pidfd, SIGTERM) < 0 && errno != ESRCH)
-				continue;
-			vm->deadline = deadline_after(t->kill_timeout * USEC_PER_SEC);
-			announce_step(vm, at);
-			return;
+		switch (a->type) {
+		case STOP_ACTION_QMP:
+			if (send_step(vm, a->command) < 0)
+				return false;
+			break;
+		case STOP_ACTION_SIGNAL:
+			/* ESRCH: QEMU has exited already, and its reaping is on the way. */
+			if (pidfd_send_signal_(vm->pidfd, a->signo) < 0 && errno != ESRCH) {
+				log_warning_errno(errno, "Failed to send SIG%s to QEMU: %m",
+						  sigabbrev_np(a->signo) ?: "?");
+				return false;
+			}
+			break;
+		case STOP_ACTION_LOG:
+			log_full_errno(a->level, 0, "%s", a->text);
+			break;
+		case STOP_ACTION_NOTIFY:
+			notify("%s", a->text);
+			break;
+		case STOP_ACTION_STEP:
+			data = json_object_new_object();
+			json_object_object_add(data, "step", json_object_new_string(a->step));
+			json_object_object_add(data, "elapsed", json_object_new_double(a->elapsed));
+			control_event(vm->ctl, "STOP_STEP", data);
+			json_object_put(data);
+			break;
 		default:
-			log_warning("shutdown: %s; killing QEMU (pid %ld, SIGKILL) after %.3f s", why, (long)vm->pid, at);
-			pidfd_send_signal_(vm->pidfd, SIGKILL);
-			vm->deadline = USEC_INFINITY;
-			announce_step(vm, at);
-			return;
+			break;
 		}
 	}
+	return true;
 }
 
-/* Each step after the first is taken because the one before did not end QEMU in time. */
-static const char *const timeout_reason[STOP_STEP_MAX] = {
-	[STOP_POWERDOWN] = "the guest did not power off in time",
-	[STOP_QUIT] = "QEMU did not quit in time",
-	[STOP_TERM] = "QEMU did not exit on SIGTERM in time",
-};
-
-static void start_failed(struct vm *vm, enum vm_failure f, const char *why)
+/* Hands an event to the stop machine and carries out its answer; a step whose action failed gives way to the next. */
+static void feed(struct vm *vm, const struct stop_event *e)
 {
-	if (vm->failure == VM_FAIL_NONE)
-		vm->failure = f;
-	log_error("QEMU (pid %ld) %s; stopping it", (long)vm->pid, why);
-	/* A QEMU that is not running properly gets no power button: it goes straight to quit or signals. */
-	if (vm->step < STOP_POWERDOWN)
-		vm->step = STOP_POWERDOWN;
-	advance(vm, "QEMU did not start properly");
+	struct stop_actions acts;
+
+	stop_feed(&vm->stop, e, now_usec(), &acts);
+	while (!carry_out(vm, &acts))
+		stop_feed(&vm->stop, &(struct stop_event){ .type = STOP_EV_FAILED }, now_usec(), &acts);
+}
+
+static void start_failed(struct vm *vm, const char *why)
+{
+	feed(vm, &(struct stop_event){ .type = STOP_EV_START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = why });
 }
 
 static void on_running(struct vm *vm)
@@ -256,14 +207,7 @@ static void on_running(struct vm *vm)
 		memlock_format(hard, b, sizeof(b));
 		log_info("QEMU's locked-memory limit: %s (soft), %s (hard)", a, b);
 	}
-	if (vm->phase == VM_STARTING) {
-		vm->phase = VM_RUNNING;
-		vm->deadline = USEC_INFINITY;
-		notify("READY=1\nSTATUS=running (QEMU pid %ld)", (long)vm->pid);
-	}
-	/* A stop asked for while QEMU was starting starts now, with the power button. */
-	if (vm->stop_requested && vm->step == STOP_NONE)
-		advance(vm, "a stop was asked for while starting");
+	feed(vm, &(struct stop_event){ .type = STOP_EV_RUNNING });
 }
 
 /* Answers a control client from QEMU's reply to the command sent on its behalf. */
@@ -297,8 +241,9 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 	control_return(vm->ctl, pd->client, pd->id, m->data);
 }
 
-static void on_reply(struct vm *vm, struct qmp_msg *m, enum cmd c)
+static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 {
+	enum cmd c = pd->cmd;
 	const char *status = NULL;
 	json_object *v;
 
@@ -308,13 +253,11 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, enum cmd c)
 		case CMD_QUERY_STATUS:
 			log_error("QMP %s failed: %s: %s", c == CMD_CAPABILITIES ? "qmp_capabilities" : "query-status",
 				  m->error_class, m->error_desc);
-			start_failed(vm, VM_FAIL_PROTOCOL, "refused a basic QMP command");
+			start_failed(vm, "refused a basic QMP command");
 			return;
 		default:
-			log_warning("QMP %s failed: %s: %s", c == CMD_POWERDOWN ? "system_powerdown" : "quit",
-				    m->error_class, m->error_desc);
-			if (vm->phase == VM_STOPPING)
-				advance(vm, "the command failed");
+			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
+			feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command });
 			return;
 		}
 	}
@@ -322,10 +265,7 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, enum cmd c)
 	case CMD_CAPABILITIES:
 		vm->qmp_ready = true;
 		log_debug("QMP capabilities negotiated");
-		if (vm->stop_requested && vm->step == STOP_NONE) {
-			advance(vm, "a stop was asked for while starting");
-			return;
-		}
+		feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_READY });
 		send_cmd(vm, "query-status", CMD_QUERY_STATUS);
 		break;
 	case CMD_QUERY_STATUS:
@@ -334,9 +274,12 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, enum cmd c)
 		if (status && strcmp(status, "running") == 0) {
 			if (!vm->running_at)
 				on_running(vm);
-		} else if (vm->phase == VM_STARTING)
+		} else if (vm->stop.phase == STOP_PHASE_STARTING)
 			/* QEMU announces with RESUME when it starts running; that event asks again. */
 			log_info("QEMU reports status \"%s\"; waiting for it to run", status ?: "?");
+		break;
+	case CMD_STEP:
+		feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command, .ok = true });
 		break;
 	default:
 		break;
@@ -355,32 +298,25 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 			guest = json_object_get_boolean(v);
 		if (m->data && json_object_object_get_ex(m->data, "reason", &v))
 			reason = json_object_get_string(v);
-		snprintf(vm->shutdown_reason, sizeof(vm->shutdown_reason), "%s", reason);
-		vm->guest_shutdown = guest;
 		control_event(vm->ctl, m->name, m->data);
 		log_info("event SHUTDOWN: guest=%s reason=%s%s", guest ? "true" : "false", reason,
 			 guest ? " (the guest powered off)" : "");
-		/* QEMU exits by itself after SHUTDOWN. Should it hang there, the steps after quit take over. */
-		if (vm->phase != VM_STOPPING) {
-			vm->phase = VM_STOPPING;
-			vm->stop_started_at = now_usec();
-			vm->step = STOP_QUIT;
-			vm->deadline = deadline_after(vm->profile->shutdown.quit_timeout * USEC_PER_SEC);
-		}
+		feed(vm, &(struct stop_event){ .type = STOP_EV_SHUTDOWN, .guest = guest, .reason = reason });
 		return;
 	}
 	/* Control clients see QEMU's events as QEMU sends them. */
 	control_event(vm->ctl, m->name, m->data);
-	if (strcmp(m->name, "POWERDOWN") == 0)
+	if (strcmp(m->name, "POWERDOWN") == 0) {
 		log_info("event POWERDOWN: the guest was sent the power button");
-	else if (strcmp(m->name, "RESET") == 0) {
+		feed(vm, &(struct stop_event){ .type = STOP_EV_POWERDOWN });
+	} else if (strcmp(m->name, "RESET") == 0) {
 		const char *reason = m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
 		log_info("event RESET: the guest reset (reason %s)", reason);
 	} else if (strcmp(m->name, "STOP") == 0)
 		log_info("event STOP: the guest is paused");
 	else if (strcmp(m->name, "RESUME") == 0) {
 		log_info("event RESUME: the guest runs");
-		if (vm->phase == VM_STARTING && vm->qmp_ready)
+		if (vm->stop.phase == STOP_PHASE_STARTING && vm->qmp_ready)
 			send_cmd(vm, "query-status", CMD_QUERY_STATUS);
 	} else
 		log_debug("event %s", m->name);
@@ -400,9 +336,9 @@ static void handle_qmp_messages(struct vm *vm)
 				log_error_errno(r, "Out of memory reading QMP.");
 				return;
 			}
-			if (vm->phase == VM_STARTING && !vm->qmp_ready) {
+			if (vm->stop.phase == STOP_PHASE_STARTING && !vm->qmp_ready) {
 				log_error("QEMU's monitor sent something that is not QMP: %s", qmp_client_error(vm->qmp));
-				start_failed(vm, VM_FAIL_PROTOCOL, "does not speak QMP on its monitor");
+				start_failed(vm, "does not speak QMP on its monitor");
 				return;
 			}
 			log_warning("Ignoring a bad message from QEMU's monitor: %s", qmp_client_error(vm->qmp));
@@ -427,7 +363,7 @@ static void handle_qmp_messages(struct vm *vm)
 			if (pd->client)
 				on_client_reply(vm, m, pd);
 			else
-				on_reply(vm, m, pd->cmd);
+				on_reply(vm, m, pd);
 			pending_free(pd);
 			break;
 		}
@@ -457,6 +393,7 @@ static void read_qmp(struct vm *vm)
 		if (n == 0) {
 			vm->qmp_eof = true;
 			log_debug("QEMU closed its monitor");
+			feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
 			return;
 		}
 		if (qmp_client_feed(vm->qmp, buf, (size_t)n) < 0) {
@@ -482,6 +419,7 @@ static void write_qmp(struct vm *vm)
 			if (errno != EAGAIN) {
 				log_debug("QEMU's monitor is gone: %s", strerror(errno));
 				vm->qmp_eof = true;
+				feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
 			}
 			return;
 		}
@@ -539,49 +477,20 @@ static void read_signals(struct vm *vm)
 {
 	struct signalfd_siginfo si;
 
-	while (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		const char *name = sigabbrev_np((int)si.ssi_signo);
-		char why[64];
-
-		snprintf(why, sizeof(why), "got SIG%s%s", name ?: "?", vm->stop_requested ? " again" : "");
-		/* The guest is already powering off by itself: a first signal just lets it finish. */
-		if (!vm->stop_requested && vm->phase == VM_STOPPING) {
-			vm->stop_requested = true;
-			log_info("shutdown: %s; the guest is already shutting down", why);
-			continue;
-		}
-		/*
-		 * Otherwise the next step: the power button for a running guest; for a QEMU still starting, whose guest
-		 * cannot react yet, quit or SIGTERM. A second signal skips the step under way.
-		 */
-		vm->stop_requested = true;
-		advance(vm, why);
-	}
+	while (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		feed(vm, &(struct stop_event){ .type = STOP_EV_SIGNAL, .signo = (int)si.ssi_signo });
 }
 
 void vm_stop(struct vm *vm, const char *why, bool force)
 {
-	if (vm->phase == VM_EXITED)
-		return;
-	if (vm->stop_requested) {
-		/* Asked again: only a forced stop hurries the step under way. */
-		if (force)
-			advance(vm, why);
-		return;
-	}
-	vm->stop_requested = true;
-	/* The guest is already powering off by itself: let it finish. */
-	if (vm->phase == VM_STOPPING)
-		return;
-	if (force && vm->step < STOP_POWERDOWN)
-		vm->step = STOP_POWERDOWN;
-	advance(vm, why);
+	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP, .why = why, .force = force, .timeout = -1 });
 }
 
 static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
 	json_object *v;
 	bool force = false;
+	int timeout = -1;
 
 	if (m->data && json_object_object_get_ex(m->data, "force", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
@@ -597,10 +506,13 @@ static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to 86400");
 			return;
 		}
-		vm->powerdown_timeout = (unsigned)t;
+		timeout = (int)t;
 	}
 	control_return(vm->ctl, client, m->id, NULL);
-	vm_stop(vm, force ? "a forced stop was asked for" : "a stop was asked for", force);
+	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP,
+				       .why = force ? "a forced stop was asked for" : "a stop was asked for",
+				       .force = force,
+				       .timeout = timeout });
 }
 
 static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
@@ -671,19 +583,17 @@ static int reap(struct vm *vm)
 	if (si.si_pid == 0)
 		return 0;
 	vm->exit_info = si;
-	vm->phase = VM_EXITED;
 	if (si.si_code == CLD_EXITED)
 		log_info("QEMU (pid %ld) exited with status %d", (long)vm->pid, si.si_status);
 	else
 		log_info("QEMU (pid %ld) was killed by SIG%s", (long)vm->pid, sigabbrev_np(si.si_status) ?: "?");
-	if (vm->stop_started_at)
-		log_info("shutdown took %.3f s", seconds_since(vm->stop_started_at));
+	feed(vm, &(struct stop_event){ .type = STOP_EV_EXITED, .how = si.si_code, .status = si.si_status });
 	return 1;
 }
 
 int vm_run(struct vm *vm)
 {
-	while (vm->phase != VM_EXITED) {
+	while (vm->stop.phase != STOP_PHASE_EXITED) {
 		struct pollfd p[5 + 1 + CONTROL_CLIENTS_MAX];
 		const char *buf;
 		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
@@ -711,7 +621,7 @@ int vm_run(struct vm *vm)
 		n_ctl = control_pollfds(vm->ctl, p + n, ELEMENTSOF(p) - n);
 		n += n_ctl;
 
-		r = poll(p, n, deadline_poll_ms(vm->deadline));
+		r = poll(p, n, deadline_poll_ms(vm->stop.deadline));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -741,14 +651,8 @@ int vm_run(struct vm *vm)
 				return log_error_errno(r, "waitid() failed: %m");
 		}
 		/* Checked on every round, so that a chatty QEMU cannot hold a deadline off. */
-		if (vm->phase != VM_EXITED && vm->deadline != USEC_INFINITY && now_usec() >= vm->deadline) {
-			if (vm->phase == VM_STARTING) {
-				char why[96];
-				snprintf(why, sizeof(why), "did not report running within %" PRIu64 " s%s",
-					 vm->start_timeout / USEC_PER_SEC, vm->qmp_ready ? "" : " (no QMP greeting)");
-				start_failed(vm, VM_FAIL_START_TIMEOUT, why);
-			} else
-				advance(vm, timeout_reason[vm->step < STOP_STEP_MAX ? vm->step : 0] ?: "timeout");
+		if (vm->stop.phase != STOP_PHASE_EXITED && now_usec() >= vm->stop.deadline) {
+			feed(vm, &(struct stop_event){ .type = STOP_EV_DEADLINE });
 			write_qmp(vm);
 		}
 	}
@@ -757,16 +661,7 @@ int vm_run(struct vm *vm)
 
 int vm_exit_code(const struct vm *vm)
 {
-	const siginfo_t *si = &vm->exit_info;
-
-	if (vm->failure == VM_FAIL_PROTOCOL || vm->failure == VM_FAIL_START_TIMEOUT)
-		return EX_PROTOCOL;
-	/* A stop that was asked for ended the VM as asked, however many steps it took. */
-	if (vm->stop_requested)
-		return 0;
-	if (si->si_code == CLD_EXITED)
-		return si->si_status;
-	return 128 + si->si_status;
+	return stop_exit_code(&vm->stop);
 }
 
 const char *vm_hint(const struct vm *vm)

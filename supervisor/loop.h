@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The poll loop that supervises one running QEMU: QMP, QEMU's output, signals and the pidfd, in one poll() with no
- * threads and no periodic wake-ups, and the shutdown steps as an explicit state machine.
+ * threads and no periodic wake-ups. What happens when (the start deadline, the shutdown steps) is the stop machine's
+ * (stop.h): the loop feeds it events and carries out the actions it returns.
  */
 #pragma once
 
@@ -9,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "supervisor/stop.h"
 
 struct profile;
 struct qmp_client;
@@ -20,32 +23,6 @@ struct vm;
 
 /* Builds the control socket's status object; qemu_status is NULL when QEMU could not be asked. */
 typedef struct json_object *(*vm_status_fn)(void *userdata, const struct vm *vm, const char *qemu_status);
-
-enum vm_phase {
-	VM_STARTING, /* waiting for the greeting, capabilities and "running" */
-	VM_RUNNING,
-	VM_STOPPING, /* a shutdown step is under way */
-	VM_EXITED,   /* QEMU has been reaped */
-	VM_PHASE_MAX,
-};
-
-/* The shutdown steps, in order; each is skipped when it cannot apply or its timeout is 0. */
-enum stop_step {
-	STOP_NONE,
-	STOP_POWERDOWN, /* system_powerdown, then wait for the guest */
-	STOP_QUIT,	/* QMP quit */
-	STOP_TERM,	/* SIGTERM */
-	STOP_KILL,	/* SIGKILL, then wait for the reaping */
-	STOP_STEP_MAX,
-};
-
-/* Why vgpuvm itself gave up on a QEMU that started. */
-enum vm_failure {
-	VM_FAIL_NONE,
-	VM_FAIL_START_TIMEOUT, /* no "running" before the start deadline */
-	VM_FAIL_PROTOCOL,      /* the monitor spoke something that is not QMP, or refused a basic command */
-	VM_FAIL_MAX,
-};
 
 #define VM_TAIL_LINES 20
 #define VM_LINE_MAX 4096
@@ -69,20 +46,10 @@ struct vm {
 	char *tail[VM_TAIL_LINES]; /* QEMU's last lines of output, for the message if it dies */
 	size_t tail_next;
 
-	enum vm_phase phase;
-	enum stop_step step;
-	enum vm_failure failure;
-	uint64_t start_timeout;	 /* usec */
-	uint64_t started_at;	 /* monotonic usec */
-	uint64_t running_at;	 /* when QEMU first reported running, 0 before */
-	uint64_t stop_started_at;
-	uint64_t deadline; /* of the current phase or step; USEC_INFINITY for none */
-
-	bool stop_requested; /* by a signal or a client */
-	unsigned powerdown_timeout; /* of this stop: the profile's, or what `vgpuvm stop --timeout` asked */
-	bool guest_shutdown; /* SHUTDOWN with "guest": true */
-	char shutdown_reason[64];
-	siginfo_t exit_info; /* from waitid(), valid in VM_EXITED */
+	struct stop stop;     /* the phase, the shutdown step, the deadline, how it ended */
+	uint64_t started_at; /* monotonic usec */
+	uint64_t running_at; /* when QEMU first reported running, 0 before */
+	siginfo_t exit_info; /* from waitid(), valid in STOP_PHASE_EXITED */
 
 	struct control *ctl;	  /* the control socket, or NULL */
 	const char *rundir;	  /* where screenshots go */
@@ -115,4 +82,3 @@ char *vm_tail(const struct vm *vm);
 /* The hint for the first of QEMU's last lines that has one, or NULL. */
 const char *vm_hint(const struct vm *vm);
 
-const char *vm_phase_to_string(enum vm_phase p);

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -37,6 +36,7 @@
 #include "supervisor/profile_cli.h"
 #include "supervisor/record.h"
 #include "supervisor/recover.h"
+#include "supervisor/restart.h"
 #include "supervisor/run.h"
 #include "supervisor/runtime.h"
 #include "supervisor/spawn.h"
@@ -51,11 +51,6 @@
 /* The VM ended, but its mdev could not be removed. */
 #define EXIT_MDEV_LEFT EX_IOERR
 
-/* The restart budget: this many failures within the window, and vgpuvm gives up. */
-#define RESTART_FAILURES_MAX 5
-#define RESTART_WINDOW (600 * USEC_PER_SEC)
-#define RESTART_DELAY_MAX 60
-
 /* Everything one supervisor holds, across restarts. */
 struct sup {
 	const struct profile *p;
@@ -64,7 +59,7 @@ struct sup {
 	struct control *ctl;
 	struct vm *vm; /* while a QEMU runs */
 	int sig_fd;
-	unsigned restarts;
+	struct restart_history restart; /* the restart policy's; status shows its restarts */
 	bool stop_requested; /* between tries */
 	struct record rec;
 	struct identity id; /* whom QEMU runs as */
@@ -117,7 +112,7 @@ static json_object *status_json(void *userdata, const struct vm *vm, const char 
 	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(s->p->name));
-	json_object_object_add(o, "state", json_object_new_string(vm ? vm_phase_to_string(vm->phase) : "restarting"));
+	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->stop.phase) : "restarting"));
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
 	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
@@ -142,7 +137,7 @@ static json_object *status_json(void *userdata, const struct vm *vm, const char 
 	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
 	json_object_object_add(o, "display", d);
-	json_object_object_add(o, "restarts", json_object_new_int64(s->restarts));
+	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
 	return o;
 }
 
@@ -297,19 +292,19 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		code = EX_OSERR;
 	} else {
 		code = vm_exit_code(&vm);
-		*ret_stopped = vm.stop_requested;
-		*ret_guest_off = vm.guest_shutdown;
+		*ret_stopped = vm.stop.stop_requested;
+		*ret_guest_off = vm.stop.guest_off;
 		const char *hint = vm_hint(&vm);
 
 		/* A seccomp kill says nothing on QEMU's stderr: the signal is the only clue. */
 		if (vm.exit_info.si_code != CLD_EXITED && vm.exit_info.si_status == SIGSYS)
 			hint = hint_for_signal(SIGSYS);
 
-		if (!vm.running_at && vm.failure == VM_FAIL_NONE && !vm.stop_requested) {
+		if (!vm.running_at && vm.stop.failure == STOP_FAIL_NONE && !vm.stop.stop_requested) {
 			tail = vm_tail(&vm);
 			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
 				  tail ? "; its last words:\n" : "", tail ?: "");
-		} else if (!vm.stop_requested && !vm.guest_shutdown && code != 0)
+		} else if (!vm.stop.stop_requested && !vm.stop.guest_off && code != 0)
 			log_error("QEMU ended by itself (exit code %d)", code);
 		else
 			hint = NULL;
@@ -553,13 +548,11 @@ static bool wait_delay(struct sup *s, uint64_t deadline)
 /* Runs QEMU, again and again as the profile's restart policy says. Returns the exit code. */
 static int run_tries(struct sup *s, char **error)
 {
-	uint64_t failures[RESTART_FAILURES_MAX] = {};
-	unsigned consecutive = 0, nfail = 0;
 	int code;
 
 	for (;;) {
-		bool stopped, guest_off, again;
-		uint64_t delay;
+		struct restart_decision d;
+		bool stopped, guest_off;
 
 		code = lend(s);
 		if (code != 0)
@@ -567,38 +560,18 @@ static int run_tries(struct sup *s, char **error)
 		code = supervise(s, &stopped, &guest_off);
 		if (!give_back(s) && code == 0)
 			code = EX_NOPERM;
-		if (stopped)
+		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
+		if (d.verdict == RESTART_GIVE_UP)
+			log_error("%s", d.text);
+		if (d.verdict != RESTART_AGAIN)
 			return code;
-		again = s->p->restart == PROFILE_RESTART_ALWAYS ||
-			(s->p->restart == PROFILE_RESTART_ON_FAILURE && code != 0);
-		if (!again)
-			return code;
-		if (code != 0) {
-			uint64_t now = now_usec();
-
-			failures[nfail++ % RESTART_FAILURES_MAX] = now;
-			consecutive++;
-			if (nfail >= RESTART_FAILURES_MAX &&
-			    now - failures[nfail % RESTART_FAILURES_MAX] <= RESTART_WINDOW) {
-				log_error("QEMU failed %d times within %" PRIu64 " minutes; giving up (last exit code %d)",
-					  RESTART_FAILURES_MAX, RESTART_WINDOW / USEC_PER_SEC / 60, code);
-				return code;
-			}
-		} else
-			consecutive = 0;
 		/* The mdev is made afresh for each try, as for a first start. */
 		code = remove_mdev(s, 0);
 		if (code != 0)
 			return code;
-		delay = s->p->restart_delay;
-		for (unsigned i = 1; i < consecutive && delay < RESTART_DELAY_MAX; i++)
-			delay *= 2;
-		if (delay > RESTART_DELAY_MAX)
-			delay = RESTART_DELAY_MAX;
-		s->restarts++;
-		log_info("restarting in %" PRIu64 " s (try %u)", delay, s->restarts + 1);
-		notify("STATUS=restarting in %" PRIu64 " s", delay);
-		if (wait_delay(s, deadline_after(delay * USEC_PER_SEC)))
+		log_info("%s", d.text);
+		notify("STATUS=restarting in %u s", d.delay);
+		if (wait_delay(s, deadline_after(d.delay * USEC_PER_SEC)))
 			return 0;
 		if (s->m && !s->m->exists && (code = make_mdev(s, error)) != 0)
 			return code;
