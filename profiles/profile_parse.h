@@ -18,9 +18,6 @@ struct profile;
 int profile_parse(const char *path, const char *text, size_t len, char *const *sets, struct profile **ret,
 		  char **ret_error);
 
-/* Reads path and parses it. Besides profile_parse's errors: the negative errno of the read, with *ret_error set. */
-int profile_load(const char *path, char *const *sets, struct profile **ret, char **ret_error);
-
 /* Checks the shape of one --set argument, "key.sub=value". Returns 0 or -EINVAL with *ret_error set. */
 int profile_set_check(const char *assignment, char **ret_error);
 

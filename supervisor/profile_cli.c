@@ -11,7 +11,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
-#include "profiles/profile_lookup.h"
+#include "supervisor/profile_lookup.h"
 #include "profiles/profile_parse.h"
 #include "supervisor/log.h"
 #include "supervisor/profile_cli.h"

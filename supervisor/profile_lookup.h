@@ -13,3 +13,8 @@ int profile_search_dirs(char *const *stock_dirs, char ***ret);
  * is looked up as NAME.json in dirs. -ENOENT with *ret_error naming every place looked at.
  */
 int profile_find(const char *name, char *const *dirs, char **ret_path, char **ret_error);
+
+struct profile;
+
+/* Reads path and parses it (profile_parse). Besides its errors: the negative errno of the read, with *ret_error set. */
+int profile_load(const char *path, char *const *sets, struct profile **ret, char **ret_error);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "profiles/profile_lookup.h"
+#include "profiles/profile_parse.h"
+#include "supervisor/profile_lookup.h"
 #include "util/macro.h"
 
 static int push(char ***l, size_t *n, char *s)
@@ -100,4 +103,44 @@ int profile_find(const char *name, char *const *dirs, char **ret_path, char **re
 	if (ret_error && asprintf(ret_error, "no profile named \"%s\"; looked for:\n%s", name, tried ?: "  (nowhere)") < 0)
 		return -ENOMEM;
 	return -ENOENT;
+}
+
+int profile_load(const char *path, char *const *sets, struct profile **ret, char **ret_error)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len = 0;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto fail;
+	}
+	text = malloc(PROFILE_FILE_MAX + 1);
+	if (!text)
+		return -ENOMEM;
+	while ((n = read(fd, text + len, PROFILE_FILE_MAX + 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if (len > PROFILE_FILE_MAX) {
+		if (asprintf(ret_error, "%s: larger than 1 MiB; is this really a profile?", path) < 0)
+			return -ENOMEM;
+		return -EINVAL;
+	}
+	text[len] = 0;
+	return profile_parse(path, text, len, sets, ret, ret_error);
+fail:
+	if (asprintf(ret_error, "%s: cannot read: %s", path, strerror(-r)) < 0)
+		return -ENOMEM;
+	return r;
 }
