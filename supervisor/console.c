@@ -163,6 +163,7 @@ int console_new(int in_fd, int out_fd, struct console **ret, int *ret_slave)
 			r = c->in;
 			goto fail;
 		}
+		c->in = -1;
 		c->in_done = true;
 	}
 	c->out = out_fd >= 0 ? own_fd(out_fd, O_WRONLY, &c->out_sock) : -EBADF;
@@ -171,6 +172,7 @@ int console_new(int in_fd, int out_fd, struct console **ret, int *ret_slave)
 			r = c->out;
 			goto fail;
 		}
+		c->out = -1;
 		c->out_gone = true;
 		log_warning("stdout is closed: the serial console's output is dropped");
 	}
