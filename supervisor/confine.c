@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -11,8 +12,8 @@
 #include "util/macro.h"
 
 /*
- * What the supervisor does once QEMU runs: poll; read and write QMP, QEMU's output, the control socket and the
- * signalfd; accept clients and check their credentials; answer status from /proc; send sd_notify datagrams; signal
+ * What the supervisor does once QEMU runs: poll; read and write QMP, QEMU's output, the serial console's pty, stdin,
+ * stdout, the control socket and the signalfd; restore the terminal's settings; accept clients and check their credentials; answer status from /proc; send sd_notify datagrams; signal
  * and reap QEMU through its pidfd; then give files back (chown), remove the mdev through sysfs and wait for it with
  * inotify, scan /proc/PID/fd for holders, rewrite and remove the crash record and the runtime directory; and malloc.
  * Not here: fork, exec, ptrace, mount, module loading, changing ids, and everything else.
@@ -20,8 +21,7 @@
 static const int allowed[] = {
 	/* I/O and the loop */
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(lseek), SCMP_SYS(ioctl),
-	SCMP_SYS(dup), SCMP_SYS(dup3), SCMP_SYS(pipe2),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(lseek), SCMP_SYS(dup), SCMP_SYS(dup3), SCMP_SYS(pipe2),
 	/* files: the record, sysfs, /proc, the runtime directory */
 	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(stat), SCMP_SYS(lstat),
 	SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(getdents64),
@@ -44,6 +44,14 @@ static const int allowed[] = {
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(getgroups), SCMP_SYS(getrandom),
 	SCMP_SYS(uname), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(sched_yield), SCMP_SYS(tgkill),
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
+};
+
+/*
+ * ioctl only to read a terminal's settings (isatty, stdio) and to set them back when the run ends. Nothing else: not
+ * TIOCSTI, which pushes input into a terminal for whoever reads it next, nor TIOCSCTTY, nor any device's ioctls.
+ */
+static const unsigned long allowed_ioctls[] = {
+	TCGETS, TCSETS, TCSETSW, TCSETSF,
 };
 
 /* Reports a refused call and lets it fail with EPERM. Only async-signal-safe work here: write(2), no stdio. */
@@ -93,6 +101,13 @@ int confine_supervisor(void)
 		if (allowed[i] < 0)
 			continue;
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+		if (r < 0)
+			goto out;
+	}
+	/* The request is an int to the kernel: only its low 32 bits count, whatever is in the register above them. */
+	for (size_t i = 0; i < ELEMENTSOF(allowed_ioctls); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, allowed_ioctls[i]));
 		if (r < 0)
 			goto out;
 	}

@@ -16,6 +16,7 @@
 #include "qmp/qmp_client.h"
 #include "supervisor/log.h"
 #include "supervisor/control.h"
+#include "supervisor/console.h"
 #include "supervisor/hints.h"
 #include "supervisor/loop.h"
 #include "supervisor/memlock.h"
@@ -574,6 +575,17 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		control_error(vm->ctl, client, m->id, "CommandNotFound", "unknown command; try status, stop, screenshot or qmp");
 }
 
+/* The escapes typed on the serial console. */
+static void on_console(struct vm *vm, unsigned ev)
+{
+	if (ev & CONSOLE_HELP)
+		log_notice("console: Ctrl-A x stops the VM (as vgpuvm stop does; again, skips a step), Ctrl-A Ctrl-A "
+			   "sends Ctrl-A to the guest, Ctrl-A h shows this");
+	/* The same as SIGTERM: the power button first; typed again, it skips the step under way. */
+	if (ev & CONSOLE_STOP)
+		vm_stop(vm, "Ctrl-A x was typed on the console", vm->stop.stop_requested);
+}
+
 static int reap(struct vm *vm)
 {
 	siginfo_t si = {};
@@ -594,9 +606,10 @@ static int reap(struct vm *vm)
 int vm_run(struct vm *vm)
 {
 	while (vm->stop.phase != STOP_PHASE_EXITED) {
-		struct pollfd p[5 + 1 + CONTROL_CLIENTS_MAX];
+		struct pollfd p[5 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX];
 		const char *buf;
 		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
+		size_t i_con, n_con;
 		int r;
 
 		qmp_client_output(vm->qmp, &buf, &len);
@@ -617,6 +630,9 @@ int vm_run(struct vm *vm)
 		p[n++] = (struct pollfd){ .fd = vm->sig_fd, .events = POLLIN };
 		i_pid = n;
 		p[n++] = (struct pollfd){ .fd = vm->pidfd, .events = POLLIN };
+		i_con = n;
+		n_con = console_pollfds(vm->con, p + n, ELEMENTSOF(p) - n);
+		n += n_con;
 		i_ctl = n;
 		n_ctl = control_pollfds(vm->ctl, p + n, ELEMENTSOF(p) - n);
 		n += n_ctl;
@@ -637,6 +653,7 @@ int vm_run(struct vm *vm)
 			read_output(vm, &vm->err);
 		if (p[i_sig].revents & POLLIN)
 			read_signals(vm);
+		on_console(vm, console_dispatch(vm->con, p + i_con, n_con));
 		control_dispatch(vm->ctl, p + i_ctl, n_ctl);
 		/* Commands queued while handling the above go out now rather than after another poll(). */
 		write_qmp(vm);

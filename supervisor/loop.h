@@ -17,6 +17,7 @@ struct profile;
 struct qmp_client;
 struct qmp_msg;
 struct control;
+struct console;
 struct json_object;
 struct pending;
 struct vm;
@@ -52,6 +53,7 @@ struct vm {
 	siginfo_t exit_info; /* from waitid(), valid in STOP_PHASE_EXITED */
 
 	struct control *ctl;	  /* the control socket, or NULL */
+	struct console *con;	  /* the serial console's relay, or NULL */
 	const char *rundir;	  /* where screenshots go */
 	vm_status_fn status_fn;
 	void *status_userdata;

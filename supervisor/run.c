@@ -23,6 +23,7 @@
 #include "profiles/profile_argv.h"
 #include "qmp/qmp.h"
 #include "supervisor/confine.h"
+#include "supervisor/console.h"
 #include "supervisor/control.h"
 #include "supervisor/hints.h"
 #include "supervisor/host.h"
@@ -51,6 +52,9 @@
 /* The VM ended, but its mdev could not be removed. */
 #define EXIT_MDEV_LEFT EX_IOERR
 
+/* How long the serial console's last output may take to reach stdout once QEMU is gone. */
+#define CONSOLE_FLUSH_TIMEOUT USEC_PER_SEC
+
 /* Everything one supervisor holds, across restarts. */
 struct sup {
 	const struct profile *p;
@@ -77,6 +81,9 @@ static const char run_usage[] =
 	"1 GiB, starts QEMU, and supervises it over QMP. SIGTERM, SIGINT or SIGHUP shut it down: the power button,\n"
 	"then QMP quit, then SIGTERM, then SIGKILL, each after the profile's deadline; a second signal skips to the\n"
 	"next step. The mdev vgpuvm made is removed on every way out.\n"
+	"\n"
+	"With \"serial\": \"stdio\" the guest's console is on vgpuvm's stdin and stdout (QEMU gets a pty of its own). On a\n"
+	"terminal, Ctrl-C goes to the guest; Ctrl-A x stops the VM as SIGTERM does, Ctrl-A h lists the keys.\n"
 	"\n"
 	"Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
 	"itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (vgpuvm(1)).\n";
@@ -205,7 +212,10 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	const struct mdev *m = sp->m;
 	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
 	_cleanup_free_ char *error = NULL, *tail = NULL;
-	_cleanup_close_ int qmp_fd = -1, child_fd = -1;
+	_cleanup_close_ int qmp_fd = -1, child_fd = -1, slave = -1;
+	/* Set up for each try and undone when it ends, so that between tries the terminal is the user's again (and
+	 * Ctrl-C is a signal again). */
+	_cleanup_console_ struct console *con = NULL;
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	int sv[2], r, code, files[PROFILE_FILES_MAX];
 	size_t n_files = 0;
@@ -243,11 +253,19 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	if (!env)
 		return close_files(files, n_files), log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
 
+	if (p->serial == PROFILE_SERIAL_STDIO) {
+		r = console_new(STDIN_FILENO, STDOUT_FILENO, &con, &slave);
+		if (r < 0)
+			return log_error_errno(r, "Failed to make a pty for the serial console: %m"), EX_OSERR;
+		if (console_interactive(con))
+			log_info("the serial console is on this terminal: Ctrl-A x stops the VM, Ctrl-A h lists the keys");
+	}
+
 	notify("STATUS=starting QEMU");
 	r = spawn_qemu(&(struct spawn_opts){ .argv = argv,
 					     .envp = env,
 					     .qmp_fd = child_fd,
-					     .keep_stdio = p->serial == PROFILE_SERIAL_STDIO,
+					     .stdio_fd = slave,
 					     .memlock = p->vgpu && p->vgpu->memlock ? memlock_for_guest(p->memory) : 0,
 					     .id = &sp->id,
 					     .no_spawn = p->sandbox[PROFILE_SANDBOX_SPAWN] == PROFILE_SANDBOX_DENY,
@@ -271,6 +289,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		return r == -EPERM ? EX_NOPERM : EX_OSERR;
 	}
 	child_fd = safe_close(child_fd);
+	/* Only QEMU holds the pty's other end now: once it is gone, the pty says so. */
+	slave = safe_close(slave);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
 	if (m)
 		write_record(sp, s.pid);
@@ -282,6 +302,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		vm.rundir = sp->qemu_dir;
 		vm.status_fn = status_json;
 		vm.status_userdata = sp;
+		vm.con = con;
 		sp->vm = &vm;
 		r = vm_run(&vm);
 		sp->vm = NULL;
@@ -290,7 +311,9 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		/* The loop itself failed: QEMU must not outlive it. */
 		kill_and_reap(s.pid, s.pidfd);
 		code = EX_OSERR;
-	} else {
+	}
+	console_flush(con, deadline_after(CONSOLE_FLUSH_TIMEOUT));
+	if (r >= 0) {
 		code = vm_exit_code(&vm);
 		*ret_stopped = vm.stop.stop_requested;
 		*ret_guest_off = vm.stop.guest_off;

@@ -40,6 +40,7 @@ int pidfd_send_signal_(int pidfd, int sig)
 /* What the child tells the parent through the status pipe when a step before exec fails. */
 enum child_step {
 	STEP_PDEATHSIG,
+	STEP_SESSION,
 	STEP_FDS,
 	STEP_MEMLOCK,
 	STEP_GROUPS,
@@ -52,6 +53,7 @@ enum child_step {
 
 static const char *const step_names[STEP_MAX] = {
 	[STEP_PDEATHSIG] = "ask to be stopped with the supervisor",
+	[STEP_SESSION] = "start a session of its own for",
 	[STEP_FDS] = "set up file descriptors",
 	[STEP_MEMLOCK] = "set the locked-memory limit",
 	[STEP_GROUPS] = "set the supplementary groups for",
@@ -138,15 +140,19 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	/* Without the terminal, QEMU gets its own session, so that a Ctrl-C reaches only vgpuvm, which then shuts the
-	 * guest down gracefully instead of QEMU quitting at once. */
-	if (!o->keep_stdio)
-		setsid();
+	/*
+	 * QEMU never stays in the user's session: with no controlling terminal it can neither push input into the
+	 * user's terminal (TIOCSTI) for root's shell to run later, nor open /dev/tty, nor get the keyboard's signals (a
+	 * Ctrl-C reaches only vgpuvm, which shuts the guest down gracefully). Its fds 0-2 are never the user's terminal
+	 * either: the serial console is a pty of its own (console.c), or /dev/null and pipes.
+	 */
+	if (setsid() < 0)
+		child_fail(status_fd, STEP_SESSION);
 
-	in = o->keep_stdio ? fcntl(STDIN_FILENO, F_DUPFD, 10) : open("/dev/null", O_RDONLY);
+	in = o->stdio_fd >= 0 ? fcntl(o->stdio_fd, F_DUPFD, 10) : open("/dev/null", O_RDONLY);
 	qmp = fcntl(o->qmp_fd, F_DUPFD, 10);
 	st = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
-	out = out_fd >= 0 ? fcntl(out_fd, F_DUPFD, 10) : fcntl(STDOUT_FILENO, F_DUPFD, 10);
+	out = fcntl(out_fd >= 0 ? out_fd : o->stdio_fd, F_DUPFD, 10);
 	err = fcntl(err_fd, F_DUPFD, 10);
 	if (in < 0 || qmp < 0 || st < 0 || out < 0 || err < 0 || o->n_files > ELEMENTSOF(files))
 		child_fail(status_fd, STEP_FDS);
@@ -191,7 +197,7 @@ int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error
 	int pidfd, r;
 	ssize_t n;
 
-	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (!o->keep_stdio && pipe2(outp, O_CLOEXEC) < 0)) {
+	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (o->stdio_fd < 0 && pipe2(outp, O_CLOEXEC) < 0)) {
 		r = negative_errno();
 		goto out_close;
 	}

@@ -12,7 +12,7 @@ struct spawn_opts {
 	char **argv;	   /* argv[0] is looked up in the child's PATH */
 	char **envp;	   /* the child's whole environment */
 	int qmp_fd;	   /* the child's end of the QMP socket pair; it becomes fd 3 */
-	bool keep_stdio;   /* QEMU gets vgpuvm's stdin and stdout (the serial console on the terminal) */
+	int stdio_fd;	   /* QEMU's stdin and stdout (the serial console's pty), or -1: /dev/null and a pipe */
 	uint64_t memlock;  /* RLIMIT_MEMLOCK, soft and hard; 0 leaves the limit alone */
 	const struct identity *id; /* whom QEMU runs as; it never keeps a capability, and gets NO_NEW_PRIVS */
 	bool no_spawn;		   /* a seccomp filter keeps QEMU from making processes (threads are fine) */

@@ -7,7 +7,9 @@
  *
  * It is linked statically and uses no library beyond libc, so the initramfs needs nothing else but two kernel modules.
  * Protocol on the console (ttyS0): "VGPUVM-GUEST-READY" once the guest is in its final state (listening to the power
- * button, for the default mode), "VGPUVM-GUEST-POWEROFF" just before it powers off.
+ * button, for the default mode), "VGPUVM-GUEST-POWEROFF" just before it powers off. The echo mode obeys the button
+ * too, and answers each line typed on the console with "VGPUVM-GUEST-GOT " and the line's bytes in hex, so that a test
+ * can tell what reached the guest (an echo of the input itself cannot pass for the answer).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define MAX_BUTTONS 8
@@ -32,6 +35,7 @@ enum guest_mode {
 	MODE_BUTTON,
 	MODE_SELFOFF,
 	MODE_IGNORE,
+	MODE_ECHO,
 	MODE_MAX,
 };
 
@@ -155,6 +159,8 @@ static enum guest_mode read_mode(void)
 			return MODE_SELFOFF;
 		if (strncmp(p, "ignore", 6) == 0 && strchr(" \n", p[6]))
 			return MODE_IGNORE;
+		if (strncmp(p, "echo", 4) == 0 && strchr(" \n", p[4]))
+			return MODE_ECHO;
 		return MODE_BUTTON;
 	}
 	return MODE_BUTTON;
@@ -221,8 +227,40 @@ static int open_power_buttons(struct pollfd *fds, int max)
 	return n;
 }
 
-/* Blocks until one of the buttons reports KEY_POWER going down. */
-static void wait_power_key(struct pollfd *fds, int n)
+/*
+ * The console reads whole lines, bytes as typed: no echo, and Ctrl-C is a byte like any other rather than a signal.
+ * fds[0] becomes the console, for wait_power_key() to answer.
+ */
+static void listen_console(struct pollfd *fds)
+{
+	struct termios t;
+
+	if (tcgetattr(STDIN_FILENO, &t) == 0) {
+		t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ISIG | IEXTEN);
+		t.c_lflag |= ICANON;
+		tcsetattr(STDIN_FILENO, TCSANOW, &t);
+	}
+	fds[0] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+}
+
+/* Answers a line from the console with its bytes in hex, without the newline. */
+static void answer_line(int fd)
+{
+	char line[256], hex[2 * sizeof(line) + 1];
+	ssize_t len = read(fd, line, sizeof(line));
+
+	if (len <= 0)
+		return;
+	if (line[len - 1] == '\n')
+		len--;
+	for (ssize_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)line[i]);
+	hex[2 * len] = '\0';
+	say("VGPUVM-GUEST-GOT %s", hex);
+}
+
+/* Blocks until one of the buttons reports KEY_POWER going down; with echo, fds[0] is the console. */
+static void wait_power_key(struct pollfd *fds, int n, bool echo)
 {
 	for (;;) {
 		if (poll(fds, n, -1) < 0) {
@@ -236,6 +274,10 @@ static void wait_power_key(struct pollfd *fds, int n)
 
 			if (!(fds[i].revents & POLLIN))
 				continue;
+			if (echo && i == 0) {
+				answer_line(fds[0].fd);
+				continue;
+			}
 			len = read(fds[i].fd, ev, sizeof(ev));
 			if (len < 0) {
 				if (errno == EINTR || errno == EAGAIN)
@@ -251,7 +293,7 @@ static void wait_power_key(struct pollfd *fds, int n)
 
 int main(void)
 {
-	struct pollfd buttons[MAX_BUTTONS];
+	struct pollfd fds[1 + MAX_BUTTONS], *buttons = fds + 1;
 	enum guest_mode mode;
 	int n;
 
@@ -281,8 +323,14 @@ int main(void)
 		errno = ENODEV;
 		die("no input device named \"Power Button\"");
 	}
-	say("VGPUVM-GUEST-READY");
-	wait_power_key(buttons, n);
+	if (mode == MODE_ECHO) {
+		listen_console(fds);
+		say("VGPUVM-GUEST-READY");
+		wait_power_key(fds, n + 1, true);
+	} else {
+		say("VGPUVM-GUEST-READY");
+		wait_power_key(buttons, n, false);
+	}
 	say("VGPUVM-GUEST-POWEROFF");
 	power_off();
 }

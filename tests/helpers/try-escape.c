@@ -10,6 +10,11 @@
  *   TRY_ESCAPE_READ     open each file for reading
  *   TRY_ESCAPE_CHMOD    chmod each file 0666 (what it was lent: the owner may, the give-back must undo it)
  *   TRY_ESCAPE_KILL     send SIGTERM to each pid (the supervisor, a root process); "ppid" is the supervisor
+ *
+ * With $TRY_ESCAPE_TIOCSTI set to a command, it also tries to push that command into every terminal it can reach (each
+ * of fds 0-9 that is one, and /dev/tty) with TIOCSTI, for whatever reads the terminal next (root's shell, once vgpuvm
+ * has exited) to run: "TIOCSTI on fd N: ..." and "TIOCSTI on /dev/tty: ...". It needs no capability to do so on its
+ * controlling terminal; it has one only if it shares the user's session.
  */
 #include <cap-ng.h>
 #include <dirent.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -115,9 +121,44 @@ static int regain_caps(void)
 	return 0;
 }
 
+/*
+ * Pushes text into the terminal's input. Blank lines go first: whatever reads the terminal now (QEMU's serial, when it
+ * has the user's terminal) takes a few bytes, and the command must still be whole for the shell that reads it later.
+ */
+static int push_input(int fd, const char *text)
+{
+	for (int i = 0; i < 32; i++)
+		if (ioctl(fd, TIOCSTI, "\n") < 0)
+			return -1;
+	for (const char *c = text; *c; c++)
+		if (ioctl(fd, TIOCSTI, c) < 0)
+			return -1;
+	return ioctl(fd, TIOCSTI, "\n");
+}
+
+static void try_tiocsti(const char *text)
+{
+	char name[64];
+	int fd;
+
+	for (fd = 0; fd < 10; fd++) {
+		if (fd == fileno(out) || !isatty(fd))
+			continue;
+		snprintf(name, sizeof(name), "TIOCSTI on fd %d", fd);
+		report(name, push_input(fd, text));
+	}
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		report("TIOCSTI on /dev/tty", -1);
+		return;
+	}
+	report("TIOCSTI on /dev/tty", push_input(fd, text));
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
-	const char *path = getenv("TRY_ESCAPE_REPORT"), *qemu = getenv("TRY_ESCAPE_QEMU");
+	const char *path = getenv("TRY_ESCAPE_REPORT"), *qemu = getenv("TRY_ESCAPE_QEMU"), *sti = getenv("TRY_ESCAPE_TIOCSTI");
 	char line[256];
 	struct dirent *de;
 	FILE *st;
@@ -149,6 +190,8 @@ int main(int argc, char **argv)
 	report("regain CAP_SYS_ADMIN", regain_caps());
 	report("spawn a process", spawn());
 	report("ptrace the supervisor", (int)ptrace(PTRACE_ATTACH, getppid(), NULL, NULL));
+	if (sti && *sti)
+		try_tiocsti(sti);
 	report("turn off no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? -1 : 0);
 
 	each("TRY_ESCAPE_WRITE", "write", try_write);

@@ -97,7 +97,7 @@ teardown() {
 	assert_clean plain
 }
 
-@test "run: serial on stdio gives QEMU the terminal; output elsewhere is relayed line by line" {
+@test "run: serial on stdio gives QEMU a pty of its own; its other output is relayed line by line" {
 	profile plain '"memory": "128M", "accel": "tcg", "serial": "stdio", "shutdown": {"powerdown_timeout": 0}, "extra_args": ["-device", "nonesuch-device"]'
 	run "$VGPUVM" run "$T/plain.json"
 	[ "$status" -eq 1 ]

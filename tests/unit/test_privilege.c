@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -42,9 +44,14 @@ static void write_file(const char *path, const char *text)
  * unexpected result's number, so the parent can say which one. */
 static int confined_child(const char *dir)
 {
+	struct termios t;
 	char path[256];
-	int fd;
+	int fd, pty, tty;
 
+	/* A terminal, opened before the filter as the serial console's is. */
+	pty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (pty < 0 || unlockpt(pty) < 0 || (tty = ioctl(pty, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		return 9;
 	if (confine_supervisor() < 0)
 		return 10;
 	snprintf(path, sizeof(path), "%s/record", dir);
@@ -56,6 +63,13 @@ static int confined_child(const char *dir)
 		return 12;
 	if (getpid() <= 0)
 		return 13;
+	/* The terminal's settings can be read and set back, as at the end of a run. */
+	if (!isatty(tty) || tcgetattr(tty, &t) < 0 || tcsetattr(tty, TCSANOW, &t) < 0 || tcsetattr(tty, TCSADRAIN, &t) < 0)
+		return 14;
+	/* Not TIOCSTI, which pushes input into a terminal (root has CAP_SYS_ADMIN: only the filter stops it here). */
+	errno = 0;
+	if (ioctl(tty, TIOCSTI, "x") != -1 || errno != EPERM)
+		return 24;
 	/* Refused: a new process, a new program, a change of identity, a mount. */
 	errno = 0;
 	if (fork() != -1 || errno != EPERM)
@@ -97,7 +111,9 @@ static void test_confine_supervisor(void **state)
 		print_error("child: status %#x; stderr:\n%s\n", status, err);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	/* Each refusal is logged with its number: clone (56) for fork, execve (59), setuid (105), chroot (161). */
+	/* Each refusal is logged with its number: ioctl (16) for TIOCSTI, clone (56) for fork, execve (59), setuid
+	 * (105), chroot (161). */
+	assert_non_null(strstr(err, "seccomp filter refused system call 16 "));
 	assert_non_null(strstr(err, "seccomp filter refused system call 56 "));
 	assert_non_null(strstr(err, "refused system call 59 "));
 	assert_non_null(strstr(err, "refused system call 105 "));

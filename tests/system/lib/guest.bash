@@ -5,7 +5,7 @@
 #   guest_build                 build it (quick when up to date) into guest_dir; fails if it cannot
 #   guest_dir                   where it is: $VGPUVM_GUEST_DIR, else BUILD (default build)/guest in this checkout
 #   guest_kernel                the kernel to boot: DIR/vmlinux (PVH, 2.5 s faster under TCG) if there, else DIR/kernel
-#   guest_qemu_args MODE        QEMU arguments that boot it, one a line (MODE: button, selfoff or ignore)
+#   guest_qemu_args MODE        QEMU arguments that boot it, one a line (MODE: button, selfoff, ignore or echo)
 #   guest_extra_args_json MODE  the same as a JSON list, for a profile's "extra_args"
 #
 # The guest prints VGPUVM-GUEST-READY on ttyS0 once it is in its final state, and VGPUVM-GUEST-POWEROFF before it
