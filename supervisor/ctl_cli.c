@@ -27,6 +27,7 @@
 #include "supervisor/memlock.h"
 #include "supervisor/recover.h"
 #include "supervisor/runtime.h"
+#include "supervisor/trust.h"
 #include "util/json.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -47,8 +48,18 @@ static void ctl_close(struct ctl *c)
 /* The directory of every VM's runtime directory. Returns 0 or an exit code, after saying why. */
 static int base_dir(char **ret)
 {
+	_cleanup_free_ char *error = NULL;
+	int r;
+
 	if (runtime_base(ret) < 0)
 		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
+	/* A client as root talks only to sockets in a place only root can write: anyone else could serve one there. */
+	r = trust_path(*ret, "the runtime directory", &error);
+	if (r < 0 && r != -ENOENT) {
+		log_error("%s", error ?: strerror(-r));
+		*ret = mfree(*ret);
+		return EX_NOPERM;
+	}
 	return 0;
 }
 
