@@ -27,9 +27,9 @@ override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 override LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC := $(wildcard profiles/*.c qmp/*.c util/*.c) $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+LIB_SRC := $(wildcard profiles/*.c qmp/*.c util/*.c) $(filter-out supervisor/cli/main.c,$(wildcard supervisor/*.c supervisor/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/supervisor/main.o
+MAIN_OBJ := $(BUILD)/supervisor/cli/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
@@ -148,7 +148,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm 2>/dev/null
 
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+	clang-format -i $(wildcard */*.c */*.h supervisor/*/*.c supervisor/*/*.h tests/*/*.c)
 
 clean:
 	rm -rf build build-asan vgpuvm

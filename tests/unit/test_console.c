@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "supervisor/console.h"
+#include "supervisor/vm/console.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 

@@ -22,11 +22,11 @@
 
 #include <cmocka.h>
 
-#include "supervisor/confine.h"
-#include "supervisor/identity.h"
-#include "supervisor/owner.h"
-#include "supervisor/record.h"
-#include "supervisor/users.h"
+#include "supervisor/launch/confine.h"
+#include "supervisor/launch/identity.h"
+#include "supervisor/launch/owner.h"
+#include "supervisor/host/record.h"
+#include "supervisor/host/users.h"
 #include "util/macro.h"
 
 static char tmpdir[] = "/tmp/vgpuvm-unit-XXXXXX";

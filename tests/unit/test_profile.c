@@ -14,7 +14,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
-#include "supervisor/profile_lookup.h"
+#include "supervisor/host/profile_lookup.h"
 #include "profiles/profile_parse.h"
 #include "util/macro.h"
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "profiles/profile.h"
-#include "supervisor/restart.h"
+#include "supervisor/vm/restart.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "profiles/profile.h"
-#include "supervisor/stop.h"
+#include "supervisor/vm/stop.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 

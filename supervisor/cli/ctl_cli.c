@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The commands that talk to a running supervisor over its control socket: list, status, stop, screenshot, qmp;
+ * and cleanup, which undoes what a dead one left.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "qmp/qmp.h"
+#include "profiles/profile_parse.h"
+#include "qmp/qmp_conn.h"
+#include "supervisor/cli/ctl_cli.h"
+#include "supervisor/log.h"
+#include "supervisor/host/memlock.h"
+#include "supervisor/launch/recover.h"
+#include "supervisor/host/runtime.h"
+#include "supervisor/host/trust.h"
+#include "util/json.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+#define CONNECT_TIMEOUT (10 * USEC_PER_SEC)
+
+struct ctl {
+	int fd;
+	struct qmp_conn *conn;
+};
+
+static void ctl_close(struct ctl *c)
+{
+	qmp_conn_free(c->conn);
+	safe_close(c->fd);
+}
+
+/* The directory of every VM's runtime directory. Returns 0 or an exit code, after saying why. */
+static int base_dir(char **ret)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	if (runtime_base(ret) < 0)
+		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
+	/* A client as root talks only to sockets in a place only root can write: anyone else could serve one there. */
+	r = trust_path(*ret, "the runtime directory", &error);
+	if (r < 0 && r != -ENOENT) {
+		log_error("%s", error ?: strerror(-r));
+		*ret = mfree(*ret);
+		return EX_NOPERM;
+	}
+	return 0;
+}
+
+static int check_name(const char *name)
+{
+	if (!profile_name_valid(name))
+		return log_error("\"%s\" is not a VM name", name), EX_USAGE;
+	return 0;
+}
+
+/*
+ * The names of the runtime directories there are, sorted: the VMs that run, and the leftovers of ones that died.
+ * Returns a NULL-terminated list (empty when there is no base directory yet) or NULL without memory.
+ */
+static char **vm_names(const char *base)
+{
+	struct dirent **names = NULL;
+	char **l;
+	int n = scandir(base, &names, NULL, alphasort);
+	size_t k = 0;
+
+	l = calloc(n > 0 ? (size_t)n + 1 : 1, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		if (l && names[i]->d_type == DT_DIR && profile_name_valid(names[i]->d_name))
+			l[k++] = strdup(names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return l;
+}
+
+/* Connects to NAME's supervisor and negotiates. Returns 0 or an exit code, after saying why. */
+static int ctl_open(const char *name, bool quiet, struct ctl *ret)
+{
+	_cleanup_free_ char *base = NULL, *path = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ctl c = { .fd = -1 };
+	int r;
+
+	if ((r = check_name(name)) != 0 || (r = base_dir(&base)) != 0)
+		return r;
+	if (asprintf(&path, "%s/%s/control", base, name) < 0)
+		return EX_OSERR;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error("%s: path too long for a socket", path), EX_CONFIG;
+	strcpy(sa.sun_path, path);
+	c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c.fd < 0)
+		return log_error_errno(errno, "socket(): %m"), EX_OSERR;
+	if (connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = errno;
+		close(c.fd);
+		if (quiet)
+			return EX_UNAVAILABLE;
+		if (r == ENOENT || r == ECONNREFUSED)
+			return log_error("no VM named %s is running (no supervisor at %s)", name, path), EX_UNAVAILABLE;
+		if (r == EACCES || r == EPERM)
+			return log_error("%s: permission denied: only root and the user who started VM %s may control it",
+					 path, name),
+			       EX_NOPERM;
+		return log_error_errno(r, "Failed to connect to %s: %m", path), EX_UNAVAILABLE;
+	}
+	if ((r = qmp_conn_new(c.fd, &c.conn)) < 0) {
+		close(c.fd);
+		return EX_OSERR;
+	}
+	r = qmp_conn_handshake(c.conn, deadline_after(CONNECT_TIMEOUT), NULL);
+	if (r < 0) {
+		if (!quiet)
+			log_error("VM %s's supervisor did not answer (%s); is it yours?", name,
+				  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
+		ctl_close(&c);
+		return r == -ECONNRESET ? EX_NOPERM : EX_PROTOCOL;
+	}
+	*ret = c;
+	return 0;
+}
+
+/* Runs one command; *ret gets the reply. Returns 0, or an exit code after saying why. */
+static int ctl_execute(struct ctl *c, const char *name, const char *cmd, json_object *args, uint64_t timeout,
+		       struct qmp_msg **ret)
+{
+	struct qmp_msg *m = NULL;
+	int r = qmp_conn_execute(c->conn, cmd, args, timeout ? deadline_after(timeout) : USEC_INFINITY, &m);
+
+	if (r < 0)
+		return log_error("VM %s: %s failed: %s", name, cmd, r == -ECONNRESET ? "the supervisor went away" : strerror(-r)),
+		       EX_PROTOCOL;
+	if (m->type == QMP_MSG_ERROR) {
+		log_error("VM %s: %s: %s", name, cmd, m->error_desc);
+		qmp_msg_free(m);
+		return EX_SOFTWARE;
+	}
+	*ret = m;
+	return 0;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static void format_uptime(json_object *st, char *buf, size_t size)
+{
+	json_object *v;
+	long s;
+
+	if (!json_object_object_get_ex(st, "uptime", &v) || !v) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	s = (long)json_object_get_double(v);
+	if (s >= 86400)
+		snprintf(buf, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
+}
+
+static void print_status(json_object *st)
+{
+	json_object *g = NULL, *d = NULL, *ml = NULL, *v;
+	char up[32], soft[32] = "?", hard[32] = "?";
+
+	format_uptime(st, up, sizeof(up));
+	json_object_object_get_ex(st, "vgpu", &g);
+	json_object_object_get_ex(st, "display", &d);
+	printf("name:         %s\n", jstr(st, "name") ?: "?");
+	printf("state:        %s\n", jstr(st, "state") ?: "?");
+	printf("qemu status:  %s\n", jstr(st, "qemu_status") ?: "-");
+	printf("supervisor:   pid %s\n", jstr(st, "supervisor_pid") ?: "?");
+	printf("qemu:         %s%s\n", jstr(st, "qemu_pid") ? "pid " : "-", jstr(st, "qemu_pid") ?: "");
+	printf("uptime:       %s\n", up);
+	printf("profile:      %s\n", jstr(st, "profile") ?: "?");
+	if (g) {
+		json_object_object_get_ex(g, "memlock", &ml);
+		printf("vgpu:         %s (%s on %s, %s)\n", jstr(g, "uuid") ?: "?", jstr(g, "type") ?: "?", jstr(g, "parent") ?: "?",
+		       json_object_object_get_ex(g, "created", &v) && json_object_get_boolean(v) ? "made by vgpuvm"
+												   : "adopted");
+		if (ml && json_object_object_get_ex(ml, "soft", &v)) {
+			memlock_format(v ? (uint64_t)json_object_get_int64(v) : MEMLOCK_UNLIMITED, soft, sizeof(soft));
+			json_object_object_get_ex(ml, "hard", &v);
+			memlock_format(v ? (uint64_t)json_object_get_int64(v) : MEMLOCK_UNLIMITED, hard, sizeof(hard));
+		}
+		printf("memlock:      %s (soft), %s (hard)\n", soft, hard);
+	} else
+		printf("vgpu:         none\n");
+	printf("display:      %s%s\n", jstr(d, "type") ?: "?",
+	       d && json_object_object_get_ex(d, "gl", &v) && json_object_get_boolean(v) ? ", GL" : "");
+	printf("restarts:     %s\n", jstr(st, "restarts") ?: "0");
+}
+
+int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
+			bool *ret_json)
+{
+	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
+	bool json = false;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+		switch (c) {
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return log_error("vgpuvm %s: unknown option '%s'; see 'vgpuvm %s --help'", argv[0], argv[optind - 1],
+					 argv[0]),
+			       EX_USAGE;
+		}
+	if (argc - optind < min_args || argc - optind > max_args)
+		return log_error("vgpuvm %s: expected %s; see 'vgpuvm %s --help'", argv[0], wanted, argv[0]), EX_USAGE;
+	*ret_json = json;
+	return 0;
+}
+
+static const char status_usage[] = "Usage: vgpuvm status NAME [--json]\n"
+				   "\n"
+				   "Shows a running VM: supervisor state, QEMU's status, pids, uptime, the mdev, the\n"
+				   "locked-memory limit QEMU really has, the display. --json prints the status object.\n";
+
+int cmd_status(int argc, char **argv)
+{
+	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+	struct ctl c;
+	bool json = false;
+	int r;
+
+	if ((r = cli_parse_json_flag(argc, argv, status_usage, "a VM name", 1, 1, &json)) != 0)
+		return r < 0 ? 0 : r;
+	if ((r = ctl_open(argv[optind], false, &c)) != 0)
+		return r;
+	r = ctl_execute(&c, argv[optind], "status", NULL, CONNECT_TIMEOUT, &m);
+	ctl_close(&c);
+	if (r != 0)
+		return r;
+	if (json)
+		puts(json_object_to_json_string_ext(m->data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		print_status(m->data);
+	return fflush(stdout) == 0 ? 0 : EX_IOERR;
+}
+
+static const char list_usage[] = "Usage: vgpuvm list [--json]\n"
+				 "\n"
+				 "Lists the VMs whose supervisor runs. --json prints a list of status objects.\n";
+
+int cmd_list(int argc, char **argv)
+{
+	_cleanup_json_ json_object *all = json_object_new_array();
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ char *base = NULL;
+	bool json = false;
+	int r;
+
+	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json)) != 0)
+		return r < 0 ? 0 : r;
+	if ((r = base_dir(&base)) != 0)
+		return r;
+	if (!(names = vm_names(base)))
+		return EX_OSERR;
+	for (char **name = names; *name; name++) {
+		struct qmp_msg *m = NULL;
+		struct ctl c;
+
+		/* A directory whose supervisor does not answer is a leftover for cleanup, not a running VM. */
+		if (ctl_open(*name, true, &c) != 0)
+			continue;
+		if (ctl_execute(&c, *name, "status", NULL, CONNECT_TIMEOUT, &m) == 0) {
+			json_object_array_add(all, json_object_get(m->data));
+			qmp_msg_free(m);
+		}
+		ctl_close(&c);
+	}
+	if (json) {
+		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		return 0;
+	}
+	if (json_object_array_length(all) == 0) {
+		puts("no VMs running");
+		return 0;
+	}
+	/* Columns as wide as their widest entry, so that long names keep the table aligned. */
+	int w_name = 4, w_state = 5;
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *st = json_object_array_get_idx(all, i);
+		int a = (int)strlen(jstr(st, "name") ?: "?"), b = (int)strlen(jstr(st, "state") ?: "?");
+		w_name = a > w_name ? a : w_name;
+		w_state = b > w_state ? b : w_state;
+	}
+	printf("%-*s  %-*s  %-8s  %-7s  %s\n", w_name, "NAME", w_state, "STATE", "QEMU-PID", "UPTIME", "VGPU");
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		json_object *st = json_object_array_get_idx(all, i), *g = NULL;
+		char up[32], vgpu[128] = "-";
+
+		format_uptime(st, up, sizeof(up));
+		if (json_object_object_get_ex(st, "vgpu", &g) && g)
+			snprintf(vgpu, sizeof(vgpu), "%s %s", jstr(g, "type") ?: "?", jstr(g, "uuid") ?: "?");
+		printf("%-*s  %-*s  %-8s  %-7s  %s\n", w_name, jstr(st, "name") ?: "?", w_state, jstr(st, "state") ?: "?",
+		       jstr(st, "qemu_pid") ?: "-", up, vgpu);
+	}
+	return 0;
+}
+
+static const char stop_usage[] =
+	"Usage: vgpuvm stop NAME [--timeout S] [--force]\n"
+	"\n"
+	"Stops a VM as SIGTERM does (the power button, then QMP quit, then SIGTERM, then SIGKILL), prints each step\n"
+	"and waits until the VM is gone and its mdev removed. Exits with the VM's exit code.\n"
+	"\n"
+	"  --timeout S   give the guest S seconds to power off, instead of the profile's powerdown_timeout\n"
+	"  --force       skip the power button: start at QMP quit\n";
+
+int cmd_stop(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
+		{},
+	};
+	_cleanup_json_ json_object *args = json_object_new_object();
+	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+	const char *name;
+	struct ctl c;
+	char *end;
+	long t;
+	int ch, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "ht:f", options, NULL)) >= 0)
+		switch (ch) {
+		case 'h':
+			fputs(stop_usage, stdout);
+			return 0;
+		case 't':
+			t = strtol(optarg, &end, 10);
+			if (*end || t < 0 || t > 86400)
+				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to 86400, got \"%s\"", optarg),
+				       EX_USAGE;
+			json_object_object_add(args, "timeout", json_object_new_int64(t));
+			break;
+		case 'f':
+			json_object_object_add(args, "force", json_object_new_boolean(true));
+			break;
+		default:
+			return log_error("vgpuvm stop: unknown option '%s'; see 'vgpuvm stop --help'", argv[optind - 1]), EX_USAGE;
+		}
+	if (argc - optind != 1)
+		return log_error("vgpuvm stop: expected a VM name; see 'vgpuvm stop --help'"), EX_USAGE;
+	name = argv[optind];
+	if ((r = ctl_open(name, false, &c)) != 0)
+		return r;
+	if ((r = ctl_execute(&c, name, "stop", args, CONNECT_TIMEOUT, &m)) != 0) {
+		ctl_close(&c);
+		return r;
+	}
+	/* The supervisor tells each step, then EXITED once QEMU is reaped and the mdev gone. */
+	for (;;) {
+		_cleanup_qmp_msg_ struct qmp_msg *e = NULL;
+		json_object *v;
+
+		r = qmp_conn_next_event(c.conn, USEC_INFINITY, &e);
+		if (r < 0) {
+			log_error("VM %s: the supervisor went away before it said how the VM ended", name);
+			ctl_close(&c);
+			return EX_PROTOCOL;
+		}
+		if (strcmp(e->name, "STOP_STEP") == 0)
+			printf("%s: %s after %.1f s\n", name, jstr(e->data, "step") ?: "?",
+			       json_object_object_get_ex(e->data, "elapsed", &v) ? json_object_get_double(v) : 0.0);
+		else if (strcmp(e->name, "SHUTDOWN") == 0)
+			printf("%s: QEMU shuts down (guest %s, reason %s)\n", name,
+			       json_object_object_get_ex(e->data, "guest", &v) && json_object_get_boolean(v) ? "powered off"
+													     : "did not",
+			       jstr(e->data, "reason") ?: "?");
+		else if (strcmp(e->name, "EXITED") == 0) {
+			int code = json_object_object_get_ex(e->data, "exit_code", &v) ? json_object_get_int(v) : EX_PROTOCOL;
+			printf("%s: stopped: exit %d\n", name, code);
+			fflush(stdout);
+			ctl_close(&c);
+			return code;
+		}
+		fflush(stdout);
+	}
+}
+
+static const char screenshot_usage[] = "Usage: vgpuvm screenshot NAME FILE.png\n"
+				       "\n"
+				       "Saves the guest's display as a PNG (QMP screendump).\n";
+
+int cmd_screenshot(int argc, char **argv)
+{
+	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+	_cleanup_close_ int in = -1, out = -1;
+	const char *file;
+	struct ctl c;
+	char buf[65536];
+	ssize_t n;
+	int r;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return fputs(screenshot_usage, stdout), 0;
+	if (argc != 3)
+		return log_error("vgpuvm screenshot: expected NAME FILE.png; see 'vgpuvm screenshot --help'"), EX_USAGE;
+	if ((r = ctl_open(argv[1], false, &c)) != 0)
+		return r;
+	r = ctl_execute(&c, argv[1], "screenshot", NULL, 30 * USEC_PER_SEC, &m);
+	ctl_close(&c);
+	if (r != 0)
+		return r;
+	/* QEMU wrote it into the runtime directory, where it may write; the copy lands where the user wants. */
+	file = jstr(m->data, "file");
+	in = file ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	if (in < 0)
+		return log_error_errno(errno, "Failed to open the screenshot %s: %m", file ?: "(none)"), EX_IOERR;
+	out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		return log_error_errno(errno, "Failed to create %s: %m", argv[2]), EX_CANTCREAT;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			return log_error_errno(errno, "Failed to write %s: %m", argv[2]), EX_IOERR;
+	unlink(file);
+	return 0;
+}
+
+static const char qmp_usage[] = "Usage: vgpuvm qmp NAME JSON\n"
+				"\n"
+				"Passes one QMP command to the VM's QEMU, e.g. '{\"execute\": \"query-status\"}', and prints\n"
+				"QEMU's reply. Exits 0 for a return, 1 for an error reply.\n";
+
+int cmd_qmp(int argc, char **argv)
+{
+	_cleanup_json_ json_object *cmd = NULL, *args = json_object_new_object();
+	struct qmp_msg *m = NULL;
+	json_object *ex, *a;
+	struct ctl c;
+	int r;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return fputs(qmp_usage, stdout), 0;
+	if (argc != 3)
+		return log_error("vgpuvm qmp: expected NAME JSON; see 'vgpuvm qmp --help'"), EX_USAGE;
+	cmd = json_tokener_parse(argv[2]);
+	if (!cmd || !json_object_object_get_ex(cmd, "execute", &ex) || !json_object_is_type(ex, json_type_string))
+		return log_error("vgpuvm qmp: expected a QMP command like '{\"execute\": \"query-status\"}'"), EX_USAGE;
+	json_object_object_add(args, "command", json_object_get(ex));
+	if (json_object_object_get_ex(cmd, "arguments", &a))
+		json_object_object_add(args, "arguments", json_object_get(a));
+	if ((r = ctl_open(argv[1], false, &c)) != 0)
+		return r;
+	r = qmp_conn_execute(c.conn, "qmp", args, deadline_after(60 * USEC_PER_SEC), &m);
+	ctl_close(&c);
+	if (r < 0)
+		return log_error("VM %s: qmp failed: %s", argv[1], strerror(-r)), EX_PROTOCOL;
+	json_object_object_del(m->root, "id");
+	puts(json_object_to_json_string_ext(m->root, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	r = m->type == QMP_MSG_RETURN ? 0 : 1;
+	qmp_msg_free(m);
+	return r;
+}
+
+static const char cleanup_usage[] =
+	"Usage: vgpuvm cleanup [NAME]\n"
+	"\n"
+	"Undoes what a supervisor that died (killed, crashed) left behind: the mdev it made, its runtime files.\n"
+	"Refuses while a QEMU still holds the mdev. Without NAME, every VM's leftovers.\n";
+
+/* Cleans one name. Returns 0 or an exit code; *found says whether there was anything. */
+static int cleanup_one(const char *name, bool named)
+{
+	_cleanup_free_ char *done = NULL, *error = NULL;
+	struct runtime *rt = NULL;
+	pid_t pid = 0;
+	int r;
+
+	r = runtime_acquire(name, &rt, &pid, &error);
+	if (r == -EBUSY) {
+		if (named)
+			printf("%s: running (supervisor pid %ld); nothing to clean up\n", name, (long)pid);
+		return 0;
+	}
+	if (r == -EPERM)
+		return log_error("%s: %s", name, error ?: strerror(-r)), EX_NOPERM;
+	if (r < 0)
+		return log_error_errno(r, "Failed to look at VM %s: %m", name), EX_CANTCREAT;
+	r = recover(rt->dir, &pid, &done, &error);
+	if (r == -EBUSY) {
+		log_error("%s: QEMU pid %ld still holds its mdev; stop it (kill %ld), then run vgpuvm cleanup again", name,
+			  (long)pid, (long)pid);
+		/* runtime_release keeps the record: it is what the next try needs. */
+		runtime_release(rt);
+		return EX_TEMPFAIL;
+	}
+	if (r < 0) {
+		log_error("%s: %s", name, error ?: strerror(-r));
+		runtime_release(rt);
+		return EX_UNAVAILABLE;
+	}
+	printf("%s: %s\n", name, done ?: "cleaned up");
+	runtime_release(rt);
+	return 0;
+}
+
+int cmd_cleanup(int argc, char **argv)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ char *base = NULL;
+	int r, code = 0;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return fputs(cleanup_usage, stdout), 0;
+	if (argc > 2)
+		return log_error("vgpuvm cleanup: expected at most one VM name"), EX_USAGE;
+	if (argc == 2)
+		return (r = check_name(argv[1])) != 0 ? r : cleanup_one(argv[1], true);
+	if ((r = base_dir(&base)) != 0)
+		return r;
+	if (!(names = vm_names(base)))
+		return EX_OSERR;
+	for (char **name = names; *name; name++)
+		if ((r = cleanup_one(*name, false)) != 0)
+			code = r;
+	return code;
+}

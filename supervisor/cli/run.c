@@ -1,0 +1,773 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `vgpuvm run`: from the profile to a clean exit. Everything made here is undone here, in reverse order, on every
+ * path: the mdev vgpuvm created is removed, the runtime directory goes, no QEMU is left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "profiles/profile.h"
+#include "profiles/profile_argv.h"
+#include "qmp/qmp.h"
+#include "supervisor/launch/confine.h"
+#include "supervisor/vm/console.h"
+#include "supervisor/vm/control.h"
+#include "supervisor/vm/hints.h"
+#include "supervisor/host/host.h"
+#include "supervisor/launch/identity.h"
+#include "supervisor/log.h"
+#include "supervisor/vm/loop.h"
+#include "supervisor/host/mdev.h"
+#include "supervisor/host/memlock.h"
+#include "supervisor/vm/notify.h"
+#include "supervisor/launch/owner.h"
+#include "supervisor/cli/profile_cli.h"
+#include "supervisor/host/record.h"
+#include "supervisor/launch/recover.h"
+#include "supervisor/vm/restart.h"
+#include "supervisor/cli/run.h"
+#include "supervisor/host/runtime.h"
+#include "supervisor/launch/spawn.h"
+#include "supervisor/host/trust.h"
+#include "supervisor/host/users.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+/* How long the kernel (or the test tree) may take to make or remove an mdev. */
+#define MDEV_TIMEOUT (10 * USEC_PER_SEC)
+
+/* The VM ended, but its mdev could not be removed. */
+#define EXIT_MDEV_LEFT EX_IOERR
+
+/* How long the serial console's last output may take to reach stdout once QEMU is gone. */
+#define CONSOLE_FLUSH_TIMEOUT USEC_PER_SEC
+
+/* Everything one supervisor holds, across restarts. */
+struct sup {
+	const struct profile *p;
+	struct runtime *rt;
+	struct mdev *m;
+	struct control *ctl;
+	struct vm *vm; /* while a QEMU runs */
+	int sig_fd;
+	struct restart_history restart; /* the restart policy's; status shows its restarts */
+	bool stop_requested; /* between tries */
+	struct record rec;
+	struct identity id; /* whom QEMU runs as */
+	char *qemu_dir;	    /* the part of the runtime directory QEMU may write to (screenshots) */
+	bool confined;	    /* the supervisor's own seccomp filter is in place */
+	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
+};
+
+extern char **environ;
+
+static const char run_usage[] =
+	"Usage: vgpuvm run PROFILE [--set KEY=VALUE]... [--uuid UUID]\n"
+	"\n"
+	"Runs the VM in the foreground: creates (or adopts) the mdev, sets QEMU's locked-memory limit to guest RAM +\n"
+	"1 GiB, starts QEMU, and supervises it over QMP. SIGTERM, SIGINT or SIGHUP shut it down: the power button,\n"
+	"then QMP quit, then SIGTERM, then SIGKILL, each after the profile's deadline; a second signal skips to the\n"
+	"next step. The mdev vgpuvm made is removed on every way out.\n"
+	"\n"
+	"With \"serial\": \"stdio\" the guest's console is on vgpuvm's stdin and stdout (QEMU gets a pty of its own). On a\n"
+	"terminal, Ctrl-C goes to the guest; Ctrl-A x stops the VM as SIGTERM does, Ctrl-A h lists the keys.\n"
+	"\n"
+	"Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
+	"itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (vgpuvm(1)).\n";
+
+static int mdev_exit_code(int r)
+{
+	switch (r) {
+	case -EACCES:
+	case -EPERM:
+	case -EROFS:
+		return EX_NOPERM;
+	case -ENOMEM:
+		return EX_OSERR;
+	default:
+		return EX_UNAVAILABLE;
+	}
+}
+
+/* Stops and reaps a QEMU whose loop could not run, so that none is left behind. */
+static void kill_and_reap(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+
+	pidfd_send_signal_(pidfd, SIGKILL);
+	waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+	log_warning("killed QEMU (pid %ld)", (long)pid);
+}
+
+/* The control socket's status object (documented in the README; keep it stable). */
+static json_object *status_json(void *userdata, const struct vm *vm, const char *qemu_status)
+{
+	struct sup *s = userdata;
+	json_object *o = json_object_new_object(), *d = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(s->p->name));
+	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->stop.phase) : "restarting"));
+	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
+	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
+	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
+	json_object_object_add(o, "uptime", vm ? json_object_new_double((double)(now_usec() - vm->started_at) / 1e6) : NULL);
+	json_object_object_add(o, "profile", json_object_new_string(s->p->path));
+	if (s->m) {
+		json_object *g = json_object_new_object(), *ml = json_object_new_object();
+		uint64_t soft, hard;
+
+		json_object_object_add(g, "uuid", json_object_new_string(s->m->uuid));
+		json_object_object_add(g, "type", json_object_new_string(s->m->type));
+		json_object_object_add(g, "parent", s->m->parent ? json_object_new_string(s->m->parent) : NULL);
+		json_object_object_add(g, "created", json_object_new_boolean(s->m->created));
+		if (vm && memlock_read(vm->pid, &soft, &hard) == 0) {
+			json_object_object_add(ml, "soft", soft == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)soft));
+			json_object_object_add(ml, "hard", hard == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)hard));
+		}
+		json_object_object_add(g, "memlock", ml);
+		json_object_object_add(o, "vgpu", g);
+	} else
+		json_object_object_add(o, "vgpu", NULL);
+	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
+	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
+	json_object_object_add(o, "display", d);
+	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
+	return o;
+}
+
+static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
+{
+	struct sup *s = userdata;
+	json_object *st;
+
+	if (s->vm) {
+		vm_command(s->vm, client, m);
+		return;
+	}
+	/* Between tries there is no QEMU: status and stop still work. */
+	if (strcmp(m->name, "status") == 0) {
+		st = status_json(s, NULL, NULL);
+		control_return(s->ctl, client, m->id, st);
+		json_object_put(st);
+	} else if (strcmp(m->name, "stop") == 0) {
+		s->stop_requested = true;
+		control_return(s->ctl, client, m->id, NULL);
+	} else
+		control_error(s->ctl, client, m->id, "GenericError", "QEMU is not running (vgpuvm waits to restart it)");
+}
+
+static void write_record(struct sup *s, pid_t qemu_pid)
+{
+	int r;
+
+	s->rec.qemu_pid = qemu_pid;
+	s->recorded = true;
+	r = record_write(s->rt->dir, &s->rec);
+	if (r < 0)
+		log_warning_errno(r, "Failed to write the crash record in %s: %m", s->rt->dir);
+}
+
+/*
+ * Once QEMU runs, the supervisor needs only its loop, its control socket and teardown: it confines itself to those.
+ * A restart policy needs fork and exec again, which the filter would pass on to the next QEMU, so it stays off then.
+ */
+static void confine_self(struct sup *s)
+{
+	int r;
+
+	if (s->confined || s->p->restart != PROFILE_RESTART_NO)
+		return;
+	r = confine_supervisor();
+	if (r < 0) {
+		log_warning_errno(r, "Failed to install the supervisor's seccomp filter, going on without it: %m");
+		return;
+	}
+	s->confined = true;
+	log_debug("the supervisor's seccomp filter is in place");
+}
+
+static void close_files(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fds[i] = safe_close(fds[i]);
+}
+
+/* Starts QEMU and supervises it until it is reaped. Returns the exit code this run gives. */
+static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
+{
+	const struct profile *p = sp->p;
+	const struct mdev *m = sp->m;
+	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
+	_cleanup_free_ char *error = NULL, *tail = NULL;
+	_cleanup_close_ int qmp_fd = -1, child_fd = -1, slave = -1;
+	/* Set up for each try and undone when it ends, so that between tries the terminal is the user's again (and
+	 * Ctrl-C is a signal again). */
+	_cleanup_console_ struct console *con = NULL;
+	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	int sv[2], r, code, files[PROFILE_FILES_MAX];
+	size_t n_files = 0;
+	struct vm vm;
+
+	*ret_stopped = *ret_guest_off = false;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return log_error_errno(errno, "Failed to create the QMP socket pair: %m"), EX_OSERR;
+	qmp_fd = sv[0];
+	child_fd = sv[1];
+	/* As root, QEMU (another uid) gets its images as open fds, so that it needs no access of its own to them. */
+	if (sp->id.change) {
+		struct profile_file f[PROFILE_FILES_MAX];
+
+		n_files = profile_files(p, f, ELEMENTSOF(f));
+		for (size_t i = 0; i < n_files; i++) {
+			_cleanup_free_ char *err = NULL;
+
+			files[i] = trust_open_image(f[i].path, f[i].flags, &err);
+			if (files[i] < 0) {
+				r = files[i];
+				n_files = i;
+				close_files(files, n_files);
+				log_error("Failed to open the %s %s for QEMU: %s", f[i].what, f[i].path, err ?: strerror(-r));
+				return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
+			}
+		}
+	}
+	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+							 .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 },
+			 &argv);
+	if (r < 0)
+		return close_files(files, n_files), log_error_errno(r, "Failed to build QEMU's command line: %m"), EX_OSERR;
+	env = identity_env(&sp->id, environ, p->env);
+	if (!env)
+		return close_files(files, n_files), log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
+
+	if (p->serial == PROFILE_SERIAL_STDIO) {
+		r = console_new(STDIN_FILENO, STDOUT_FILENO, &con, &slave);
+		if (r < 0)
+			return log_error_errno(r, "Failed to make a pty for the serial console: %m"), EX_OSERR;
+		if (console_interactive(con))
+			log_info("the serial console is on this terminal: Ctrl-A x stops the VM, Ctrl-A h lists the keys");
+	}
+
+	notify("STATUS=starting QEMU");
+	r = spawn_qemu(&(struct spawn_opts){ .argv = argv,
+					     .envp = env,
+					     .qmp_fd = child_fd,
+					     .stdio_fd = slave,
+					     .memlock = p->vgpu && p->vgpu->memlock ? memlock_for_guest(p->memory) : 0,
+					     .id = &sp->id,
+					     .no_spawn = p->sandbox[PROFILE_SANDBOX_SPAWN] == PROFILE_SANDBOX_DENY,
+					     .files = files,
+					     .n_files = n_files },
+		       &s, &error);
+	/* QEMU has its own copies now, or failed to start: the supervisor keeps none. */
+	close_files(files, n_files);
+	if (r == -ENOENT && !strchr(p->qemu, '/')) {
+		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
+			  "or name the binary with \"qemu\" in the profile",
+			  p->qemu);
+		return EX_UNAVAILABLE;
+	}
+	if (r == -ENOENT || r == -EACCES || r == -ENOEXEC) {
+		log_error("Failed to start QEMU: %s; check \"qemu\" in the profile", error ?: strerror(-r));
+		return EX_UNAVAILABLE;
+	}
+	if (r < 0) {
+		log_error("Failed to start QEMU: %s", error ?: strerror(-r));
+		return r == -EPERM ? EX_NOPERM : EX_OSERR;
+	}
+	child_fd = safe_close(child_fd);
+	/* Only QEMU holds the pty's other end now: once it is gone, the pty says so. */
+	slave = safe_close(slave);
+	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
+	if (m)
+		write_record(sp, s.pid);
+	confine_self(sp);
+
+	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
+	if (r >= 0) {
+		vm.ctl = sp->ctl;
+		vm.rundir = sp->qemu_dir;
+		vm.status_fn = status_json;
+		vm.status_userdata = sp;
+		vm.con = con;
+		sp->vm = &vm;
+		r = vm_run(&vm);
+		sp->vm = NULL;
+	}
+	if (r < 0) {
+		/* The loop itself failed: QEMU must not outlive it. */
+		kill_and_reap(s.pid, s.pidfd);
+		code = EX_OSERR;
+	}
+	console_flush(con, deadline_after(CONSOLE_FLUSH_TIMEOUT));
+	if (r >= 0) {
+		code = vm_exit_code(&vm);
+		*ret_stopped = vm.stop.stop_requested;
+		*ret_guest_off = vm.stop.guest_off;
+		const char *hint = vm_hint(&vm);
+
+		/* A seccomp kill says nothing on QEMU's stderr: the signal is the only clue. */
+		if (vm.exit_info.si_code != CLD_EXITED && vm.exit_info.si_status == SIGSYS)
+			hint = hint_for_signal(SIGSYS);
+
+		if (!vm.running_at && vm.stop.failure == STOP_FAIL_NONE && !vm.stop.stop_requested) {
+			tail = vm_tail(&vm);
+			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
+				  tail ? "; its last words:\n" : "", tail ?: "");
+		} else if (!vm.stop.stop_requested && !vm.stop.guest_off && code != 0)
+			log_error("QEMU ended by itself (exit code %d)", code);
+		else
+			hint = NULL;
+		if (hint)
+			log_error("hint: %s", hint);
+	}
+	/* The loop owns QEMU's output fds from vm_init() on, and closes them at EOF. */
+	safe_close(vm.out.fd);
+	safe_close(vm.err.fd);
+	close(s.pidfd);
+	vm_done(&vm);
+	if (m)
+		write_record(sp, 0);
+	return code;
+}
+
+/* Lends QEMU's user one file it must open; recorded before it is made. Returns 0 or an exit code. */
+static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const char *what, bool required)
+{
+	const char *sysfs_root = s->m ? s->m->root : mdev_sysfs_root();
+	struct owned o;
+	int r;
+
+	r = owner_check(path, kind, sysfs_root, &s->id, &o);
+	if (r == -ENOENT) {
+		log_warning("%s %s does not exist: QEMU will not be able to open it", what, path);
+		return 0;
+	}
+	if (r == -ENODEV || r == -ELOOP) {
+		/* Root hands QEMU's user only the device it asked for, never whatever a path names. */
+		log_error("%s %s is not %s (it is %s); vgpuvm lends QEMU only that kind of device%s", what, path,
+			  kind == OWNED_DRM ? "a DRM render node (a character device of major 226, minor 128 or above)"
+					    : "a VFIO group's character device",
+			  r == -ELOOP ? "a symbolic link" : "another kind of file",
+			  kind == OWNED_DRM && s->p->display.rendernode
+				  ? "; set \"display\": {\"rendernode\": \"/dev/dri/renderDN\"} to one that ls -l /dev/dri lists"
+				  : "");
+		return kind == OWNED_DRM && s->p->display.rendernode ? EX_DATAERR : EX_UNAVAILABLE;
+	}
+	if (r <= 0) {
+		if (r < 0)
+			log_warning_errno(r, "Failed to look at %s: %m", path);
+		return 0;
+	}
+	if (!s->id.change) {
+		if (!required) {
+			log_warning("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o); "
+				    "join its group (usermod -aG GROUP %s, then log in again)",
+				    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, s->id.name ?: "$USER");
+			return 0;
+		}
+		log_error("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o). As root, "
+			  "lend it for this boot (chown %ld %s), or for good with a udev rule in "
+			  "/etc/udev/rules.d/90-vgpuvm.rules: SUBSYSTEM==\"vfio\", GROUP=\"vgpuvm\", MODE=\"0660\" and join "
+			  "that group; or run vgpuvm as root",
+			  (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, (long)s->id.uid, path);
+		return EX_NOPERM;
+	}
+	if (s->rec.n_owned >= RECORD_OWNED_MAX)
+		return log_error("Too many files to lend to QEMU"), EX_SOFTWARE;
+	s->rec.owned[s->rec.n_owned++] = o;
+	write_record(s, 0);
+	r = owner_lend(&o, &s->id);
+	if (r < 0) {
+		s->rec.n_owned--;
+		write_record(s, 0);
+		return log_error_errno(r, "Failed to lend %s to uid %ld: %m", path, (long)s->id.uid), EX_NOPERM;
+	}
+	log_info("lent %s to QEMU's user (uid %ld) for this run", path, (long)s->id.uid);
+	return 0;
+}
+
+/* The render node a GL display uses: the profile's, or the first there is. NULL when there is none. */
+static char *render_node(const struct profile *p)
+{
+	_cleanup_free_ char *rel = NULL;
+
+	if (!p->display.gl && p->display.type != PROFILE_DISPLAY_EGL_HEADLESS)
+		return NULL;
+	if (p->display.rendernode) {
+		/* A /dev/dri/by-path link is fine where only root could have made it; what is lent is the node itself,
+		 * reached without following anything (owner_check). */
+		_cleanup_free_ char *error = NULL;
+
+		if (trust_path(p->display.rendernode, "display.rendernode", &error) == -EPERM) {
+			log_error("%s", error);
+			return NULL;
+		}
+		return realpath(p->display.rendernode, NULL) ?: strdup(p->display.rendernode);
+	}
+	rel = host_render_node(host_dev_root());
+	return rel ? host_path(host_dev_root(), rel) : NULL;
+}
+
+/* Lends QEMU's user the vGPU's /dev/vfio/GROUP and the render node, for one try. Returns 0 or an exit code. */
+static int lend(struct sup *s)
+{
+	_cleanup_free_ char *node = render_node(s->p);
+	char path[PATH_MAX];
+	int g, code;
+
+	if (s->m) {
+		g = mdev_iommu_group(s->m);
+		if (g < 0)
+			log_warning_errno(g, "Failed to find the IOMMU group of mdev %s: %m", s->m->uuid);
+		else {
+			snprintf(path, sizeof(path), "%s/vfio/%d", host_dev_root(), g);
+			if ((code = lend_one(s, path, OWNED_VFIO, "the vGPU's VFIO group", true)) != 0)
+				return code;
+		}
+	}
+	if (!node && s->p->display.rendernode && (s->p->display.gl || s->p->display.type == PROFILE_DISPLAY_EGL_HEADLESS))
+		return EX_NOPERM; /* a render node in a place someone else controls: said by render_node() */
+	if (node && (code = lend_one(s, node, OWNED_DRM, "the render node", false)) != 0)
+		return code;
+	return 0;
+}
+
+/* Gives back what lend() lent, in reverse order. Returns false when something could not be given back. */
+static bool give_back(struct sup *s)
+{
+	while (s->rec.n_owned > 0) {
+		const struct owned *o = &s->rec.owned[s->rec.n_owned - 1];
+		int r = owner_return(o);
+
+		if (r > 0)
+			log_warning("%s is no longer the device vgpuvm lent; left as it is", o->path);
+		else if (r < 0) {
+			log_error_errno(r, "Failed to give %s back to uid %ld: %m; `vgpuvm cleanup %s` tries again", o->path,
+					(long)o->uid, s->p->name);
+			return false;
+		}
+		else
+			log_info("gave %s back to uid %ld (group %ld, mode %04o)", o->path, (long)o->uid, (long)o->gid,
+				 (unsigned)o->mode);
+		s->rec.n_owned--;
+		write_record(s, 0);
+	}
+	return true;
+}
+
+/*
+ * QEMU writes screenshots, and only those, into a directory of its own in the runtime directory. When it runs as
+ * another user, that user gets the directory, and the way to it (0711: it can pass, not list).
+ */
+static int make_qemu_dir(struct sup *s)
+{
+	_cleanup_free_ char *base = NULL;
+	int r;
+
+	if (asprintf(&s->qemu_dir, "%s/qemu", s->rt->dir) < 0)
+		return -ENOMEM;
+	if (mkdir(s->qemu_dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (!s->id.change || s->id.uid == geteuid())
+		return 0;
+	if (chown(s->qemu_dir, s->id.uid, s->id.gid) < 0)
+		return negative_errno();
+	if ((r = runtime_base(&base)) < 0)
+		return r;
+	if (chmod(s->rt->dir, 0711) < 0 || chmod(base, 0711) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
+static int make_mdev(struct sup *s, char **error)
+{
+	int r;
+
+	/*
+	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted
+	 * one is recorded too (created: false): the record always says what the VM uses, and recovery leaves it be.
+	 */
+	s->rec = (struct record){ .created = !s->m->exists, .supervisor_pid = getpid() };
+	snprintf(s->rec.name, sizeof(s->rec.name), "%s", s->p->name);
+	memcpy(s->rec.uuid, s->m->uuid, sizeof(s->rec.uuid));
+	snprintf(s->rec.type, sizeof(s->rec.type), "%s", s->m->type);
+	snprintf(s->rec.parent, sizeof(s->rec.parent), "%s", s->m->parent ?: "");
+	snprintf(s->rec.sysfs_root, sizeof(s->rec.sysfs_root), "%s", s->m->root);
+	write_record(s, 0);
+	if (s->m->exists) {
+		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid, s->m->type);
+		return 0;
+	}
+	r = mdev_create(s->m, deadline_after(MDEV_TIMEOUT), error);
+	if (r < 0) {
+		log_error("%s", *error ?: strerror(-r));
+		return mdev_exit_code(r);
+	}
+	log_info("created mdev %s (type %s on %s)", s->m->uuid, s->m->type, s->m->parent);
+	return 0;
+}
+
+static int remove_mdev(struct sup *s, int code)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	if (!s->m || !s->m->created)
+		return code;
+	r = mdev_remove(s->m, deadline_after(MDEV_TIMEOUT), &error);
+	if (r < 0) {
+		log_error("%s", error ?: strerror(-r));
+		return code == 0 ? EXIT_MDEV_LEFT : code;
+	}
+	log_info("removed mdev %s", s->m->uuid);
+	s->m->created = false;
+	return code;
+}
+
+/*
+ * Waits out a restart delay, still answering the control socket and signals. Returns true when a stop came.
+ */
+static bool wait_delay(struct sup *s, uint64_t deadline)
+{
+	while (!s->stop_requested) {
+		struct pollfd p[1 + 1 + CONTROL_CLIENTS_MAX];
+		size_t n = 1, n_ctl;
+		int r;
+
+		p[0] = (struct pollfd){ .fd = s->sig_fd, .events = POLLIN };
+		n_ctl = control_pollfds(s->ctl, p + 1, ELEMENTSOF(p) - 1);
+		n += n_ctl;
+		r = poll(p, n, deadline_poll_ms(deadline));
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r == 0 && now_usec() >= deadline)
+			return false;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				s->stop_requested = true;
+		}
+		control_dispatch(s->ctl, p + 1, n_ctl);
+	}
+	log_info("a stop was asked for while waiting to restart");
+	return true;
+}
+
+/* Runs QEMU, again and again as the profile's restart policy says. Returns the exit code. */
+static int run_tries(struct sup *s, char **error)
+{
+	int code;
+
+	for (;;) {
+		struct restart_decision d;
+		bool stopped, guest_off;
+
+		code = lend(s);
+		if (code != 0)
+			return code;
+		code = supervise(s, &stopped, &guest_off);
+		if (!give_back(s) && code == 0)
+			code = EX_NOPERM;
+		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
+		if (d.verdict == RESTART_GIVE_UP)
+			log_error("%s", d.text);
+		if (d.verdict != RESTART_AGAIN)
+			return code;
+		/* The mdev is made afresh for each try, as for a first start. */
+		code = remove_mdev(s, 0);
+		if (code != 0)
+			return code;
+		log_info("%s", d.text);
+		notify("STATUS=restarting in %u s", d.delay);
+		if (wait_delay(s, deadline_after(d.delay * USEC_PER_SEC)))
+			return 0;
+		if (s->m && !s->m->exists && (code = make_mdev(s, error)) != 0)
+			return code;
+	}
+}
+
+/* Whom QEMU runs as, said once at the start, with what the profile relaxes of QEMU's sandbox. */
+static int resolve_identity(struct sup *s)
+{
+	_cleanup_free_ char *error = NULL, *base = NULL, *lock_dir = NULL;
+	int r;
+
+	/* Dynamic uids are held where systemd holds its own, when it runs, so that neither hands out the other's. */
+	if (access("/run/systemd/system", F_OK) == 0)
+		lock_dir = strdup("/run/systemd/dynamic-uid");
+	else if (runtime_base(&base) == 0 && asprintf(&lock_dir, "%s/.dynamic-uid", base) < 0)
+		lock_dir = NULL;
+	if (!lock_dir)
+		return log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
+	r = identity_resolve(s->p, lock_dir, &s->id, &error);
+	if (r < 0) {
+		log_error("%s", error ?: strerror(-r));
+		return r == -EPERM ? EX_NOPERM : r == -EUSERS ? EX_UNAVAILABLE : EX_CONFIG;
+	}
+	if (s->id.dynamic)
+		log_notice("there is no \"%s\" system user, so QEMU runs as a dynamic uid of its own; to choose it, create "
+			   "one (useradd --system --no-create-home --shell /usr/sbin/nologin %s) or set \"user\"",
+			   IDENTITY_DEFAULT_USER, IDENTITY_DEFAULT_USER);
+	log_info("QEMU runs as %s (uid %ld, gid %ld), with no capabilities", s->id.name ?: "?", (long)s->id.uid,
+		 (long)s->id.gid);
+	for (unsigned i = 0; i < PROFILE_SANDBOX_PART_MAX; i++)
+		if (s->p->sandbox[i] != PROFILE_SANDBOX_DENY)
+			log_warning("the profile relaxes QEMU's sandbox: %s=%s", profile_sandbox_part_to_string(i),
+				    profile_sandbox_action_to_string(s->p->sandbox[i]));
+	r = make_qemu_dir(s);
+	if (r < 0)
+		return log_error_errno(r, "Failed to make QEMU's directory in %s: %m", s->rt->dir), EX_CANTCREAT;
+	return 0;
+}
+
+static int open_control(struct sup *s)
+{
+	_cleanup_free_ char *path = NULL;
+	gid_t gid = s->p->group ? s->id.gid : (gid_t)-1;
+	int r;
+
+	if (asprintf(&path, "%s/control", s->rt->dir) < 0)
+		return EX_OSERR;
+	r = control_new(path, gid, on_command, s, &s->ctl);
+	if (r < 0)
+		return log_error_errno(r, "Failed to listen on %s: %m", path), EX_CANTCREAT;
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	_cleanup_profile_ struct profile *p = NULL;
+	_cleanup_mdev_ struct mdev *m = NULL;
+	_cleanup_free_ char *error = NULL, *done = NULL;
+	_cleanup_close_ int sig_fd = -1;
+	struct sup s = { .id.lock_fd = -1 };
+	pid_t holder = 0;
+	sigset_t mask;
+	int r, code;
+
+	r = cli_profile_from_args(argc, argv, run_usage, true, &p);
+	if (r != 0)
+		return r < 0 ? 0 : r;
+
+	/*
+	 * Signals are blocked from here on and read from a signalfd, so that a Ctrl-C during the mdev's creation is
+	 * not lost but handled in order. SIGCHLD goes back to the default: an inherited SIG_IGN would make the kernel
+	 * reap QEMU behind our back and lose its exit status.
+	 */
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
+	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1 };
+	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
+
+	r = runtime_acquire(p->name, &s.rt, &holder, &error);
+	if (r == -EBUSY) {
+		if (holder > 0)
+			log_error("VM %s is already running, supervised by vgpuvm pid %ld", p->name, (long)holder);
+		else
+			log_error("VM %s is already running under another vgpuvm", p->name);
+		return EX_TEMPFAIL;
+	}
+	if (r == -ENXIO)
+		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"),
+		       EX_CONFIG;
+	if (r == -EPERM)
+		return log_error("%s", error ?: strerror(-r)), EX_NOPERM;
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the runtime directory for %s: %m", p->name), EX_CANTCREAT;
+	error = mfree(error);
+
+	/* A supervisor of this name that died left its record: undo what it made before making anything. */
+	r = recover(s.rt->dir, &holder, &done, &error);
+	if (done)
+		log_info("recovered from a supervisor that died: %s", done);
+	if (r == -EBUSY) {
+		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
+			  "run again",
+			  (long)holder, p->name, (long)holder);
+		/* runtime_release keeps the record: it is what will undo that mdev later. */
+		runtime_release(s.rt);
+		return EX_TEMPFAIL;
+	}
+	if (r < 0) {
+		log_error("Failed to clean up after a supervisor that died: %s", error ?: strerror(-r));
+		code = EX_UNAVAILABLE;
+		goto out_release;
+	}
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0)
+		goto out_release;
+
+	if (p->vgpu) {
+		uint64_t need = memlock_for_guest(p->memory);
+		char lim[32];
+
+		/* Looking, then the limit, then creating: a refusal at either check leaves nothing behind. */
+		r = mdev_prepare(mdev_sysfs_root(), p->vgpu, &m, &error);
+		if (r < 0) {
+			log_error("%s", error ?: strerror(-r));
+			code = mdev_exit_code(r);
+			goto out_release;
+		}
+		s.m = m;
+		memlock_format(need, lim, sizeof(lim));
+		if (p->vgpu->memlock) {
+			r = memlock_check(need, &error);
+			if (r < 0) {
+				log_error("%s; a vGPU type that pins no memory can run with \"memlock\": false in \"vgpu\"",
+					  error ?: strerror(-r));
+				code = EX_NOPERM;
+				goto out_release;
+			}
+			log_info("QEMU's locked-memory limit will be %s (guest RAM + 1 GiB)", lim);
+		} else
+			log_warning("vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
+				    "guest memory and needs %s, or the guest's display is scrambled", lim);
+		if ((code = make_mdev(&s, &error)) != 0)
+			goto out_remove_mdev;
+	}
+
+	code = run_tries(&s, &error);
+
+out_remove_mdev:
+	if (!give_back(&s) && code == 0)
+		code = EX_NOPERM;
+	code = remove_mdev(&s, code);
+out_release:
+	/* Clients waiting on `vgpuvm stop` learn the outcome once the mdev is gone. */
+	if (s.ctl) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "exit_code", json_object_new_int(code));
+		control_event(s.ctl, "EXITED", d);
+		json_object_put(d);
+		control_flush(s.ctl, deadline_after(USEC_PER_SEC));
+		control_free(s.ctl);
+	}
+	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
+	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
+	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0)
+		record_remove(s.rt->dir);
+	runtime_release(s.rt);
+	identity_done(&s.id);
+	free(s.qemu_dir);
+	return code;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor/host/host.h"
+
+static const char *root_from_env(const char *var, const char *fallback)
+{
+	const char *r = getenv(var);
+
+	return r && *r ? r : fallback;
+}
+
+const char *host_proc_root(void)
+{
+	return root_from_env("VGPUVM_PROC_ROOT", "/proc");
+}
+
+const char *host_dev_root(void)
+{
+	return root_from_env("VGPUVM_DEV_ROOT", "/dev");
+}
+
+char *host_path(const char *root, const char *rel)
+{
+	char *s;
+
+	return asprintf(&s, "%s/%s", root, rel) < 0 ? NULL : s;
+}
+
+bool host_exists(const char *root, const char *rel)
+{
+	char *p = host_path(root, rel);
+	bool r = p && access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+bool host_pid_alive(const char *proc_root, long pid)
+{
+	char rel[32];
+
+	if (pid <= 0)
+		return false;
+	snprintf(rel, sizeof(rel), "%ld", pid);
+	return host_exists(proc_root, rel);
+}
+
+char *host_render_node(const char *dev_root)
+{
+	char *dir = host_path(dev_root, "dri"), *found = NULL;
+	struct dirent **names = NULL;
+	int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+
+	for (int i = 0; i < n; i++) {
+		if (!found && strncmp(names[i]->d_name, "renderD", 7) == 0 && asprintf(&found, "dri/%s", names[i]->d_name) < 0)
+			found = NULL;
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	return found;
+}

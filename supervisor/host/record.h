@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The crash record: what a supervisor is about to create and what it started, written to the runtime directory before
+ * the mdev is made, so that after a SIGKILL the next `run` or `vgpuvm cleanup` knows what to undo.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* What a lent file must be. */
+enum owned_kind {
+	OWNED_VFIO, /* a VFIO group's node: /sys/dev/char/MAJ:MIN is a device of the vfio class */
+	OWNED_DRM,  /* a DRM render node: major 226, minor 128 and up */
+	OWNED_KIND_MAX,
+};
+
+struct owned {
+	char path[256];
+	enum owned_kind kind;
+	dev_t rdev;  /* the device it is: a give-back touches only the same device */
+	uid_t uid;   /* the owner before vgpuvm lent the file */
+	gid_t gid;
+	mode_t mode; /* restored too: QEMU, as the owner, can chmod what it was lent */
+};
+
+const char *owned_kind_to_string(enum owned_kind k);
+int owned_kind_from_string(const char *s);
+
+/* /dev/vfio/GROUP and the render node; a few spare. */
+#define RECORD_OWNED_MAX 4
+
+/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU. */
+struct record {
+	char name[128];
+	char uuid[37];
+	char type[128];
+	char parent[128];
+	char sysfs_root[512];
+	bool created; /* vgpuvm made the mdev (an adopted one is never removed) */
+	pid_t supervisor_pid;
+	pid_t qemu_pid; /* 0 before QEMU started */
+	struct owned owned[RECORD_OWNED_MAX]; /* files lent to QEMU's user, with their previous owners */
+	unsigned n_owned;
+};
+
+#define RECORD_FILE "record.json"
+
+/* Writes dir/record.json atomically (a temporary file renamed over it). */
+int record_write(const char *dir, const struct record *r);
+
+/* Removes dir/record.json: only once nothing it names is left to undo. */
+void record_remove(const char *dir);
+
+/* Reads it: -ENOENT when there is none, -EBADMSG when it is not a record. */
+int record_read(const char *dir, struct record *ret);

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor/host/mdev.h"
+#include "supervisor/launch/owner.h"
+#include "supervisor/host/record.h"
+#include "supervisor/launch/recover.h"
+#include "supervisor/host/trust.h"
+#include "util/errmsg.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+/* Whether pid is alive and its command line names the mdev: a reused pid is somebody else's process. */
+static bool holds(pid_t pid, const char *uuid)
+{
+	char path[64], buf[65536];
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || kill(pid, 0) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	buf[n] = 0;
+	return strstr(buf, uuid) != NULL;
+}
+
+int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_error)
+{
+	struct record rec;
+	int r;
+
+	r = record_read(dir, &rec);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EPERM)
+		/* Not root's (or not this user's) to act on: nothing in it is believed, and it stays for its owner. */
+		return errmsg(ret_error, r, "%s/%s is not a record vgpuvm wrote (its owner or mode is wrong); ignored it: "
+			      "remove it by hand once you know what made it", dir, RECORD_FILE);
+	if (r < 0) {
+		/* A torn record tells nothing to undo; keeping it would block the name forever. */
+		record_remove(dir);
+		return 0;
+	}
+	if (holds(rec.qemu_pid, rec.uuid)) {
+		*ret_qemu_pid = rec.qemu_pid;
+		return -EBUSY;
+	}
+	/* A record names the sysfs tree it wrote to; root writes to none that someone else controls. */
+	if (rec.uuid[0] && (r = trust_path(rec.sysfs_root, "the record's sysfs_root", ret_error)) < 0)
+		return r == -ENOENT ? errmsg(ret_error, r, "the record's sysfs_root %s does not exist", rec.sysfs_root) : r;
+	/* What was lent to QEMU's user goes back first, in the reverse order of the run. */
+	for (unsigned i = rec.n_owned; i-- > 0;) {
+		r = owner_return(&rec.owned[i]);
+		if (r > 0)
+			continue; /* no longer the device that was lent: left alone */
+		if (r < 0) {
+			if (ret_error && asprintf(ret_error, "cannot give %s back to uid %ld: %s", rec.owned[i].path,
+						  (long)rec.owned[i].uid, strerror(-r)) < 0)
+				*ret_error = NULL;
+			return r;
+		}
+	}
+	if (rec.created && rec.uuid[0]) {
+		struct mdev m = { .root = rec.sysfs_root, .created = true, .exists = true };
+		_cleanup_free_ char *devpath = NULL;
+
+		memcpy(m.uuid, rec.uuid, sizeof(m.uuid));
+		if (asprintf(&devpath, "%s/bus/mdev/devices/%s", rec.sysfs_root, rec.uuid) < 0)
+			return -ENOMEM;
+		m.path = devpath;
+		if (access(devpath, F_OK) == 0) {
+			r = mdev_remove(&m, deadline_after(10 * USEC_PER_SEC), ret_error);
+			if (r < 0)
+				return r;
+			if (ret_done && asprintf(ret_done, "removed mdev %s (type %s) left by supervisor pid %ld", rec.uuid,
+						 rec.type, (long)rec.supervisor_pid) < 0)
+				*ret_done = NULL;
+		}
+	}
+	record_remove(dir);
+	return 0;
+}

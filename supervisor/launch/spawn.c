@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+#include <cap-ng.h>
+#include <errno.h>
+#include <grp.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "profiles/profile_argv.h"
+#include "supervisor/launch/confine.h"
+#include "supervisor/launch/identity.h"
+#include "supervisor/launch/spawn.h"
+#include "util/macro.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+int pidfd_open_(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? negative_errno() : fd;
+}
+
+int pidfd_send_signal_(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
+}
+
+/* What the child tells the parent through the status pipe when a step before exec fails. */
+enum child_step {
+	STEP_PDEATHSIG,
+	STEP_SESSION,
+	STEP_FDS,
+	STEP_MEMLOCK,
+	STEP_GROUPS,
+	STEP_CAPS,
+	STEP_NNP,
+	STEP_SECCOMP,
+	STEP_EXEC,
+	STEP_MAX,
+};
+
+static const char *const step_names[STEP_MAX] = {
+	[STEP_PDEATHSIG] = "ask to be stopped with the supervisor",
+	[STEP_SESSION] = "start a session of its own for",
+	[STEP_FDS] = "set up file descriptors",
+	[STEP_MEMLOCK] = "set the locked-memory limit",
+	[STEP_GROUPS] = "set the supplementary groups for",
+	[STEP_CAPS] = "drop privileges (user, group, capabilities) for",
+	[STEP_NNP] = "set no_new_privs for",
+	[STEP_SECCOMP] = "load the seccomp filter for",
+	[STEP_EXEC] = "execute",
+};
+
+struct child_report {
+	int step;
+	int error;
+};
+
+static _Noreturn void child_fail(int status_fd, enum child_step step)
+{
+	struct child_report rep = { .step = step, .error = errno };
+	ssize_t n _unused_ = write(status_fd, &rep, sizeof(rep));
+
+	_exit(127);
+}
+
+/* Puts fd at target. The source may already be at a low number that another target needs, so the caller first
+ * moved every source above 10. */
+static int move_fd(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+/*
+ * QEMU keeps no capability at all, whoever it runs as: the sets are emptied, the bounding set too (so that exec
+ * cannot give any back, even to uid 0), and NO_NEW_PRIVS makes setuid binaries and file capabilities inert.
+ */
+static void drop_privileges(const struct identity *id, int status_fd)
+{
+	bool setpcap;
+	int r;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_get_caps_process() < 0) {
+		errno = EPERM;
+		child_fail(status_fd, STEP_CAPS);
+	}
+	/* Only a process with CAP_SETPCAP can empty its bounding set; one without it has no capability to lose. */
+	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	capng_clear(CAPNG_SELECT_ALL);
+	if (id && id->change) {
+		/* The groups first, while CAP_SETGID is still there; libcap-ng then changes the ids. */
+		if (setgroups(id->n_groups, id->groups) < 0)
+			child_fail(status_fd, STEP_GROUPS);
+		r = capng_change_id((int)id->uid, (int)id->gid, setpcap ? CAPNG_CLEAR_BOUNDING : CAPNG_NO_FLAG);
+	} else
+		r = capng_apply(setpcap ? CAPNG_SELECT_ALL : CAPNG_SELECT_CAPS);
+	if (r < 0) {
+		/* libcap-ng's codes say which step failed, not why: errno does. */
+		if (errno == 0)
+			errno = EPERM;
+		child_fail(status_fd, STEP_CAPS);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(status_fd, STEP_NNP);
+}
+
+/* In the child, after fork: the order is the house style's, so that each step runs with what it needs. */
+static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status_fd, int out_fd, int err_fd)
+{
+	struct rlimit rl = { .rlim_cur = o->memlock, .rlim_max = o->memlock };
+	int qmp, in, st, out, err, files[PROFILE_FILES_MAX];
+	sigset_t none;
+
+	/* QEMU must not outlive its supervisor: SIGTERM makes QEMU quit cleanly and flush its disks. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+
+	/* Dispositions set to "ignore" (by nohup, say) and blocked signals survive exec; QEMU should start from the
+	 * defaults. The real-time signals are left alone: nothing sets them to "ignore". */
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/*
+	 * QEMU never stays in the user's session: with no controlling terminal it can neither push input into the
+	 * user's terminal (TIOCSTI) for root's shell to run later, nor open /dev/tty, nor get the keyboard's signals (a
+	 * Ctrl-C reaches only vgpuvm, which shuts the guest down gracefully). Its fds 0-2 are never the user's terminal
+	 * either: the serial console is a pty of its own (console.c), or /dev/null and pipes.
+	 */
+	if (setsid() < 0)
+		child_fail(status_fd, STEP_SESSION);
+
+	in = o->stdio_fd >= 0 ? fcntl(o->stdio_fd, F_DUPFD, 10) : open("/dev/null", O_RDONLY);
+	qmp = fcntl(o->qmp_fd, F_DUPFD, 10);
+	st = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
+	out = fcntl(out_fd >= 0 ? out_fd : o->stdio_fd, F_DUPFD, 10);
+	err = fcntl(err_fd, F_DUPFD, 10);
+	if (in < 0 || qmp < 0 || st < 0 || out < 0 || err < 0 || o->n_files > ELEMENTSOF(files))
+		child_fail(status_fd, STEP_FDS);
+	/* Above every target first, so that no move overwrites a source still to be moved. */
+	for (size_t i = 0; i < o->n_files; i++)
+		if ((files[i] = fcntl(o->files[i], F_DUPFD, 10 + PROFILE_FILE_FD_BASE + (int)o->n_files)) < 0)
+			child_fail(status_fd, STEP_FDS);
+	status_fd = st;
+	if (move_fd(in, STDIN_FILENO) < 0 || move_fd(out, STDOUT_FILENO) < 0 || move_fd(err, STDERR_FILENO) < 0 ||
+	    move_fd(qmp, 3) < 0 || dup3(st, 4, O_CLOEXEC) < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = 4;
+	for (size_t i = 0; i < o->n_files; i++)
+		if (move_fd(files[i], PROFILE_FILE_FD_BASE + (int)i) < 0)
+			child_fail(status_fd, STEP_FDS);
+	/* Everything else the supervisor has open stays with the supervisor. */
+	if (syscall(SYS_close_range, (unsigned)(PROFILE_FILE_FD_BASE + o->n_files), ~0U, 0U) < 0)
+		child_fail(status_fd, STEP_FDS);
+
+	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		child_fail(status_fd, STEP_MEMLOCK);
+	drop_privileges(o->id, status_fd);
+	/* A change of uid or gid clears the parent-death signal: set it again, and check the parent did not go in
+	 * between. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
+		child_fail(status_fd, STEP_SECCOMP);
+
+	environ = o->envp;
+	execvp(o->argv[0], o->argv);
+	child_fail(status_fd, STEP_EXEC);
+}
+
+int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error)
+{
+	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	struct child_report rep;
+	pid_t parent = getpid(), pid;
+	int pidfd, r;
+	ssize_t n;
+
+	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (o->stdio_fd < 0 && pipe2(outp, O_CLOEXEC) < 0)) {
+		r = negative_errno();
+		goto out_close;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		goto out_close;
+	}
+	if (pid == 0) {
+		close(status[0]);
+		child(o, parent, status[1], outp[1], errp[1]);
+	}
+	/* Right after fork, so that every later signal goes to this process and never to a reused pid. */
+	pidfd = pidfd_open_(pid);
+	close(status[1]);
+	status[1] = -1;
+	do
+		n = read(status[0], &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(rep) || pidfd < 0) {
+		/* The child failed before exec and is exiting: reap it here, there is nothing to supervise. */
+		waitpid(pid, NULL, 0);
+		if (pidfd < 0) {
+			r = pidfd;
+			if (ret_error && asprintf(ret_error, "cannot watch QEMU (pidfd_open): %s; Linux 5.3 or later is needed",
+						  strerror(-r)) < 0)
+				*ret_error = NULL;
+		} else {
+			r = rep.error > 0 ? -rep.error : -EIO;
+			if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
+						  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start",
+						  o->argv[0], strerror(-r)) < 0)
+				*ret_error = NULL;
+			close(pidfd);
+		}
+		goto out_close;
+	}
+	close(status[0]);
+	close(errp[1]);
+	if (outp[1] >= 0)
+		close(outp[1]);
+	/* The loop reads QEMU's output until it would block; QEMU's own ends stay blocking. */
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	if (outp[0] >= 0)
+		fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = outp[0], .stderr_fd = errp[0] };
+	return 0;
+
+out_close:
+	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1], errp[0], errp[1] }, i = 0; i < 6; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return r;
+}

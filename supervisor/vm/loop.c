@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "profiles/profile.h"
+#include "qmp/qmp.h"
+#include "qmp/qmp_client.h"
+#include "supervisor/log.h"
+#include "supervisor/vm/control.h"
+#include "supervisor/vm/console.h"
+#include "supervisor/vm/hints.h"
+#include "supervisor/vm/loop.h"
+#include "supervisor/host/memlock.h"
+#include "supervisor/vm/notify.h"
+#include "supervisor/launch/spawn.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+/* What each command sent to QEMU was for. */
+enum cmd {
+	CMD_CAPABILITIES = 1,
+	CMD_QUERY_STATUS,
+	CMD_STEP,	       /* a shutdown step's command */
+	CMD_CLIENT_STATUS,     /* query-status for a control client's status */
+	CMD_CLIENT_SCREENSHOT, /* screendump for a control client */
+	CMD_CLIENT_QMP,	       /* a control client's own command */
+};
+
+/* The cookie of a command sent to QEMU: the QMP client hands it back with the reply. */
+struct pending {
+	enum cmd cmd;
+	uint64_t client; /* the control client waiting for it, 0 for none */
+	json_object *id; /* that client's id */
+	char *file;	 /* a screenshot's file */
+	const char *step_command; /* CMD_STEP: which, for the stop machine */
+	struct pending *next;
+};
+
+static double seconds_since(uint64_t t)
+{
+	return (double)(now_usec() - t) / 1e6;
+}
+
+int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int sig_fd, int qmp_fd, int out_fd,
+	    int err_fd)
+{
+	int r;
+
+	*vm = (struct vm){
+		.profile = p,
+		.pid = pid,
+		.pidfd = pidfd,
+		.sig_fd = sig_fd,
+		.qmp_fd = qmp_fd,
+		.out = { .fd = out_fd },
+		.err = { .fd = err_fd },
+		.started_at = now_usec(),
+	};
+	stop_init(&vm->stop, &p->shutdown, p->start_timeout, pid, vm->started_at);
+	if ((r = qmp_client_new(&vm->qmp)) < 0)
+		return r;
+	return 0;
+}
+
+static void pending_free(struct pending *pd)
+{
+	if (!pd)
+		return;
+	json_object_put(pd->id);
+	if (pd->file)
+		unlink(pd->file);
+	free(pd->file);
+	free(pd);
+}
+
+void vm_done(struct vm *vm)
+{
+	/* Commands QEMU never answered: their clients get an error, their files go. */
+	while (vm->pending) {
+		struct pending *pd = vm->pending;
+
+		vm->pending = pd->next;
+		if (pd->client)
+			control_error(vm->ctl, pd->client, pd->id, "GenericError", "QEMU exited before it answered");
+		pending_free(pd);
+	}
+	qmp_client_free(vm->qmp);
+	vm->qmp = NULL;
+	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
+		free(vm->tail[i]);
+		vm->tail[i] = NULL;
+	}
+}
+
+/* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry. */
+static int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
+		     char *file)
+{
+	struct pending *pd = calloc(1, sizeof(*pd));
+	int r;
+
+	if (!pd) {
+		free(file);
+		return -ENOMEM;
+	}
+	*pd = (struct pending){ .cmd = c, .client = client, .id = id ? json_object_get(id) : NULL, .file = file };
+	r = qmp_client_send(vm->qmp, command, args, pd, NULL);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to queue QMP command %s: %m", command);
+		pending_free(pd);
+		return r;
+	}
+	pd->next = vm->pending;
+	vm->pending = pd;
+	return 0;
+}
+
+static int send_cmd(struct vm *vm, const char *command, enum cmd c)
+{
+	return send_full(vm, command, NULL, c, 0, NULL, NULL);
+}
+
+/* Sends a step's command; its reply goes back to the stop machine. */
+static int send_step(struct vm *vm, const char *command)
+{
+	int r = send_cmd(vm, command, CMD_STEP);
+
+	/* send_full() put the new command at the head of the list. */
+	if (r >= 0)
+		vm->pending->step_command = command;
+	return r;
+}
+
+/* Carries out what the stop machine asked for, in order. Returns false when a step's own action failed. */
+static bool carry_out(struct vm *vm, const struct stop_actions *acts)
+{
+	for (size_t i = 0; i < acts->n; i++) {
+		const struct stop_action *a = &acts->a[i];
+		json_object *data;
+
+		switch (a->type) {
+		case STOP_ACTION_QMP:
+			if (send_step(vm, a->command) < 0)
+				return false;
+			break;
+		case STOP_ACTION_SIGNAL:
+			/* ESRCH: QEMU has exited already, and its reaping is on the way. */
+			if (pidfd_send_signal_(vm->pidfd, a->signo) < 0 && errno != ESRCH) {
+				log_warning_errno(errno, "Failed to send SIG%s to QEMU: %m",
+						  sigabbrev_np(a->signo) ?: "?");
+				return false;
+			}
+			break;
+		case STOP_ACTION_LOG:
+			log_full_errno(a->level, 0, "%s", a->text);
+			break;
+		case STOP_ACTION_NOTIFY:
+			notify("%s", a->text);
+			break;
+		case STOP_ACTION_STEP:
+			data = json_object_new_object();
+			json_object_object_add(data, "step", json_object_new_string(a->step));
+			json_object_object_add(data, "elapsed", json_object_new_double(a->elapsed));
+			control_event(vm->ctl, "STOP_STEP", data);
+			json_object_put(data);
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+/* Hands an event to the stop machine and carries out its answer; a step whose action failed gives way to the next. */
+static void feed(struct vm *vm, const struct stop_event *e)
+{
+	struct stop_actions acts;
+
+	stop_feed(&vm->stop, e, now_usec(), &acts);
+	while (!carry_out(vm, &acts))
+		stop_feed(&vm->stop, &(struct stop_event){ .type = STOP_EV_FAILED }, now_usec(), &acts);
+}
+
+static void start_failed(struct vm *vm, const char *why)
+{
+	feed(vm, &(struct stop_event){ .type = STOP_EV_START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = why });
+}
+
+static void on_running(struct vm *vm)
+{
+	uint64_t soft, hard;
+	char a[32], b[32];
+
+	vm->running_at = now_usec();
+	log_info("QEMU (pid %ld) is running, %.3f s after it was started", (long)vm->pid,
+		 (double)(vm->running_at - vm->started_at) / 1e6);
+	if (vm->profile->vgpu && memlock_read(vm->pid, &soft, &hard) == 0) {
+		memlock_format(soft, a, sizeof(a));
+		memlock_format(hard, b, sizeof(b));
+		log_info("QEMU's locked-memory limit: %s (soft), %s (hard)", a, b);
+	}
+	feed(vm, &(struct stop_event){ .type = STOP_EV_RUNNING });
+}
+
+/* Answers a control client from QEMU's reply to the command sent on its behalf. */
+static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd)
+{
+	json_object *v, *st = NULL;
+
+	if (pd->cmd == CMD_CLIENT_STATUS) {
+		const char *status = m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &v)
+					     ? json_object_get_string(v)
+					     : NULL;
+		st = vm->status_fn(vm->status_userdata, vm, status);
+		control_return(vm->ctl, pd->client, pd->id, st);
+		json_object_put(st);
+		return;
+	}
+	if (m->type == QMP_MSG_ERROR) {
+		control_error(vm->ctl, pd->client, pd->id, m->error_class, m->error_desc);
+		return;
+	}
+	if (pd->cmd == CMD_CLIENT_SCREENSHOT) {
+		st = json_object_new_object();
+		json_object_object_add(st, "file", json_object_new_string(pd->file));
+		control_return(vm->ctl, pd->client, pd->id, st);
+		json_object_put(st);
+		/* The client takes the file from here. */
+		free(pd->file);
+		pd->file = NULL;
+		return;
+	}
+	control_return(vm->ctl, pd->client, pd->id, m->data);
+}
+
+static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
+{
+	enum cmd c = pd->cmd;
+	const char *status = NULL;
+	json_object *v;
+
+	if (m->type == QMP_MSG_ERROR) {
+		switch (c) {
+		case CMD_CAPABILITIES:
+		case CMD_QUERY_STATUS:
+			log_error("QMP %s failed: %s: %s", c == CMD_CAPABILITIES ? "qmp_capabilities" : "query-status",
+				  m->error_class, m->error_desc);
+			start_failed(vm, "refused a basic QMP command");
+			return;
+		default:
+			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
+			feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command });
+			return;
+		}
+	}
+	switch (c) {
+	case CMD_CAPABILITIES:
+		vm->qmp_ready = true;
+		log_debug("QMP capabilities negotiated");
+		feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_READY });
+		send_cmd(vm, "query-status", CMD_QUERY_STATUS);
+		break;
+	case CMD_QUERY_STATUS:
+		if (json_object_object_get_ex(m->data, "status", &v))
+			status = json_object_get_string(v);
+		if (status && strcmp(status, "running") == 0) {
+			if (!vm->running_at)
+				on_running(vm);
+		} else if (vm->stop.phase == STOP_PHASE_STARTING)
+			/* QEMU announces with RESUME when it starts running; that event asks again. */
+			log_info("QEMU reports status \"%s\"; waiting for it to run", status ?: "?");
+		break;
+	case CMD_STEP:
+		feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command, .ok = true });
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_event(struct vm *vm, struct qmp_msg *m)
+{
+	json_object *v;
+
+	if (strcmp(m->name, "SHUTDOWN") == 0) {
+		bool guest = false;
+		const char *reason = "?";
+
+		if (m->data && json_object_object_get_ex(m->data, "guest", &v))
+			guest = json_object_get_boolean(v);
+		if (m->data && json_object_object_get_ex(m->data, "reason", &v))
+			reason = json_object_get_string(v);
+		control_event(vm->ctl, m->name, m->data);
+		log_info("event SHUTDOWN: guest=%s reason=%s%s", guest ? "true" : "false", reason,
+			 guest ? " (the guest powered off)" : "");
+		feed(vm, &(struct stop_event){ .type = STOP_EV_SHUTDOWN, .guest = guest, .reason = reason });
+		return;
+	}
+	/* Control clients see QEMU's events as QEMU sends them. */
+	control_event(vm->ctl, m->name, m->data);
+	if (strcmp(m->name, "POWERDOWN") == 0) {
+		log_info("event POWERDOWN: the guest was sent the power button");
+		feed(vm, &(struct stop_event){ .type = STOP_EV_POWERDOWN });
+	} else if (strcmp(m->name, "RESET") == 0) {
+		const char *reason = m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
+		log_info("event RESET: the guest reset (reason %s)", reason);
+	} else if (strcmp(m->name, "STOP") == 0)
+		log_info("event STOP: the guest is paused");
+	else if (strcmp(m->name, "RESUME") == 0) {
+		log_info("event RESUME: the guest runs");
+		if (vm->stop.phase == STOP_PHASE_STARTING && vm->qmp_ready)
+			send_cmd(vm, "query-status", CMD_QUERY_STATUS);
+	} else
+		log_debug("event %s", m->name);
+}
+
+static void handle_qmp_messages(struct vm *vm)
+{
+	for (;;) {
+		_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
+		void *cookie = NULL;
+		int r = qmp_client_next(vm->qmp, &m, &cookie);
+
+		if (r == 0)
+			return;
+		if (r < 0) {
+			if (r == -ENOMEM) {
+				log_error_errno(r, "Out of memory reading QMP.");
+				return;
+			}
+			if (vm->stop.phase == STOP_PHASE_STARTING && !vm->qmp_ready) {
+				log_error("QEMU's monitor sent something that is not QMP: %s", qmp_client_error(vm->qmp));
+				start_failed(vm, "does not speak QMP on its monitor");
+				return;
+			}
+			log_warning("Ignoring a bad message from QEMU's monitor: %s", qmp_client_error(vm->qmp));
+			continue;
+		}
+		switch (m->type) {
+		case QMP_MSG_GREETING:
+			log_debug("QMP greeting received after %.3f s", seconds_since(vm->started_at));
+			send_cmd(vm, "qmp_capabilities", CMD_CAPABILITIES);
+			break;
+		case QMP_MSG_EVENT:
+			on_event(vm, m);
+			break;
+		case QMP_MSG_RETURN:
+		case QMP_MSG_ERROR: {
+			struct pending *pd = cookie, **pp;
+
+			for (pp = &vm->pending; *pp && *pp != pd; pp = &(*pp)->next)
+				;
+			if (*pp)
+				*pp = pd->next;
+			if (pd->client)
+				on_client_reply(vm, m, pd);
+			else
+				on_reply(vm, m, pd);
+			pending_free(pd);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/* Reads what QEMU's monitor has sent, until it would block. */
+static void read_qmp(struct vm *vm)
+{
+	char buf[65536];
+
+	while (!vm->qmp_eof) {
+		ssize_t n = recv(vm->qmp_fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != ECONNRESET)
+				log_warning_errno(errno, "Failed to read from QEMU's monitor: %m");
+			if (errno == EAGAIN)
+				return;
+			n = 0;
+		}
+		if (n == 0) {
+			vm->qmp_eof = true;
+			log_debug("QEMU closed its monitor");
+			feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
+			return;
+		}
+		if (qmp_client_feed(vm->qmp, buf, (size_t)n) < 0) {
+			log_error("Out of memory reading QMP");
+			return;
+		}
+		handle_qmp_messages(vm);
+	}
+}
+
+static void write_qmp(struct vm *vm)
+{
+	const char *buf;
+	size_t len;
+
+	qmp_client_output(vm->qmp, &buf, &len);
+	while (len > 0 && !vm->qmp_eof) {
+		ssize_t n = send(vm->qmp_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				log_debug("QEMU's monitor is gone: %s", strerror(errno));
+				vm->qmp_eof = true;
+				feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
+			}
+			return;
+		}
+		qmp_client_output_consume(vm->qmp, (size_t)n);
+		qmp_client_output(vm->qmp, &buf, &len);
+	}
+}
+
+static void keep_line(struct vm *vm, const char *line)
+{
+	free(vm->tail[vm->tail_next]);
+	vm->tail[vm->tail_next] = strdup(line);
+	vm->tail_next = (vm->tail_next + 1) % VM_TAIL_LINES;
+	log_info("qemu: %s", line);
+}
+
+/* Relays QEMU's output line by line; a line longer than the buffer is cut into pieces. */
+static void read_output(struct vm *vm, struct vm_output *o)
+{
+	for (;;) {
+		ssize_t n = read(o->fd, o->buf + o->len, sizeof(o->buf) - 1 - o->len);
+		char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (o->len > 0) {
+				o->buf[o->len] = 0;
+				keep_line(vm, o->buf);
+				o->len = 0;
+			}
+			close(o->fd);
+			o->fd = -1;
+			return;
+		}
+		o->len += (size_t)n;
+		o->buf[o->len] = 0;
+		while ((nl = memchr(o->buf, '\n', o->len))) {
+			*nl = 0;
+			keep_line(vm, o->buf);
+			o->len -= (size_t)(nl + 1 - o->buf);
+			memmove(o->buf, nl + 1, o->len);
+		}
+		if (o->len == sizeof(o->buf) - 1) {
+			o->buf[o->len] = 0;
+			keep_line(vm, o->buf);
+			o->len = 0;
+		}
+	}
+}
+
+static void read_signals(struct vm *vm)
+{
+	struct signalfd_siginfo si;
+
+	while (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		feed(vm, &(struct stop_event){ .type = STOP_EV_SIGNAL, .signo = (int)si.ssi_signo });
+}
+
+void vm_stop(struct vm *vm, const char *why, bool force)
+{
+	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP, .why = why, .force = force, .timeout = -1 });
+}
+
+static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	json_object *v;
+	bool force = false;
+	int timeout = -1;
+
+	if (m->data && json_object_object_get_ex(m->data, "force", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			control_error(vm->ctl, client, m->id, "GenericError", "force: expected true or false");
+			return;
+		}
+		force = json_object_get_boolean(v);
+	}
+	if (m->data && json_object_object_get_ex(m->data, "timeout", &v)) {
+		int64_t t = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || t < 0 || t > 86400) {
+			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to 86400");
+			return;
+		}
+		timeout = (int)t;
+	}
+	control_return(vm->ctl, client, m->id, NULL);
+	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP,
+				       .why = force ? "a forced stop was asked for" : "a stop was asked for",
+				       .force = force,
+				       .timeout = timeout });
+}
+
+static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	json_object *args;
+	char *file = NULL;
+
+	if (asprintf(&file, "%s/screenshot-%u.png", vm->rundir, ++vm->screenshots) < 0)
+		return;
+	args = json_object_new_object();
+	json_object_object_add(args, "filename", json_object_new_string(file));
+	json_object_object_add(args, "format", json_object_new_string("png"));
+	send_full(vm, "screendump", args, CMD_CLIENT_SCREENSHOT, client, m->id, file);
+	json_object_put(args);
+}
+
+static void cmd_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	json_object *c = NULL, *a = NULL;
+
+	if (!m->data || !json_object_object_get_ex(m->data, "command", &c) || !json_object_is_type(c, json_type_string)) {
+		control_error(vm->ctl, client, m->id, "GenericError", "qmp: expected {\"command\": \"...\"}");
+		return;
+	}
+	if (json_object_object_get_ex(m->data, "arguments", &a) && !json_object_is_type(a, json_type_object)) {
+		control_error(vm->ctl, client, m->id, "GenericError", "qmp: arguments must be an object");
+		return;
+	}
+	/* The monitor is vgpuvm's: a client must not take the capabilities negotiation or quit behind its back. */
+	if (strcmp(json_object_get_string(c), "qmp_capabilities") == 0) {
+		control_error(vm->ctl, client, m->id, "GenericError", "qmp_capabilities is vgpuvm's to send");
+		return;
+	}
+	send_full(vm, json_object_get_string(c), a, CMD_CLIENT_QMP, client, m->id, NULL);
+}
+
+void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
+{
+	bool qmp_up = vm->qmp_ready && !vm->qmp_eof;
+
+	if (strcmp(m->name, "status") == 0) {
+		if (qmp_up)
+			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, NULL);
+		else {
+			json_object *st = vm->status_fn(vm->status_userdata, vm, NULL);
+			control_return(vm->ctl, client, m->id, st);
+			json_object_put(st);
+		}
+	} else if (strcmp(m->name, "stop") == 0)
+		cmd_stop(vm, client, m);
+	else if (strcmp(m->name, "screenshot") == 0 || strcmp(m->name, "qmp") == 0) {
+		if (!qmp_up)
+			control_error(vm->ctl, client, m->id, "GenericError", "QEMU's monitor is not up");
+		else if (m->name[0] == 's')
+			cmd_screenshot(vm, client, m);
+		else
+			cmd_qmp(vm, client, m);
+	} else
+		control_error(vm->ctl, client, m->id, "CommandNotFound", "unknown command; try status, stop, screenshot or qmp");
+}
+
+/* The escapes typed on the serial console. */
+static void on_console(struct vm *vm, unsigned ev)
+{
+	if (ev & CONSOLE_HELP)
+		log_notice("console: Ctrl-A x stops the VM (as vgpuvm stop does; again, skips a step), Ctrl-A Ctrl-A "
+			   "sends Ctrl-A to the guest, Ctrl-A h shows this");
+	/* The same as SIGTERM: the power button first; typed again, it skips the step under way. */
+	if (ev & CONSOLE_STOP)
+		vm_stop(vm, "Ctrl-A x was typed on the console", vm->stop.stop_requested);
+}
+
+static int reap(struct vm *vm)
+{
+	siginfo_t si = {};
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)vm->pidfd, &si, WEXITED | WNOHANG) < 0)
+		return negative_errno();
+	if (si.si_pid == 0)
+		return 0;
+	vm->exit_info = si;
+	if (si.si_code == CLD_EXITED)
+		log_info("QEMU (pid %ld) exited with status %d", (long)vm->pid, si.si_status);
+	else
+		log_info("QEMU (pid %ld) was killed by SIG%s", (long)vm->pid, sigabbrev_np(si.si_status) ?: "?");
+	feed(vm, &(struct stop_event){ .type = STOP_EV_EXITED, .how = si.si_code, .status = si.si_status });
+	return 1;
+}
+
+int vm_run(struct vm *vm)
+{
+	while (vm->stop.phase != STOP_PHASE_EXITED) {
+		struct pollfd p[5 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX];
+		const char *buf;
+		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
+		size_t i_con, n_con;
+		int r;
+
+		qmp_client_output(vm->qmp, &buf, &len);
+		/* The monitor comes first, so that the last events are read before QEMU is reaped. */
+		if (!vm->qmp_eof) {
+			i_qmp = n;
+			p[n++] = (struct pollfd){ .fd = vm->qmp_fd, .events = POLLIN | (len ? POLLOUT : 0) };
+		}
+		if (vm->out.fd >= 0) {
+			i_out = n;
+			p[n++] = (struct pollfd){ .fd = vm->out.fd, .events = POLLIN };
+		}
+		if (vm->err.fd >= 0) {
+			i_err = n;
+			p[n++] = (struct pollfd){ .fd = vm->err.fd, .events = POLLIN };
+		}
+		i_sig = n;
+		p[n++] = (struct pollfd){ .fd = vm->sig_fd, .events = POLLIN };
+		i_pid = n;
+		p[n++] = (struct pollfd){ .fd = vm->pidfd, .events = POLLIN };
+		i_con = n;
+		n_con = console_pollfds(vm->con, p + n, ELEMENTSOF(p) - n);
+		n += n_con;
+		i_ctl = n;
+		n_ctl = control_pollfds(vm->ctl, p + n, ELEMENTSOF(p) - n);
+		n += n_ctl;
+
+		r = poll(p, n, deadline_poll_ms(vm->stop.deadline));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_error_errno(errno, "poll() failed: %m");
+		}
+		if (i_qmp != SIZE_MAX && p[i_qmp].revents & POLLOUT)
+			write_qmp(vm);
+		if (i_qmp != SIZE_MAX && p[i_qmp].revents & (POLLIN | POLLHUP | POLLERR))
+			read_qmp(vm);
+		if (i_out != SIZE_MAX && p[i_out].revents)
+			read_output(vm, &vm->out);
+		if (i_err != SIZE_MAX && p[i_err].revents)
+			read_output(vm, &vm->err);
+		if (p[i_sig].revents & POLLIN)
+			read_signals(vm);
+		on_console(vm, console_dispatch(vm->con, p + i_con, n_con));
+		control_dispatch(vm->ctl, p + i_ctl, n_ctl);
+		/* Commands queued while handling the above go out now rather than after another poll(). */
+		write_qmp(vm);
+		if (p[i_pid].revents & POLLIN) {
+			/* QEMU is gone: take in whatever it said last before reaping it. */
+			read_qmp(vm);
+			if (vm->out.fd >= 0)
+				read_output(vm, &vm->out);
+			if (vm->err.fd >= 0)
+				read_output(vm, &vm->err);
+			if ((r = reap(vm)) < 0)
+				return log_error_errno(r, "waitid() failed: %m");
+		}
+		/* Checked on every round, so that a chatty QEMU cannot hold a deadline off. */
+		if (vm->stop.phase != STOP_PHASE_EXITED && now_usec() >= vm->stop.deadline) {
+			feed(vm, &(struct stop_event){ .type = STOP_EV_DEADLINE });
+			write_qmp(vm);
+		}
+	}
+	return 0;
+}
+
+int vm_exit_code(const struct vm *vm)
+{
+	return stop_exit_code(&vm->stop);
+}
+
+const char *vm_hint(const struct vm *vm)
+{
+	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
+		const char *line = vm->tail[(vm->tail_next + i) % VM_TAIL_LINES], *h;
+
+		if (line && (h = hint_for(line)))
+			return h;
+	}
+	return NULL;
+}
+
+char *vm_tail(const struct vm *vm)
+{
+	char *s = NULL;
+
+	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
+		const char *line = vm->tail[(vm->tail_next + i) % VM_TAIL_LINES];
+		char *t;
+
+		if (!line)
+			continue;
+		if (asprintf(&t, "%s%s  qemu: %s", s ?: "", s ? "\n" : "", line) < 0)
+			break;
+		free(s);
+		s = t;
+	}
+	return s;
+}
