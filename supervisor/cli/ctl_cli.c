@@ -216,7 +216,7 @@ static void print_status(json_object *st)
 }
 
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
-			bool *ret_json)
+			bool *ret_json, bool *ret_done)
 {
 	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
 	bool json = false;
@@ -228,7 +228,8 @@ int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wa
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
-			return -1;
+			*ret_done = true;
+			return 0;
 		case 'j':
 			json = true;
 			break;
@@ -240,6 +241,7 @@ int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wa
 	if (argc - optind < min_args || argc - optind > max_args)
 		return log_error("vgpuvm %s: expected %s; see 'vgpuvm %s --help'", argv[0], wanted, argv[0]), EX_USAGE;
 	*ret_json = json;
+	*ret_done = false;
 	return 0;
 }
 
@@ -252,11 +254,11 @@ int cmd_status(int argc, char **argv)
 {
 	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
 	struct ctl c;
-	bool json = false;
+	bool json = false, done = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, status_usage, "a VM name", 1, 1, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, status_usage, "a VM name", 1, 1, &json, &done)) != 0 || done)
+		return r;
 	if ((r = ctl_open(argv[optind], false, &c)) != 0)
 		return r;
 	r = ctl_execute(&c, argv[optind], "status", NULL, CONNECT_TIMEOUT, &m);
@@ -279,11 +281,11 @@ int cmd_list(int argc, char **argv)
 	_cleanup_json_ json_object *all = json_object_new_array();
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *base = NULL;
-	bool json = false;
+	bool json = false, done = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json, &done)) != 0 || done)
+		return r;
 	if ((r = base_dir(&base)) != 0)
 		return r;
 	if (!(names = vm_names(base)))

@@ -10,7 +10,7 @@
  * argument; -1 when --help printed usage (exit 0); EX_USAGE after logging why.
  */
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
-			bool *ret_json);
+			bool *ret_json, bool *ret_done);
 
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);

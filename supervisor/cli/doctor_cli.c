@@ -101,17 +101,17 @@ int cmd_doctor(int argc, char **argv)
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_free_ char *base = NULL;
 	struct doctor d = {};
-	bool json = false, failed = false;
+	bool json = false, done = false, failed = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, doctor_usage, "at most one PROFILE", 0, 1, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, doctor_usage, "at most one PROFILE", 0, 1, &json, &done)) != 0 || done)
+		return r;
 	if (optind < argc && (r = cli_load_profile(argv[optind], NULL, &p)) != 0)
 		return r;
 	if (runtime_base(&base) < 0)
 		base = NULL;
 	d = (struct doctor){
-		.sys = mdev_sysfs_root(),
+		.sys = host_sysfs_root(),
 		.proc = host_proc_root(),
 		.dev = host_dev_root(),
 		.runtime_base = base,

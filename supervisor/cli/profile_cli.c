@@ -15,6 +15,7 @@
 #include "profiles/profile_parse.h"
 #include "supervisor/log.h"
 #include "supervisor/cli/profile_cli.h"
+#include "supervisor/host/host.h"
 #include "supervisor/host/trust.h"
 
 /*
@@ -107,11 +108,11 @@ static int push_set(struct profile_opts *o, char *s)
 }
 
 /*
- * Parses PROFILE [--set K=V]... [--uuid U] for the commands that take a profile. Returns 0, -1 after printing help
- * (exit 0), or a sysexits code.
+ * Parses PROFILE [--set K=V]... [--uuid U] for the commands that take a profile. Returns 0 or a sysexits code; after
+ * printing the help, 0 with *ret_done set.
  */
 static int parse_profile_opts(int argc, char **argv, const char *usage, bool takes_uuid, struct profile_opts *o,
-			      char **uuid_buf)
+			      char **uuid_buf, bool *ret_done)
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -127,7 +128,8 @@ static int parse_profile_opts(int argc, char **argv, const char *usage, bool tak
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
-			return -1;
+			*ret_done = true;
+			return 0;
 		case 's': {
 			_cleanup_free_ char *error = NULL;
 			if (profile_set_check(optarg, &error) < 0) {
@@ -173,14 +175,16 @@ static const char argv_usage[] =
 	"  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
 	"  --uuid UUID       use this mdev UUID instead of the profile's\n";
 
-int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret)
+int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret,
+			  bool *ret_done)
 {
 	_cleanup_free_ char *uuid_set = NULL;
 	struct profile_opts o = {};
 	int r;
 
-	r = parse_profile_opts(argc, argv, usage, takes_uuid, &o, &uuid_set);
-	if (r == 0)
+	*ret_done = false;
+	r = parse_profile_opts(argc, argv, usage, takes_uuid, &o, &uuid_set, ret_done);
+	if (r == 0 && !*ret_done)
 		r = cli_load_profile(o.profile, o.sets, ret);
 	profile_opts_done(&o);
 	return r;
@@ -190,16 +194,17 @@ int cmd_argv(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_strv_free_ char **args = NULL;
-	const char *root = getenv("VGPUVM_SYSFS_ROOT");
+	const char *root = host_sysfs_root();
+	bool done;
 	int r;
 
-	r = cli_profile_from_args(argc, argv, argv_usage, true, &p);
-	if (r != 0)
-		return r < 0 ? 0 : r;
+	r = cli_profile_from_args(argc, argv, argv_usage, true, &p, &done);
+	if (r != 0 || done)
+		return r;
 
 	/* The line `run` starts: as root, with the images as fds (see run.c). */
 	r = profile_argv(p,
-			 &(struct profile_argv_opts){ .sysfs_root = root && *root ? root : NULL,
+			 &(struct profile_argv_opts){ .sysfs_root = root,
 						      .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 },
 			 &args);
 	if (r < 0) {
@@ -230,11 +235,12 @@ int cmd_check(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_free_ char *summary = NULL;
+	bool done;
 	int r;
 
-	r = cli_profile_from_args(argc, argv, check_usage, false, &p);
-	if (r != 0)
-		return r < 0 ? 0 : r;
+	r = cli_profile_from_args(argc, argv, check_usage, false, &p, &done);
+	if (r != 0 || done)
+		return r;
 	summary = profile_summary(p);
 	if (!summary)
 		return EX_OSERR;

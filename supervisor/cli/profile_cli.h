@@ -13,7 +13,8 @@ int cli_load_profile(const char *name, char *const *sets, struct profile **ret);
  * Parses "PROFILE [--set K=V]... [--uuid U]" and loads the profile. Returns 0, -1 when --help was printed (exit 0),
  * or a sysexits code after logging the problem.
  */
-int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret);
+int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret,
+			  bool *ret_done);
 
 int cmd_argv(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -315,6 +315,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	console_flush(con, deadline_after(CONSOLE_FLUSH_TIMEOUT));
 	if (r >= 0) {
 		code = vm_exit_code(&vm);
+		if (code < 0)
+			code = EX_PROTOCOL; /* QEMU never got to run: no QMP, or the start deadline */
 		*ret_stopped = vm.stop.stop_requested;
 		*ret_guest_off = vm.stop.guest_off;
 		const char *hint = vm_hint(&vm);
@@ -347,7 +349,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 /* Lends QEMU's user one file it must open; recorded before it is made. Returns 0 or an exit code. */
 static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const char *what, bool required)
 {
-	const char *sysfs_root = s->m ? s->m->root : mdev_sysfs_root();
+	const char *sysfs_root = s->m ? s->m->root : host_sysfs_root();
 	struct owned o;
 	int r;
 
@@ -653,16 +655,17 @@ int cmd_run(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_mdev_ struct mdev *m = NULL;
-	_cleanup_free_ char *error = NULL, *done = NULL;
+	_cleanup_free_ char *error = NULL, *recovered = NULL;
 	_cleanup_close_ int sig_fd = -1;
 	struct sup s = { .id.lock_fd = -1 };
 	pid_t holder = 0;
 	sigset_t mask;
+	bool done;
 	int r, code;
 
-	r = cli_profile_from_args(argc, argv, run_usage, true, &p);
-	if (r != 0)
-		return r < 0 ? 0 : r;
+	r = cli_profile_from_args(argc, argv, run_usage, true, &p, &done);
+	if (r != 0 || done)
+		return r;
 
 	/*
 	 * Signals are blocked from here on and read from a signalfd, so that a Ctrl-C during the mdev's creation is
@@ -698,9 +701,9 @@ int cmd_run(int argc, char **argv)
 	error = mfree(error);
 
 	/* A supervisor of this name that died left its record: undo what it made before making anything. */
-	r = recover(s.rt->dir, &holder, &done, &error);
-	if (done)
-		log_info("recovered from a supervisor that died: %s", done);
+	r = recover(s.rt->dir, &holder, &recovered, &error);
+	if (recovered)
+		log_info("recovered from a supervisor that died: %s", recovered);
 	if (r == -EBUSY) {
 		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
 			  "run again",
@@ -722,7 +725,7 @@ int cmd_run(int argc, char **argv)
 		char lim[32];
 
 		/* Looking, then the limit, then creating: a refusal at either check leaves nothing behind. */
-		r = mdev_prepare(mdev_sysfs_root(), p->vgpu, &m, &error);
+		r = mdev_prepare(host_sysfs_root(), p->vgpu, &m, &error);
 		if (r < 0) {
 			log_error("%s", error ?: strerror(-r));
 			code = mdev_exit_code(r);

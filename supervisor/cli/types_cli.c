@@ -9,6 +9,7 @@
 
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/log.h"
+#include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
 #include "supervisor/host/mdev_scan.h"
 #include "supervisor/host/runtime.h"
@@ -138,15 +139,15 @@ int cmd_types(int argc, char **argv)
 {
 	_cleanup_mdev_host_ struct mdev_host *h = NULL;
 	_cleanup_free_ char *base = NULL;
-	bool json = false;
+	bool json = false, done = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, types_usage, "no arguments", 0, 0, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, types_usage, "no arguments", 0, 0, &json, &done)) != 0 || done)
+		return r;
 	/* Without a runtime directory there are no owners to show, which is no reason to fail. */
 	if (runtime_base(&base) < 0)
 		base = NULL;
-	r = mdev_scan(mdev_sysfs_root(), base, &h);
+	r = mdev_scan(host_sysfs_root(), base, &h);
 	if (r < 0)
 		return log_error_errno(r, "Failed to read the mdev parents: %m"), EX_OSERR;
 	if (json)

@@ -22,18 +22,12 @@
 #include <unistd.h>
 
 #include "profiles/profile.h"
+#include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
 #include "util/fileio.h"
 #include "util/errmsg.h"
 #include "util/macro.h"
 #include "util/time-util.h"
-
-const char *mdev_sysfs_root(void)
-{
-	const char *r = getenv("VGPUVM_SYSFS_ROOT");
-
-	return r && *r ? r : "/sys";
-}
 
 static bool is_pci_address(const char *s)
 {
@@ -380,7 +374,7 @@ char *mdev_holders(int group)
 	DIR *proc;
 
 	snprintf(want, sizeof(want), "/dev/vfio/%d", group);
-	proc = opendir("/proc");
+	proc = opendir(host_proc_root());
 	if (!proc)
 		return NULL;
 	while ((de = readdir(proc))) {
@@ -388,7 +382,7 @@ char *mdev_holders(int group)
 		struct dirent *fe;
 		DIR *fds;
 
-		if (!isdigit((unsigned char)de->d_name[0]) || asprintf(&fddir, "/proc/%s/fd", de->d_name) < 0)
+		if (!isdigit((unsigned char)de->d_name[0]) || asprintf(&fddir, "%s/%s/fd", host_proc_root(), de->d_name) < 0)
 			continue;
 		fds = opendir(fddir);
 		if (!fds)
@@ -403,7 +397,7 @@ char *mdev_holders(int group)
 				continue;
 			target[n] = 0;
 			if (strcmp(target, want) == 0) {
-				if (asprintf(&commpath, "/proc/%s/comm", de->d_name) >= 0)
+				if (asprintf(&commpath, "%s/%s/comm", host_proc_root(), de->d_name) >= 0)
 					read_one_line(commpath, 64, &comm);
 				list_add(&list, "%s (%s)", de->d_name, comm ?: "?");
 				break;

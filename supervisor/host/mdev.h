@@ -18,8 +18,6 @@ struct mdev {
 	bool exists;	  /* it is there now */
 };
 
-/* The sysfs root to use: $VGPUVM_SYSFS_ROOT, else "/sys". */
-const char *mdev_sysfs_root(void);
 
 /*
  * Looks at sysfs for the profile's vGPU: if the UUID already exists as an mdev of the same type, it is adopted (and

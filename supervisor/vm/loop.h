@@ -75,7 +75,7 @@ void vm_done(struct vm *vm);
 /* Runs until QEMU has been reaped. Returns 0, or a negative errno when the loop itself failed. */
 int vm_run(struct vm *vm);
 
-/* vgpuvm's exit code for how the VM ended (see the README). */
+/* How the VM ended: stop_exit_code(). */
 int vm_exit_code(const struct vm *vm);
 
 /* QEMU's last lines of output joined with newlines and "  qemu: " in front, or NULL when there were none. */
