@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/fdpass.h"
+
 struct profile;
 struct qmp_client;
 struct qmp_msg;
@@ -85,11 +87,11 @@ struct vm {
 	siginfo_t exit_info; /* from waitid(), valid in VM_EXITED */
 
 	struct control *ctl;	  /* the control socket, or NULL */
-	const char *rundir;	  /* where screenshots go */
 	vm_status_fn status_fn;
 	void *status_userdata;
 	struct pending *pending;  /* commands sent to QEMU, awaiting replies */
-	unsigned screenshots;
+	struct fdpass qmp_fds;	  /* fds to go to QEMU, each with its add-fd command */
+	int64_t fdsets;		  /* screenshots' fdsets so far, for the next one's id */
 };
 
 /* Handles a command from a control client while QEMU runs. */
