@@ -28,6 +28,7 @@
 #include "supervisor/launch/recover.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/host/trust.h"
+#include "supervisor/vm/shot.h"
 #include "util/json.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -91,6 +92,25 @@ static char **vm_names(const char *base)
 	return l;
 }
 
+/* Whether a root client may talk to the server on fd. Returns 0, or an exit code after saying why (unless quiet). */
+static int ctl_check_server(int fd, const char *name, const char *path, bool quiet)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (geteuid() != 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return quiet ? EX_OSERR : (log_error_errno(errno, "Failed to read the credentials of %s: %m", path), EX_OSERR);
+	if (cred.uid == 0)
+		return 0;
+	if (!quiet)
+		log_error("VM %s: the supervisor at %s runs as uid %ld, not root; root talks only to supervisors that root "
+			  "runs: run this command as uid %ld instead",
+			  name, path, (long)cred.uid, (long)cred.uid);
+	return EX_NOPERM;
+}
+
 /* Connects to NAME's supervisor and negotiates. Returns 0 or an exit code, after saying why. */
 static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 {
@@ -117,10 +137,19 @@ static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 		if (r == ENOENT || r == ECONNREFUSED)
 			return log_error("no VM named %s is running (no supervisor at %s)", name, path), EX_UNAVAILABLE;
 		if (r == EACCES || r == EPERM)
-			return log_error("%s: permission denied: only root and the user who started VM %s may control it",
+			return log_error("%s: permission denied: only root, the user who started VM %s and the members of "
+					 "its profile's group may control it",
 					 path, name),
 			       EX_NOPERM;
 		return log_error_errno(r, "Failed to connect to %s: %m", path), EX_UNAVAILABLE;
+	}
+	/*
+	 * Root believes only a supervisor that root runs: the path comes from the environment, and whoever listens
+	 * there would be answering root (the server's credentials are those it had when it called listen()).
+	 */
+	if ((r = ctl_check_server(c.fd, name, path, quiet)) != 0) {
+		close(c.fd);
+		return r;
 	}
 	if ((r = qmp_conn_new(c.fd, &c.conn)) < 0) {
 		close(c.fd);
@@ -419,16 +448,38 @@ int cmd_stop(int argc, char **argv)
 
 static const char screenshot_usage[] = "Usage: vgpuvm screenshot NAME FILE.png\n"
 				       "\n"
-				       "Saves the guest's display as a PNG (QMP screendump).\n";
+				       "Saves the guest's display as a PNG (QMP screendump). FILE is written as the caller; a\n"
+				       "symbolic link, a FIFO or a file of another user at FILE is refused, not followed.\n";
+
+/* Opens FILE for the screenshot. Returns 0, or an exit code after saying why. */
+static int open_output(const char *file, int *ret)
+{
+	int r = shot_open_output(file, ret);
+
+	switch (r) {
+	case 0:
+		return 0;
+	case -ELOOP:
+		return log_error("%s is a symbolic link: refusing to follow it; remove it or name another file", file),
+		       EX_CANTCREAT;
+	case -EBADFD:
+		return log_error("%s is not a regular file: refusing to write into it", file), EX_CANTCREAT;
+	case -EMLINK:
+		return log_error("%s has other hard links: refusing to write through them", file), EX_CANTCREAT;
+	case -EPERM:
+		return log_error("%s belongs to another user: refusing to write into it", file), EX_CANTCREAT;
+	default:
+		return log_error_errno(r, "Failed to create %s: %m", file), EX_CANTCREAT;
+	}
+}
 
 int cmd_screenshot(int argc, char **argv)
 {
 	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
 	_cleanup_close_ int in = -1, out = -1;
-	const char *file;
+	json_object *v;
+	uint64_t size;
 	struct ctl c;
-	char buf[65536];
-	ssize_t n;
 	int r;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
@@ -437,22 +488,30 @@ int cmd_screenshot(int argc, char **argv)
 		return log_error("vgpuvm screenshot: expected NAME FILE.png; see 'vgpuvm screenshot --help'"), EX_USAGE;
 	if ((r = ctl_open(argv[1], false, &c)) != 0)
 		return r;
+	/* The screenshot comes as an fd with the reply; one sent before it is not it. */
+	safe_close(qmp_conn_take_fd(c.conn));
 	r = ctl_execute(&c, argv[1], "screenshot", NULL, 30 * USEC_PER_SEC, &m);
+	if (r == 0)
+		in = qmp_conn_take_fd(c.conn);
 	ctl_close(&c);
 	if (r != 0)
 		return r;
-	/* QEMU wrote it into the runtime directory, where it may write; the copy lands where the user wants. */
-	file = jstr(m->data, "file");
-	in = file ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	/* The client opens no path the supervisor names: only the sealed memfd it was handed, and FILE, as the caller. */
 	if (in < 0)
-		return log_error_errno(errno, "Failed to open the screenshot %s: %m", file ?: "(none)"), EX_IOERR;
-	out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0)
-		return log_error_errno(errno, "Failed to create %s: %m", argv[2]), EX_CANTCREAT;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			return log_error_errno(errno, "Failed to write %s: %m", argv[2]), EX_IOERR;
-	unlink(file);
+		return log_error("VM %s: the reply to screenshot carried no file descriptor; refusing it", argv[1]),
+		       EX_PROTOCOL;
+	r = shot_check(in, &size);
+	if (r < 0)
+		return log_error("VM %s: refusing the screenshot the supervisor sent: %s", argv[1],
+				 r == -EBADFD ? "not a sealed memfd" : r == -EFBIG ? "larger than 64 MiB" : strerror(-r)),
+		       EX_PROTOCOL;
+	if (!json_object_object_get_ex(m->data, "size", &v) || json_object_get_int64(v) != (int64_t)size)
+		return log_error("VM %s: the screenshot's size is not the one the supervisor said", argv[1]), EX_PROTOCOL;
+	if ((r = open_output(argv[2], &out)) != 0)
+		return r;
+	r = shot_copy(in, out, size);
+	if (r < 0 || close(TAKE_FD(out)) < 0)
+		return log_error_errno(r < 0 ? r : errno, "Failed to write %s: %m", argv[2]), EX_IOERR;
 	return 0;
 }
 

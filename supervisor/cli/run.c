@@ -67,7 +67,6 @@ struct sup {
 	bool stop_requested; /* between tries */
 	struct record rec;
 	struct identity id; /* whom QEMU runs as */
-	char *qemu_dir;	    /* the part of the runtime directory QEMU may write to (screenshots) */
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 };
@@ -299,7 +298,6 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
 	if (r >= 0) {
 		vm.ctl = sp->ctl;
-		vm.rundir = sp->qemu_dir;
 		vm.status_fn = status_json;
 		vm.status_userdata = sp;
 		vm.con = con;
@@ -471,27 +469,34 @@ static bool give_back(struct sup *s)
 	return true;
 }
 
+/* Sets the mode of a directory through an fd, not following a symlink at path, and only when it is ours. */
+static int chmod_own_dir(const char *path, mode_t mode)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return negative_errno();
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	return fchmod(fd, mode) < 0 ? negative_errno() : 0;
+}
+
 /*
- * QEMU writes screenshots, and only those, into a directory of its own in the runtime directory. When it runs as
- * another user, that user gets the directory, and the way to it (0711: it can pass, not list).
+ * QEMU needs nothing in the runtime directory (screenshots come in a memfd). The members of the profile's group may
+ * use the control socket, so for them the way to it is opened (0711: they can pass, not list).
  */
-static int make_qemu_dir(struct sup *s)
+static int open_way_to_socket(struct sup *s)
 {
 	_cleanup_free_ char *base = NULL;
 	int r;
 
-	if (asprintf(&s->qemu_dir, "%s/qemu", s->rt->dir) < 0)
-		return -ENOMEM;
-	if (mkdir(s->qemu_dir, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
-	if (!s->id.change || s->id.uid == geteuid())
+	if (!s->p->group)
 		return 0;
-	if (chown(s->qemu_dir, s->id.uid, s->id.gid) < 0)
-		return negative_errno();
 	if ((r = runtime_base(&base)) < 0)
 		return r;
-	if (chmod(s->rt->dir, 0711) < 0 || chmod(base, 0711) < 0)
-		return negative_errno();
+	if ((r = chmod_own_dir(s->rt->dir, 0711)) < 0 || (r = chmod_own_dir(base, 0711)) < 0)
+		return r;
 	return 0;
 }
 
@@ -631,9 +636,9 @@ static int resolve_identity(struct sup *s)
 		if (s->p->sandbox[i] != PROFILE_SANDBOX_DENY)
 			log_warning("the profile relaxes QEMU's sandbox: %s=%s", profile_sandbox_part_to_string(i),
 				    profile_sandbox_action_to_string(s->p->sandbox[i]));
-	r = make_qemu_dir(s);
+	r = open_way_to_socket(s);
 	if (r < 0)
-		return log_error_errno(r, "Failed to make QEMU's directory in %s: %m", s->rt->dir), EX_CANTCREAT;
+		return log_error_errno(r, "Failed to open the way to the control socket in %s: %m", s->rt->dir), EX_CANTCREAT;
 	return 0;
 }
 
@@ -771,6 +776,5 @@ out_release:
 		record_remove(s.rt->dir);
 	runtime_release(s.rt);
 	identity_done(&s.id);
-	free(s.qemu_dir);
 	return code;
 }

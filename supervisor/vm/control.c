@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,17 @@
 #include "qmp/qmp_encode.h"
 #include "supervisor/vm/control.h"
 #include "supervisor/log.h"
+#include "supervisor/vm/refusals.h"
+#include "util/fdpass.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
 struct client {
 	int fd;
 	uint64_t serial;
+	uid_t uid;
+	enum control_role role;
+	struct fdpass fds; /* to go out with replies queued in out */
 	struct qmp_reader *reader;
 	char *out;
 	size_t out_len;
@@ -38,6 +44,8 @@ struct control {
 	int fd;
 	char *path;
 	uid_t owner;
+	gid_t gid; /* whose members may connect; (gid_t)-1 for none */
+	struct refusals refused;
 	control_command_fn fn;
 	void *userdata;
 	struct client clients[CONTROL_CLIENTS_MAX];
@@ -74,6 +82,7 @@ int control_new(const char *path, gid_t gid, control_command_fn fn, void *userda
 	}
 	c->fd = fd;
 	c->owner = getuid();
+	c->gid = gid;
 	c->fn = fn;
 	c->userdata = userdata;
 	c->next_serial = 1;
@@ -88,6 +97,7 @@ static void drop(struct client *cl)
 	if (cl->fd < 0)
 		return;
 	close(cl->fd);
+	fdpass_clear(&cl->fds);
 	qmp_reader_free(cl->reader);
 	free(cl->out);
 	*cl = (struct client){ .fd = -1 };
@@ -97,6 +107,11 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
+	/* What was refused since the last line of each uid is said now, as no later refusal will. */
+	for (size_t i = 0; i < REFUSALS_SLOTS; i++)
+		if (c->refused.slot[i].used && c->refused.slot[i].count > 0)
+			log_warning("control: refused %u more connections from uid %ld", c->refused.slot[i].count,
+				    (long)c->refused.slot[i].uid);
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		drop(&c->clients[i]);
 	close(c->fd);
@@ -113,44 +128,58 @@ static struct client *find(struct control *c, uint64_t serial)
 	return NULL;
 }
 
-/* Queues a line for a client. One that lets 1 MiB pile up is not reading: it is dropped rather than fed. */
-static void queue(struct client *cl, char *line)
+/*
+ * Queues a line for a client, with fd (or -1) tied to its first byte; takes both. One that lets 1 MiB pile up is not
+ * reading: it is dropped rather than fed.
+ */
+static void queue_fd(struct client *cl, char *line, int fd)
 {
 	size_t n;
 	char *o;
 
 	if (!line || cl->fd < 0 || cl->closing) {
 		free(line);
+		safe_close(fd);
 		return;
 	}
 	n = strlen(line);
 	if (cl->out_len + n > CONTROL_OUTPUT_MAX) {
 		log_warning("control: dropping a client that does not read its replies");
 		free(line);
+		safe_close(fd);
 		drop(cl);
 		return;
 	}
 	o = realloc(cl->out, cl->out_len + n);
-	if (!o) {
+	if (o)
+		cl->out = o;
+	else
+		fd = safe_close(fd);
+	/* A reply must not go out without its fd (fdpass_add() closes it when it fails): the client goes instead. */
+	if (!o || (fd >= 0 && fdpass_add(&cl->fds, cl->out_len, fd) < 0)) {
 		free(line);
 		drop(cl);
 		return;
 	}
-	memcpy(o + cl->out_len, line, n);
-	cl->out = o;
+	memcpy(cl->out + cl->out_len, line, n);
 	cl->out_len += n;
 	free(line);
+}
+
+static void queue(struct client *cl, char *line)
+{
+	queue_fd(cl, line, -1);
 }
 
 static void flush_one(struct client *cl)
 {
 	while (cl->out_len > 0) {
-		ssize_t n = send(cl->fd, cl->out, cl->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = fdpass_send(&cl->fds, cl->fd, cl->out, cl->out_len);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN)
+			if (n != -EAGAIN)
 				drop(cl);
 			return;
 		}
@@ -161,18 +190,19 @@ static void flush_one(struct client *cl)
 		drop(cl);
 }
 
-/* Queues the answer to a command the client sent: one fewer in flight. Takes line; a client gone drops it. */
-static void answer(struct control *c, uint64_t client, char *line)
+/* Queues the answer to a command the client sent: one fewer in flight. Takes line and fd; a client gone drops them. */
+static void answer(struct control *c, uint64_t client, char *line, int fd)
 {
 	struct client *cl = c ? find(c, client) : NULL;
 
 	if (!cl) {
 		free(line);
+		safe_close(fd);
 		return;
 	}
 	if (cl->inflight > 0)
 		cl->inflight--;
-	queue(cl, line);
+	queue_fd(cl, line, fd);
 }
 
 void control_return(struct control *c, uint64_t client, json_object *id, json_object *value)
@@ -180,7 +210,35 @@ void control_return(struct control *c, uint64_t client, json_object *id, json_ob
 	char *line = NULL;
 
 	if (qmp_encode_return(id, value, &line) == 0)
-		answer(c, client, line);
+		answer(c, client, line, -1);
+}
+
+void control_return_fd(struct control *c, uint64_t client, json_object *id, json_object *value, int fd)
+{
+	struct client *cl = c ? find(c, client) : NULL;
+	char *line = NULL;
+
+	/* Each fd waiting in a client's queue holds a screenshot in memory: a client that does not read gets few. */
+	if (cl && cl->fds.n >= CONTROL_FDS_MAX) {
+		safe_close(fd);
+		control_error(c, client, id, "GenericError", "too many replies with a file descriptor wait to be read");
+		return;
+	}
+	if (qmp_encode_return(id, value, &line) == 0)
+		answer(c, client, line, fd);
+	else
+		safe_close(fd);
+}
+
+enum control_role control_client_role(const struct control *c, uint64_t client, uid_t *ret_uid)
+{
+	for (size_t i = 0; c && i < CONTROL_CLIENTS_MAX; i++)
+		if (c->clients[i].fd >= 0 && c->clients[i].serial == client) {
+			if (ret_uid)
+				*ret_uid = c->clients[i].uid;
+			return c->clients[i].role;
+		}
+	return CONTROL_ROLE_NONE;
 }
 
 /* An error for something the client sent that never became a command (garbage, a huge line). */
@@ -197,7 +255,7 @@ void control_error(struct control *c, uint64_t client, json_object *id, const ch
 	char *line = NULL;
 
 	if (qmp_encode_error(id, class, desc, &line) == 0)
-		answer(c, client, line);
+		answer(c, client, line, -1);
 }
 
 void control_event(struct control *c, const char *event, json_object *data)
@@ -217,10 +275,66 @@ void control_event(struct control *c, const char *event, json_object *data)
 	}
 }
 
+/*
+ * Whether the peer on fd is in group gid: by its primary group, or by a supplementary one. Both are the peer's
+ * credentials as they were when it connected, which it cannot change afterwards.
+ */
+static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
+{
+	_cleanup_free_ gid_t *big = NULL;
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+
+	if (cred->gid == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		/* ERANGE has set len to what the whole list takes. */
+		if (errno != ERANGE || !(big = malloc(len)))
+			return false;
+		groups = big;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			return false;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static enum control_role role_of(const struct control *c, int fd, const struct ucred *cred)
+{
+	if (cred->uid == 0)
+		return CONTROL_ROLE_ROOT;
+	if (cred->uid == c->owner)
+		return CONTROL_ROLE_OWNER;
+	if (c->gid != (gid_t)-1 && peer_in_group(fd, cred, c->gid))
+		return CONTROL_ROLE_GROUP;
+	return CONTROL_ROLE_NONE;
+}
+
+/*
+ * Says that a uid was refused, and why: its first time, then at most once a minute with how many since (see
+ * refusals.h), so that knocking on the socket cannot flood the log.
+ */
+static void log_refused(struct control *c, uid_t uid, const char *why)
+{
+	uint64_t since;
+	unsigned n;
+
+	if (!refusals_note(&c->refused, uid, now_usec(), &n, &since))
+		return;
+	if (since == 0)
+		log_warning("control: refused a connection from uid %ld: %s", (long)uid, why);
+	else
+		log_warning("control: refused %u connections from uid %ld in the last %.0f s", n, (long)uid,
+			    (double)since / 1e6);
+}
+
 static void accept_one(struct control *c)
 {
-	struct ucred cred;
+	struct ucred cred = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t len = sizeof(cred);
+	enum control_role role = CONTROL_ROLE_NONE;
 	struct client *cl = NULL;
 	char *greeting = NULL;
 	int fd;
@@ -229,8 +343,11 @@ static void accept_one(struct control *c)
 	if (fd < 0)
 		return;
 	/* The socket's mode keeps strangers out; the peer's credentials are checked too, in case it was opened up. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != c->owner)) {
-		log_warning("control: refused a connection from uid %ld", (long)cred.uid);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		role = role_of(c, fd, &cred);
+	if (role == CONTROL_ROLE_NONE) {
+		log_refused(c, cred.uid,
+			    c->gid != (gid_t)-1 ? "not root, the VM's owner or a member of its group" : "not root or the VM's owner");
 		close(fd);
 		return;
 	}
@@ -238,11 +355,11 @@ static void accept_one(struct control *c)
 		if (c->clients[i].fd < 0)
 			cl = &c->clients[i];
 	if (!cl) {
-		log_warning("control: too many clients; refusing one");
+		log_refused(c, cred.uid, "too many clients");
 		close(fd);
 		return;
 	}
-	*cl = (struct client){ .fd = fd, .serial = c->next_serial++ };
+	*cl = (struct client){ .fd = fd, .serial = c->next_serial++, .uid = cred.uid, .role = role };
 	if (qmp_reader_new(CONTROL_LINE_MAX, &cl->reader) < 0 ||
 	    qmp_encode_greeting("vgpuvm", VGPUVM_VERSION, &greeting) < 0) {
 		drop(cl);

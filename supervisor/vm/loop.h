@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "supervisor/vm/stop.h"
+#include "util/fdpass.h"
 
 struct profile;
 struct qmp_client;
@@ -54,11 +55,11 @@ struct vm {
 
 	struct control *ctl;	  /* the control socket, or NULL */
 	struct console *con;	  /* the serial console's relay, or NULL */
-	const char *rundir;	  /* where screenshots go */
 	vm_status_fn status_fn;
 	void *status_userdata;
 	struct pending *pending;  /* commands sent to QEMU, awaiting replies */
-	unsigned screenshots;
+	struct fdpass qmp_fds;	  /* fds to go to QEMU, each with its add-fd command */
+	int64_t fdsets;		  /* screenshots' fdsets so far, for the next one's id */
 };
 
 /* Handles a command from a control client while QEMU runs. */
