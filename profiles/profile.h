@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest deadline a profile or a stop request may give, in seconds: a day. */
+#define PROFILE_TIMEOUT_MAX 86400
+
 enum profile_accel {
 	PROFILE_ACCEL_KVM,
 	PROFILE_ACCEL_TCG,

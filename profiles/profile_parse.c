@@ -25,7 +25,6 @@ static const char uuid_namespace[] = "92b2e383-78e2-4773-b9f0-50c6d27af287";
 #define MEMORY_MAX (UINT64_C(16) << 40)
 #define CPUS_MAX 1024
 #define RES_MAX 16384
-#define TIMEOUT_MAX 86400
 
 struct ctx {
 	const char *path;
@@ -641,13 +640,13 @@ static int parse_shutdown(struct ctx *c, json_object *o, struct profile_shutdown
 	if ((r = expect_object(c, o, "shutdown")) < 0 || (r = check_keys(c, o, "shutdown", shutdown_keys)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "powerdown_timeout", &v) &&
-	    (r = get_uint(c, v, "shutdown.powerdown_timeout", 0, TIMEOUT_MAX, &s->powerdown_timeout)) < 0)
+	    (r = get_uint(c, v, "shutdown.powerdown_timeout", 0, PROFILE_TIMEOUT_MAX, &s->powerdown_timeout)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "quit_timeout", &v) &&
-	    (r = get_uint(c, v, "shutdown.quit_timeout", 0, TIMEOUT_MAX, &s->quit_timeout)) < 0)
+	    (r = get_uint(c, v, "shutdown.quit_timeout", 0, PROFILE_TIMEOUT_MAX, &s->quit_timeout)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "kill_timeout", &v) &&
-	    (r = get_uint(c, v, "shutdown.kill_timeout", 0, TIMEOUT_MAX, &s->kill_timeout)) < 0)
+	    (r = get_uint(c, v, "shutdown.kill_timeout", 0, PROFILE_TIMEOUT_MAX, &s->kill_timeout)) < 0)
 		return r;
 	return 0;
 }
@@ -775,7 +774,7 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 
 	p->start_timeout = 120;
 	if (json_object_object_get_ex(root, "start_timeout", &v) &&
-	    (r = get_uint(c, v, "start_timeout", 1, TIMEOUT_MAX, &p->start_timeout)) < 0)
+	    (r = get_uint(c, v, "start_timeout", 1, PROFILE_TIMEOUT_MAX, &p->start_timeout)) < 0)
 		return r;
 	p->restart = PROFILE_RESTART_NO;
 	if (json_object_object_get_ex(root, "restart", &v)) {

@@ -11,6 +11,12 @@
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A UUID as text, 8-4-4-4-12 hexadecimal digits, and its NUL. */
+#define UUID_STRING_SIZE 37
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 static inline void freep(void *p)
 {
 	free(*(void **)p);

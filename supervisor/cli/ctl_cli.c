@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "qmp/qmp.h"
+#include "profiles/profile.h"
 #include "profiles/profile_parse.h"
 #include "qmp/qmp_conn.h"
 #include "supervisor/cli/ctl_cli.h"
@@ -396,8 +397,8 @@ int cmd_stop(int argc, char **argv)
 			return 0;
 		case 't':
 			t = strtol(optarg, &end, 10);
-			if (*end || t < 0 || t > 86400)
-				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to 86400, got \"%s\"", optarg),
+			if (*end || t < 0 || t > PROFILE_TIMEOUT_MAX)
+				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to %d, got \"%s\"", PROFILE_TIMEOUT_MAX, optarg),
 				       EX_USAGE;
 			json_object_object_add(args, "timeout", json_object_new_int64(t));
 			break;

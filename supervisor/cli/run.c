@@ -112,13 +112,13 @@ static void kill_and_reap(pid_t pid, int pidfd)
 }
 
 /* The control socket's status object (documented in the README; keep it stable). */
-static json_object *status_json(void *userdata, const struct vm *vm, const char *qemu_status)
+static json_object *status_json(void *userdata, const struct vm_state *vm, const char *qemu_status)
 {
 	struct sup *s = userdata;
 	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(s->p->name));
-	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->stop.phase) : "restarting"));
+	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->phase) : "restarting"));
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
 	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
@@ -218,7 +218,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	int sv[2], r, code, files[PROFILE_FILES_MAX];
 	size_t n_files = 0;
-	struct vm vm;
+	struct vm_outcome out;
+	struct vm *vm = NULL;
 
 	*ret_stopped = *ret_guest_off = false;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -295,14 +296,21 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		write_record(sp, s.pid);
 	confine_self(sp);
 
-	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
+	r = vm_new(&(struct vm_opts){ .profile = p,
+				      .pid = s.pid,
+				      .pidfd = s.pidfd,
+				      .sig_fd = sp->sig_fd,
+				      .qmp_fd = qmp_fd,
+				      .out_fd = s.stdout_fd,
+				      .err_fd = s.stderr_fd,
+				      .ctl = sp->ctl,
+				      .con = con,
+				      .status_fn = status_json,
+				      .status_userdata = sp },
+		   &vm);
 	if (r >= 0) {
-		vm.ctl = sp->ctl;
-		vm.status_fn = status_json;
-		vm.status_userdata = sp;
-		vm.con = con;
-		sp->vm = &vm;
-		r = vm_run(&vm);
+		sp->vm = vm;
+		r = vm_run(vm);
 		sp->vm = NULL;
 	}
 	if (r < 0) {
@@ -312,33 +320,30 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	console_flush(con, deadline_after(CONSOLE_FLUSH_TIMEOUT));
 	if (r >= 0) {
-		code = vm_exit_code(&vm);
-		if (code < 0)
-			code = EX_PROTOCOL; /* QEMU never got to run: no QMP, or the start deadline */
-		*ret_stopped = vm.stop.stop_requested;
-		*ret_guest_off = vm.stop.guest_off;
-		const char *hint = vm_hint(&vm);
+		const char *hint = vm_hint(vm);
 
+		vm_outcome(vm, &out);
+		/* QEMU never got to run: no QMP, or not running by the start deadline. */
+		code = out.code < 0 ? EX_PROTOCOL : out.code;
+		*ret_stopped = out.stop_requested;
+		*ret_guest_off = out.guest_off;
 		/* A seccomp kill says nothing on QEMU's stderr: the signal is the only clue. */
-		if (vm.exit_info.si_code != CLD_EXITED && vm.exit_info.si_status == SIGSYS)
+		if (out.exit_info.si_code != CLD_EXITED && out.exit_info.si_status == SIGSYS)
 			hint = hint_for_signal(SIGSYS);
 
-		if (!vm.running_at && vm.stop.failure == STOP_FAIL_NONE && !vm.stop.stop_requested) {
-			tail = vm_tail(&vm);
+		if (!out.ran && !out.start_failed && !out.stop_requested) {
+			tail = vm_tail(vm);
 			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
 				  tail ? "; its last words:\n" : "", tail ?: "");
-		} else if (!vm.stop.stop_requested && !vm.stop.guest_off && code != 0)
+		} else if (!out.stop_requested && !out.guest_off && code != 0)
 			log_error("QEMU ended by itself (exit code %d)", code);
 		else
 			hint = NULL;
 		if (hint)
 			log_error("hint: %s", hint);
 	}
-	/* The loop owns QEMU's output fds from vm_init() on, and closes them at EOF. */
-	safe_close(vm.out.fd);
-	safe_close(vm.err.fd);
+	vm_free(vm);
 	close(s.pidfd);
-	vm_done(&vm);
 	if (m)
 		write_record(sp, 0);
 	return code;

@@ -2,6 +2,8 @@
 /* The mediated device in sysfs: find the parent and type, create or adopt the mdev, remove it. */
 #pragma once
 
+#include "util/macro.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,7 +14,7 @@ struct mdev {
 	char *root;	  /* the sysfs root: "/sys", or $VGPUVM_SYSFS_ROOT in tests */
 	char *parent;	  /* "0000:00:02.0" or "mdpy"; NULL when adopting an mdev whose parent was not named */
 	char *type;
-	char uuid[37];
+	char uuid[UUID_STRING_SIZE];
 	char *path;	  /* ROOT/bus/mdev/devices/UUID */
 	bool created;	  /* vgpuvm made it, so vgpuvm removes it */
 	bool exists;	  /* it is there now */

@@ -5,11 +5,13 @@
  */
 #pragma once
 
+#include "util/macro.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
 struct mdev_instance {
-	char uuid[37];
+	char uuid[UUID_STRING_SIZE];
 	char *vm;	     /* the VM whose record in the runtime directory names this mdev, or NULL */
 	pid_t supervisor_pid; /* from that record, 0 without one */
 	pid_t qemu_pid;	     /* from that record, 0 without one or before QEMU started */

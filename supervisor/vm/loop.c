@@ -24,8 +24,45 @@
 #include "supervisor/launch/spawn.h"
 #include "supervisor/vm/passthrough.h"
 #include "supervisor/vm/shot.h"
+#include "util/fdpass.h"
 #include "util/macro.h"
 #include "util/time-util.h"
+
+#define VM_TAIL_LINES 20
+#define VM_LINE_MAX 4096
+
+struct vm_output {
+	int fd; /* the vm's: closed at EOF */
+	char buf[VM_LINE_MAX];
+	size_t len;
+};
+
+struct vm {
+	const struct profile *profile;
+	pid_t pid;
+	int pidfd;
+	int sig_fd;
+	int qmp_fd;
+	struct qmp_client *qmp;
+	bool qmp_ready; /* capabilities negotiated */
+	bool qmp_eof;
+	struct vm_output out, err;
+	char *tail[VM_TAIL_LINES]; /* QEMU's last lines of output, for the message if it dies */
+	size_t tail_next;
+
+	struct stop stop;    /* the phase, the shutdown step, the deadline, how it ended */
+	uint64_t started_at; /* monotonic usec */
+	uint64_t running_at; /* when QEMU first reported running, 0 before */
+	siginfo_t exit_info; /* from waitid(), valid in STOP_PHASE_EXITED */
+
+	struct control *ctl;	 /* the control socket, or NULL */
+	struct console *con;	 /* the serial console's relay, or NULL */
+	vm_status_fn status_fn;
+	void *status_userdata;
+	struct pending *pending; /* commands sent to QEMU, awaiting replies */
+	struct fdpass qmp_fds;	 /* fds to go to QEMU, each with its add-fd command */
+	int64_t fdsets;		 /* screenshots' fdsets so far, for the next one's id */
+};
 
 /* What each command sent to QEMU was for. */
 enum cmd {
@@ -53,24 +90,36 @@ static double seconds_since(uint64_t t)
 	return (double)(now_usec() - t) / 1e6;
 }
 
-int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int sig_fd, int qmp_fd, int out_fd,
-	    int err_fd)
+int vm_new(const struct vm_opts *o, struct vm **ret)
 {
+	struct vm *vm = calloc(1, sizeof(*vm));
 	int r;
 
+	if (!vm) {
+		safe_close(o->out_fd);
+		safe_close(o->err_fd);
+		return -ENOMEM;
+	}
 	*vm = (struct vm){
-		.profile = p,
-		.pid = pid,
-		.pidfd = pidfd,
-		.sig_fd = sig_fd,
-		.qmp_fd = qmp_fd,
-		.out = { .fd = out_fd },
-		.err = { .fd = err_fd },
+		.profile = o->profile,
+		.pid = o->pid,
+		.pidfd = o->pidfd,
+		.sig_fd = o->sig_fd,
+		.qmp_fd = o->qmp_fd,
+		.out = { .fd = o->out_fd },
+		.err = { .fd = o->err_fd },
 		.started_at = now_usec(),
+		.ctl = o->ctl,
+		.con = o->con,
+		.status_fn = o->status_fn,
+		.status_userdata = o->status_userdata,
 	};
-	stop_init(&vm->stop, &p->shutdown, p->start_timeout, pid, vm->started_at);
-	if ((r = qmp_client_new(&vm->qmp)) < 0)
+	stop_init(&vm->stop, &o->profile->shutdown, o->profile->start_timeout, o->pid, vm->started_at);
+	if ((r = qmp_client_new(&vm->qmp)) < 0) {
+		vm_free(vm);
 		return r;
+	}
+	*ret = vm;
 	return 0;
 }
 
@@ -83,8 +132,10 @@ static void pending_free(struct pending *pd)
 	free(pd);
 }
 
-void vm_done(struct vm *vm)
+void vm_free(struct vm *vm)
 {
+	if (!vm)
+		return;
 	/* Commands QEMU never answered: their clients get an error, their memfds and the fds not yet sent go. */
 	while (vm->pending) {
 		struct pending *pd = vm->pending;
@@ -96,11 +147,11 @@ void vm_done(struct vm *vm)
 	}
 	fdpass_clear(&vm->qmp_fds);
 	qmp_client_free(vm->qmp);
-	vm->qmp = NULL;
-	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
+	for (size_t i = 0; i < VM_TAIL_LINES; i++)
 		free(vm->tail[i]);
-		vm->tail[i] = NULL;
-	}
+	safe_close(vm->out.fd);
+	safe_close(vm->err.fd);
+	free(vm);
 }
 
 /* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry, which takes fd. */
@@ -222,7 +273,7 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 		const char *status = m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &v)
 					     ? json_object_get_string(v)
 					     : NULL;
-		st = vm->status_fn(vm->status_userdata, vm, status);
+		st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, status);
 		control_return(vm->ctl, pd->client, pd->id, st);
 		json_object_put(st);
 		return;
@@ -499,7 +550,7 @@ void vm_stop(struct vm *vm, const char *why, bool force)
 	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP, .why = why, .force = force, .timeout = -1 });
 }
 
-static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
+static void serve_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
 	json_object *v;
 	bool force = false;
@@ -515,8 +566,8 @@ static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 	if (m->data && json_object_object_get_ex(m->data, "timeout", &v)) {
 		int64_t t = json_object_get_int64(v);
 
-		if (!json_object_is_type(v, json_type_int) || t < 0 || t > 86400) {
-			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to 86400");
+		if (!json_object_is_type(v, json_type_int) || t < 0 || t > PROFILE_TIMEOUT_MAX) {
+			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to " STRINGIFY(PROFILE_TIMEOUT_MAX));
 			return;
 		}
 		timeout = (int)t;
@@ -533,7 +584,7 @@ static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
  * with the command's own bytes), screendump writes to /dev/fdset/N, remove-fd takes the fd back. QMP runs commands in
  * order, so the three go at once; the reply to screendump hands the client the memfd, sealed (on_client_reply).
  */
-static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
+static void serve_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
 	struct shot_args a = {};
 	int memfd = -1, wfd = -1;
@@ -559,7 +610,7 @@ static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 	shot_args_done(&a);
 }
 
-static void cmd_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
+static void serve_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
 	json_object *c = NULL, *a = NULL;
 	uid_t uid = (uid_t)-1;
@@ -594,19 +645,19 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		if (qmp_up)
 			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, -1);
 		else {
-			json_object *st = vm->status_fn(vm->status_userdata, vm, NULL);
+			json_object *st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, NULL);
 			control_return(vm->ctl, client, m->id, st);
 			json_object_put(st);
 		}
 	} else if (strcmp(m->name, "stop") == 0)
-		cmd_stop(vm, client, m);
+		serve_stop(vm, client, m);
 	else if (strcmp(m->name, "screenshot") == 0 || strcmp(m->name, "qmp") == 0) {
 		if (!qmp_up)
 			control_error(vm->ctl, client, m->id, "GenericError", "QEMU's monitor is not up");
 		else if (m->name[0] == 's')
-			cmd_screenshot(vm, client, m);
+			serve_screenshot(vm, client, m);
 		else
-			cmd_qmp(vm, client, m);
+			serve_qmp(vm, client, m);
 	} else
 		control_error(vm->ctl, client, m->id, "CommandNotFound", "unknown command; try status, stop, screenshot or qmp");
 }
@@ -712,9 +763,16 @@ int vm_run(struct vm *vm)
 	return 0;
 }
 
-int vm_exit_code(const struct vm *vm)
+void vm_outcome(const struct vm *vm, struct vm_outcome *ret)
 {
-	return stop_exit_code(&vm->stop);
+	*ret = (struct vm_outcome){
+		.code = stop_exit_code(&vm->stop),
+		.stop_requested = vm->stop.stop_requested,
+		.guest_off = vm->stop.guest_off,
+		.ran = vm->running_at != 0,
+		.start_failed = vm->stop.failure != STOP_FAIL_NONE,
+		.exit_info = vm->exit_info,
+	};
 }
 
 const char *vm_hint(const struct vm *vm)
