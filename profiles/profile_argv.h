@@ -4,7 +4,7 @@
 
 struct profile;
 
-/* The fd number at which QEMU finds its QMP socket (documented in the README). */
+/* The fd number at which QEMU finds its QMP socket (documented in docs/hacking.md). */
 #define PROFILE_QMP_FD 3
 
 /* Where QEMU finds the first of the files vgpuvm opens for it (fd 4 is the exec-status pipe until exec). */

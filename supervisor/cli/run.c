@@ -111,7 +111,7 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	log_warning("killed QEMU (pid %ld)", (long)pid);
 }
 
-/* The control socket's status object (documented in the README; keep it stable). */
+/* The control socket's status object (documented in vgpuvm-control(7); keep it stable). */
 static json_object *status_json(void *userdata, const struct vm_state *vm, const char *qemu_status)
 {
 	struct sup *s = userdata;

@@ -166,11 +166,12 @@ as_uid() {
 	[ "$status" -eq 1 ]
 	jq -e '.error.desc | test("root only")' <<<"$output"
 	refute grep -q 'fake-qemu: <- {"execute":"human-monitor-command"' "$T/log"
-	# The server would answer root; root's client refuses a server that is not root's.
+	# The server would answer root; root's client refuses to act in a runtime directory root does not own (and, were
+	# the socket somewhere root owns, a server that is not root's: the fake-server test in screenshot.bats).
 	run "$VGPUVM" status "$name" --json
 	echo "$output"
 	[ "$status" -eq 77 ]
-	[[ $output == *"runs as uid 65534, not root"* ]]
+	[[ $output == *"$VGPUVM_RUNTIME_DIR is owned by uid 65534"* ]]
 	run ctl exchange "$(ctl_socket vm)" '{"execute": "status", "id": 1}'
 	[ "$status" -eq 0 ]
 	jq -e '.return.state == "running"' <<<"$output"

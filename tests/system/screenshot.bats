@@ -209,7 +209,10 @@ attack() {
 
 @test "screenshot: root's client does not talk to a control socket that uid 65534 serves, whatever it answers" {
 	evil=$T/evil
-	install -d -o 65534 -g 65534 -m 0755 "$evil" "$evil/vm"
+	# Root's runtime directory as root would trust it, but a VM directory anyone may write (sticky, as /tmp): the
+	# socket in it is served by uid 65534, which only the server's credentials tell.
+	install -d -o 0 -g 0 -m 0755 "$evil"
+	install -d -o 0 -g 0 -m 1777 "$evil/vm"
 	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$CTL_PYTHON" -c "$CTL_PY" serve "$evil/vm/control" \
 		"file:$T/secret" > "$T/serve.log" 2>&1 3>&- &
 	CLIENT_PIDS+=("$!")
