@@ -35,6 +35,7 @@
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/cli/profile_cli.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/record.h"
 #include "supervisor/launch/recover.h"
 #include "supervisor/vm/restart.h"
@@ -210,7 +211,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	const struct profile *p = sp->p;
 	const struct mdev *m = sp->m;
 	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
-	_cleanup_free_ char *error = NULL, *tail = NULL;
+	_cleanup_free_ char *error = NULL, *tail = NULL, *binary = NULL;
 	_cleanup_close_ int qmp_fd = -1, child_fd = -1, slave = -1;
 	/* Set up for each try and undone when it ends, so that between tries the terminal is the user's again (and
 	 * Ctrl-C is a signal again). */
@@ -261,8 +262,21 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 			log_info("the serial console is on this terminal: Ctrl-A x stops the VM, Ctrl-A h lists the keys");
 	}
 
+	/*
+	 * Found in the supervisor's PATH before the fork, as root: QEMU's uid may not search every directory in it (a
+	 * root-only one makes execvp() say EACCES), and a binary that is not there is then said plainly.
+	 */
+	r = qemu_probe_find(p->qemu, &binary);
+	if (r == -ENOENT && !strchr(p->qemu, '/')) {
+		close_files(files, n_files);
+		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
+			  "or name the binary with \"qemu\" in the profile",
+			  p->qemu);
+		return EX_UNAVAILABLE;
+	}
 	notify("STATUS=starting QEMU");
-	r = spawn_qemu(&(struct spawn_opts){ .argv = argv,
+	r = spawn_qemu(&(struct spawn_opts){ .path = binary ?: p->qemu,
+					     .argv = argv,
 					     .envp = env,
 					     .qmp_fd = child_fd,
 					     .stdio_fd = slave,
@@ -274,12 +288,6 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		       &s, &error);
 	/* QEMU has its own copies now, or failed to start: the supervisor keeps none. */
 	close_files(files, n_files);
-	if (r == -ENOENT && !strchr(p->qemu, '/')) {
-		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
-			  "or name the binary with \"qemu\" in the profile",
-			  p->qemu);
-		return EX_UNAVAILABLE;
-	}
 	if (r == -ENOENT || r == -EACCES || r == -ENOEXEC) {
 		log_error("Failed to start QEMU: %s; check \"qemu\" in the profile", error ?: strerror(-r));
 		return EX_UNAVAILABLE;

@@ -131,16 +131,24 @@ attack() {
 }
 
 @test "screenshot: a QEMU that keeps a writable mapping is refused; one that keeps an fd cannot change what was sent" {
-	# QEMU as the supervisor's uid (root without capabilities here): it can open the memfd again read-write.
+	# QEMU as the supervisor's own uid (an ordinary user runs the VM): it can open the memfd again read-write and map
+	# it. (Run by root, QEMU has a uid of its own and cannot open the memfd again at all.)
+	install -d -o 65534 -g 65534 -m 0700 "$T/userrun"
+	install -d -o 65534 -g 65534 -m 0755 "$T/userout"
 	shot_profile map mmap
-	start_vm map
+	chmod 0644 "$T/map.json"
+	: >"$T/log"
+	VGPUVM_RUNTIME_DIR=$T/userrun setpriv --reuid=65534 --regid=65534 --clear-groups -- "$VGPUVM" run "$T/map.json" \
+		</dev/null >>"$T/log" 2>&1 &
+	VM_PID=$!
 	wait_log 'is running'
-	run timeout 20 "$VGPUVM" screenshot "$(vm_name map)" "$T/out.png"
+	run env VGPUVM_RUNTIME_DIR="$T/userrun" setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+		timeout 20 "$VGPUVM" screenshot "$(vm_name map)" "$T/userout/out.png"
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ $output == *"maps the screenshot for writing"* ]]
 	grep -q 'fake-qemu: shot mmap: done' "$T/log"
-	[ ! -e "$T/out.png" ]
+	[ ! -e "$T/userout/out.png" ]
 	stop_vm
 
 	shot_profile late late
