@@ -11,24 +11,12 @@ load lib/operate
 load lib/assert
 
 setup() {
-	vm_setup
-	operate_setup
-	# QEMU's user must be able to reach the runtime directory (0711 on the way, as /run is).
-	chmod 0711 "$T"
-	S=$T/sys
-	export VGPUVM_DEV_ROOT=$T/dev
-	mkdir -p "$VGPUVM_DEV_ROOT/vfio"
-	fakesys_make "$S"
-	fakesys_start "$S"
-	export VGPUVM_SYSFS_ROOT=$S
-	QEMU=$ROOT_DIR/tests/helpers/qemu-no-vfio
+	fakesys_vm_setup
 	FAKE_QEMU_PIDS=()
 }
 
 teardown() {
-	operate_teardown
-	fakesys_stop "$S"
-	vm_teardown
+	fakesys_vm_teardown
 }
 
 # plain NAME [MORE-JSON]: a VM with no vGPU, run by the real QEMU under TCG.
@@ -262,7 +250,6 @@ lent_vm() {
 }
 
 @test "a GL display's render node is lent when QEMU's user cannot open it, and given back; one it can open is left alone" {
-	mkdir -p "$VGPUVM_DEV_ROOT/dri"
 	mknod "$VGPUVM_DEV_ROOT/dri/renderD128" c 226 128
 	mknod "$VGPUVM_DEV_ROOT/dri/renderD129" c 226 129
 	chmod 0660 "$VGPUVM_DEV_ROOT"/dri/renderD*

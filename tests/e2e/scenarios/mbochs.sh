@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The kernel's mbochs sample vGPU shows its display as dmabufs, as GVT-g does, so QEMU needs a GL display for it:
-# with egl-headless (on /dev/null: there is no render node in the guest) it runs; with -display none QEMU refuses,
+# with egl-headless it runs, on the render node of the kernel's vgem driver (the guest has no GPU; vgpuvm lends QEMU only
+# a real DRM render node, and Mesa draws in software on it); with -display none QEMU refuses,
 # and the user gets QEMU's message, vgpuvm's hint, and no mdev left behind.
 # shellcheck source=tests/e2e/lib.sh
 . "$E2E_TOP/tests/e2e/lib.sh"
@@ -9,10 +10,12 @@ N=e2e-mbochs
 
 step "mbochs loaded"
 load_driver mbochs
+modprobe vgem || fail "modprobe vgem"
+[ -c /dev/dri/renderD128 ] || fail "vgem made no /dev/dri/renderD128"
 U=$(profile_uuid "$P")
-vgpuvm argv "$P" | grep -qx 'egl-headless,rendernode=/dev/null' ||
-	fail "vgpuvm argv $P has no -display egl-headless,rendernode=/dev/null"
-ok "vgpuvm argv: -display egl-headless,rendernode=/dev/null, device /sys/bus/mdev/devices/$U"
+vgpuvm argv "$P" | grep -qx 'egl-headless,rendernode=/dev/dri/renderD128' ||
+	fail "vgpuvm argv $P has no -display egl-headless,rendernode=/dev/dri/renderD128"
+ok "vgpuvm argv: -display egl-headless,rendernode=/dev/dri/renderD128, device /sys/bus/mdev/devices/$U"
 
 step "vgpuvm run with egl-headless: runs"
 vm_start $N "$P"
