@@ -23,6 +23,7 @@
 
 #include "profiles/profile.h"
 #include "supervisor/host/mdev.h"
+#include "supervisor/host/mdev_scan.h"
 #include "util/fileio.h"
 #include "util/errmsg.h"
 #include "util/macro.h"
@@ -136,47 +137,31 @@ static const char no_parents_hint[] =
 	"no mdev parent devices at all: for Intel GVT-g, load i915 with enable_gvt=1 and the kvmgt module "
 	"(`vgpuvm doctor` checks the host)";
 
-/* Without a parent in the profile: the one parent, PCI or class-bus, that offers the type. */
+/*
+ * Without a parent in the profile: the one parent, PCI or class-bus, that offers the type. The scan counts a PCI
+ * parent once, though it is under both class/mdev_bus and bus/pci/devices, and lists the parents sorted.
+ */
 static int find_parent(const char *root, const char *type, char **ret_parent, char **ret_error)
 {
-	_cleanup_free_ char *found = NULL, *found_real = NULL, *all = NULL, *cls = NULL, *pci = NULL;
-	const char *dirs[2];
-	int n = 0;
+	_cleanup_mdev_host_ struct mdev_host *h = NULL;
+	_cleanup_free_ char *all = NULL;
+	const char *found = NULL;
+	size_t n = 0;
+	int r;
 
-	if (asprintf(&cls, "%s/class/mdev_bus", root) < 0 || asprintf(&pci, "%s/bus/pci/devices", root) < 0)
-		return -ENOMEM;
-	dirs[0] = cls;
-	dirs[1] = pci;
-	for (size_t i = 0; i < 2; i++) {
-		struct dirent *de;
-		DIR *d = opendir(dirs[i]);
-
-		if (!d)
+	if ((r = mdev_scan(root, NULL, &h)) < 0)
+		return r;
+	for (size_t i = 0; i < h->n_parents; i++) {
+		if (!mdev_parent_type(&h->parents[i], type))
 			continue;
-		while ((de = readdir(d))) {
-			_cleanup_free_ char *p = NULL, *real = NULL;
-
-			if (de->d_name[0] == '.')
-				continue;
-			if (asprintf(&p, "%s/%s/mdev_supported_types/%s", dirs[i], de->d_name, type) < 0)
-				break;
-			if (!exists(p) || !(real = realpath(p, NULL)))
-				continue;
-			/* A PCI parent shows up under both directories: count it once. */
-			if (found_real && strcmp(real, found_real) == 0)
-				continue;
-			n++;
-			list_add(&all, "%s", de->d_name);
-			if (!found) {
-				found = strdup(de->d_name);
-				found_real = steal_pointer(&real);
-			}
-		}
-		closedir(d);
+		found = found ?: h->parents[i].name;
+		n++;
+		if (list_add(&all, "%s", h->parents[i].name) < 0)
+			return -ENOMEM;
 	}
 	if (n == 1) {
-		*ret_parent = steal_pointer(&found);
-		return 0;
+		*ret_parent = strdup(found);
+		return *ret_parent ? 0 : -ENOMEM;
 	}
 	if (n > 1)
 		return errmsg(ret_error, -ENOTUNIQ, "several parents offer mdev type %s (%s); set vgpu.parent to one of them",

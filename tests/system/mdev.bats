@@ -94,6 +94,30 @@ teardown() {
 	assert_clean c
 }
 
+# Two NVIDIA P40s, each offering the same vGPU type, each in class/mdev_bus and bus/pci/devices, as a host with two
+# cards shows them (the type as NVIDIA's vGPU user guide lists a P40's, from memory: no network here to check).
+two_p40s() {
+	local bdf gpu
+	for bdf in 0000:04:00.0 0000:82:00.0; do
+		gpu=$S/devices/pci0000:00/$bdf
+		mkdir -p "$gpu/mdev_supported_types"
+		_fakesys_type "$gpu/mdev_supported_types/nvidia-46" 'GRID P40-1Q' \
+			'num_heads=4, frl_config=60, framebuffer=1024M, max_resolution=5120x2880, max_instance=24\n' 24
+		ln -s "../../devices/pci0000:00/$bdf" "$S/class/mdev_bus/$bdf"
+		ln -s "../../../devices/pci0000:00/$bdf" "$S/bus/pci/devices/$bdf"
+	done
+}
+
+@test "mdev: a type two parents offer is refused (69), each parent named once" {
+	two_p40s
+	vgpu_profile p40 '{"type": "nvidia-46"}'
+	run "$VGPUVM" run "$T/p40.json"
+	[ "$status" -eq 69 ]
+	[[ $output == *"several parents offer mdev type nvidia-46 (0000:04:00.0, 0000:82:00.0); set vgpu.parent to one of them"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean p40
+}
+
 @test "mdev: no instances left fails before QEMU, naming the types with room (69)" {
 	fakesys_set_instances "$S" 0000:00:02.0 i915-GVTg_V5_4 0
 	vgpu_profile gvt '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4"}'
