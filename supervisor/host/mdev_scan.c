@@ -194,10 +194,14 @@ static int read_type(const char *types_dir, const char *id, const struct records
 	t->description = read_attr(dir, "description");
 	t->device_api = read_attr(dir, "device_api");
 	t->available = -1;
+	/* Unknown, rather than a clamped number, when it is no number or too large for one. */
 	if ((avail = read_attr(dir, "available_instances"))) {
 		char *end;
-		long long v = strtoll(avail, &end, 10);
-		if (end != avail && !*end && v >= 0)
+		long long v;
+
+		errno = 0;
+		v = strtoll(avail, &end, 10);
+		if (errno == 0 && end != avail && !*end && v >= 0)
 			t->available = v;
 	}
 	if (t->description && *t->description) {
