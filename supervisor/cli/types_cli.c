@@ -21,8 +21,8 @@ static const char types_usage[] =
 	"Usage: vgpuvm types [--json]\n"
 	"\n"
 	"Lists every mdev parent device (PCI, such as the Intel iGPU, and class-bus ones such as the kernel's mdpy\n"
-	"sample), its vGPU types with their description, the instances left and the device API, and the mdevs that\n"
-	"exist now, with the VM that uses each one when vgpuvm made or adopted it. --json prints the same as one\n"
+	"sample), its vGPU types with their name and description, the instances left and the device API, and the mdevs\n"
+	"that exist now, with the VM that uses each one when vgpuvm made or adopted it. --json prints the same as one\n"
 	"object (vgpuvm(1) documents it). No parent at all is not an error: `vgpuvm doctor` then says why.\n";
 
 /*
@@ -134,18 +134,20 @@ static void print_mdev(const struct mdev_instance *m)
 
 static void print_table(const struct mdev_host *h)
 {
-	int wp = 6, wt = 4, wa = 5, wd = 3;
+	int wp = 6, wt = 4, wn = 4, wa = 5, wd = 3;
 
 	/* Columns as wide as their widest entry. */
 	for (size_t i = 0; i < h->n_parents; i++) {
 		widen(&wp, h->parents[i].name);
 		for (size_t j = 0; j < h->parents[i].n_types; j++) {
 			widen(&wt, h->parents[i].types[j].id);
+			widen(&wn, h->parents[i].types[j].name);
 			widen(&wd, h->parents[i].types[j].device_api);
 		}
 	}
 	put_cell("PARENT", wp);
 	put_cell("TYPE", wt);
+	put_cell("NAME", wn);
 	put_cell("AVAIL", wa);
 	put_cell("API", wd);
 	puts("DESCRIPTION");
@@ -159,14 +161,15 @@ static void print_table(const struct mdev_host *h)
 		}
 		for (size_t j = 0; j < p->n_types; j++) {
 			const struct mdev_type_info *t = &p->types[j];
-			_cleanup_free_ char *summary = mdev_type_summary(t), *id = cell(t->id), *api = cell(t->device_api),
-					    *desc = cell(summary);
+			_cleanup_free_ char *summary = mdev_type_summary(t), *id = cell(t->id), *name = cell(t->name),
+					    *api = cell(t->device_api), *desc = cell(summary);
 			char avail[24] = "?";
 
 			if (t->available >= 0)
 				snprintf(avail, sizeof(avail), "%lld", t->available);
 			put_cell(parent ?: "?", wp);
 			put_cell(id ?: "?", wt);
+			put_cell(name ?: "?", wn);
 			put_cell(avail, wa);
 			put_cell(api ?: "?", wd);
 			puts(desc ?: "?");
