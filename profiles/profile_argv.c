@@ -97,7 +97,8 @@ static void add_display(struct builder *b, const struct profile *p)
 		addf(b, "egl-headless%s%s", node ? ",rendernode=" : "", node ?: "");
 		break;
 	case PROFILE_DISPLAY_SPICE_APP:
-		addf(b, "spice-app,gl=%s", d->gl ? "on" : "off");
+		/* QEMU 7.2's ui/spice-app.c turns GL on when gl= is given at all (it tests has_gl): off is left out. */
+		addf(b, "spice-app%s", d->gl ? ",gl=on" : "");
 		break;
 	case PROFILE_DISPLAY_VNC:
 		addf(b, "vnc=%s", d->listen);

@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "profiles/profile.h"
+#include "profiles/profile_check.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -317,6 +318,7 @@ static int expect_object(struct ctx *c, json_object *v, const char *field)
 
 static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 {
+	bool nohotplug_set = false;
 	json_object *v;
 	int r;
 
@@ -361,8 +363,11 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 		return r;
 	if (json_object_object_get_ex(o, "opregion", &v) && (r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "nohotplug", &v) && (r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
-		return r;
+	if (json_object_object_get_ex(o, "nohotplug", &v)) {
+		if ((r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
+			return r;
+		nohotplug_set = true;
+	}
 	if (json_object_object_get_ex(o, "memlock", &v) && (r = get_bool(c, v, "vgpu.memlock", &g->memlock)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "xres", &v) && (r = get_uint(c, v, "vgpu.xres", 1, RES_MAX, &g->xres)) < 0)
@@ -378,6 +383,9 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	if (!!g->xres != !!g->yres)
 		return fail(c, g->xres ? "vgpu.yres" : "vgpu.xres", "missing; xres and yres go together");
 	/* ramfb is only allowed on a device that cannot be unplugged, so ramfb implies the nohotplug driver. */
+	if (g->ramfb && nohotplug_set && !g->nohotplug)
+		return fail(c, "vgpu.nohotplug", "false, but \"ramfb\": true needs vfio-pci-nohotplug (QEMU puts ramfb only "
+			    "on a device that cannot be unplugged); remove \"nohotplug\": false, or set \"ramfb\": false");
 	if (g->ramfb)
 		g->nohotplug = true;
 	return 0;
@@ -813,7 +821,8 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;
-	return 0;
+	/* The rules across parts, and those of the vGPU's type (profile_check.c). */
+	return profile_check(p, &c->error);
 }
 
 /*

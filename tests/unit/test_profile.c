@@ -14,6 +14,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
 #include "supervisor/host/profile_lookup.h"
 #include "profiles/profile_parse.h"
 #include "util/macro.h"
@@ -257,6 +258,19 @@ static void test_argv_sysfs_root_and_fd(void **state)
 	assert_true(chardev);
 }
 
+static void test_display_kinds(void **state)
+{
+	(void)state;
+	assert_int_equal(profile_vgpu_display_of("i915-GVTg_V5_4"), PROFILE_VGPU_DISPLAY_DMABUF);
+	assert_int_equal(profile_vgpu_display_of("mbochs-4"), PROFILE_VGPU_DISPLAY_DMABUF);
+	assert_int_equal(profile_vgpu_display_of("mdpy-vga"), PROFILE_VGPU_DISPLAY_REGION);
+	assert_int_equal(profile_vgpu_display_of("nvidia-46"), PROFILE_VGPU_DISPLAY_UNKNOWN);
+	assert_int_equal(profile_vgpu_display_of("mtty-2"), PROFILE_VGPU_DISPLAY_UNKNOWN);
+	assert_true(profile_vgpu_type_is_igd("i915-GVTg_V4_1"));
+	assert_false(profile_vgpu_type_is_igd("i915"));
+	assert_false(profile_vgpu_type_is_igd("mdpy-vga"));
+}
+
 static void test_lookup(void **state)
 {
 	char tmpl[] = "/tmp/vgpuvm-test-XXXXXX", path[256], *dirs[4] = {};
@@ -401,7 +415,8 @@ int main(void)
 		cmocka_unit_test(test_sets),	      cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
-		cmocka_unit_test(test_argv_sysfs_root_and_fd), cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_argv_sysfs_root_and_fd),
+		cmocka_unit_test(test_display_kinds), cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_operate_keys),  cmocka_unit_test(test_foreach_key),
 	};
 
