@@ -56,6 +56,7 @@ struct profile_vgpu {
 	bool display;
 	bool ramfb;
 	bool opregion;
+	bool opregion_set; /* the profile says true or false; unset is QEMU's default (on for the iGPU from QEMU 10) */
 	bool nohotplug; /* also true when ramfb asks for it */
 	bool memlock;	/* give QEMU RLIMIT_MEMLOCK = guest RAM + 1 GiB */
 	unsigned xres, yres; /* 0: not set */

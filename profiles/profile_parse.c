@@ -361,8 +361,11 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 		return r;
 	if (json_object_object_get_ex(o, "ramfb", &v) && (r = get_bool(c, v, "vgpu.ramfb", &g->ramfb)) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "opregion", &v) && (r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
-		return r;
+	if (json_object_object_get_ex(o, "opregion", &v)) {
+		if ((r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
+			return r;
+		g->opregion_set = true;
+	}
 	if (json_object_object_get_ex(o, "nohotplug", &v)) {
 		if ((r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
 			return r;

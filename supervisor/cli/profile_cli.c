@@ -15,7 +15,9 @@
 #include "profiles/profile_parse.h"
 #include "supervisor/log.h"
 #include "supervisor/cli/profile_cli.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/trust.h"
+#include "util/time-util.h"
 
 /*
  * The stock profiles: where `make install` puts them, and beside the binary when it runs from its build tree, so
@@ -171,7 +173,9 @@ static const char argv_usage[] =
 	"begin with `env` and the NAME=VALUE pairs, so that the whole is one command.\n"
 	"\n"
 	"  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
-	"  --uuid UUID       use this mdev UUID instead of the profile's\n";
+	"  --uuid UUID       use this mdev UUID instead of the profile's\n"
+	"\n"
+	"With \"opregion\": false, QEMU is asked its version (as nobody when root), as `run` asks it.\n";
 
 int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret)
 {
@@ -186,20 +190,38 @@ int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_u
 	return r;
 }
 
+unsigned cli_qemu_version(const struct profile *p, const struct qemu_probe_as *as)
+{
+	unsigned v = 0;
+	int r;
+
+	if (!profile_argv_wants_qemu_version(p))
+		return 0;
+	r = qemu_probe_version(p->qemu, as, deadline_after(QEMU_PROBE_TIMEOUT), &v);
+	if (r < 0)
+		log_warning_errno(r, "Failed to ask %s its version, so \"opregion\": false is written out as for QEMU 10: %m",
+				  p->qemu);
+	return r < 0 ? 0 : v;
+}
+
 int cmd_argv(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_strv_free_ char **args = NULL;
 	const char *root = getenv("VGPUVM_SYSFS_ROOT");
+	unsigned qemu_version;
 	int r;
 
 	r = cli_profile_from_args(argc, argv, argv_usage, true, &p);
 	if (r != 0)
 		return r < 0 ? 0 : r;
+	/* As root, QEMU is asked as nobody: root never runs the binary a profile names. */
+	qemu_version = cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
 
 	/* The line `run` starts: as root, with the images as fds (see run.c). */
 	r = profile_argv(p,
 			 &(struct profile_argv_opts){ .sysfs_root = root && *root ? root : NULL,
+						      .qemu_version = qemu_version,
 						      .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 },
 			 &args);
 	if (r < 0) {

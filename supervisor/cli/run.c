@@ -32,6 +32,7 @@
 #include "supervisor/vm/loop.h"
 #include "supervisor/host/mdev.h"
 #include "supervisor/host/memlock.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/cli/profile_cli.h"
@@ -70,6 +71,7 @@ struct sup {
 	char *qemu_dir;	    /* the part of the runtime directory QEMU may write to (screenshots) */
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
+	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
 };
 
 extern char **environ;
@@ -245,6 +247,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		}
 	}
 	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+							 .qemu_version = sp->qemu_version,
 							 .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 },
 			 &argv);
 	if (r < 0)
@@ -746,6 +749,9 @@ int cmd_run(int argc, char **argv)
 			goto out_remove_mdev;
 	}
 
+	/* QEMU's version, when the command line depends on it, asked as the user QEMU runs as. */
+	s.qemu_version = cli_qemu_version(p, s.id.change ? &(struct qemu_probe_as){ .uid = s.id.uid, .gid = s.id.gid }
+							  : NULL);
 	code = run_tries(&s, &error);
 
 out_remove_mdev:

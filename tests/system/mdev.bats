@@ -164,6 +164,23 @@ two_p40s() {
 	assert_clean gvt
 }
 
+@test "mdev: \"opregion\": false is written out for QEMU 10 and later, as its -version says" {
+	vgpu_profile off '{"parent": "0000:00:02.0", "type": "i915-GVTg_V5_4", "opregion": false}'
+	FAKE_QEMU_VERSION=10.0.2 start_vm off
+	wait_log 'is running'
+	grep -q "qemu-no-vfio: dropped -device vfio-pci,sysfsdev=$S/bus/mdev/devices/$(uuid_of off),display=off,x-igd-opregion=off" "$T/log"
+	kill -TERM "$VM_PID"; wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	# QEMU 7.2, this machine's (its default is off already): nothing written.
+	start_vm off
+	wait_log 'is running'
+	grep -q "qemu-no-vfio: dropped -device vfio-pci,sysfsdev=$S/bus/mdev/devices/$(uuid_of off),display=off$" "$T/log"
+	kill -TERM "$VM_PID"; wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean off
+}
+
 @test "mdev: removed when QEMU fails to start, when its binary is missing, and when it is killed (137)" {
 	vgpu_profile bad '{"type": "mdpy-vga"}' '"extra_args": ["-no-such-option"]'
 	run "$VGPUVM" run "$T/bad.json"

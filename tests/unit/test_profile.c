@@ -258,6 +258,56 @@ static void test_argv_sysfs_root_and_fd(void **state)
 	assert_true(chardev);
 }
 
+/* The device line profile_argv() gives p with QEMU at version v (0: not known). */
+static char *device_line(const struct profile *p, unsigned v)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+
+	assert_int_equal(profile_argv(p, &(struct profile_argv_opts){ .qemu_version = v }, &argv), 0);
+	for (char **a = argv; *a; a++)
+		if (strcmp(*a, "-device") == 0 && a[1])
+			return strdup(a[1]);
+	fail_msg("no -device in the command line");
+	return NULL;
+}
+
+static bool line_has(const struct profile *p, unsigned v, const char *opt)
+{
+	_cleanup_free_ char *line = device_line(p, v);
+
+	return strstr(line, opt) != NULL;
+}
+
+static void test_opregion_by_qemu_version(void **state)
+{
+	_cleanup_profile_ struct profile *off = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": false}}", NULL);
+	_cleanup_profile_ struct profile *unset =
+		parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
+	_cleanup_profile_ struct profile *on = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": true}}", NULL);
+	_cleanup_profile_ struct profile *mdpy = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"mdpy-vga\", \"opregion\": false}}", NULL);
+
+	(void)state;
+	/* false is written out where QEMU's default is on (10.0 and later) or not known, and nowhere else. */
+	assert_true(profile_argv_wants_qemu_version(off));
+	assert_false(line_has(off, PROFILE_QEMU_VERSION(7, 2, 22), "x-igd-opregion"));
+	assert_false(line_has(off, PROFILE_QEMU_VERSION(9, 2, 3), "x-igd-opregion"));
+	assert_true(line_has(off, PROFILE_QEMU_VERSION(10, 0, 0), ",x-igd-opregion=off"));
+	assert_true(line_has(off, PROFILE_QEMU_VERSION(10, 1, 2), ",x-igd-opregion=off"));
+	assert_true(line_has(off, 0, ",x-igd-opregion=off"));
+	/* Unset is QEMU's default, whatever it is; true is on everywhere. */
+	assert_false(profile_argv_wants_qemu_version(unset));
+	assert_false(line_has(unset, PROFILE_QEMU_VERSION(10, 0, 0), "x-igd-opregion"));
+	assert_false(profile_argv_wants_qemu_version(on));
+	assert_true(line_has(on, PROFILE_QEMU_VERSION(7, 2, 0), ",x-igd-opregion=on"));
+	assert_true(line_has(on, PROFILE_QEMU_VERSION(10, 0, 0), ",x-igd-opregion=on"));
+	/* A device without an OpRegion: false says nothing to QEMU. */
+	assert_false(profile_argv_wants_qemu_version(mdpy));
+	assert_false(line_has(mdpy, PROFILE_QEMU_VERSION(10, 0, 0), "x-igd-opregion"));
+}
+
 static void test_display_kinds(void **state)
 {
 	(void)state;
@@ -416,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
 		cmocka_unit_test(test_argv_sysfs_root_and_fd),
+		cmocka_unit_test(test_opregion_by_qemu_version),
 		cmocka_unit_test(test_display_kinds), cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_operate_keys),  cmocka_unit_test(test_foreach_key),
 	};
