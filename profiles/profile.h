@@ -50,7 +50,7 @@ enum profile_disk_interface {
 
 struct profile_vgpu {
 	char *parent; /* PCI address or mdev_bus name; NULL: the one parent that offers the type */
-	char *type;
+	char *type;   /* NULL: the type of the mdev the UUID names, which is adopted (profile_set_vgpu_type()) */
 	bool uuid_auto; /* the UUID was derived from the profile name */
 	char uuid[PROFILE_UUID_STRING_MAX];
 	bool display;

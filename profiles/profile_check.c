@@ -111,7 +111,20 @@ int profile_check(const struct profile *p, char **ret_error)
 			    "\"spice-app\" starts its viewer (remote-viewer, through xdg-open) as a new process, and "
 			    "QEMU's sandbox kills QEMU for that (spawn=deny); allow it with \"sandbox\": {\"spawn\": "
 			    "\"allow\"}, or use \"gtk\"");
-	if (p->vgpu)
+	if (p->vgpu && p->vgpu->type)
 		return check_type(p, ret_error);
 	return 0;
+}
+
+int profile_set_vgpu_type(struct profile *p, const char *type, char **ret_error)
+{
+	char *t;
+
+	if (!p->vgpu)
+		return -EINVAL;
+	if (!(t = strdup(type)))
+		return -ENOMEM;
+	free(p->vgpu->type);
+	p->vgpu->type = t;
+	return profile_check(p, ret_error);
 }

@@ -328,12 +328,6 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	g->display = true;
 	g->uuid_auto = true;
 	g->memlock = true;
-	if (!json_object_object_get_ex(o, "type", &v))
-		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists them)");
-	if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
-		return r;
-	if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
-		return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
 	if (json_object_object_get_ex(o, "parent", &v)) {
 		if ((r = get_string(c, v, "vgpu.parent", &g->parent)) < 0)
 			return r;
@@ -357,6 +351,16 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 			g->uuid_auto = false;
 		}
 	}
+	/* An mdev that exists already (made by mdevctl, libvirt or Proxmox) is adopted by its UUID alone: its
+	 * mdev_type link says the type when the VM starts. Making one needs the type. */
+	if (json_object_object_get_ex(o, "type", &v)) {
+		if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
+			return r;
+		if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
+			return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
+	} else if (g->uuid_auto)
+		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists "
+			    "them), or give the vgpu.uuid of an mdev that exists, to adopt it");
 	if (json_object_object_get_ex(o, "display", &v) && (r = get_bool(c, v, "vgpu.display", &g->display)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "ramfb", &v) && (r = get_bool(c, v, "vgpu.ramfb", &g->ramfb)) < 0)

@@ -125,6 +125,9 @@ int cmd_doctor(int argc, char **argv)
 		return r < 0 ? 0 : r;
 	if (optind < argc && (r = cli_load_profile(argv[optind], NULL, &p)) != 0)
 		return r;
+	/* A profile that adopts an mdev by UUID alone is checked with that mdev's type, when it exists. */
+	if (p && (r = cli_adopted_type(p, false)) != 0)
+		return r;
 	if (runtime_base(&base) < 0)
 		base = NULL;
 	d = (struct doctor){

@@ -11,6 +11,8 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
+#include "supervisor/host/mdev.h"
 #include "supervisor/host/profile_lookup.h"
 #include "profiles/profile_parse.h"
 #include "supervisor/log.h"
@@ -175,7 +177,8 @@ static const char argv_usage[] =
 	"  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
 	"  --uuid UUID       use this mdev UUID instead of the profile's\n"
 	"\n"
-	"With \"opregion\": false, QEMU is asked its version (as nobody when root), as `run` asks it.\n";
+	"A profile that adopts an mdev by UUID without naming its type gets the type of that mdev, if it exists. With\n"
+	"\"opregion\": false, QEMU is asked its version (as nobody when root), as `run` asks it.\n";
 
 int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret)
 {
@@ -188,6 +191,27 @@ int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_u
 		r = cli_load_profile(o.profile, o.sets, ret);
 	profile_opts_done(&o);
 	return r;
+}
+
+int cli_adopted_type(struct profile *p, bool check)
+{
+	_cleanup_free_ char *type = NULL, *error = NULL;
+	int r;
+
+	if (!p->vgpu || p->vgpu->type || mdev_existing_type(mdev_sysfs_root(), p->vgpu->uuid, &type) < 0)
+		return 0;
+	if (!check) {
+		/* Only the type; what it rules out is for the caller to judge. */
+		free(p->vgpu->type);
+		p->vgpu->type = steal_pointer(&type);
+		return 0;
+	}
+	r = profile_set_vgpu_type(p, type, &error);
+	if (r == -EINVAL)
+		return log_error("%s (the type of mdev %s, which the profile adopts)", error, p->vgpu->uuid), EX_DATAERR;
+	if (r < 0)
+		return log_error_errno(r, "Out of memory."), EX_OSERR;
+	return 0;
 }
 
 unsigned cli_qemu_version(const struct profile *p, const struct qemu_probe_as *as)
@@ -215,6 +239,8 @@ int cmd_argv(int argc, char **argv)
 	r = cli_profile_from_args(argc, argv, argv_usage, true, &p);
 	if (r != 0)
 		return r < 0 ? 0 : r;
+	if ((r = cli_adopted_type(p, true)) != 0)
+		return r;
 	/* As root, QEMU is asked as nobody: root never runs the binary a profile names. */
 	qemu_version = cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
 

@@ -16,6 +16,12 @@ int cli_load_profile(const char *name, char *const *sets, struct profile **ret);
  */
 int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret);
 
+/*
+ * A profile that adopts an mdev by UUID without naming its type gets the type of that mdev when it exists now, and,
+ * with check, the checks that need the type (exit 65 when one fails). Returns 0 or a sysexits code after logging.
+ */
+int cli_adopted_type(struct profile *p, bool check);
+
 /* How long QEMU may take to say its version. */
 #define QEMU_PROBE_TIMEOUT (10 * USEC_PER_SEC)
 

@@ -21,6 +21,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
 #include "qmp/qmp.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
@@ -732,6 +733,18 @@ int cmd_run(int argc, char **argv)
 			goto out_release;
 		}
 		s.m = m;
+		/* Adopted by UUID alone: the mdev's type, and the checks that need it, before QEMU is asked for anything. */
+		if (!p->vgpu->type) {
+			r = profile_set_vgpu_type(p, m->type, &error);
+			if (r < 0) {
+				if (r == -EINVAL)
+					log_error("%s (the type of mdev %s, which the profile adopts)", error, m->uuid);
+				else
+					log_error_errno(r, "Out of memory.");
+				code = r == -EINVAL ? EX_DATAERR : EX_OSERR;
+				goto out_release;
+			}
+		}
 		memlock_format(need, lim, sizeof(lim));
 		if (p->vgpu->memlock) {
 			r = memlock_check(need, &error);

@@ -175,7 +175,7 @@ static int find_parent(const char *root, const char *type, char **ret_parent, ch
 	}
 }
 
-/* The type of an existing mdev: the last part of its mdev_type link. */
+/* The type of an existing mdev, DEV its directory: the last part of its mdev_type link. */
 static int existing_type(const char *dev, char **ret)
 {
 	_cleanup_free_ char *link = NULL;
@@ -192,6 +192,36 @@ static int existing_type(const char *dev, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+int mdev_existing_type(const char *root, const char *uuid, char **ret_type)
+{
+	_cleanup_free_ char *dev = NULL;
+
+	if (asprintf(&dev, "%s/bus/mdev/devices/%s", root, uuid) < 0)
+		return -ENOMEM;
+	return existing_type(dev, ret_type);
+}
+
+/*
+ * The device API of a type, TYPE_DIR its directory: QEMU's -device vfio-pci takes only "vfio-pci" mdevs. The
+ * kernel's others are "vfio-ccw" and "vfio-ap" (s390), "vfio-platform" and "vfio-amba"
+ * (include/uapi/linux/vfio.h). A type without the attribute is taken for vfio-pci, as QEMU would try it.
+ */
+static int check_device_api(const char *type_dir, const char *what, char **ret_error)
+{
+	_cleanup_free_ char *p = NULL, *api = NULL;
+
+	if (asprintf(&p, "%s/device_api", type_dir) < 0)
+		return -ENOMEM;
+	if (read_one_line(p, 64, &api) < 0 || strcmp(api, "vfio-pci") == 0)
+		return 0;
+	return errmsg(ret_error, -EPROTONOSUPPORT,
+		    "%s is a %s device (its device_api), not a vfio-pci one: vgpuvm runs vfio-pci mdevs, with -device "
+		    "vfio-pci; %s", what, api,
+		    strcmp(api, "vfio-ccw") == 0 || strcmp(api, "vfio-ap") == 0
+			    ? "only qemu-system-s390x takes this one (libvirt does it)"
+			    : "QEMU has no mdev device for it");
+}
+
 int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **ret, char **ret_error)
 {
 	_cleanup_mdev_ struct mdev *m = calloc(1, sizeof(*m));
@@ -202,24 +232,30 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 	if (!m)
 		return -ENOMEM;
 	m->root = strdup(root);
-	m->type = strdup(g->type);
 	memcpy(m->uuid, g->uuid, sizeof(m->uuid));
-	if (!m->root || !m->type || asprintf(&m->path, "%s/bus/mdev/devices/%s", root, m->uuid) < 0)
+	if (!m->root || (g->type && !(m->type = strdup(g->type))) ||
+	    asprintf(&m->path, "%s/bus/mdev/devices/%s", root, m->uuid) < 0)
 		return -ENOMEM;
 	if (g->parent && !(m->parent = strdup(g->parent)))
 		return -ENOMEM;
 
 	/* An mdev with this UUID may be there already: made by mdevctl, by NixOS, or left over from a crash. */
 	if (exists(m->path)) {
-		_cleanup_free_ char *type = NULL;
+		_cleanup_free_ char *type = NULL, *tdir_link = NULL, *what = NULL;
 
 		if ((r = existing_type(m->path, &type)) < 0)
 			return errmsg(ret_error, r, "mdev %s exists but its type cannot be read: %s", m->uuid, strerror(-r));
-		if (strcmp(type, g->type) != 0)
+		if (g->type && strcmp(type, g->type) != 0)
 			return errmsg(ret_error, -EEXIST,
 				    "mdev %s already exists with type %s, but the profile asks for %s; remove it "
 				    "(echo 1 > %s/remove) or give the profile another vgpu.uuid",
 				    m->uuid, type, g->type, m->path);
+		if (asprintf(&tdir_link, "%s/mdev_type", m->path) < 0 || asprintf(&what, "mdev %s (type %s)", m->uuid, type) < 0)
+			return -ENOMEM;
+		if ((r = check_device_api(tdir_link, what, ret_error)) < 0)
+			return r;
+		if (!m->type)
+			m->type = steal_pointer(&type);
 		m->exists = true;
 		/* The parent of an adopted mdev is the directory its device lives in. */
 		if (!m->parent) {
@@ -237,6 +273,11 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		return 0;
 	}
 
+	if (!g->type)
+		return errmsg(ret_error, -ENODEV,
+			    "there is no mdev %s to adopt, and the profile names no vgpu.type to make one with; set "
+			    "vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)",
+			    m->uuid);
 	if (!m->parent && (r = find_parent(root, g->type, &m->parent, ret_error)) < 0)
 		return r;
 	if ((r = parent_dir(root, m->parent, &pdir)) < 0)
@@ -256,6 +297,14 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		if (!types)
 			return errmsg(ret_error, -ENODEV, "%s is not an mdev parent (it has no mdev_supported_types)", m->parent);
 		return errmsg(ret_error, -ENODEV, "%s has no mdev type %s; its types: %s", m->parent, g->type, types);
+	}
+	{
+		_cleanup_free_ char *what = NULL;
+
+		if (asprintf(&what, "mdev type %s on %s", g->type, m->parent) < 0)
+			return -ENOMEM;
+		if ((r = check_device_api(tdir, what, ret_error)) < 0)
+			return r;
 	}
 	if (asprintf(&avail, "%s/available_instances", tdir) < 0)
 		return -ENOMEM;

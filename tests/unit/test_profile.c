@@ -308,6 +308,39 @@ static void test_opregion_by_qemu_version(void **state)
 	assert_false(line_has(mdpy, PROFILE_QEMU_VERSION(10, 0, 0), "x-igd-opregion"));
 }
 
+static void test_adopted_type(void **state)
+{
+	_cleanup_profile_ struct profile *p = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\", \"opregion\": false},"
+		" \"display\": {\"type\": \"vnc\", \"listen\": \"127.0.0.1:0\"}}",
+		NULL);
+	_cleanup_profile_ struct profile *q = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}", NULL);
+	_cleanup_free_ char *error = NULL, *e2 = NULL, *summary = NULL;
+
+	(void)state;
+	/* Without the type, the rules that need it wait; the OpRegion's false may be the iGPU's. */
+	assert_null(p->vgpu->type);
+	assert_true(p->vgpu->display);
+	assert_true(profile_argv_wants_qemu_version(p));
+	summary = profile_summary(p);
+	assert_non_null(strstr(summary, "vGPU (the type of the existing mdev) on (its parent), uuid 6f0d3f5e-"));
+	/* The mdev turns out to be GVT-g's: a dmabuf display on VNC is refused now, as `check` would have. */
+	assert_int_equal(profile_set_vgpu_type(p, "i915-GVTg_V5_8", &error), -EINVAL);
+	assert_string_equal(error, "t.json: display.type: \"vnc\" has no OpenGL, and i915-GVTg_V5_8 shows its display as "
+				   "dmabufs, which QEMU shows only with OpenGL (\"vfio-display-dmabuf: opengl not "
+				   "available\"); use \"gtk\" with \"gl\": true, or \"egl-headless\" (with \"listen\" for VNC "
+				   "beside it), or set vgpu.display to false");
+	/* A region display is fine on VNC. */
+	assert_int_equal(profile_set_vgpu_type(q, "mdpy-vga", &e2), 0);
+	assert_null(e2);
+	assert_string_equal(q->vgpu->type, "mdpy-vga");
+	/* A UUID derived from the name adopts nothing: the type must be given. */
+	free(error);
+	error = parse_err("{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"auto\"}}", NULL);
+	assert_non_null(strstr(error, "vgpu.type: missing;"));
+}
+
 static void test_display_kinds(void **state)
 {
 	(void)state;
@@ -467,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
 		cmocka_unit_test(test_argv_sysfs_root_and_fd),
 		cmocka_unit_test(test_opregion_by_qemu_version),
+		cmocka_unit_test(test_adopted_type),
 		cmocka_unit_test(test_display_kinds), cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_operate_keys),  cmocka_unit_test(test_foreach_key),
 	};
