@@ -219,7 +219,7 @@ static int check_device_api(const char *type_dir, const char *what, char **ret_e
 		    "vfio-pci; %s", what, api,
 		    strcmp(api, "vfio-ccw") == 0 || strcmp(api, "vfio-ap") == 0
 			    ? "only qemu-system-s390x takes this one (libvirt does it)"
-			    : "QEMU has no mdev device for it");
+			    : "use a vfio-pci type (`vgpuvm types` lists the API of each)");
 }
 
 int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **ret, char **ret_error)

@@ -91,6 +91,8 @@ static int probe(const char *path, const char *const *args, const struct qemu_pr
 
 		if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
 			_exit(127);
+		/* Nothing of the caller's but the three: a supervisor's sockets and locks are not QEMU's to hold. */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
 		/* Another uid drops every capability with it; nothing it execs can gain one back. */
 		if (as && (setgroups(0, NULL) < 0 || setresgid(as->gid, as->gid, as->gid) < 0 ||
 			   setresuid(as->uid, as->uid, as->uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
