@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "profiles/profile.h"
+#include "profiles/profile_check.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -316,6 +317,7 @@ static int expect_object(struct ctx *c, json_object *v, const char *field)
 
 static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 {
+	bool nohotplug_set = false;
 	json_object *v;
 	int r;
 
@@ -325,12 +327,6 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	g->display = true;
 	g->uuid_auto = true;
 	g->memlock = true;
-	if (!json_object_object_get_ex(o, "type", &v))
-		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists them)");
-	if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
-		return r;
-	if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
-		return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
 	if (json_object_object_get_ex(o, "parent", &v)) {
 		if ((r = get_string(c, v, "vgpu.parent", &g->parent)) < 0)
 			return r;
@@ -354,14 +350,30 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 			g->uuid_auto = false;
 		}
 	}
+	/* An mdev that exists already (made by mdevctl, libvirt or Proxmox) is adopted by its UUID alone: its
+	 * mdev_type link says the type when the VM starts. Making one needs the type. */
+	if (json_object_object_get_ex(o, "type", &v)) {
+		if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
+			return r;
+		if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
+			return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
+	} else if (g->uuid_auto)
+		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists "
+			    "them), or give the vgpu.uuid of an mdev that exists, to adopt it");
 	if (json_object_object_get_ex(o, "display", &v) && (r = get_bool(c, v, "vgpu.display", &g->display)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "ramfb", &v) && (r = get_bool(c, v, "vgpu.ramfb", &g->ramfb)) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "opregion", &v) && (r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
-		return r;
-	if (json_object_object_get_ex(o, "nohotplug", &v) && (r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
-		return r;
+	if (json_object_object_get_ex(o, "opregion", &v)) {
+		if ((r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
+			return r;
+		g->opregion_set = true;
+	}
+	if (json_object_object_get_ex(o, "nohotplug", &v)) {
+		if ((r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
+			return r;
+		nohotplug_set = true;
+	}
 	if (json_object_object_get_ex(o, "memlock", &v) && (r = get_bool(c, v, "vgpu.memlock", &g->memlock)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "xres", &v) && (r = get_uint(c, v, "vgpu.xres", 1, RES_MAX, &g->xres)) < 0)
@@ -377,6 +389,9 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	if (!!g->xres != !!g->yres)
 		return fail(c, g->xres ? "vgpu.yres" : "vgpu.xres", "missing; xres and yres go together");
 	/* ramfb is only allowed on a device that cannot be unplugged, so ramfb implies the nohotplug driver. */
+	if (g->ramfb && nohotplug_set && !g->nohotplug)
+		return fail(c, "vgpu.nohotplug", "false, but \"ramfb\": true needs vfio-pci-nohotplug (QEMU puts ramfb only "
+			    "on a device that cannot be unplugged); remove \"nohotplug\": false, or set \"ramfb\": false");
 	if (g->ramfb)
 		g->nohotplug = true;
 	return 0;
@@ -812,7 +827,8 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;
-	return 0;
+	/* The rules across parts, and those of the vGPU's type (profile_check.c). */
+	return profile_check(p, &c->error);
 }
 
 /*

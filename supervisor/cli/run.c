@@ -21,6 +21,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
 #include "qmp/qmp.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
@@ -32,6 +33,7 @@
 #include "supervisor/vm/loop.h"
 #include "supervisor/host/mdev.h"
 #include "supervisor/host/memlock.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/cli/profile_cli.h"
@@ -70,6 +72,7 @@ struct sup {
 	struct identity id; /* whom QEMU runs as */
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
+	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
 };
 
 extern char **environ;
@@ -246,6 +249,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		}
 	}
 	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+							 .qemu_version = sp->qemu_version,
 							 .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 },
 			 &argv);
 	if (r < 0)
@@ -750,6 +754,18 @@ int cmd_run(int argc, char **argv)
 			goto out_release;
 		}
 		s.m = m;
+		/* Adopted by UUID alone: the mdev's type, and the checks that need it, before QEMU is asked for anything. */
+		if (!p->vgpu->type) {
+			r = profile_set_vgpu_type(p, m->type, &error);
+			if (r < 0) {
+				if (r == -EINVAL)
+					log_error("%s (the type of mdev %s, which the profile adopts)", error, m->uuid);
+				else
+					log_error_errno(r, "Out of memory.");
+				code = r == -EINVAL ? EX_DATAERR : EX_OSERR;
+				goto out_release;
+			}
+		}
 		memlock_format(need, lim, sizeof(lim));
 		if (p->vgpu->memlock) {
 			r = memlock_check(need, &error);
@@ -767,6 +783,9 @@ int cmd_run(int argc, char **argv)
 			goto out_remove_mdev;
 	}
 
+	/* QEMU's version, when the command line depends on it, asked as the user QEMU runs as. */
+	s.qemu_version = cli_qemu_version(p, s.id.change ? &(struct qemu_probe_as){ .uid = s.id.uid, .gid = s.id.gid }
+							  : NULL);
 	code = run_tries(&s, &error);
 
 out_remove_mdev:

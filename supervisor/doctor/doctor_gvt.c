@@ -169,10 +169,21 @@ static const char gvt_fix[] =
 	"or add the kernel parameter i915.enable_gvt=1\n"
 	"NixOS: virtualisation.kvmgt.enable = true; (the vGPUs in virtualisation.kvmgt.vgpus)";
 
+/* The first parent that offers GVT-g types, or NULL. */
+static const char *gvt_types_parent(const struct doctor *d)
+{
+	for (size_t i = 0; d->host && i < d->host->n_parents; i++)
+		for (size_t j = 0; j < d->host->parents[i].n_types; j++)
+			if (strncmp(d->host->parents[i].types[j].id, "i915-", 5) == 0)
+				return d->host->parents[i].name;
+	return NULL;
+}
+
 /* Returns whether i915 is loaded, for the checks that read its parameters. */
 static bool check_i915(struct doctor *d)
 {
 	_cleanup_free_ char *gvt = NULL, *guc = NULL;
+	const char *gvt_parent;
 
 	if (!host_exists(d->sys, "module/i915")) {
 		doctor_add(d, "i915", DOCTOR_FAIL, doctor_fmt("the i915 module is not loaded: not an Intel GVT-g host"),
@@ -200,6 +211,12 @@ static bool check_i915(struct doctor *d)
 
 	if (host_exists(d->sys, "module/kvmgt"))
 		doctor_add(d, "kvmgt", DOCTOR_PASS, doctor_fmt("the kvmgt module is loaded"), NULL);
+	else if ((gvt_parent = gvt_types_parent(d)))
+		/* Built in (CONFIG_DRM_I915_GVT_KVMGT=y), kvmgt has no /sys/module entry, having no parameters. */
+		doctor_add(d, "kvmgt", DOCTOR_PASS,
+			   doctor_fmt("kvmgt is built into the kernel (no /sys/module/kvmgt, but %s offers GVT-g types, "
+				      "which i915 makes only with kvmgt)", gvt_parent),
+			   NULL);
 	else
 		doctor_add(d, "kvmgt", DOCTOR_FAIL,
 			   doctor_fmt("the kvmgt module is not loaded: i915 makes no GVT-g types without it"),

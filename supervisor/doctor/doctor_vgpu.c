@@ -325,6 +325,14 @@ void doctor_check_vgpu(struct doctor *d)
 
 	if (!g)
 		return;
+	if (!g->type) {
+		/* The profile adopts an mdev by UUID alone, and there is none: its type, and so the rest, is unknown. */
+		doctor_add(d, "vgpu.type", DOCTOR_FAIL,
+			   doctor_fmt("the profile names no vgpu.type, and there is no mdev %s to adopt and take it from",
+				      g->uuid),
+			   doctor_fmt("set vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)"));
+		return;
+	}
 	p = check_parent(d, g);
 	t = p ? mdev_parent_type(p, g->type) : NULL;
 	if (!p)
@@ -339,6 +347,17 @@ void doctor_check_vgpu(struct doctor *d)
 		types = list_take(&l);
 		doctor_add(d, "vgpu.type", DOCTOR_FAIL, doctor_fmt("%s has no mdev type %s", p->name, g->type),
 			   doctor_fmt("set vgpu.type to one of: %s", types && *types ? types : "(none)"));
+	} else if (t->device_api && strcmp(t->device_api, "vfio-pci") != 0) {
+		/* -device vfio-pci cannot take it: `run` refuses it (mdev.c), and so does the doctor. */
+		bool s390 = strcmp(t->device_api, "vfio-ccw") == 0 || strcmp(t->device_api, "vfio-ap") == 0;
+
+		doctor_add(d, "vgpu.type", DOCTOR_FAIL,
+			   doctor_fmt("%s offers %s, but it is a %s device (its device_api), not a vfio-pci one", p->name,
+				      t->id, t->device_api),
+			   doctor_fmt("vgpuvm runs vfio-pci mdevs only; %s",
+				      s390 ? "only qemu-system-s390x takes this one (libvirt does it)"
+					   : "use a vfio-pci type (`vgpuvm types` lists the API of each)"));
+		return;
 	} else {
 		summary = mdev_type_summary(t);
 		doctor_add(d, "vgpu.type", DOCTOR_PASS,

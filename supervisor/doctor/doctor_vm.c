@@ -169,6 +169,17 @@ static void check_device(struct doctor *d)
 		doctor_add(d, "qemu.device", DOCTOR_SKIP, doctor_fmt("no QEMU to ask"), NULL);
 		return;
 	}
+	/* A type that is not a vfio-pci device is no question of QEMU's vfio-pci options: vgpu.type fails it. */
+	for (size_t i = 0; g && g->type && d->host && i < d->host->n_parents; i++) {
+		const struct mdev_type_info *t = mdev_parent_type(&d->host->parents[i], g->type);
+
+		if (t && t->device_api && strcmp(t->device_api, "vfio-pci") != 0) {
+			doctor_add(d, "qemu.device", DOCTOR_SKIP,
+				   doctor_fmt("%s is a %s device, not a vfio-pci one (see vgpu.type)", g->type, t->device_api),
+				   NULL);
+			return;
+		}
+	}
 	if (asprintf(&arg, "%s,help", dev) < 0 || asprintf(&header, "%s options:", dev) < 0)
 		return;
 	out = ask_qemu(d, "-device", arg);

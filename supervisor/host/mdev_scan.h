@@ -24,7 +24,7 @@ struct mdev_type_info {
 	char *description; /* the "description" attribute as the driver wrote it, or NULL */
 	char **fields;	   /* key, value, key, value, ..., NULL-terminated; NULL unless every line is "key: value" */
 	unsigned xres, yres; /* the resolution the description names ("resolution: WxH", or WxH in free text), else 0 */
-	long long available; /* available_instances, -1 when unreadable */
+	long long available; /* available_instances, -1 when unreadable or out of range */
 	char *device_api;    /* "vfio-pci", ..., or NULL */
 	struct mdev_instance *mdevs;
 	size_t n_mdevs;
@@ -44,6 +44,9 @@ struct mdev_host {
 };
 
 /*
+ * The strings are as the host has them: neither valid UTF-8 nor free of control characters for sure (util/utf8.h
+ * makes them fit for output).
+ *
  * Reads every parent under SYSFS_ROOT/class/mdev_bus and SYSFS_ROOT/bus/pci/devices. The owners come from the crash
  * records in the runtime directories under RUNTIME_BASE (NULL: none). No parent at all is not an error.
  */

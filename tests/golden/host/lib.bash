@@ -97,7 +97,8 @@ host_run() {
 		export VGPUVM_SYSFS_ROOT=$t/sys VGPUVM_PROC_ROOT=$t/proc VGPUVM_DEV_ROOT=$t/dev VGPUVM_RUNTIME_DIR=$t/run
 		export PATH=$t/bin:$PATH USER=alice
 		unset SUDO_USER
-		"$vgpuvm" "${args[@]}" >"$t/.stdout" 2>"$t/.stderr"
+		# A vgpuvm that hangs (on a FIFO, say) fails its case (exit 124) instead of hanging the layer.
+		timeout -k 5 30 "$vgpuvm" "${args[@]}" >"$t/.stdout" 2>"$t/.stderr"
 		echo $? >"$t/.rc"
 	)
 	rc=$(cat "$t/.rc")

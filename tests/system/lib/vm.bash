@@ -87,6 +87,9 @@ elapsed_ms() {
 vgpu_profile() {
 	local vgpu=$2
 	[[ $vgpu == *memlock* ]] || vgpu="${vgpu%\}}, \"memlock\": false}"
+	# A GVT-g type shows dmabufs, which need a GL display that a test without a window has not: its vGPU display
+	# is off unless the vgpu object says otherwise (vgpuvm check refuses the other way).
+	[[ $vgpu != *'"i915-'* || $vgpu == *'"display"'* ]] || vgpu="${vgpu%\}}, \"display\": false}"
 	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$QEMU\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}, \"vgpu\": $vgpu${3:+, $3}"
 }
 
