@@ -198,6 +198,27 @@ static void check_resolution(struct doctor *d, const struct profile_vgpu *g, con
 		doctor_add(d, "vgpu.resolution", DOCTOR_SKIP, doctor_fmt("the profile sets no vgpu.xres and vgpu.yres"), NULL);
 		return;
 	}
+	/*
+	 * QEMU passes xres and yres to the guest in an EDID it writes into the device's EDID region, and refuses them on a
+	 * device without one ("xres and yres properties need edid support"). The kernel's mdpy sample has none
+	 * (samples/vfio-mdev/mdpy.c: no VFIO_REGION_SUBTYPE_GFX_EDID); mbochs and GVT-g have one.
+	 */
+	if (strncmp(t->id, "mdpy-", 5) == 0) {
+		_cleanup_free_ char *own = t->xres ? doctor_fmt(": %ux%u", t->xres, t->yres) : NULL;
+
+		list_open(&l);
+		for (size_t i = 0; i < p->n_types; i++)
+			if (p->types[i].xres == g->xres && p->types[i].yres == g->yres)
+				list_add(&l, "%s", p->types[i].id);
+		fits = list_take(&l);
+		doctor_add(d, "vgpu.resolution", DOCTOR_FAIL,
+			   doctor_fmt("%s has no EDID region, so QEMU refuses vgpu.xres and vgpu.yres on it (an mdpy type's "
+				      "resolution comes with the type%s)", t->id, own ?: ""),
+			   fits && *fits ? doctor_fmt("remove vgpu.xres and vgpu.yres; for %ux%u, use the type %s", g->xres,
+						      g->yres, fits)
+					 : doctor_fmt("remove vgpu.xres and vgpu.yres"));
+		return;
+	}
 	if (!t->xres) {
 		doctor_add(d, "vgpu.resolution", DOCTOR_SKIP,
 			   doctor_fmt("%s's description names no resolution to compare %ux%u with", t->id, g->xres, g->yres),
