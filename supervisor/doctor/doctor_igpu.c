@@ -15,30 +15,30 @@
 #include "util/macro.h"
 
 static const char *const platform_names[IGPU_PLATFORM_MAX] = {
-	[IGPU_BDW] = "Broadwell",    [IGPU_SKL] = "Skylake",	    [IGPU_KBL] = "Kaby Lake",
-	[IGPU_BXT] = "Apollo Lake",  [IGPU_GLK] = "Gemini Lake",    [IGPU_CFL] = "Coffee Lake",
-	[IGPU_CML] = "Comet Lake",   [IGPU_ICL] = "Ice Lake",	    [IGPU_EHL] = "Elkhart Lake",
-	[IGPU_JSL] = "Jasper Lake",  [IGPU_TGL] = "Tiger Lake",	    [IGPU_RKL] = "Rocket Lake",
+	[IGPU_BDW] = "Broadwell",     [IGPU_SKL] = "Skylake",	    [IGPU_KBL] = "Kaby Lake",
+	[IGPU_BXT] = "Apollo Lake",   [IGPU_GLK] = "Gemini Lake",   [IGPU_CFL] = "Coffee Lake",
+	[IGPU_CML] = "Comet Lake",    [IGPU_ICL] = "Ice Lake",	    [IGPU_EHL] = "Elkhart Lake",
+	[IGPU_JSL] = "Jasper Lake",   [IGPU_TGL] = "Tiger Lake",    [IGPU_RKL] = "Rocket Lake",
 	[IGPU_ADLS] = "Alder Lake-S", [IGPU_ADLP] = "Alder Lake-P", [IGPU_RPLS] = "Raptor Lake-S",
-	[IGPU_MTL] = "Meteor Lake",  [IGPU_GEN9] = "Gen9",
+	[IGPU_MTL] = "Meteor Lake",   [IGPU_GEN9] = "Gen9",
 };
 
 /* Linux 6.1's i915_pciids.h. WHL and AML's CFL IDs go to cfl_*_info, AML's KBL ones to kbl_*_info, ADL-N and RPL-P
  * to adl_p_info. */
-static const uint16_t ids_bdw[] = { 0x1602, 0x1606, 0x160A, 0x160B, 0x160D, 0x160E, 0x1612, 0x1616, 0x161A, 0x161B,
-				    0x161D, 0x161E, 0x1622, 0x1626, 0x162A, 0x162B, 0x162D, 0x162E, 0x1632, 0x1636,
-				    0x163A, 0x163B, 0x163D, 0x163E };
+static const uint16_t ids_bdw[] = { 0x1602, 0x1606, 0x160A, 0x160B, 0x160D, 0x160E, 0x1612, 0x1616,
+				    0x161A, 0x161B, 0x161D, 0x161E, 0x1622, 0x1626, 0x162A, 0x162B,
+				    0x162D, 0x162E, 0x1632, 0x1636, 0x163A, 0x163B, 0x163D, 0x163E };
 static const uint16_t ids_skl[] = { 0x1902, 0x1906, 0x190A, 0x190B, 0x190E, 0x1912, 0x1913, 0x1915, 0x1916,
 				    0x1917, 0x191A, 0x191B, 0x191D, 0x191E, 0x1921, 0x1923, 0x1926, 0x1927,
 				    0x192A, 0x192B, 0x192D, 0x1932, 0x193A, 0x193B, 0x193D };
-static const uint16_t ids_kbl[] = { 0x5902, 0x5906, 0x5908, 0x590A, 0x590B, 0x590E, 0x5912, 0x5913, 0x5915, 0x5916,
-				    0x5917, 0x591A, 0x591B, 0x591C, 0x591D, 0x591E, 0x5921, 0x5923, 0x5926, 0x5927,
-				    0x593B, 0x87C0 };
+static const uint16_t ids_kbl[] = { 0x5902, 0x5906, 0x5908, 0x590A, 0x590B, 0x590E, 0x5912, 0x5913,
+				    0x5915, 0x5916, 0x5917, 0x591A, 0x591B, 0x591C, 0x591D, 0x591E,
+				    0x5921, 0x5923, 0x5926, 0x5927, 0x593B, 0x87C0 };
 static const uint16_t ids_bxt[] = { 0x0A84, 0x1A84, 0x1A85, 0x5A84, 0x5A85 };
 static const uint16_t ids_glk[] = { 0x3184, 0x3185 };
-static const uint16_t ids_cfl[] = { 0x3E90, 0x3E91, 0x3E92, 0x3E93, 0x3E94, 0x3E96, 0x3E98, 0x3E99, 0x3E9A, 0x3E9B,
-				    0x3E9C, 0x3EA0, 0x3EA1, 0x3EA2, 0x3EA3, 0x3EA4, 0x3EA5, 0x3EA6, 0x3EA7, 0x3EA8,
-				    0x3EA9, 0x87CA };
+static const uint16_t ids_cfl[] = { 0x3E90, 0x3E91, 0x3E92, 0x3E93, 0x3E94, 0x3E96, 0x3E98, 0x3E99,
+				    0x3E9A, 0x3E9B, 0x3E9C, 0x3EA0, 0x3EA1, 0x3EA2, 0x3EA3, 0x3EA4,
+				    0x3EA5, 0x3EA6, 0x3EA7, 0x3EA8, 0x3EA9, 0x87CA };
 static const uint16_t ids_cml[] = { 0x9B21, 0x9B41, 0x9BA2, 0x9BA4, 0x9BA5, 0x9BA8, 0x9BAA, 0x9BAC, 0x9BC2,
 				    0x9BC4, 0x9BC5, 0x9BC6, 0x9BC8, 0x9BCA, 0x9BCC, 0x9BE6, 0x9BF6 };
 static const uint16_t ids_icl[] = { 0x8A50, 0x8A51, 0x8A52, 0x8A53, 0x8A54, 0x8A56, 0x8A57, 0x8A58,
@@ -60,7 +60,10 @@ static const struct {
 	const uint16_t *ids;
 	size_t n;
 } by_device[] = {
-#define IDS(p, a) { p, a, ELEMENTSOF(a) }
+#define IDS(p, a)                                                                                                      \
+	{                                                                                                              \
+		p, a, ELEMENTSOF(a)                                                                                    \
+	}
 	IDS(IGPU_BDW, ids_bdw),	  IDS(IGPU_SKL, ids_skl),   IDS(IGPU_KBL, ids_kbl),   IDS(IGPU_BXT, ids_bxt),
 	IDS(IGPU_GLK, ids_glk),	  IDS(IGPU_CFL, ids_cfl),   IDS(IGPU_CML, ids_cml),   IDS(IGPU_ICL, ids_icl),
 	IDS(IGPU_EHL, ids_ehl),	  IDS(IGPU_JSL, ids_jsl),   IDS(IGPU_TGL, ids_tgl),   IDS(IGPU_RKL, ids_rkl),

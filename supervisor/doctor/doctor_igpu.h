@@ -12,22 +12,22 @@ struct doctor;
 
 enum igpu_platform {
 	IGPU_UNKNOWN,
-	IGPU_BDW, /* Broadwell */
-	IGPU_SKL, /* Skylake */
-	IGPU_KBL, /* Kaby Lake, Amber Lake's Kaby Lake graphics */
-	IGPU_BXT, /* Broxton, Apollo Lake */
-	IGPU_GLK, /* Gemini Lake */
-	IGPU_CFL, /* Coffee Lake, Whiskey Lake, Amber Lake's Coffee Lake graphics */
-	IGPU_CML, /* Comet Lake */
-	IGPU_ICL, /* Ice Lake */
-	IGPU_EHL, /* Elkhart Lake */
-	IGPU_JSL, /* Jasper Lake */
-	IGPU_TGL, /* Tiger Lake */
-	IGPU_RKL, /* Rocket Lake */
+	IGPU_BDW,  /* Broadwell */
+	IGPU_SKL,  /* Skylake */
+	IGPU_KBL,  /* Kaby Lake, Amber Lake's Kaby Lake graphics */
+	IGPU_BXT,  /* Broxton, Apollo Lake */
+	IGPU_GLK,  /* Gemini Lake */
+	IGPU_CFL,  /* Coffee Lake, Whiskey Lake, Amber Lake's Coffee Lake graphics */
+	IGPU_CML,  /* Comet Lake */
+	IGPU_ICL,  /* Ice Lake */
+	IGPU_EHL,  /* Elkhart Lake */
+	IGPU_JSL,  /* Jasper Lake */
+	IGPU_TGL,  /* Tiger Lake */
+	IGPU_RKL,  /* Rocket Lake */
 	IGPU_ADLS, /* Alder Lake-S */
 	IGPU_ADLP, /* Alder Lake-P and -N, Raptor Lake-P: i915's ADL-P and its subplatforms */
 	IGPU_RPLS, /* Raptor Lake-S: i915's ADL-S subplatform ADLS_RPLS */
-	IGPU_MTL, /* Meteor Lake */
+	IGPU_MTL,  /* Meteor Lake */
 	IGPU_GEN9, /* one of Kaby Lake, Coffee Lake, Whiskey Lake and Comet Lake, as far as the CPU model tells */
 	IGPU_PLATFORM_MAX,
 };
@@ -47,11 +47,11 @@ struct igpu {
 	char osrelease[64]; /* as /proc/sys/kernel/osrelease says it, "" when unknown */
 };
 
-#define IGPU_KV(major, minor) ((major) * 1000u + (minor))
+#define IGPU_KV(major, minor) ((major)*1000u + (minor))
 
 /*
- * The host's iGPU and kernel, as far as d's roots tell. The platform comes from the PCI device ID of 0000:00:02.0 (where
- * Intel puts its iGPU), else from the CPU's family 6 model and stepping (cpu_model 0: not known; cpu_stepping -1).
+ * The host's iGPU and kernel, as far as d's roots tell. The platform comes from the PCI device ID of 0000:00:02.0
+ * (where Intel puts its iGPU), else from the CPU's family 6 model and stepping (0 and -1 when not known).
  */
 void igpu_read(const struct doctor *d, unsigned cpu_model, int cpu_stepping, struct igpu *ret);
 

@@ -67,18 +67,24 @@ static void describe(struct doctor *d, const struct mdev_parent_info *p, const s
 		fprintf(summary, ", open in no process%s)", h.partial ? " vgpuvm may look into (root sees all)" : "");
 	fix_line(fix);
 	if (held) {
-		fprintf(fix, "%s is in use by pid %ld (%s): end that VM first (libvirt: virsh list, then virsh shutdown "
-			     "NAME); then ", m->uuid, (long)h.pid, h.comm[0] ? h.comm : "?");
+		fprintf(fix,
+			"%s is in use by pid %ld (%s): end that VM first (libvirt: virsh list, then virsh shutdown "
+			"NAME); then ",
+			m->uuid, (long)h.pid, h.comm[0] ? h.comm : "?");
 	} else
 		fprintf(fix, "%s: ", m->uuid);
 	if (defined)
-		fprintf(fix, "mdevctl stop --uuid %s, and mdevctl undefine --uuid %s so that it does not come back at "
-			     "boot", m->uuid, m->uuid);
+		fprintf(fix,
+			"mdevctl stop --uuid %s, and mdevctl undefine --uuid %s so that it does not come back at "
+			"boot",
+			m->uuid, m->uuid);
 	else
 		fprintf(fix, "echo 1 > /sys/bus/mdev/devices/%s/remove", m->uuid);
 	if (!held && adopt_type && strcmp(t->id, adopt_type) == 0)
-		fprintf(fix, "; or adopt it: set vgpu.uuid to %s (vgpuvm uses an mdev of the type that exists, and "
-			     "leaves it in place)", m->uuid);
+		fprintf(fix,
+			"; or adopt it: set vgpu.uuid to %s (vgpuvm uses an mdev of the type that exists, and "
+			"leaves it in place)",
+			m->uuid);
 }
 
 size_t doctor_describe_holders(struct doctor *d, const struct mdev_parent_info *p, const char *first,
@@ -161,7 +167,9 @@ void doctor_check_room(struct doctor *d)
 			n = doctor_describe_holders(d, p, NULL, NULL, h, f);
 		if (h && fclose(h) == 0)
 			fprintf(s, "; on %s %s%s", p->name, n ? "held by: " : "no mdev holds any",
-				n ? held : doctor_is_gvt_parent(p) ? " (the aperture is too small for even one)" : "");
+				n			  ? held
+				: doctor_is_gvt_parent(p) ? " (the aperture is too small for even one)"
+							  : "");
 		doctor_aperture_fix(p, f);
 	}
 	if (fclose(s) != 0 || fclose(f) != 0)

@@ -9,15 +9,16 @@
 #include <sys/types.h>
 
 struct mdev_holder {
-	pid_t pid;	 /* the first process found holding it, 0 when none */
-	char comm[17];	 /* its /proc/PID/comm */
-	char node[64];	 /* what it holds open: "/dev/vfio/7", or the VFIO cdev "/dev/vfio/devices/vfio0" */
-	bool partial;	 /* some processes' fds could not be read (not root): a holder may have been missed */
+	pid_t pid;     /* the first process found holding it, 0 when none */
+	char comm[17]; /* its /proc/PID/comm */
+	char node[64]; /* what it holds open: "/dev/vfio/7", or the VFIO cdev "/dev/vfio/devices/vfio0" */
+	bool partial;  /* some processes' fds could not be read (not root): a holder may have been missed */
 };
 
 /*
- * Looks through the fds in PROC_ROOT/PID/fd for a link to the mdev's VFIO group (SYSFS_ROOT/bus/mdev/devices/UUID/iommu_group)
- * or VFIO cdev (.../vfio-dev/vfioN). Fills *ret (pid 0: no holder found); -ENOENT when the mdev has neither.
+ * Looks through the fds in PROC_ROOT/PID/fd for a link to the mdev's VFIO group
+ * (SYSFS_ROOT/bus/mdev/devices/UUID/iommu_group) or VFIO cdev (.../vfio-dev/vfioN). Fills *ret (pid 0: no holder
+ * found); -ENOENT when the mdev has neither.
  */
 int mdev_holder_find(const char *sysfs_root, const char *proc_root, const char *uuid, struct mdev_holder *ret);
 
