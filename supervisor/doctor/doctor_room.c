@@ -141,15 +141,24 @@ void doctor_check_room(struct doctor *d)
 		}
 	if (n_room || !n_full) {
 		fclose(f);
-		fputs("types with instances left: ", s);
-		for (size_t i = 0, k = 0; i < d->host->n_parents; i++)
-			for (size_t j = 0; j < d->host->parents[i].n_types; j++) {
-				const struct mdev_type_info *t = &d->host->parents[i].types[j];
-				if (t->available > 0)
-					fprintf(s, "%s%s (%lld)", k++ ? ", " : "", t->id, t->available);
+		fputs("types with instances left:", s);
+		for (size_t i = 0, k = 0; i < d->host->n_parents; i++) {
+			const struct mdev_parent_info *p = &d->host->parents[i];
+			bool first = true;
+
+			for (size_t j = 0; j < p->n_types; j++) {
+				if (p->types[j].available <= 0)
+					continue;
+				if (first)
+					fprintf(s, "%s %s: ", k++ ? ";" : "", p->name);
+				else
+					fputs(", ", s);
+				fprintf(s, "%s (%lld)", p->types[j].id, p->types[j].available);
+				first = false;
 			}
+		}
 		if (!n_room)
-			fputs("none known (available_instances cannot be read)", s);
+			fputs(" none known (available_instances cannot be read)", s);
 		if (fclose(s) != 0)
 			return;
 		doctor_add(d, "instances", n_room ? DOCTOR_PASS : DOCTOR_WARN, steal_pointer(&summary),
