@@ -16,6 +16,7 @@
 #include "supervisor/doctor/doctor.h"
 #include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
+#include "supervisor/host/mdev_holder.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/log.h"
 #include "util/json.h"
@@ -134,6 +135,7 @@ int cmd_doctor(int argc, char **argv)
 		.sys = host_sysfs_root(),
 		.proc = host_proc_root(),
 		.dev = host_dev_root(),
+		.mdevctl_dir = host_mdevctl_dir(),
 		.runtime_base = base,
 		.user = fix_user(),
 		.profile = p,

@@ -8,7 +8,8 @@
 #      none.
 #   3. An initramfs (busybox, the virtio and 9p modules, tests/e2e/init) that mounts the host's / read-only over 9p,
 #      chroots into it and runs one scenario script: the guest runs the host's own QEMU, Xvfb and vgpuvm.
-#   4. The PVH kernel from tests/guest/build.sh (2 s faster a boot under TCG) and the pixel/pid helper e2e-util.
+#   4. The PVH kernel from tests/guest/build.sh (2 s faster a boot under TCG), the pixel/pid helper e2e-util, and
+#      mbochs-edid.elf, a tiny multiboot guest that reads the mbochs vGPU's EDID.
 #
 # Everything goes to build/e2e/ (or $VGPUVM_E2E_DIR). Idempotent: each part is rebuilt only when its inputs changed,
 # so a second run takes a fraction of a second. Prints nothing then, unless -v.
@@ -154,6 +155,15 @@ if stale "$out/e2e-util" "$here/e2e-util.c"; then
 	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$out/e2e-util.tmp" "$here/e2e-util.c" -lpng ||
 		die 1 "building e2e-util failed"
 	mv -f "$out/e2e-util.tmp" "$out/e2e-util"
+fi
+# The guest of the mbochs scenarios: a 32-bit multiboot kernel, freestanding (no libc, so no gcc-multilib either).
+if stale "$out/mbochs-edid.elf" "$here/mbochs-edid.c" "$here/mbochs-edid.ld"; then
+	$verbose && say "building mbochs-edid.elf"
+	gcc -m32 -O2 -std=gnu11 -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-stack-protector \
+		-fno-asynchronous-unwind-tables -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-Wl,-T,"$here/mbochs-edid.ld" -o "$out/mbochs-edid.elf.tmp" "$here/mbochs-edid.c" ||
+		die 1 "building mbochs-edid.elf failed"
+	mv -f "$out/mbochs-edid.elf.tmp" "$out/mbochs-edid.elf"
 fi
 mkdir -p "$out/work"
 $verbose && say "ready: kernel $kver, $(readlink "$out/kernel")"

@@ -35,6 +35,8 @@ step "three sample drivers, three parents"
 load_driver mdpy
 load_driver mbochs
 load_driver mtty
+# The render node the mbochs profile's GL display names.
+load_vgem
 show vgpuvm types || fail "vgpuvm types exited $?"
 vgpuvm types --json >"$J" || fail "vgpuvm types --json exited $?"
 [ "$(jq -r '[.parents[].name] | join(" ")' "$J")" = "mbochs mdpy mtty" ] ||
