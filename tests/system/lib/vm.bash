@@ -16,18 +16,20 @@ vm_teardown() {
 	if [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null; then
 		kill -KILL "$VM_PID" 2>/dev/null || true
 	fi
-	pkill -KILL -f -- "-name vgpuvm-test-$BATS_TEST_NUMBER-" 2>/dev/null || true
+	pkill -KILL -f -- "-name vgpuvm-test-${T##*.}-$BATS_TEST_NUMBER-" 2>/dev/null || true
 	rm -rf "$T"
 }
 
-# profile NAME JSON-BODY: writes $T/NAME.json; the VM's name carries the test number so leftovers can be found.
+# profile NAME JSON-BODY: writes $T/NAME.json; the VM's name carries the run's tag and the test number, so that
+# leftovers can be found, and only this run's.
 profile() {
 	local name=$1 body=$2
-	printf '{"name": "vgpuvm-test-%s-%s", %s}\n' "$BATS_TEST_NUMBER" "$name" "$body" > "$T/$name.json"
+	printf '{"name": "%s", %s}\n' "$(vm_name "$name")" "$body" > "$T/$name.json"
 }
 
 vm_name() {
-	echo "vgpuvm-test-$BATS_TEST_NUMBER-$1"
+	# The test directory's random suffix keeps apart the VMs of runs that go on at the same time.
+	echo "vgpuvm-test-${T##*.}-$BATS_TEST_NUMBER-$1"
 }
 
 # start_vm NAME [ARGS...]: vgpuvm run $T/NAME.json in the background, its output in $T/log.
