@@ -23,6 +23,7 @@
 #include "profiles/profile_argv.h"
 #include "profiles/profile_check.h"
 #include "qmp/qmp.h"
+#include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
@@ -121,6 +122,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	struct sup *s = userdata;
 	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
+	json_object_object_add(o, "format_version", json_object_new_int(STATUS_FORMAT_VERSION));
 	json_object_object_add(o, "name", json_object_new_string(s->p->name));
 	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->phase) : "restarting"));
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
