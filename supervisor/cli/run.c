@@ -519,10 +519,30 @@ static int open_way_to_socket(struct sup *s)
 	return 0;
 }
 
+/*
+ * An mdev that exists already may be in use: a QEMU of libvirt's, or another tool's, has its VFIO group open. The
+ * kernel lets one process at a time open the group, so QEMU would only fail with EBUSY; say instead who holds it,
+ * before anything is recorded or lent. Returns 0 or EX_TEMPFAIL.
+ */
+static int refuse_held_mdev(const struct sup *s)
+{
+	_cleanup_free_ char *who = NULL;
+	int g = mdev_iommu_group(s->m);
+
+	if (g < 0 || !(who = mdev_holders(g)))
+		return 0;
+	log_error("mdev %s is in use: its VFIO group /dev/vfio/%d is open in %s; stop that first (vgpuvm adopts only "
+		  "an mdev no process holds)", s->m->uuid, g, who);
+	return EX_TEMPFAIL;
+}
+
 /* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
 static int make_mdev(struct sup *s, char **error)
 {
 	int r;
+
+	if (s->m->exists && (r = refuse_held_mdev(s)) != 0)
+		return r;
 
 	/*
 	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted
