@@ -61,9 +61,10 @@ apt_install() {
 		{ tail -n 20 "$out/apt.log" >&2; die 69 "apt-get install $* failed (log: $out/apt.log)"; }
 }
 
-# x11-utils (xwininfo) finds QEMU's window on Xvfb; libpng-dev, gcc and make build e2e-util and the modules.
+# x11-utils (xwininfo) finds QEMU's window on Xvfb; libpng-dev, gcc and make build e2e-util and the modules; mdevctl
+# is run in the guest against vgpuvm (scenarios/mdevctl.sh).
 pkgs=(qemu-system-x86 qemu-system-gui linux-image-amd64 linux-headers-amd64 linux-source busybox-static cpio xvfb
-	xauth x11-utils libgl1-mesa-dri libegl1 xz-utils gcc make libc6-dev libpng-dev)
+	xauth x11-utils libgl1-mesa-dri libegl1 xz-utils gcc make libc6-dev libpng-dev mdevctl)
 missing=()
 for p in "${pkgs[@]}"; do
 	installed "$p" || missing+=("$p")
