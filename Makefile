@@ -182,4 +182,5 @@ clean:
 .PHONY: all man unit-bins helpers deps check asan bench demo install uninstall format clean
 .DELETE_ON_ERROR:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# The dependency files of this build; the package test's copy of the tree (BUILD/pkg) has its own, and *.d directories.
+-include $(shell find $(BUILD) -path '$(BUILD)/pkg' -prune -o -name '*.d' -type f -print 2>/dev/null)
