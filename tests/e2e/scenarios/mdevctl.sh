@@ -12,7 +12,7 @@ U=2f9e0c4a-6b1d-4c3e-8f7a-1d2c3b4a5e6f
 N=e2e-adopt
 
 # mdevctl_active: "UUID PARENT TYPE" of each active mdev, as mdevctl lists it, sorted.
-mdevctl_active() { mdevctl list | awk '{ print $1, $2, $3 }' | sort; }
+mdevctl_active() { mdevctl list | awk 'NF { print $1, $2, $3 }' | sort; }
 # vgpuvm_active: the same from `vgpuvm types --json`.
 vgpuvm_active() {
 	vgpuvm types --json | jq -r '.parents[] | .name as $p | .types[] | .name as $t | .mdevs[] | "\(.uuid) \($p) \($t)"' |
