@@ -192,14 +192,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 build_pkg() {
-	rm -rf "$out"
-	mkdir -p "$out/src"
-	# The tree as it is (committed or not), without build trees: the package builds its own.
-	git ls-files -co --exclude-standard | grep -v -e '^vgpuvm$' -e '^build' | tar -cf - -T - | tar -xf - -C "$out/src" ||
-		return 1
-	(cd "$out/src" && dpkg-buildpackage -b -us -uc) >"$out/build.log" 2>&1 || { tail -n 30 "$out/build.log"; return 1; }
-	ls "$out"/*.deb
-	[ -s "$deb" ]
+	tests/package/build.sh "$build" && ls "$out"/*.deb
 }
 t "dpkg-buildpackage -b -us -uc builds $(basename "$deb")" build_pkg
 
