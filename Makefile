@@ -134,10 +134,11 @@ bench: deps
 	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && VGPUVM_RUNTIME_DIR=$$d $(BUILD)/helpers/bench \
 		$(CURDIR)/$(BUILD)/vgpuvm tests/bench/plain-tcg.json; r=$$?; rm -rf $$d; exit $$r
 
-# The unit and the udev rule name installed paths; the rest is installed as it is in the tree.
+# The unit and the udev rule name installed paths (the unit points at the installed manual pages, which
+# systemd-analyze verify checks); the rest is installed as it is in the tree.
 $(BUILD)/dist/vgpuvm@.service: examples/vgpuvm@.service
 	@mkdir -p $(dir $@)
-	sed 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' $< >$@
+	sed -e 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' -e 's|^Documentation=.*|Documentation=man:vgpuvm(1) man:vgpuvm-profile(5)|' $< >$@
 $(BUILD)/dist/70-vgpuvm.rules: dist/70-vgpuvm.rules.in
 	@mkdir -p $(dir $@)
 	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $< >$@
