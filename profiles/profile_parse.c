@@ -107,7 +107,7 @@ unsigned profile_edit_distance(const char *a, const char *b)
 }
 
 /* The keys each object takes. The tables are also the source of "did you mean". */
-static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
+static const char *const top_keys[] = { "$schema", "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
 					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
@@ -701,6 +701,13 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	if ((r = check_keys(c, root, NULL, top_keys)) < 0)
 		return r;
 
+	/* The schema an editor checks the file against (profile.schema.json); vgpuvm itself reads nothing from it. */
+	if (json_object_object_get_ex(root, "$schema", &v)) {
+		_cleanup_free_ char *schema = NULL;
+
+		if ((r = get_string(c, v, "$schema", &schema)) < 0)
+			return r;
+	}
 	if (json_object_object_get_ex(root, "name", &v)) {
 		if ((r = get_string(c, v, "name", &p->name)) < 0)
 			return r;

@@ -304,7 +304,8 @@ int cmd_status(int argc, char **argv)
 
 static const char list_usage[] = "Usage: vgpuvm list [--json]\n"
 				 "\n"
-				 "Lists the VMs whose supervisor runs. --json prints a list of status objects.\n";
+				 "Lists the VMs whose supervisor runs. --json prints {\"format_version\": 1, \"vms\": [...]},\n"
+				 "a status object for each VM.\n";
 
 int cmd_list(int argc, char **argv)
 {
@@ -334,8 +335,13 @@ int cmd_list(int argc, char **argv)
 		ctl_close(&c);
 	}
 	if (json) {
-		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-		return 0;
+		/* An object rather than a bare list, so that the format's version is there even when no VM runs. */
+		_cleanup_json_ json_object *out = json_object_new_object();
+
+		json_object_object_add(out, "format_version", json_object_new_int(STATUS_FORMAT_VERSION));
+		json_object_object_add(out, "vms", json_object_get(all));
+		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		return fflush(stdout) == 0 ? 0 : EX_IOERR;
 	}
 	if (json_object_array_length(all) == 0) {
 		puts("no VMs running");

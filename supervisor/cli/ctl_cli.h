@@ -5,6 +5,13 @@
 #include <stdbool.h>
 
 /*
+ * The version of the JSON that status --json, list --json and the control socket's status command give, in the
+ * "format_version" field (vgpuvm-control(7)). Adding a field keeps it; removing or renaming a field, or changing its
+ * type or meaning, raises it, so that a script can refuse a format it was not written for.
+ */
+#define STATUS_FORMAT_VERSION 1
+
+/*
  * Parses --help and --json, the options of list, status, types and doctor, then checks that min_args to max_args
  * arguments follow (wanted says what, for the message). Returns 0 with *ret_json set and optind at the first
  * argument; -1 when --help printed usage (exit 0); EX_USAGE after logging why.

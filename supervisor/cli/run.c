@@ -23,6 +23,7 @@
 #include "profiles/profile_argv.h"
 #include "profiles/profile_check.h"
 #include "qmp/qmp.h"
+#include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
@@ -121,6 +122,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	struct sup *s = userdata;
 	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
+	json_object_object_add(o, "format_version", json_object_new_int(STATUS_FORMAT_VERSION));
 	json_object_object_add(o, "name", json_object_new_string(s->p->name));
 	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->phase) : "restarting"));
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
@@ -517,10 +519,30 @@ static int open_way_to_socket(struct sup *s)
 	return 0;
 }
 
+/*
+ * An mdev that exists already may be in use: a QEMU of libvirt's, or another tool's, has its VFIO group open. The
+ * kernel lets one process at a time open the group, so QEMU would only fail with EBUSY; say instead who holds it,
+ * before anything is recorded or lent. Returns 0 or EX_TEMPFAIL.
+ */
+static int refuse_held_mdev(const struct sup *s)
+{
+	_cleanup_free_ char *who = NULL;
+	int g = mdev_iommu_group(s->m);
+
+	if (g < 0 || !(who = mdev_holders(g)))
+		return 0;
+	log_error("mdev %s is in use: its VFIO group /dev/vfio/%d is open in %s; stop that first (vgpuvm adopts only "
+		  "an mdev no process holds)", s->m->uuid, g, who);
+	return EX_TEMPFAIL;
+}
+
 /* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
 static int make_mdev(struct sup *s, char **error)
 {
 	int r;
+
+	if (s->m->exists && (r = refuse_held_mdev(s)) != 0)
+		return r;
 
 	/*
 	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted

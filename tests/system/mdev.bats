@@ -192,6 +192,38 @@ two_p40s() {
 	assert_clean noid
 }
 
+@test "mdev: an existing mdev whose VFIO group another process holds is refused (75), naming it, and left alone" {
+	u=3b0b8c4e-7d2f-4e61-9a5c-0f1e2d3c4b5a
+	fakesys_precreate "$S" 0000:00:02.0 i915-GVTg_V5_4 "$u"
+	g=$(basename "$(readlink "$S/bus/mdev/devices/$u/iommu_group")")
+	# A process tree as /proc shows it: pid 4242, a QEMU of someone else's, with /dev/vfio/G open as fd 27.
+	P=$T/proc
+	mkdir -p "$P/4242/fd" "$P/4243/fd"
+	echo other-qemu > "$P/4242/comm"
+	ln -s /dev/null "$P/4242/fd/0"
+	ln -s "/dev/vfio/$g" "$P/4242/fd/27"
+	echo bystander > "$P/4243/comm"
+	ln -s "/dev/vfio/$((g + 1))" "$P/4243/fd/3"
+	vgpu_profile byuuid "{\"uuid\": \"$u\", \"display\": false}"
+	VGPUVM_PROC_ROOT=$P run "$VGPUVM" run "$T/byuuid.json"
+	echo "$output"
+	[ "$status" -eq 75 ]
+	[[ $output == *"mdev $u is in use: its VFIO group /dev/vfio/$g is open in 4242 (other-qemu); stop that first"* ]]
+	[[ $output != *bystander* ]]
+	[[ $output != *"started QEMU"* ]]
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	assert_clean byuuid
+	# Once no process holds it, the same profile adopts it.
+	rm "$P/4242/fd/27"
+	VGPUVM_PROC_ROOT=$P start_vm byuuid
+	wait_log 'is running'
+	grep -q "adopting mdev $u (type i915-GVTg_V5_4)" "$T/log"
+	kill -TERM "$VM_PID"; wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	[ "$(fakesys_mdevs "$S")" = "$u" ]
+	assert_clean byuuid
+}
+
 @test "mdev: adopting by UUID alone needs the mdev (69), and its type's rules hold before QEMU starts (65)" {
 	u=3b0b8c4e-7d2f-4e61-9a5c-0f1e2d3c4b5a
 	vgpu_profile byuuid "{\"uuid\": \"$u\", \"display\": false}"

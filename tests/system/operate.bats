@@ -29,7 +29,7 @@ plain_profile() {
 long_powerdown='"shutdown": {"powerdown_timeout": 60, "quit_timeout": 5}'
 
 # Every key of the status object, with the type each must have while QEMU runs (vgpu is checked where there is one).
-status_shape='has("name") and has("state") and has("qemu_status") and has("supervisor_pid") and has("qemu_pid")
+status_shape='.format_version == 1 and has("name") and has("state") and has("qemu_status") and has("supervisor_pid") and has("qemu_pid")
 	and has("uptime") and has("profile") and has("vgpu") and has("display") and has("restarts")
 	and (.name|type) == "string" and (.supervisor_pid|type) == "number" and (.qemu_pid|type) == "number"
 	and (.uptime|type) == "number" and .uptime >= 0 and (.profile|type) == "string"
@@ -109,7 +109,7 @@ stop_and_wait() {
 	mkdir -p "$VGPUVM_RUNTIME_DIR"
 	run "$VGPUVM" list --json
 	[ "$status" -eq 0 ]
-	[ "$(jq -c . <<<"$output")" = "[]" ]
+	[ "$(jq -c . <<<"$output")" = '{"format_version":1,"vms":[]}' ]
 	for c in "status" "stop" "screenshot" "screenshot $n" "qmp" "qmp $n" "stop $n --timeout" "stop $n --bogus" "list --bogus"; do
 		# shellcheck disable=SC2086
 		run "$VGPUVM" $c
@@ -130,7 +130,7 @@ stop_and_wait() {
 	done
 }
 
-@test "list: two VMs, one aligned line each under the header; --json is an array of their status objects" {
+@test "list: two VMs, one aligned line each under the header; --json has the format version and their status objects" {
 	# The second name (45 characters) is longer than a column sized for short names.
 	b=b-with-a-long-name-for-a-column
 	plain_profile a
@@ -158,17 +158,18 @@ stop_and_wait() {
 	grep -qE "^$(vm_name "$b") +running +$qb " <<<"$output"
 
 	json=$(json_of "$VGPUVM" list --json)
-	jq -e --arg a "$(vm_name a)" --arg b "$(vm_name "$b")" --argjson qa "$qa" --argjson qb "$qb" '
-		type == "array" and length == 2 and ([.[].name] | sort) == [$a, $b]
+	jq -e '(keys | sort) == ["format_version", "vms"] and .format_version == 1 and (.vms | type) == "array"' <<<"$json"
+	jq -e --arg a "$(vm_name a)" --arg b "$(vm_name "$b")" --argjson qa "$qa" --argjson qb "$qb" '.vms |
+		length == 2 and ([.[].name] | sort) == [$a, $b]
 		and all(.[]; .state == "running") and ([.[].qemu_pid] | sort) == ([$qa, $qb] | sort)' <<<"$json"
-	jq -e "all(.[]; $status_shape)" <<<"$json"
+	jq -e ".vms | all(.[]; $status_shape)" <<<"$json"
 
 	kill -TERM "${PIDS[a]}"
 	wait_vm_of a 30
 	[ "$VM_STATUS" -eq 0 ]
 	run "$VGPUVM" list --json
 	[ "$status" -eq 0 ]
-	jq -e --arg b "$(vm_name "$b")" 'length == 1 and .[0].name == $b' <<<"$output"
+	jq -e --arg b "$(vm_name "$b")" '.format_version == 1 and (.vms | length == 1 and .[0].name == $b)' <<<"$output"
 	kill -TERM "${PIDS[$b]}"
 	wait_vm_of "$b" 30
 	[ "$VM_STATUS" -eq 0 ]
