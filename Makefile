@@ -175,7 +175,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 format:
-	clang-format -i $(wildcard */*.c */*.h supervisor/*/*.c supervisor/*/*.h tests/*/*.c)
+	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf build build-asan vgpuvm

@@ -12,7 +12,7 @@ for g in $groups; do
 	# power-button test (Debian's kernel and an initramfs with a static init); strace for the fixtures' self-test;
 	# man-db for the docs tests, which render each manual page with `man --warnings`; python3-jsonschema for the
 	# schema test, which checks profile.schema.json against the parser.
-	test) pkgs="$pkgs libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db" ;;
+	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db" ;;
 	# The Debian package: built with dpkg-buildpackage and debhelper, checked with lintian; installed in a throwaway
 	# root, where its postinst needs systemd-sysusers and the unit is checked with systemd-analyze.
 	package) pkgs="$pkgs dpkg-dev debhelper lintian systemd" ;;

@@ -38,7 +38,7 @@ allowed() {
 
 files=$(find profiles qmp util supervisor -name '*.[ch]' 2>/dev/null | sort)
 selftest=${LAYOUT_SELFTEST:-}
-echo "1..$(( $(printf '%s\n' "$files" | grep -c .) + (selftest ? 0 : 1) ))"
+echo "1..$(( $(printf '%s\n' "$files" | grep -c .) + (selftest ? 0 : 2) ))"
 for f in $files; do
 	n=$((n + 1))
 	case $f in
@@ -76,6 +76,20 @@ if [ -z "$selftest" ]; then
 	else
 		echo "not ok $n - the check let an upward include through"
 		printf '%s\n' "$out" | sed 's/^/#   /'
+		failed=$((failed + 1))
+	fi
+fi
+# The house style's layout is the committed .clang-format's: a file it would change fails, naming the first lines.
+if [ -z "$selftest" ]; then
+	n=$((n + 1))
+	if ! command -v clang-format >/dev/null; then
+		echo "not ok $n - clang-format is not installed (scripts/deps.sh test)"
+		failed=$((failed + 1))
+	elif out=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1) && [ -z "$out" ]; then
+		echo "ok $n - every C file is as .clang-format lays it out (make format)"
+	else
+		echo "not ok $n - files .clang-format would change; run make format"
+		printf '%s\n' "$out" | grep -E '^[^ ].*: error' | head -n 20 | sed 's/^/#   /'
 		failed=$((failed + 1))
 	fi
 fi
