@@ -217,39 +217,53 @@ void control_event(struct control *c, const char *event, json_object *data)
 	}
 }
 
+int control_attach(struct control *c, int fd, uint64_t *ret_client)
+{
+	struct client *cl = NULL;
+	char *greeting = NULL;
+
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX && !cl; i++)
+		if (c->clients[i].fd < 0)
+			cl = &c->clients[i];
+	if (!cl) {
+		close(fd);
+		return -EBUSY;
+	}
+	*cl = (struct client){ .fd = fd, .serial = c->next_serial++ };
+	if (qmp_reader_new(CONTROL_LINE_MAX, &cl->reader) < 0 ||
+	    qmp_encode_greeting("vgpuvm", VGPUVM_VERSION, &greeting) < 0) {
+		drop(cl);
+		return -ENOMEM;
+	}
+	if (ret_client)
+		*ret_client = cl->serial;
+	queue(cl, greeting);
+	flush_one(cl);
+	return 0;
+}
+
 static void accept_one(struct control *c)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct client *cl = NULL;
-	char *greeting = NULL;
 	int fd;
 
 	fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	/* The socket's mode keeps strangers out; the peer's credentials are checked too, in case it was opened up. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != c->owner)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warning_errno(errno, "control: refused a connection whose credentials cannot be read: %m");
+		close(fd);
+		return;
+	}
+	if (cred.uid != 0 && cred.uid != c->owner) {
 		log_warning("control: refused a connection from uid %ld", (long)cred.uid);
 		close(fd);
 		return;
 	}
-	for (size_t i = 0; i < CONTROL_CLIENTS_MAX && !cl; i++)
-		if (c->clients[i].fd < 0)
-			cl = &c->clients[i];
-	if (!cl) {
+	if (control_attach(c, fd, NULL) == -EBUSY)
 		log_warning("control: too many clients; refusing one");
-		close(fd);
-		return;
-	}
-	*cl = (struct client){ .fd = fd, .serial = c->next_serial++ };
-	if (qmp_reader_new(CONTROL_LINE_MAX, &cl->reader) < 0 ||
-	    qmp_encode_greeting("vgpuvm", VGPUVM_VERSION, &greeting) < 0) {
-		drop(cl);
-		return;
-	}
-	queue(cl, greeting);
-	flush_one(cl);
 }
 
 /* Hands the client's complete commands on, as far as its in-flight allowance goes. */
@@ -290,6 +304,15 @@ static void process(struct control *c, struct client *cl)
 	}
 }
 
+void control_input(struct control *c, uint64_t client, const void *buf, size_t n)
+{
+	struct client *cl = find(c, client);
+
+	if (!cl || cl->closing || qmp_reader_feed(cl->reader, buf, n) < 0)
+		return;
+	process(c, cl);
+}
+
 static void read_one(struct control *c, struct client *cl)
 {
 	char buf[16384];
@@ -301,9 +324,7 @@ static void read_one(struct control *c, struct client *cl)
 		drop(cl);
 		return;
 	}
-	if (cl->closing || qmp_reader_feed(cl->reader, buf, (size_t)n) < 0)
-		return;
-	process(c, cl);
+	control_input(c, cl->serial, buf, (size_t)n);
 }
 
 size_t control_pollfds(const struct control *c, struct pollfd *p, size_t max)

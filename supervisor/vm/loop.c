@@ -16,6 +16,7 @@
 #include "qmp/qmp_client.h"
 #include "supervisor/log.h"
 #include "supervisor/vm/control.h"
+#include "supervisor/vm/control_args.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/hints.h"
 #include "supervisor/vm/loop.h"
@@ -489,25 +490,13 @@ void vm_stop(struct vm *vm, const char *why, bool force)
 
 static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
-	json_object *v;
-	bool force = false;
-	int timeout = -1;
+	const char *why = NULL;
+	bool force;
+	int timeout;
 
-	if (m->data && json_object_object_get_ex(m->data, "force", &v)) {
-		if (!json_object_is_type(v, json_type_boolean)) {
-			control_error(vm->ctl, client, m->id, "GenericError", "force: expected true or false");
-			return;
-		}
-		force = json_object_get_boolean(v);
-	}
-	if (m->data && json_object_object_get_ex(m->data, "timeout", &v)) {
-		int64_t t = json_object_get_int64(v);
-
-		if (!json_object_is_type(v, json_type_int) || t < 0 || t > 86400) {
-			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to 86400");
-			return;
-		}
-		timeout = (int)t;
+	if (control_stop_args(m->data, &force, &timeout, &why) < 0) {
+		control_error(vm->ctl, client, m->id, "GenericError", why);
+		return;
 	}
 	control_return(vm->ctl, client, m->id, NULL);
 	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP,
@@ -532,22 +521,14 @@ static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 
 static void cmd_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
-	json_object *c = NULL, *a = NULL;
+	json_object *a = NULL;
+	const char *command = NULL, *why = NULL;
 
-	if (!m->data || !json_object_object_get_ex(m->data, "command", &c) || !json_object_is_type(c, json_type_string)) {
-		control_error(vm->ctl, client, m->id, "GenericError", "qmp: expected {\"command\": \"...\"}");
+	if (control_qmp_args(m->data, &command, &a, &why) < 0) {
+		control_error(vm->ctl, client, m->id, "GenericError", why);
 		return;
 	}
-	if (json_object_object_get_ex(m->data, "arguments", &a) && !json_object_is_type(a, json_type_object)) {
-		control_error(vm->ctl, client, m->id, "GenericError", "qmp: arguments must be an object");
-		return;
-	}
-	/* The monitor is vgpuvm's: a client must not take the capabilities negotiation or quit behind its back. */
-	if (strcmp(json_object_get_string(c), "qmp_capabilities") == 0) {
-		control_error(vm->ctl, client, m->id, "GenericError", "qmp_capabilities is vgpuvm's to send");
-		return;
-	}
-	send_full(vm, json_object_get_string(c), a, CMD_CLIENT_QMP, client, m->id, NULL);
+	send_full(vm, command, a, CMD_CLIENT_QMP, client, m->id, NULL);
 }
 
 void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
