@@ -112,10 +112,9 @@ int owned_kind_from_string(const char *s)
  * Reads dir/record.json, which must be a regular file that this user (or root) owns and no one else can write, in a
  * directory likewise: a record tells root what to remove and what to give back to whom.
  */
-static int read_trusted(const char *dir, char **ret, size_t *ret_len)
+static ssize_t read_trusted(const char *dir, char buf[RECORD_SIZE_MAX])
 {
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
-	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	ssize_t n;
 
@@ -134,15 +133,8 @@ static int read_trusted(const char *dir, char **ret, size_t *ret_len)
 		return -EPERM;
 	if (st.st_size > RECORD_SIZE_MAX)
 		return -EBADMSG;
-	buf = calloc(1, RECORD_SIZE_MAX + 1);
-	if (!buf)
-		return -ENOMEM;
 	n = read(fd, buf, RECORD_SIZE_MAX);
-	if (n < 0)
-		return negative_errno();
-	*ret_len = (size_t)n;
-	*ret = steal_pointer(&buf);
-	return 0;
+	return n < 0 ? negative_errno() : n;
 }
 
 /* 8-4-4-4-12 hexadecimal digits: what a record may name as an mdev, and nothing that walks a path. */
@@ -271,13 +263,12 @@ int record_parse(const char *text, size_t len, struct record *ret)
 
 int record_read(const char *dir, struct record *ret)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	int r;
+	char text[RECORD_SIZE_MAX];
+	ssize_t n = read_trusted(dir, text);
 
-	if ((r = read_trusted(dir, &text, &len)) < 0)
-		return r;
-	return record_parse(text, len, ret);
+	if (n < 0)
+		return (int)n;
+	return record_parse(text, (size_t)n, ret);
 }
 
 void record_remove(const char *dir)
