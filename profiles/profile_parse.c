@@ -565,6 +565,11 @@ static int parse_disks(struct ctx *c, json_object *a, struct profile *p)
 			return r;
 		if (d->readonly && d->snapshot)
 			return fail(c, field, "a snapshot disk is already never written; drop \"readonly\" or \"snapshot\"");
+		/* QEMU's IDE hard disk cannot be read-only ("Block node is read-only"): the property tests found it. */
+		snprintf(field, sizeof(field), "%s.readonly", prefix);
+		if (d->readonly && d->interface == PROFILE_DISK_IDE)
+			return fail(c, field, "QEMU has no read-only IDE disk; use \"interface\": \"virtio\", or \"snapshot\": "
+				    "true to drop the guest's writes");
 	}
 	return 0;
 }

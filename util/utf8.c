@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
 #include "util/utf8.h"
 
 bool utf8_valid(const char *s, size_t n, size_t *ret_bad)
@@ -44,4 +47,28 @@ bad:
 	if (ret_bad)
 		*ret_bad = i;
 	return false;
+}
+
+char *utf8_make_valid(const char *s)
+{
+	size_t n = strlen(s), i = 0, o = 0, bad;
+	/* Each bad byte becomes three; nothing else grows. */
+	char *r = malloc(n * 3 + 1);
+
+	if (!r)
+		return NULL;
+	while (i < n) {
+		if (utf8_valid(s + i, n - i, &bad))
+			bad = n - i;
+		memcpy(r + o, s + i, bad);
+		o += bad;
+		i += bad;
+		if (i < n) {
+			memcpy(r + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	r[o] = 0;
+	return r;
 }
