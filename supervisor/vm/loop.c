@@ -44,6 +44,9 @@ struct pending {
 	char *file;	 /* a screenshot's file */
 	const char *step_command; /* CMD_STEP: which, for the stop machine */
 	struct pending *next;
+	/* The pointer that points here (the list's head or the previous entry's next): a reply unlinks its entry at
+	 * once, however many commands are in flight (a crowd of control clients can make that thousands). */
+	struct pending **pprev;
 };
 
 static double seconds_since(uint64_t t)
@@ -90,6 +93,8 @@ void vm_done(struct vm *vm)
 		struct pending *pd = vm->pending;
 
 		vm->pending = pd->next;
+		if (vm->pending)
+			vm->pending->pprev = &vm->pending;
 		if (pd->client)
 			control_error(vm->ctl, pd->client, pd->id, "GenericError", "QEMU exited before it answered");
 		pending_free(pd);
@@ -121,6 +126,9 @@ static int send_full(struct vm *vm, const char *command, json_object *args, enum
 		return r;
 	}
 	pd->next = vm->pending;
+	if (pd->next)
+		pd->next->pprev = &pd->next;
+	pd->pprev = &vm->pending;
 	vm->pending = pd;
 	return 0;
 }
@@ -356,12 +364,11 @@ static void handle_qmp_messages(struct vm *vm)
 			break;
 		case QMP_MSG_RETURN:
 		case QMP_MSG_ERROR: {
-			struct pending *pd = cookie, **pp;
+			struct pending *pd = cookie;
 
-			for (pp = &vm->pending; *pp && *pp != pd; pp = &(*pp)->next)
-				;
-			if (*pp)
-				*pp = pd->next;
+			*pd->pprev = pd->next;
+			if (pd->next)
+				pd->next->pprev = pd->pprev;
 			if (pd->client)
 				on_client_reply(vm, m, pd);
 			else
