@@ -24,6 +24,7 @@ struct client {
 	struct qmp_reader *reader;
 	char *out;
 	size_t out_len;
+	size_t out_cap;
 	unsigned inflight; /* commands handed on and not yet answered */
 	bool closing;	   /* drop once the output is written */
 	uint64_t connected;    /* when it was let in (monotonic usec) */
@@ -48,8 +49,9 @@ struct control {
 	void *userdata;
 	struct client clients[CONTROL_CLIENTS_MAX];
 	uint64_t next_serial;
-	/* Clients turned away or made room for since the last warning: said at most once per CONTROL_WARN_USEC. */
-	unsigned refused, evicted;
+	/* Clients turned away, made room for, or dropped for not reading their replies since the last warning: said at
+	 * most once per CONTROL_WARN_USEC. */
+	unsigned refused, evicted, slow;
 	uint64_t warned;
 };
 
@@ -135,10 +137,13 @@ static struct client *find(struct control *c, uint64_t serial)
 	return NULL;
 }
 
-/* Queues a line for a client. One that lets 1 MiB pile up is not reading: it is dropped rather than fed. */
-static void queue(struct client *cl, char *line)
+/*
+ * Queues a line for a client. One that lets 1 MiB pile up is not reading: it is dropped rather than fed. The buffer
+ * grows by doubling, so that filling it costs a few copies, not one per line.
+ */
+static void queue(struct control *c, struct client *cl, char *line)
 {
-	size_t n;
+	size_t n, cap;
 	char *o;
 
 	if (!line || cl->fd < 0 || cl->closing) {
@@ -147,21 +152,26 @@ static void queue(struct client *cl, char *line)
 	}
 	n = strlen(line);
 	if (cl->out_len + n > CONTROL_OUTPUT_MAX) {
-		log_warning("control: dropping a client that does not read its replies");
 		free(line);
 		drop(cl);
+		c->slow++;
 		return;
 	}
-	o = realloc(cl->out, cl->out_len + n);
-	if (!o) {
-		free(line);
-		drop(cl);
-		return;
+	if (cl->out_len + n > cl->out_cap) {
+		for (cap = cl->out_cap ? cl->out_cap : 1024; cap < cl->out_len + n; cap *= 2)
+			;
+		o = realloc(cl->out, cap);
+		if (!o) {
+			free(line);
+			drop(cl);
+			return;
+		}
+		cl->out = o;
+		cl->out_cap = cap;
 	}
 	/* The buffer is the client's (cl->out); the analyzer loses it when realloc moves it. */
 	ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
-	memcpy(o + cl->out_len, line, n);
-	cl->out = o;
+	memcpy(cl->out + cl->out_len, line, n);
 	cl->out_len += n;
 	free(line);
 	ANALYZER_IGNORE_END
@@ -182,6 +192,11 @@ static void flush_one(struct client *cl)
 		memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
 		cl->out_len -= (size_t)n;
 	}
+	/* A buffer that grew for a client that read slowly is given back once it is written out. */
+	if (cl->out_cap > CONTROL_READING_MAX) {
+		cl->out = mfree(cl->out);
+		cl->out_cap = 0;
+	}
 	if (cl->closing)
 		drop(cl);
 }
@@ -197,7 +212,7 @@ static void answer(struct control *c, uint64_t client, char *line)
 	}
 	if (cl->inflight > 0)
 		cl->inflight--;
-	queue(cl, line);
+	queue(c, cl, line);
 }
 
 void control_return(struct control *c, uint64_t client, json_object *id, json_object *value)
@@ -209,12 +224,12 @@ void control_return(struct control *c, uint64_t client, json_object *id, json_ob
 }
 
 /* An error for something the client sent that never became a command (garbage, a huge line). */
-static void protocol_error(struct client *cl, json_object *id, const char *desc)
+static void protocol_error(struct control *c, struct client *cl, json_object *id, const char *desc)
 {
 	char *line = NULL;
 
 	if (qmp_encode_error(id, "GenericError", desc, &line) == 0)
-		queue(cl, line);
+		queue(c, cl, line);
 }
 
 void control_error(struct control *c, uint64_t client, json_object *id, const char *class, const char *desc)
@@ -238,7 +253,7 @@ void control_event(struct control *c, const char *event, json_object *data)
 		if (c->clients[i].fd < 0)
 			continue;
 		if (qmp_encode_event(event, data, (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000, &line) == 0)
-			queue(&c->clients[i], line);
+			queue(c, &c->clients[i], line);
 	}
 }
 
@@ -284,16 +299,19 @@ static struct client *victim(struct control *c)
 	return best >= 0 ? v : NULL;
 }
 
-/* Says how many clients were turned away or made room for, at most once per CONTROL_WARN_USEC. */
+/* Says how many clients were turned away, made room for or dropped as slow, at most once per CONTROL_WARN_USEC. */
 static void warn_crowd(struct control *c)
 {
 	uint64_t now = now_usec();
 
-	if (c->refused + c->evicted == 0 || (c->warned && now - c->warned < CONTROL_WARN_USEC))
+	if (c->refused + c->evicted + c->slow == 0 || (c->warned && now - c->warned < CONTROL_WARN_USEC))
 		return;
-	log_warning("control: too many clients: %u turned away, %u disconnected to make room (at most %d at once)",
-		    c->refused, c->evicted, CONTROL_CLIENTS_MAX);
-	c->refused = c->evicted = 0;
+	if (c->slow)
+		log_warning("control: dropped %u client%s that did not read their replies", c->slow, c->slow == 1 ? "" : "s");
+	if (c->refused + c->evicted)
+		log_warning("control: too many clients: %u turned away, %u disconnected to make room (at most %d at once)",
+			    c->refused, c->evicted, CONTROL_CLIENTS_MAX);
+	c->refused = c->evicted = c->slow = 0;
 	c->warned = now;
 }
 
@@ -355,9 +373,9 @@ int control_attach(struct control *c, int fd, uint64_t *ret_client)
 	}
 	if (ret_client)
 		*ret_client = cl->serial;
-	/* As in queue(): the greeting's buffer is the client's, which the analyzer loses when realloc moves it. */
+	/* The greeting's buffer is the client's, which the analyzer loses when realloc moves it. */
 	ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
-	queue(cl, greeting);
+	queue(c, cl, greeting);
 	flush_one(cl);
 	return 0;
 	ANALYZER_IGNORE_END
@@ -414,17 +432,17 @@ static void process(struct control *c, struct client *cl)
 			cl->errors++;
 		if (r == -EMSGSIZE) {
 			/* No one sends a 64 KiB command by mistake; answer, then hang up. */
-			protocol_error(cl, NULL, "line too long (the limit is 64 KiB)");
+			protocol_error(c, cl, NULL, "line too long (the limit is 64 KiB)");
 			cl->closing = true;
 			return;
 		}
 		if (r < 0) {
-			protocol_error(cl, qmp_reader_error_id(cl->reader), qmp_reader_error(cl->reader));
+			protocol_error(c, cl, qmp_reader_error_id(cl->reader), qmp_reader_error(cl->reader));
 			continue;
 		}
 		if (m->type != QMP_MSG_COMMAND) {
 			cl->errors++;
-			protocol_error(cl, m->id, "expected a command: {\"execute\": ...}");
+			protocol_error(c, cl, m->id, "expected a command: {\"execute\": ...}");
 			continue;
 		}
 		cl->inflight++;
