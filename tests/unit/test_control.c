@@ -170,6 +170,73 @@ static void test_command_name_with_nul_refused(void **state)
 	rmdir(dir);
 }
 
+/* Whether the peer end of a client's socket pair has been hung up on, after reading what it was sent. */
+static bool hung_up(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0;
+}
+
+static void test_crowd_makes_room(void **state)
+{
+	char dir[] = "/tmp/vgpuvm-unit-ctl-XXXXXX", path[128];
+	static const char status[] = "{\"execute\": \"status\"}\r\n";
+	struct control *c = NULL;
+	uint64_t id[CONTROL_CLIENTS_MAX + 2];
+	int peer[CONTROL_CLIENTS_MAX + 2];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/control", dir);
+	assert_int_equal(control_new(path, (gid_t)-1, count_command, &c, &c), 0);
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+		assert_int_equal(control_attach(c, sv[0], &id[i]), 0);
+		peer[i] = sv[1];
+	}
+	/* Client 0 sends garbage, client 1 half a line, the others a command each, answered at once (they behave). */
+	control_input(c, id[0], "garbage\r\n", 9);
+	control_input(c, id[1], "{\"execute\": \"sta", 16);
+	for (size_t i = 2; i < CONTROL_CLIENTS_MAX; i++)
+		control_input(c, id[i], status, sizeof(status) - 1);
+	flush(c);
+
+	/* A 17th client: the one that sent garbage makes room, told why; an 18th: the one that stalled. */
+	for (size_t k = 0; k < 2; k++) {
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+		assert_int_equal(control_attach(c, sv[0], &id[CONTROL_CLIENTS_MAX + k]), 0);
+		peer[CONTROL_CLIENTS_MAX + k] = sv[1];
+		assert_true(hung_up(peer[k]));
+		control_input(c, id[CONTROL_CLIENTS_MAX + k], status, sizeof(status) - 1);
+	}
+	for (size_t i = 2; i < CONTROL_CLIENTS_MAX + 2; i++)
+		assert_false(hung_up(peer[i]));
+
+	/* Every place held by a client that behaves: the next one is turned away, and no one is disconnected. */
+	{
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+		assert_int_equal(control_attach(c, sv[0], NULL), -EBUSY);
+		assert_true(hung_up(sv[1]));
+		close(sv[1]);
+	}
+	for (size_t i = 2; i < CONTROL_CLIENTS_MAX + 2; i++)
+		assert_false(hung_up(peer[i]));
+	control_free(c);
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX + 2; i++)
+		close(peer[i]);
+	rmdir(dir);
+}
+
 /*
  * In a child whose getsockopt() fails: the server refuses the connection and says why, rather than logging the uid of
  * a struct ucred that was never filled in. Returns a number naming the first thing that went wrong, 0 if none.
@@ -250,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_stop_args_accepted),
 		cmocka_unit_test(test_qmp_args),
 		cmocka_unit_test(test_command_name_with_nul_refused),
+		cmocka_unit_test(test_crowd_makes_room),
 		cmocka_unit_test(test_peercred_failure_refused),
 	};
 
