@@ -15,6 +15,13 @@ BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 STOCKDIR ?= $(DATADIR)/vgpuvm/profiles
 MANDIR ?= $(DATADIR)/man
+# systemd's and udev's directories are PREFIX/lib whatever the libdir: /usr/lib, or /usr/local/lib, which they read too.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+LIBEXECDIR ?= $(PREFIX)/libexec/vgpuvm
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 PKGS := json-c uuid libseccomp libcap-ng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -129,7 +136,7 @@ $(BUILD)/man/%: docs/%.md
 	sed -e "1s/\bDATE\b/$$d/" -e '1s/\bVERSION\b/$(VERSION)/' $< | $(GO_MD2MAN) -out $@
 
 deps:
-	@scripts/deps.sh build test e2e
+	@scripts/deps.sh build test package e2e
 
 # Every layer, one summary line at the end.
 check: deps
@@ -177,10 +184,27 @@ bench: deps
 	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && VGPUVM_RUNTIME_DIR=$$d $(BUILD)/helpers/bench \
 		$(CURDIR)/$(BUILD)/vgpuvm tests/bench/plain-tcg.json; r=$$?; rm -rf $$d; exit $$r
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR)
+# The unit and the udev rule name installed paths (the unit points at the installed manual pages, which
+# systemd-analyze verify checks); the rest is installed as it is in the tree.
+$(BUILD)/dist/vgpuvm@.service: examples/vgpuvm@.service
+	@mkdir -p $(dir $@)
+	sed -e 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' -e 's|^Documentation=.*|Documentation=man:vgpuvm(1) man:vgpuvm-profile(5)|' $< >$@
+$(BUILD)/dist/70-vgpuvm.rules: dist/70-vgpuvm.rules.in
+	@mkdir -p $(dir $@)
+	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $< >$@
+
+install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/70-vgpuvm.rules
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/vgpuvm $(DESTDIR)$(BINDIR)/vgpuvm
 	install -m 0644 profiles/stock/*.json $(DESTDIR)$(STOCKDIR)/
+	install -m 0644 profiles/profile.schema.json $(DESTDIR)$(DATADIR)/vgpuvm/profile.schema.json
+	install -m 0644 completion/vgpuvm.bash $(DESTDIR)$(BASHCOMPDIR)/vgpuvm
+	install -m 0644 $(BUILD)/dist/vgpuvm@.service $(DESTDIR)$(UNITDIR)/vgpuvm@.service
+	install -m 0644 dist/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf
+	install -m 0644 dist/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf
+	install -m 0644 $(BUILD)/dist/70-vgpuvm.rules $(DESTDIR)$(UDEVRULESDIR)/70-vgpuvm.rules
+	install -m 0755 dist/vfio-group-is-mdev $(DESTDIR)$(LIBEXECDIR)/vfio-group-is-mdev
 ifneq ($(GO_MD2MAN),)
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 0644 $(BUILD)/man/vgpuvm.1 $(DESTDIR)$(MANDIR)/man1/vgpuvm.1
@@ -195,7 +219,10 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/vgpuvm.1 $(DESTDIR)$(MANDIR)/man5/vgpuvm-profile.5 \
 		$(DESTDIR)$(MANDIR)/man7/vgpuvm-control.7
 	rm -rf $(DESTDIR)$(STOCKDIR)
-	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm 2>/dev/null
+	rm -f $(DESTDIR)$(DATADIR)/vgpuvm/profile.schema.json $(DESTDIR)$(BASHCOMPDIR)/vgpuvm \
+		$(DESTDIR)$(UNITDIR)/vgpuvm@.service $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf \
+		$(DESTDIR)$(UDEVRULESDIR)/70-vgpuvm.rules $(DESTDIR)$(LIBEXECDIR)/vfio-group-is-mdev
+	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 format:
 	clang-format -i $(wildcard */*.c */*.h supervisor/*/*.c supervisor/*/*.h tests/*/*.c)
@@ -206,4 +233,5 @@ clean:
 .PHONY: all man unit-bins helpers fuzz-bins deps check asan fuzz property analyze bench demo install uninstall format clean
 .DELETE_ON_ERROR:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# The dependency files of this build; the package test's copy of the tree (BUILD/pkg) has its own, and *.d directories.
+-include $(shell find $(BUILD) -path '$(BUILD)/pkg' -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -112,8 +112,9 @@ char *profile_summary(const struct profile *p)
 
 	profile_format_memory(p->memory, mem, sizeof(mem));
 	if (p->vgpu)
-		snprintf(vgpu, sizeof(vgpu), "vGPU %s on %s, uuid %s%s, display %s", p->vgpu->type,
-			 p->vgpu->parent ?: "(the one parent offering it)", p->vgpu->uuid,
+		snprintf(vgpu, sizeof(vgpu), "vGPU %s on %s, uuid %s%s, display %s",
+			 p->vgpu->type ?: "(the type of the existing mdev)",
+			 p->vgpu->parent ?: p->vgpu->type ? "(the one parent offering it)" : "(its parent)", p->vgpu->uuid,
 			 p->vgpu->uuid_auto ? " (derived from the name)" : "", p->vgpu->display ? "on" : "off");
 	if (asprintf(&s, "%s: %s, %u CPU%s, %s, %s; %s; window: %s%s", p->name, mem, p->cpus, p->cpus == 1 ? "" : "s",
 		     p->machine, profile_accel_to_string(p->accel), vgpu, disp,

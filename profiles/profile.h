@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest deadline a profile or a stop request may give, in seconds: a day. */
+#define PROFILE_TIMEOUT_MAX 86400
+
 enum profile_accel {
 	PROFILE_ACCEL_KVM,
 	PROFILE_ACCEL_TCG,
@@ -50,12 +53,13 @@ enum profile_disk_interface {
 
 struct profile_vgpu {
 	char *parent; /* PCI address or mdev_bus name; NULL: the one parent that offers the type */
-	char *type;
+	char *type;   /* NULL: the type of the mdev the UUID names, which is adopted (profile_set_vgpu_type()) */
 	bool uuid_auto; /* the UUID was derived from the profile name */
 	char uuid[PROFILE_UUID_STRING_MAX];
 	bool display;
 	bool ramfb;
 	bool opregion;
+	bool opregion_set; /* the profile says true or false; unset is QEMU's default (on for the iGPU from QEMU 10) */
 	bool nohotplug; /* also true when ramfb asks for it */
 	bool memlock;	/* give QEMU RLIMIT_MEMLOCK = guest RAM + 1 GiB */
 	unsigned xres, yres; /* 0: not set */

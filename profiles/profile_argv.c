@@ -11,6 +11,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
 #include "util/macro.h"
 
 struct builder {
@@ -97,7 +98,8 @@ static void add_display(struct builder *b, const struct profile *p)
 		addf(b, "egl-headless%s%s", node ? ",rendernode=" : "", node ?: "");
 		break;
 	case PROFILE_DISPLAY_SPICE_APP:
-		addf(b, "spice-app,gl=%s", d->gl ? "on" : "off");
+		/* QEMU 7.2's ui/spice-app.c turns GL on when gl= is given at all (it tests has_gl): off is left out. */
+		addf(b, "spice-app%s", d->gl ? ",gl=on" : "");
 		break;
 	case PROFILE_DISPLAY_VNC:
 		addf(b, "vnc=%s", d->listen);
@@ -135,7 +137,31 @@ static void add_serial(struct builder *b, const struct profile *p)
 	}
 }
 
-static void add_vgpu(struct builder *b, const struct profile *p, const char *sysfs_root)
+/* "opregion": false on the iGPU (or a type not known yet): what QEMU's default is decides what to write. */
+static bool opregion_off_asked(const struct profile_vgpu *g)
+{
+	return g->opregion_set && !g->opregion && (!g->type || profile_vgpu_type_is_igd(g->type));
+}
+
+bool profile_argv_wants_qemu_version(const struct profile *p)
+{
+	return p->vgpu && opregion_off_asked(p->vgpu);
+}
+
+/*
+ * The OpRegion: on when the profile says true. QEMU 10 turned it on by default for the Intel iGPU, so a profile's
+ * false is written out there, and where the version is not known; an older QEMU's default is off already.
+ */
+static const char *opregion_opt(const struct profile_vgpu *g, unsigned qemu_version)
+{
+	if (g->opregion)
+		return ",x-igd-opregion=on";
+	if (opregion_off_asked(g) && (qemu_version == 0 || qemu_version >= PROFILE_QEMU_VERSION(10, 0, 0)))
+		return ",x-igd-opregion=off";
+	return "";
+}
+
+static void add_vgpu(struct builder *b, const struct profile *p, const char *sysfs_root, unsigned qemu_version)
 {
 	const struct profile_vgpu *g = p->vgpu;
 	_cleanup_free_ char *root = escape_commas(sysfs_root), *res = NULL;
@@ -151,7 +177,7 @@ static void add_vgpu(struct builder *b, const struct profile *p, const char *sys
 	add(b, "-device");
 	addf(b, "%s,sysfsdev=%s/bus/mdev/devices/%s,display=%s%s%s%s", g->nohotplug ? "vfio-pci-nohotplug" : "vfio-pci",
 	     root, g->uuid, g->display ? "on" : "off", g->ramfb ? ",ramfb=on" : "",
-	     g->opregion ? ",x-igd-opregion=on" : "", res ?: "");
+	     opregion_opt(g, qemu_version), res ?: "");
 }
 
 size_t profile_files(const struct profile *p, struct profile_file *ret, size_t max)
@@ -261,7 +287,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	add(&b, "-mon");
 	add(&b, "chardev=vgpuvm-qmp,mode=control");
 	if (p->vgpu)
-		add_vgpu(&b, p, sysfs_root);
+		add_vgpu(&b, p, sysfs_root, opts ? opts->qemu_version : 0);
 	add_disks(&b, p, opts ? opts->file_fd_base : 0);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);

@@ -2,16 +2,23 @@
 /* struct profile → QEMU's argv. */
 #pragma once
 
+#include <stdbool.h>
+
 struct profile;
 
-/* The fd number at which QEMU finds its QMP socket (documented in the README). */
+/* The fd number at which QEMU finds its QMP socket (documented in docs/hacking.md). */
 #define PROFILE_QMP_FD 3
 
 /* Where QEMU finds the first of the files vgpuvm opens for it (fd 4 is the exec-status pipe until exec). */
 #define PROFILE_FILE_FD_BASE 5
 
+/* A QEMU version as one number, to compare: PROFILE_QEMU_VERSION(10, 0, 0). */
+#define PROFILE_QEMU_VERSION(major, minor, micro) ((major) * 10000u + (minor) * 100u + (micro))
+
 struct profile_argv_opts {
 	const char *sysfs_root; /* NULL: "/sys" */
+	unsigned qemu_version;	/* PROFILE_QEMU_VERSION() of the QEMU that will run it, 0: not known (see
+				 * profile_argv_wants_qemu_version()) */
 	int qmp_fd;		/* where the QMP socket will be in QEMU; 0: PROFILE_QMP_FD */
 	int file_fd_base;	/* >0: the files of profile_files() are open fds from this number on (-add-fd and
 				 * /dev/fdset/N); 0: QEMU opens them by path */
@@ -33,6 +40,12 @@ struct profile_file {
  * picks the fd of the access mode it asks for). Returns how many, at most max.
  */
 size_t profile_files(const struct profile *p, struct profile_file *ret, size_t max);
+
+/*
+ * Whether the command line depends on QEMU's version, so that the caller should ask QEMU (qemu -version) and pass it
+ * in profile_argv_opts: with "opregion": false, which QEMU 10 and later need written out.
+ */
+bool profile_argv_wants_qemu_version(const struct profile *p);
 
 /* Builds the NULL-terminated argv that `vgpuvm run` executes; argv[0] is the profile's qemu binary. */
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret);

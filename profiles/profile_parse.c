@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "profiles/profile.h"
+#include "profiles/profile_check.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -26,7 +27,6 @@ static const char uuid_namespace[] = "92b2e383-78e2-4773-b9f0-50c6d27af287";
 #define MEMORY_MAX (UINT64_C(16) << 40)
 #define CPUS_MAX 1024
 #define RES_MAX 16384
-#define TIMEOUT_MAX 86400
 /* The most parts a --set key may have. */
 #define SET_DEPTH_MAX 8
 
@@ -110,7 +110,7 @@ unsigned profile_edit_distance(const char *a, const char *b)
 }
 
 /* The keys each object takes. The tables are also the source of "did you mean". */
-static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
+static const char *const top_keys[] = { "$schema", "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
 					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
@@ -338,6 +338,7 @@ static int expect_object(struct ctx *c, json_object *v, const char *field)
 
 static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 {
+	bool nohotplug_set = false;
 	json_object *v;
 	int r;
 
@@ -347,12 +348,6 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	g->display = true;
 	g->uuid_auto = true;
 	g->memlock = true;
-	if (!json_object_object_get_ex(o, "type", &v))
-		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists them)");
-	if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
-		return r;
-	if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
-		return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
 	if (json_object_object_get_ex(o, "parent", &v)) {
 		if ((r = get_string(c, v, "vgpu.parent", &g->parent)) < 0)
 			return r;
@@ -376,14 +371,30 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 			g->uuid_auto = false;
 		}
 	}
+	/* An mdev that exists already (made by mdevctl, libvirt or Proxmox) is adopted by its UUID alone: its
+	 * mdev_type link says the type when the VM starts. Making one needs the type. */
+	if (json_object_object_get_ex(o, "type", &v)) {
+		if ((r = get_string(c, v, "vgpu.type", &g->type)) < 0)
+			return r;
+		if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
+			return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
+	} else if (g->uuid_auto)
+		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists "
+			    "them), or give the vgpu.uuid of an mdev that exists, to adopt it");
 	if (json_object_object_get_ex(o, "display", &v) && (r = get_bool(c, v, "vgpu.display", &g->display)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "ramfb", &v) && (r = get_bool(c, v, "vgpu.ramfb", &g->ramfb)) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "opregion", &v) && (r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
-		return r;
-	if (json_object_object_get_ex(o, "nohotplug", &v) && (r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
-		return r;
+	if (json_object_object_get_ex(o, "opregion", &v)) {
+		if ((r = get_bool(c, v, "vgpu.opregion", &g->opregion)) < 0)
+			return r;
+		g->opregion_set = true;
+	}
+	if (json_object_object_get_ex(o, "nohotplug", &v)) {
+		if ((r = get_bool(c, v, "vgpu.nohotplug", &g->nohotplug)) < 0)
+			return r;
+		nohotplug_set = true;
+	}
 	if (json_object_object_get_ex(o, "memlock", &v) && (r = get_bool(c, v, "vgpu.memlock", &g->memlock)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "xres", &v) && (r = get_uint(c, v, "vgpu.xres", 1, RES_MAX, &g->xres)) < 0)
@@ -399,6 +410,9 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	if (!!g->xres != !!g->yres)
 		return fail(c, g->xres ? "vgpu.yres" : "vgpu.xres", "missing; xres and yres go together");
 	/* ramfb is only allowed on a device that cannot be unplugged, so ramfb implies the nohotplug driver. */
+	if (g->ramfb && nohotplug_set && !g->nohotplug)
+		return fail(c, "vgpu.nohotplug", "false, but \"ramfb\": true needs vfio-pci-nohotplug (QEMU puts ramfb only "
+			    "on a device that cannot be unplugged); remove \"nohotplug\": false, or set \"ramfb\": false");
 	if (g->ramfb)
 		g->nohotplug = true;
 	return 0;
@@ -672,13 +686,13 @@ static int parse_shutdown(struct ctx *c, json_object *o, struct profile_shutdown
 	if ((r = expect_object(c, o, "shutdown")) < 0 || (r = check_keys(c, o, "shutdown", shutdown_keys)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "powerdown_timeout", &v) &&
-	    (r = get_uint(c, v, "shutdown.powerdown_timeout", 0, TIMEOUT_MAX, &s->powerdown_timeout)) < 0)
+	    (r = get_uint(c, v, "shutdown.powerdown_timeout", 0, PROFILE_TIMEOUT_MAX, &s->powerdown_timeout)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "quit_timeout", &v) &&
-	    (r = get_uint(c, v, "shutdown.quit_timeout", 0, TIMEOUT_MAX, &s->quit_timeout)) < 0)
+	    (r = get_uint(c, v, "shutdown.quit_timeout", 0, PROFILE_TIMEOUT_MAX, &s->quit_timeout)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "kill_timeout", &v) &&
-	    (r = get_uint(c, v, "shutdown.kill_timeout", 0, TIMEOUT_MAX, &s->kill_timeout)) < 0)
+	    (r = get_uint(c, v, "shutdown.kill_timeout", 0, PROFILE_TIMEOUT_MAX, &s->kill_timeout)) < 0)
 		return r;
 	return 0;
 }
@@ -718,6 +732,13 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	if ((r = check_keys(c, root, NULL, top_keys)) < 0)
 		return r;
 
+	/* The schema an editor checks the file against (profile.schema.json); vgpuvm itself reads nothing from it. */
+	if (json_object_object_get_ex(root, "$schema", &v)) {
+		_cleanup_free_ char *schema = NULL;
+
+		if ((r = get_string(c, v, "$schema", &schema)) < 0)
+			return r;
+	}
 	if (json_object_object_get_ex(root, "name", &v)) {
 		if ((r = get_string(c, v, "name", &p->name)) < 0)
 			return r;
@@ -806,7 +827,7 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 
 	p->start_timeout = 120;
 	if (json_object_object_get_ex(root, "start_timeout", &v) &&
-	    (r = get_uint(c, v, "start_timeout", 1, TIMEOUT_MAX, &p->start_timeout)) < 0)
+	    (r = get_uint(c, v, "start_timeout", 1, PROFILE_TIMEOUT_MAX, &p->start_timeout)) < 0)
 		return r;
 	p->restart = PROFILE_RESTART_NO;
 	if (json_object_object_get_ex(root, "restart", &v)) {
@@ -844,7 +865,8 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;
-	return 0;
+	/* The rules across parts, and those of the vGPU's type (profile_check.c). */
+	return profile_check(p, &c->error);
 }
 
 /*

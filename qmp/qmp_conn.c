@@ -15,6 +15,7 @@
 #include "qmp/qmp.h"
 #include "qmp/qmp_client.h"
 #include "qmp/qmp_conn.h"
+#include "util/fdpass.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
@@ -30,6 +31,8 @@ struct qmp_conn {
 	bool eof;
 	/* send() and recv() said ENOTSOCK once, so read() and write() are used from then on. */
 	bool not_socket;
+	/* The newest file descriptor the peer sent (SCM_RIGHTS), not yet taken; -1 for none. */
+	int fd_received;
 	char error[256];
 };
 
@@ -47,6 +50,7 @@ int qmp_conn_new(int fd, struct qmp_conn **ret)
 	if (k < 0)
 		return k;
 	c->fd = fd;
+	c->fd_received = -1;
 	*ret = steal_pointer(&c);
 	return 0;
 }
@@ -58,6 +62,7 @@ void qmp_conn_free(struct qmp_conn *c)
 	for (size_t i = 0; i < c->n_events; i++)
 		qmp_msg_free(c->events[c->ev_head + i]);
 	free(c->events);
+	safe_close(c->fd_received);
 	qmp_client_free(c->client);
 	free(c);
 }
@@ -99,6 +104,27 @@ static int conn_wait(struct qmp_conn *c, short events, uint64_t deadline)
 	}
 }
 
+/*
+ * recv() that also takes the file descriptors that come with the bytes: the newest is kept for qmp_conn_take_fd(), any
+ * older one still held is closed. Returns as recv() does, errno set.
+ */
+static ssize_t conn_recv(struct qmp_conn *c, void *buf, size_t len)
+{
+	int fds[FDPASS_MAX];
+	size_t n_fds = 0;
+	ssize_t n = fdpass_recv(c->fd, buf, len, MSG_DONTWAIT, fds, ELEMENTSOF(fds), &n_fds);
+
+	for (size_t i = 0; i < n_fds; i++) {
+		safe_close(c->fd_received);
+		c->fd_received = fds[i];
+	}
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
 /* Reads once and feeds the client. 0 also when nothing could be read after all (EINTR, EAGAIN). */
 static int conn_read(struct qmp_conn *c, uint64_t deadline)
 {
@@ -111,7 +137,7 @@ static int conn_read(struct qmp_conn *c, uint64_t deadline)
 		return k;
 	n = -1;
 	if (!c->not_socket) {
-		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = conn_recv(c, buf, sizeof(buf));
 		if (n < 0 && errno == ENOTSOCK)
 			c->not_socket = true;
 	}
@@ -319,6 +345,11 @@ int qmp_conn_next_event(struct qmp_conn *c, uint64_t deadline, struct qmp_msg **
 			return 0;
 		}
 	}
+}
+
+int qmp_conn_take_fd(struct qmp_conn *c)
+{
+	return c->fd_received >= 0 ? TAKE_FD(c->fd_received) : -ENOENT;
 }
 
 size_t qmp_conn_queued_events(const struct qmp_conn *c)

@@ -43,6 +43,13 @@ int qmp_conn_execute(struct qmp_conn *c, const char *command, struct json_object
  */
 int qmp_conn_next_event(struct qmp_conn *c, uint64_t deadline, struct qmp_msg **ret_event);
 
+/*
+ * The newest file descriptor the peer sent with its bytes (SCM_RIGHTS, received close-on-exec), for the caller to
+ * own, or -ENOENT. Only one is kept: an older one is closed when a newer one comes, and the one left is closed by
+ * qmp_conn_free(). A caller that expects one with a reply takes (and closes) any held before it sends the command.
+ */
+int qmp_conn_take_fd(struct qmp_conn *c);
+
 /* The number of events queued and not yet popped. */
 size_t qmp_conn_queued_events(const struct qmp_conn *c);
 

@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Reads a small file (at most max bytes) into a NUL-terminated string with trailing white space removed. */
+/*
+ * Reads a small regular file (at most max bytes) into a NUL-terminated string with trailing white space removed.
+ * Anything else (a FIFO, a device) is -EBADFD, found without waiting: the open does not block.
+ */
 int read_one_line(const char *path, size_t max, char **ret);
 
 /* Reads a file holding one unsigned decimal number. */

@@ -11,6 +11,12 @@
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A UUID as text, 8-4-4-4-12 hexadecimal digits, and its NUL. */
+#define UUID_STRING_SIZE 37
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /*
  * GCC 12's -fanalyzer does not follow __attribute__((cleanup)) on a path that returns before a later statement: it
  * reports the cleanup of a variable declared "= NULL" as a use of an uninitialised value (make analyze showed it at

@@ -1,9 +1,63 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/utf8.h"
 
+static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+/*
+ * The well-formed UTF-8 sequence at s (Unicode Table 3-7): returns its length and its code point in *ret_cp. When
+ * there is none, returns 0 and the length of the maximal subpart in *ret_bad (at least 1): the bytes one U+FFFD
+ * stands for. The NUL at the end of s is never a continuation byte, so nothing is read past it.
+ */
+static size_t decode(const unsigned char *s, uint32_t *ret_cp, size_t *ret_bad)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	uint32_t cp;
+	size_t n;
+
+	if (c < 0x80) {
+		*ret_cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+		lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+		hi = c == 0xed ? 0x9f : 0xbf; /* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
+	} else {
+		*ret_bad = 1;
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi) {
+			*ret_bad = i;
+			return 0;
+		}
+		cp = cp << 6 | (s[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*ret_cp = cp;
+	return n;
+}
+
+/*
+ * Unlike decode(), which leans on the NUL that ends a C string, this reads exactly n bytes: a buffer from outside may
+ * hold a NUL, and need not have one after its end.
+ */
 bool utf8_valid(const char *s, size_t n, size_t *ret_bad)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -49,26 +103,60 @@ bad:
 	return false;
 }
 
-char *utf8_make_valid(const char *s)
+static bool is_control(uint32_t cp)
 {
-	size_t n = strlen(s), i = 0, o = 0, bad;
-	/* Each bad byte becomes three; nothing else grows. */
-	char *r = malloc(n * 3 + 1);
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
 
-	if (!r)
+static char *convert(const char *s, bool escape)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
 		return NULL;
-	while (i < n) {
-		if (utf8_valid(s + i, n - i, &bad))
-			bad = n - i;
-		memcpy(r + o, s + i, bad);
-		o += bad;
-		i += bad;
-		if (i < n) {
-			memcpy(r + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
+	while (*p) {
+		uint32_t cp = 0;
+		size_t bad = 0, n = decode(p, &cp, &bad);
+
+		if (n == 0) {
+			fputs(replacement, f);
+			p += bad;
+		} else if (escape && is_control(cp)) {
+			fprintf(f, "\\x%02x", (unsigned)cp);
+			p += n;
+		} else if (escape && cp == '\\') {
+			fputs("\\\\", f);
+			p += n;
+		} else {
+			fwrite(p, 1, n, f);
+			p += n;
 		}
 	}
-	r[o] = 0;
-	return r;
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *utf8_make_valid(const char *s)
+{
+	return convert(s, false);
+}
+
+char *utf8_escape_controls(const char *s)
+{
+	return convert(s, true);
+}
+
+size_t utf8_columns(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
 }

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Strict UTF-8, as RFC 3629 defines it. */
+/*
+ * UTF-8 as RFC 3629 and Unicode's Table 3-7 define it: outside bytes checked strictly on their way in, and text from
+ * the host (sysfs attributes, directory names) on its way out: as valid UTF-8 for JSON, and with its control
+ * characters escaped for a terminal, where an escape sequence or a line break could otherwise paint over the output
+ * or fake a line of it.
+ */
 #pragma once
 
 #include <stdbool.h>
@@ -13,7 +18,18 @@
 bool utf8_valid(const char *s, size_t n, size_t *ret_bad);
 
 /*
- * A copy of the NUL-terminated s with each byte that is not part of valid UTF-8 replaced by U+FFFD: for text vgpuvm
- * did not choose (a file name) that goes into its JSON, which must stay UTF-8. NULL without memory.
+ * A copy of s in which each ill-formed UTF-8 sequence is U+FFFD: one for each maximal subpart, as Unicode 15 §3.9
+ * ("U+FFFD Substitution of Maximal Subparts") and the WHATWG decoder do, so that Latin-1 text and a character cut
+ * in half both come out readable. NULL without memory.
  */
 char *utf8_make_valid(const char *s);
+
+/*
+ * utf8_make_valid(s) for a terminal: C0 controls (tab and newline included), DEL and the C1 controls U+0080-U+009F
+ * become "\xNN" (NN the code point in hex), and a backslash "\\", so that the escaped text is one line, paints
+ * nothing and reads back unambiguously. NULL without memory.
+ */
+char *utf8_escape_controls(const char *s);
+
+/* The number of code points in s, which is valid UTF-8: the columns it takes, for all but wide characters. */
+size_t utf8_columns(const char *s);

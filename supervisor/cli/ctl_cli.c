@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "qmp/qmp.h"
+#include "profiles/profile.h"
 #include "profiles/profile_parse.h"
 #include "qmp/qmp_conn.h"
 #include "supervisor/cli/ctl_cli.h"
@@ -28,6 +29,7 @@
 #include "supervisor/launch/recover.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/host/trust.h"
+#include "supervisor/vm/shot.h"
 #include "util/json.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -91,6 +93,25 @@ static char **vm_names(const char *base)
 	return l;
 }
 
+/* Whether a root client may talk to the server on fd. Returns 0, or an exit code after saying why (unless quiet). */
+static int ctl_check_server(int fd, const char *name, const char *path, bool quiet)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (geteuid() != 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return quiet ? EX_OSERR : (log_error_errno(errno, "Failed to read the credentials of %s: %m", path), EX_OSERR);
+	if (cred.uid == 0)
+		return 0;
+	if (!quiet)
+		log_error("VM %s: the supervisor at %s runs as uid %ld, not root; root talks only to supervisors that root "
+			  "runs: run this command as uid %ld instead",
+			  name, path, (long)cred.uid, (long)cred.uid);
+	return EX_NOPERM;
+}
+
 /* Connects to NAME's supervisor and negotiates. Returns 0 or an exit code, after saying why. */
 static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 {
@@ -117,10 +138,19 @@ static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 		if (r == ENOENT || r == ECONNREFUSED)
 			return log_error("no VM named %s is running (no supervisor at %s)", name, path), EX_UNAVAILABLE;
 		if (r == EACCES || r == EPERM)
-			return log_error("%s: permission denied: only root and the user who started VM %s may control it",
+			return log_error("%s: permission denied: only root, the user who started VM %s and the members of "
+					 "its profile's group may control it",
 					 path, name),
 			       EX_NOPERM;
 		return log_error_errno(r, "Failed to connect to %s: %m", path), EX_UNAVAILABLE;
+	}
+	/*
+	 * Root believes only a supervisor that root runs: the path comes from the environment, and whoever listens
+	 * there would be answering root (the server's credentials are those it had when it called listen()).
+	 */
+	if ((r = ctl_check_server(c.fd, name, path, quiet)) != 0) {
+		close(c.fd);
+		return r;
 	}
 	if ((r = qmp_conn_new(c.fd, &c.conn)) < 0) {
 		close(c.fd);
@@ -242,7 +272,7 @@ static void print_status(json_object *st)
 }
 
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
-			bool *ret_json)
+			bool *ret_json, bool *ret_done)
 {
 	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
 	bool json = false;
@@ -254,7 +284,8 @@ int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wa
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
-			return -1;
+			*ret_done = true;
+			return 0;
 		case 'j':
 			json = true;
 			break;
@@ -266,6 +297,7 @@ int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wa
 	if (argc - optind < min_args || argc - optind > max_args)
 		return log_error("vgpuvm %s: expected %s; see 'vgpuvm %s --help'", argv[0], wanted, argv[0]), EX_USAGE;
 	*ret_json = json;
+	*ret_done = false;
 	return 0;
 }
 
@@ -278,11 +310,11 @@ int cmd_status(int argc, char **argv)
 {
 	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
 	struct ctl c;
-	bool json = false;
+	bool json = false, done = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, status_usage, "a VM name", 1, 1, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, status_usage, "a VM name", 1, 1, &json, &done)) != 0 || done)
+		return r;
 	if ((r = ctl_open(argv[optind], false, &c)) != 0)
 		return r;
 	r = ctl_execute(&c, argv[optind], "status", NULL, CONNECT_TIMEOUT, &m);
@@ -298,18 +330,19 @@ int cmd_status(int argc, char **argv)
 
 static const char list_usage[] = "Usage: vgpuvm list [--json]\n"
 				 "\n"
-				 "Lists the VMs whose supervisor runs. --json prints a list of status objects.\n";
+				 "Lists the VMs whose supervisor runs. --json prints {\"format_version\": 1, \"vms\": [...]},\n"
+				 "a status object for each VM.\n";
 
 int cmd_list(int argc, char **argv)
 {
 	_cleanup_json_ json_object *all = json_object_new_array();
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *base = NULL;
-	bool json = false;
+	bool json = false, done = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json, &done)) != 0 || done)
+		return r;
 	if ((r = base_dir(&base)) != 0)
 		return r;
 	if (!(names = vm_names(base)))
@@ -328,8 +361,13 @@ int cmd_list(int argc, char **argv)
 		ctl_close(&c);
 	}
 	if (json) {
-		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-		return 0;
+		/* An object rather than a bare list, so that the format's version is there even when no VM runs. */
+		_cleanup_json_ json_object *out = json_object_new_object();
+
+		json_object_object_add(out, "format_version", json_object_new_int(STATUS_FORMAT_VERSION));
+		json_object_object_add(out, "vms", json_object_get(all));
+		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		return fflush(stdout) == 0 ? 0 : EX_IOERR;
 	}
 	if (json_object_array_length(all) == 0) {
 		puts("no VMs running");
@@ -391,8 +429,8 @@ int cmd_stop(int argc, char **argv)
 			return 0;
 		case 't':
 			t = strtol(optarg, &end, 10);
-			if (*end || t < 0 || t > 86400)
-				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to 86400, got \"%s\"", optarg),
+			if (*end || t < 0 || t > PROFILE_TIMEOUT_MAX)
+				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to %d, got \"%s\"", PROFILE_TIMEOUT_MAX, optarg),
 				       EX_USAGE;
 			json_object_object_add(args, "timeout", json_object_new_int64(t));
 			break;
@@ -444,16 +482,38 @@ int cmd_stop(int argc, char **argv)
 
 static const char screenshot_usage[] = "Usage: vgpuvm screenshot NAME FILE.png\n"
 				       "\n"
-				       "Saves the guest's display as a PNG (QMP screendump).\n";
+				       "Saves the guest's display as a PNG (QMP screendump). FILE is written as the caller; a\n"
+				       "symbolic link, a FIFO or a file of another user at FILE is refused, not followed.\n";
+
+/* Opens FILE for the screenshot. Returns 0, or an exit code after saying why. */
+static int open_output(const char *file, int *ret)
+{
+	int r = shot_open_output(file, ret);
+
+	switch (r) {
+	case 0:
+		return 0;
+	case -ELOOP:
+		return log_error("%s is a symbolic link: refusing to follow it; remove it or name another file", file),
+		       EX_CANTCREAT;
+	case -EBADFD:
+		return log_error("%s is not a regular file: refusing to write into it", file), EX_CANTCREAT;
+	case -EMLINK:
+		return log_error("%s has other hard links: refusing to write through them", file), EX_CANTCREAT;
+	case -EPERM:
+		return log_error("%s belongs to another user: refusing to write into it", file), EX_CANTCREAT;
+	default:
+		return log_error_errno(r, "Failed to create %s: %m", file), EX_CANTCREAT;
+	}
+}
 
 int cmd_screenshot(int argc, char **argv)
 {
 	_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
 	_cleanup_close_ int in = -1, out = -1;
-	const char *file;
+	json_object *v;
+	uint64_t size;
 	struct ctl c;
-	char buf[65536];
-	ssize_t n;
 	int r;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
@@ -462,22 +522,30 @@ int cmd_screenshot(int argc, char **argv)
 		return log_error("vgpuvm screenshot: expected NAME FILE.png; see 'vgpuvm screenshot --help'"), EX_USAGE;
 	if ((r = ctl_open(argv[1], false, &c)) != 0)
 		return r;
+	/* The screenshot comes as an fd with the reply; one sent before it is not it. */
+	safe_close(qmp_conn_take_fd(c.conn));
 	r = ctl_execute(&c, argv[1], "screenshot", NULL, 30 * USEC_PER_SEC, &m);
+	if (r == 0)
+		in = qmp_conn_take_fd(c.conn);
 	ctl_close(&c);
 	if (r != 0)
 		return r;
-	/* QEMU wrote it into the runtime directory, where it may write; the copy lands where the user wants. */
-	file = jstr(m->data, "file");
-	in = file ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	/* The client opens no path the supervisor names: only the sealed memfd it was handed, and FILE, as the caller. */
 	if (in < 0)
-		return log_error_errno(errno, "Failed to open the screenshot %s: %m", file ?: "(none)"), EX_IOERR;
-	out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0)
-		return log_error_errno(errno, "Failed to create %s: %m", argv[2]), EX_CANTCREAT;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			return log_error_errno(errno, "Failed to write %s: %m", argv[2]), EX_IOERR;
-	unlink(file);
+		return log_error("VM %s: the reply to screenshot carried no file descriptor; refusing it", argv[1]),
+		       EX_PROTOCOL;
+	r = shot_check(in, &size);
+	if (r < 0)
+		return log_error("VM %s: refusing the screenshot the supervisor sent: %s", argv[1],
+				 r == -EBADFD ? "not a sealed memfd" : r == -EFBIG ? "larger than 64 MiB" : strerror(-r)),
+		       EX_PROTOCOL;
+	if (!json_object_object_get_ex(m->data, "size", &v) || json_object_get_int64(v) != (int64_t)size)
+		return log_error("VM %s: the screenshot's size is not the one the supervisor said", argv[1]), EX_PROTOCOL;
+	if ((r = open_output(argv[2], &out)) != 0)
+		return r;
+	r = shot_copy(in, out, size);
+	if (r < 0 || close(TAKE_FD(out)) < 0)
+		return log_error_errno(r < 0 ? r : errno, "Failed to write %s: %m", argv[2]), EX_IOERR;
 	return 0;
 }
 

@@ -5,12 +5,19 @@
 #include <stdbool.h>
 
 /*
+ * The version of the JSON that status --json, list --json and the control socket's status command give, in the
+ * "format_version" field (vgpuvm-control(7)). Adding a field keeps it; removing or renaming a field, or changing its
+ * type or meaning, raises it, so that a script can refuse a format it was not written for.
+ */
+#define STATUS_FORMAT_VERSION 1
+
+/*
  * Parses --help and --json, the options of list, status, types and doctor, then checks that min_args to max_args
  * arguments follow (wanted says what, for the message). Returns 0 with *ret_json set and optind at the first
  * argument; -1 when --help printed usage (exit 0); EX_USAGE after logging why.
  */
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
-			bool *ret_json);
+			bool *ret_json, bool *ret_done);
 
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);

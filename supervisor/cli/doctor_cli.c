@@ -16,9 +16,11 @@
 #include "supervisor/doctor/doctor.h"
 #include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
+#include "supervisor/host/mdev_holder.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/log.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 /*
  * The user the fixes name (usermod -aG kvm USER, a limits.conf line): the one who ran sudo when root via sudo, as
@@ -36,27 +38,42 @@ static const char *fix_user(void)
 	return u && *u ? u : "USER";
 }
 
+/*
+ * The findings quote the host (sysfs attributes, /proc/cpuinfo, QEMU's output): on a terminal their control
+ * characters are escaped (util/utf8.h), so that none can paint over the report or fake a line of it. A fix's own
+ * lines are split first.
+ */
 static void print_human(const struct doctor *d)
 {
 	size_t count[DOCTOR_STATUS_MAX] = {};
 
 	for (size_t i = 0; i < d->n_checks; i++) {
 		const struct doctor_check *c = &d->checks[i];
+		_cleanup_free_ char *summary = utf8_escape_controls(c->summary ?: "(out of memory)");
 
 		count[c->status]++;
-		printf("%s %s: %s\n", doctor_status_to_string(c->status), c->id, c->summary ?: "(out of memory)");
+		printf("%s %s: %s\n", doctor_status_to_string(c->status), c->id, summary ?: "(out of memory)");
 		if (c->fix) {
 			const char *line = c->fix;
 			for (bool first = true; *line; first = false) {
 				const char *nl = strchr(line, '\n');
-				int n = nl ? (int)(nl - line) : (int)strlen(line);
-				printf("     %s%.*s\n", first ? "fix: " : "     ", n, line);
+				size_t n = nl ? (size_t)(nl - line) : strlen(line);
+				_cleanup_free_ char *raw = strndup(line, n), *esc = raw ? utf8_escape_controls(raw) : NULL;
+
+				printf("     %s%s\n", first ? "fix: " : "     ", esc ?: "(out of memory)");
 				line += n + (nl ? 1 : 0);
 			}
 		}
 	}
 	printf("%zu passed, %zu warned, %zu failed, %zu skipped\n", count[DOCTOR_PASS], count[DOCTOR_WARN],
 	       count[DOCTOR_FAIL], count[DOCTOR_SKIP]);
+}
+
+static json_object *json_text(const char *s)
+{
+	_cleanup_free_ char *v = utf8_make_valid(s);
+
+	return json_object_new_string(v ?: "(out of memory)");
 }
 
 static void print_json(const struct doctor *d)
@@ -72,8 +89,9 @@ static void print_json(const struct doctor *d)
 		count[c->status]++;
 		json_object_object_add(o, "id", json_object_new_string(c->id ?: "?"));
 		json_object_object_add(o, "status", json_object_new_string(doctor_status_to_string(c->status)));
-		json_object_object_add(o, "summary", json_object_new_string(c->summary ?: "(out of memory)"));
-		json_object_object_add(o, "fix", c->fix ? json_object_new_string(c->fix) : NULL);
+		/* Valid UTF-8, as JSON must be, whatever the host's text was. */
+		json_object_object_add(o, "summary", json_text(c->summary ?: "(out of memory)"));
+		json_object_object_add(o, "fix", c->fix ? json_text(c->fix) : NULL);
 		json_object_array_add(checks, o);
 	}
 	json_object_object_add(root, "checks", checks);
@@ -101,19 +119,23 @@ int cmd_doctor(int argc, char **argv)
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_free_ char *base = NULL;
 	struct doctor d = {};
-	bool json = false, failed = false;
+	bool json = false, done = false, failed = false;
 	int r;
 
-	if ((r = cli_parse_json_flag(argc, argv, doctor_usage, "at most one PROFILE", 0, 1, &json)) != 0)
-		return r < 0 ? 0 : r;
+	if ((r = cli_parse_json_flag(argc, argv, doctor_usage, "at most one PROFILE", 0, 1, &json, &done)) != 0 || done)
+		return r;
 	if (optind < argc && (r = cli_load_profile(argv[optind], NULL, &p)) != 0)
+		return r;
+	/* A profile that adopts an mdev by UUID alone is checked with that mdev's type, when it exists. */
+	if (p && (r = cli_adopted_type(p, false)) != 0)
 		return r;
 	if (runtime_base(&base) < 0)
 		base = NULL;
 	d = (struct doctor){
-		.sys = mdev_sysfs_root(),
+		.sys = host_sysfs_root(),
 		.proc = host_proc_root(),
 		.dev = host_dev_root(),
+		.mdevctl_dir = host_mdevctl_dir(),
 		.runtime_base = base,
 		.user = fix_user(),
 		.profile = p,

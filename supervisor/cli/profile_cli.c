@@ -11,11 +11,16 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
+#include "supervisor/host/mdev.h"
 #include "supervisor/host/profile_lookup.h"
 #include "profiles/profile_parse.h"
 #include "supervisor/log.h"
 #include "supervisor/cli/profile_cli.h"
+#include "supervisor/host/host.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/trust.h"
+#include "util/time-util.h"
 
 /*
  * The stock profiles: where `make install` puts them, and beside the binary when it runs from its build tree, so
@@ -107,11 +112,11 @@ static int push_set(struct profile_opts *o, char *s)
 }
 
 /*
- * Parses PROFILE [--set K=V]... [--uuid U] for the commands that take a profile. Returns 0, -1 after printing help
- * (exit 0), or a sysexits code.
+ * Parses PROFILE [--set K=V]... [--uuid U] for the commands that take a profile. Returns 0 or a sysexits code; after
+ * printing the help, 0 with *ret_done set.
  */
 static int parse_profile_opts(int argc, char **argv, const char *usage, bool takes_uuid, struct profile_opts *o,
-			      char **uuid_buf)
+			      char **uuid_buf, bool *ret_done)
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -127,7 +132,8 @@ static int parse_profile_opts(int argc, char **argv, const char *usage, bool tak
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
-			return -1;
+			*ret_done = true;
+			return 0;
 		case 's': {
 			_cleanup_free_ char *error = NULL;
 			if (profile_set_check(optarg, &error) < 0) {
@@ -171,35 +177,82 @@ static const char argv_usage[] =
 	"begin with `env` and the NAME=VALUE pairs, so that the whole is one command.\n"
 	"\n"
 	"  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
-	"  --uuid UUID       use this mdev UUID instead of the profile's\n";
+	"  --uuid UUID       use this mdev UUID instead of the profile's\n"
+	"\n"
+	"A profile that adopts an mdev by UUID without naming its type gets the type of that mdev, if it exists. With\n"
+	"\"opregion\": false, QEMU is asked its version (as nobody when root), as `run` asks it.\n";
 
-int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret)
+int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret,
+			  bool *ret_done)
 {
 	_cleanup_free_ char *uuid_set = NULL;
 	struct profile_opts o = {};
 	int r;
 
-	r = parse_profile_opts(argc, argv, usage, takes_uuid, &o, &uuid_set);
-	if (r == 0)
+	*ret_done = false;
+	r = parse_profile_opts(argc, argv, usage, takes_uuid, &o, &uuid_set, ret_done);
+	if (r == 0 && !*ret_done)
 		r = cli_load_profile(o.profile, o.sets, ret);
 	profile_opts_done(&o);
 	return r;
+}
+
+int cli_adopted_type(struct profile *p, bool check)
+{
+	_cleanup_free_ char *type = NULL, *error = NULL;
+	int r;
+
+	if (!p->vgpu || p->vgpu->type || mdev_existing_type(host_sysfs_root(), p->vgpu->uuid, &type) < 0)
+		return 0;
+	if (!check) {
+		/* Only the type; what it rules out is for the caller to judge. */
+		free(p->vgpu->type);
+		p->vgpu->type = steal_pointer(&type);
+		return 0;
+	}
+	r = profile_set_vgpu_type(p, type, &error);
+	if (r == -EINVAL)
+		return log_error("%s (the type of mdev %s, which the profile adopts)", error, p->vgpu->uuid), EX_DATAERR;
+	if (r < 0)
+		return log_error_errno(r, "Out of memory."), EX_OSERR;
+	return 0;
+}
+
+unsigned cli_qemu_version(const struct profile *p, const struct qemu_probe_as *as)
+{
+	unsigned v = 0;
+	int r;
+
+	if (!profile_argv_wants_qemu_version(p))
+		return 0;
+	r = qemu_probe_version(p->qemu, as, deadline_after(QEMU_PROBE_TIMEOUT), &v);
+	if (r < 0)
+		log_warning_errno(r, "Failed to ask %s its version, so \"opregion\": false is written out as for QEMU 10: %m",
+				  p->qemu);
+	return r < 0 ? 0 : v;
 }
 
 int cmd_argv(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_strv_free_ char **args = NULL;
-	const char *root = getenv("VGPUVM_SYSFS_ROOT");
+	const char *root = host_sysfs_root();
+	unsigned qemu_version;
+	bool done;
 	int r;
 
-	r = cli_profile_from_args(argc, argv, argv_usage, true, &p);
-	if (r != 0)
-		return r < 0 ? 0 : r;
+	r = cli_profile_from_args(argc, argv, argv_usage, true, &p, &done);
+	if (r != 0 || done)
+		return r;
+	if ((r = cli_adopted_type(p, true)) != 0)
+		return r;
+	/* As root, QEMU is asked as nobody: root never runs the binary a profile names. */
+	qemu_version = cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
 
 	/* The line `run` starts: as root, with the images as fds (see run.c). */
 	r = profile_argv(p,
-			 &(struct profile_argv_opts){ .sysfs_root = root && *root ? root : NULL,
+			 &(struct profile_argv_opts){ .sysfs_root = root,
+						      .qemu_version = qemu_version,
 						      .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 },
 			 &args);
 	if (r < 0) {
@@ -230,11 +283,12 @@ int cmd_check(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_free_ char *summary = NULL;
+	bool done;
 	int r;
 
-	r = cli_profile_from_args(argc, argv, check_usage, false, &p);
-	if (r != 0)
-		return r < 0 ? 0 : r;
+	r = cli_profile_from_args(argc, argv, check_usage, false, &p, &done);
+	if (r != 0 || done)
+		return r;
 	summary = profile_summary(p);
 	if (!summary)
 		return EX_OSERR;

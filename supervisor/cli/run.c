@@ -21,7 +21,9 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
 #include "qmp/qmp.h"
+#include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
@@ -32,9 +34,11 @@
 #include "supervisor/vm/loop.h"
 #include "supervisor/host/mdev.h"
 #include "supervisor/host/memlock.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/cli/profile_cli.h"
+#include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/record.h"
 #include "supervisor/launch/recover.h"
 #include "supervisor/vm/restart.h"
@@ -68,9 +72,9 @@ struct sup {
 	bool stop_requested; /* between tries */
 	struct record rec;
 	struct identity id; /* whom QEMU runs as */
-	char *qemu_dir;	    /* the part of the runtime directory QEMU may write to (screenshots) */
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
+	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
 };
 
 extern char **environ;
@@ -113,14 +117,15 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	log_warning("killed QEMU (pid %ld)", (long)pid);
 }
 
-/* The control socket's status object (documented in the README; keep it stable). */
-static json_object *status_json(void *userdata, const struct vm *vm, const char *qemu_status)
+/* The control socket's status object (documented in vgpuvm-control(7); keep it stable). */
+static json_object *status_json(void *userdata, const struct vm_state *vm, const char *qemu_status)
 {
 	struct sup *s = userdata;
 	json_object *o = json_object_new_object(), *d = json_object_new_object();
 
+	json_object_object_add(o, "format_version", json_object_new_int(STATUS_FORMAT_VERSION));
 	json_object_object_add(o, "name", json_object_new_string(s->p->name));
-	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->stop.phase) : "restarting"));
+	json_object_object_add(o, "state", json_object_new_string(vm ? stop_phase_to_string(vm->phase) : "restarting"));
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
 	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
@@ -215,7 +220,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	const struct profile *p = sp->p;
 	const struct mdev *m = sp->m;
 	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
-	_cleanup_free_ char *error = NULL, *tail = NULL;
+	_cleanup_free_ char *error = NULL, *tail = NULL, *binary = NULL;
 	_cleanup_close_ int qmp_fd = -1, child_fd = -1, slave = -1;
 	/* Set up for each try and undone when it ends, so that between tries the terminal is the user's again (and
 	 * Ctrl-C is a signal again). */
@@ -223,7 +228,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	int sv[2], r, code, files[PROFILE_FILES_MAX];
 	size_t n_files = 0;
-	struct vm vm;
+	struct vm_outcome out;
+	struct vm *vm = NULL;
 
 	*ret_stopped = *ret_guest_off = false;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -249,6 +255,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		}
 	}
 	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+							 .qemu_version = sp->qemu_version,
 							 .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 },
 			 &argv);
 	if (r < 0)
@@ -265,8 +272,21 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 			log_info("the serial console is on this terminal: Ctrl-A x stops the VM, Ctrl-A h lists the keys");
 	}
 
+	/*
+	 * Found in the supervisor's PATH before the fork, as root: QEMU's uid may not search every directory in it (a
+	 * root-only one makes execvp() say EACCES), and a binary that is not there is then said plainly.
+	 */
+	r = qemu_probe_find(p->qemu, &binary);
+	if (r == -ENOENT && !strchr(p->qemu, '/')) {
+		close_files(files, n_files);
+		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
+			  "or name the binary with \"qemu\" in the profile",
+			  p->qemu);
+		return EX_UNAVAILABLE;
+	}
 	notify("STATUS=starting QEMU");
-	r = spawn_qemu(&(struct spawn_opts){ .argv = argv,
+	r = spawn_qemu(&(struct spawn_opts){ .path = binary ?: p->qemu,
+					     .argv = argv,
 					     .envp = env,
 					     .qmp_fd = child_fd,
 					     .stdio_fd = slave,
@@ -278,12 +298,6 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		       &s, &error);
 	/* QEMU has its own copies now, or failed to start: the supervisor keeps none. */
 	close_files(files, n_files);
-	if (r == -ENOENT && !strchr(p->qemu, '/')) {
-		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
-			  "or name the binary with \"qemu\" in the profile",
-			  p->qemu);
-		return EX_UNAVAILABLE;
-	}
 	if (r == -ENOENT || r == -EACCES || r == -ENOEXEC) {
 		log_error("Failed to start QEMU: %s; check \"qemu\" in the profile", error ?: strerror(-r));
 		return EX_UNAVAILABLE;
@@ -300,15 +314,21 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		write_record(sp, s.pid);
 	confine_self(sp);
 
-	r = vm_init(&vm, p, s.pid, s.pidfd, sp->sig_fd, qmp_fd, s.stdout_fd, s.stderr_fd);
+	r = vm_new(&(struct vm_opts){ .profile = p,
+				      .pid = s.pid,
+				      .pidfd = s.pidfd,
+				      .sig_fd = sp->sig_fd,
+				      .qmp_fd = qmp_fd,
+				      .out_fd = s.stdout_fd,
+				      .err_fd = s.stderr_fd,
+				      .ctl = sp->ctl,
+				      .con = con,
+				      .status_fn = status_json,
+				      .status_userdata = sp },
+		   &vm);
 	if (r >= 0) {
-		vm.ctl = sp->ctl;
-		vm.rundir = sp->qemu_dir;
-		vm.status_fn = status_json;
-		vm.status_userdata = sp;
-		vm.con = con;
-		sp->vm = &vm;
-		r = vm_run(&vm);
+		sp->vm = vm;
+		r = vm_run(vm);
 		sp->vm = NULL;
 	}
 	if (r < 0) {
@@ -318,31 +338,30 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	console_flush(con, deadline_after(CONSOLE_FLUSH_TIMEOUT));
 	if (r >= 0) {
-		code = vm_exit_code(&vm);
-		*ret_stopped = vm.stop.stop_requested;
-		*ret_guest_off = vm.stop.guest_off;
-		const char *hint = vm_hint(&vm);
+		const char *hint = vm_hint(vm);
 
+		vm_outcome(vm, &out);
+		/* QEMU never got to run: no QMP, or not running by the start deadline. */
+		code = out.code < 0 ? EX_PROTOCOL : out.code;
+		*ret_stopped = out.stop_requested;
+		*ret_guest_off = out.guest_off;
 		/* A seccomp kill says nothing on QEMU's stderr: the signal is the only clue. */
-		if (vm.exit_info.si_code != CLD_EXITED && vm.exit_info.si_status == SIGSYS)
+		if (out.exit_info.si_code != CLD_EXITED && out.exit_info.si_status == SIGSYS)
 			hint = hint_for_signal(SIGSYS);
 
-		if (!vm.running_at && vm.stop.failure == STOP_FAIL_NONE && !vm.stop.stop_requested) {
-			tail = vm_tail(&vm);
+		if (!out.ran && !out.start_failed && !out.stop_requested) {
+			tail = vm_tail(vm);
 			log_error("QEMU %s before it was running%s%s", code < 128 ? "failed" : "was killed",
 				  tail ? "; its last words:\n" : "", tail ?: "");
-		} else if (!vm.stop.stop_requested && !vm.stop.guest_off && code != 0)
+		} else if (!out.stop_requested && !out.guest_off && code != 0)
 			log_error("QEMU ended by itself (exit code %d)", code);
 		else
 			hint = NULL;
 		if (hint)
 			log_error("hint: %s", hint);
 	}
-	/* The loop owns QEMU's output fds from vm_init() on, and closes them at EOF. */
-	safe_close(vm.out.fd);
-	safe_close(vm.err.fd);
+	vm_free(vm);
 	close(s.pidfd);
-	vm_done(&vm);
 	if (m)
 		write_record(sp, 0);
 	return code;
@@ -351,7 +370,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 /* Lends QEMU's user one file it must open; recorded before it is made. Returns 0 or an exit code. */
 static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const char *what, bool required)
 {
-	const char *sysfs_root = s->m ? s->m->root : mdev_sysfs_root();
+	const char *sysfs_root = s->m ? s->m->root : host_sysfs_root();
 	struct owned o;
 	int r;
 
@@ -473,34 +492,61 @@ static bool give_back(struct sup *s)
 	return true;
 }
 
+/* Sets the mode of a directory through an fd, not following a symlink at path, and only when it is ours. */
+static int chmod_own_dir(const char *path, mode_t mode)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return negative_errno();
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	return fchmod(fd, mode) < 0 ? negative_errno() : 0;
+}
+
 /*
- * QEMU writes screenshots, and only those, into a directory of its own in the runtime directory. When it runs as
- * another user, that user gets the directory, and the way to it (0711: it can pass, not list).
+ * QEMU needs nothing in the runtime directory (screenshots come in a memfd). The members of the profile's group may
+ * use the control socket, so for them the way to it is opened (0711: they can pass, not list).
  */
-static int make_qemu_dir(struct sup *s)
+static int open_way_to_socket(struct sup *s)
 {
 	_cleanup_free_ char *base = NULL;
 	int r;
 
-	if (asprintf(&s->qemu_dir, "%s/qemu", s->rt->dir) < 0)
-		return -ENOMEM;
-	if (mkdir(s->qemu_dir, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
-	if (!s->id.change || s->id.uid == geteuid())
+	if (!s->p->group)
 		return 0;
-	if (chown(s->qemu_dir, s->id.uid, s->id.gid) < 0)
-		return negative_errno();
 	if ((r = runtime_base(&base)) < 0)
 		return r;
-	if (chmod(s->rt->dir, 0711) < 0 || chmod(base, 0711) < 0)
-		return negative_errno();
+	if ((r = chmod_own_dir(s->rt->dir, 0711)) < 0 || (r = chmod_own_dir(base, 0711)) < 0)
+		return r;
 	return 0;
+}
+
+/*
+ * An mdev that exists already may be in use: a QEMU of libvirt's, or another tool's, has its VFIO group open. The
+ * kernel lets one process at a time open the group, so QEMU would only fail with EBUSY; say instead who holds it,
+ * before anything is recorded or lent. Returns 0 or EX_TEMPFAIL.
+ */
+static int refuse_held_mdev(const struct sup *s)
+{
+	_cleanup_free_ char *who = NULL;
+	int g = mdev_iommu_group(s->m);
+
+	if (g < 0 || !(who = mdev_holders(g)))
+		return 0;
+	log_error("mdev %s is in use: its VFIO group /dev/vfio/%d is open in %s; stop that first (vgpuvm adopts only "
+		  "an mdev no process holds)", s->m->uuid, g, who);
+	return EX_TEMPFAIL;
 }
 
 /* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
 static int make_mdev(struct sup *s, char **error)
 {
 	int r;
+
+	if (s->m->exists && (r = refuse_held_mdev(s)) != 0)
+		return r;
 
 	/*
 	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted
@@ -633,9 +679,9 @@ static int resolve_identity(struct sup *s)
 		if (s->p->sandbox[i] != PROFILE_SANDBOX_DENY)
 			log_warning("the profile relaxes QEMU's sandbox: %s=%s", profile_sandbox_part_to_string(i),
 				    profile_sandbox_action_to_string(s->p->sandbox[i]));
-	r = make_qemu_dir(s);
+	r = open_way_to_socket(s);
 	if (r < 0)
-		return log_error_errno(r, "Failed to make QEMU's directory in %s: %m", s->rt->dir), EX_CANTCREAT;
+		return log_error_errno(r, "Failed to open the way to the control socket in %s: %m", s->rt->dir), EX_CANTCREAT;
 	return 0;
 }
 
@@ -657,16 +703,17 @@ int cmd_run(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_mdev_ struct mdev *m = NULL;
-	_cleanup_free_ char *error = NULL, *done = NULL;
+	_cleanup_free_ char *error = NULL, *recovered = NULL;
 	_cleanup_close_ int sig_fd = -1;
 	struct sup s = { .id.lock_fd = -1 };
 	pid_t holder = 0;
 	sigset_t mask;
+	bool done;
 	int r, code;
 
-	r = cli_profile_from_args(argc, argv, run_usage, true, &p);
-	if (r != 0)
-		return r < 0 ? 0 : r;
+	r = cli_profile_from_args(argc, argv, run_usage, true, &p, &done);
+	if (r != 0 || done)
+		return r;
 
 	/*
 	 * Signals are blocked from here on and read from a signalfd, so that a Ctrl-C during the mdev's creation is
@@ -702,9 +749,9 @@ int cmd_run(int argc, char **argv)
 	error = mfree(error);
 
 	/* A supervisor of this name that died left its record: undo what it made before making anything. */
-	r = recover(s.rt->dir, &holder, &done, &error);
-	if (done)
-		log_info("recovered from a supervisor that died: %s", done);
+	r = recover(s.rt->dir, &holder, &recovered, &error);
+	if (recovered)
+		log_info("recovered from a supervisor that died: %s", recovered);
 	if (r == -EBUSY) {
 		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
 			  "run again",
@@ -726,13 +773,25 @@ int cmd_run(int argc, char **argv)
 		char lim[32];
 
 		/* Looking, then the limit, then creating: a refusal at either check leaves nothing behind. */
-		r = mdev_prepare(mdev_sysfs_root(), p->vgpu, &m, &error);
+		r = mdev_prepare(host_sysfs_root(), p->vgpu, &m, &error);
 		if (r < 0) {
 			log_error("%s", error ?: strerror(-r));
 			code = mdev_exit_code(r);
 			goto out_release;
 		}
 		s.m = m;
+		/* Adopted by UUID alone: the mdev's type, and the checks that need it, before QEMU is asked for anything. */
+		if (!p->vgpu->type) {
+			r = profile_set_vgpu_type(p, m->type, &error);
+			if (r < 0) {
+				if (r == -EINVAL)
+					log_error("%s (the type of mdev %s, which the profile adopts)", error, m->uuid);
+				else
+					log_error_errno(r, "Out of memory.");
+				code = r == -EINVAL ? EX_DATAERR : EX_OSERR;
+				goto out_release;
+			}
+		}
 		memlock_format(need, lim, sizeof(lim));
 		if (p->vgpu->memlock) {
 			r = memlock_check(need, &error);
@@ -750,6 +809,9 @@ int cmd_run(int argc, char **argv)
 			goto out_remove_mdev;
 	}
 
+	/* QEMU's version, when the command line depends on it, asked as the user QEMU runs as. */
+	s.qemu_version = cli_qemu_version(p, s.id.change ? &(struct qemu_probe_as){ .uid = s.id.uid, .gid = s.id.gid }
+							  : NULL);
 	code = run_tries(&s, &error);
 
 out_remove_mdev:
@@ -772,6 +834,5 @@ out_release:
 		record_remove(s.rt->dir);
 	runtime_release(s.rt);
 	identity_done(&s.id);
-	free(s.qemu_dir);
 	return code;
 }

@@ -65,7 +65,10 @@ void doctor_add(struct doctor *d, const char *id, enum doctor_status status, cha
 
 bool doctor_wants_gvt(const struct doctor *d)
 {
-	return !d->profile || (d->profile->vgpu && strncmp(d->profile->vgpu->type, "i915-", 5) == 0);
+	const struct profile_vgpu *g = d->profile ? d->profile->vgpu : NULL;
+
+	/* A type not known (an mdev to adopt that is not there) may well be GVT-g's: the checks say what they find. */
+	return !d->profile || (g && (!g->type || strncmp(g->type, "i915-", 5) == 0));
 }
 
 const char *doctor_status_to_string(enum doctor_status s)

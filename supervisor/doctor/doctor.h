@@ -12,11 +12,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/macro.h"
 
 struct profile;
 struct mdev_host;
+struct mdev_parent_info;
 
 enum doctor_status {
 	DOCTOR_PASS,
@@ -35,6 +37,7 @@ struct doctor_check {
 
 struct doctor {
 	const char *sys, *proc, *dev; /* the roots */
+	const char *mdevctl_dir;      /* where mdevctl keeps its definitions, or NULL */
 	const char *runtime_base;     /* where the VMs' runtime directories are, or NULL */
 	const char *user;	      /* the user the fixes name */
 	const struct profile *profile; /* NULL: the host checks only */
@@ -66,6 +69,21 @@ void doctor_check_host(struct doctor *d);
 void doctor_check_vm(struct doctor *d);
 void doctor_check_vgpu(struct doctor *d);
 void doctor_check_stale(struct doctor *d);
+void doctor_check_room(struct doctor *d);
+
+/* Whether the parent offers GVT-g types (whose instances all come out of the iGPU's aperture). */
+bool doctor_is_gvt_parent(const struct mdev_parent_info *p);
+
+/*
+ * Names the mdevs on P that hold its room, those of type FIRST first (NULL: in the parents' order), each as "UUID
+ * (TYPE, whose it is)" in SUMMARY (", "-separated), with what to do about it as a line of FIX. An mdev of type
+ * ADOPT_TYPE that no process holds gets the way to adopt it too. Returns how many it named.
+ */
+size_t doctor_describe_holders(struct doctor *d, const struct mdev_parent_info *p, const char *first,
+			       const char *adopt_type, FILE *summary, FILE *fix);
+
+/* For a GVT-g parent, the line of FIX about the aperture's size. */
+void doctor_aperture_fix(const struct mdev_parent_info *p, FILE *fix);
 
 const char *doctor_status_to_string(enum doctor_status s);
 

@@ -3,7 +3,8 @@
  * The GVT-g checks: an Intel CPU whose iGPU GVT-g supports, i915 with enable_gvt, the kvmgt module, no GuC
  * submission, and the iGPU offering GVT-g types. The kernel's own rules are in drivers/gpu/drm/i915/intel_gvt.c:
  * is_supported_device() takes Broadwell, Skylake, Kaby Lake, Broxton (Apollo Lake), Coffee Lake and Comet Lake, and
- * GVT-g refuses to start when GuC submission is on (enable_guc bit 0).
+ * GVT-g refuses to start when GuC submission is on (enable_guc bit 0). Which kernel first supported each of them, and
+ * what enable_guc=-1 means on each platform, are in doctor_igpu.c.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "profiles/profile.h"
 #include "supervisor/doctor/doctor.h"
+#include "supervisor/doctor/doctor_igpu.h"
 #include "supervisor/host/host.h"
 #include "supervisor/host/mdev_scan.h"
 
@@ -98,27 +100,78 @@ static char *cpuinfo_get(const char *cpuinfo, const char *key)
 	return NULL;
 }
 
-static void check_cpu(struct doctor *d)
+static unsigned kv_major(unsigned v)
+{
+	return v / IGPU_KV(1, 0);
+}
+
+static unsigned kv_minor(unsigned v)
+{
+	return v % IGPU_KV(1, 0);
+}
+
+/* A CPU whose iGPU GVT-g supports: whether the running kernel's GVT-g does too. */
+static void check_cpu_kernel(struct doctor *d, const struct igpu *g, const char *name, const char *gen, unsigned long m)
+{
+	unsigned need = 0, lacks = 0;
+	const char *plat = igpu_platform_name(g->platform);
+
+	switch (igpu_gvt_kernel(g, &need, &lacks)) {
+	case IGPU_GVT_KERNEL_TOO_OLD:
+		doctor_add(d, "cpu", DOCTOR_FAIL,
+			   lacks ? doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics), but not in Linux "
+					      "%s: Linux %u.%u does not have it yet, %u.%u does",
+					      name, gen, m, plat, g->osrelease, kv_major(lacks), kv_minor(lacks),
+					      kv_major(need), kv_minor(need))
+				 : doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics) from Linux %u.%u "
+					      "on; this kernel is %s",
+					      name, gen, m, plat, kv_major(need), kv_minor(need), g->osrelease),
+			   doctor_fmt("boot Linux %u.%u or later (Debian 11 ships 5.10, Debian 12 6.1), with "
+				      "CONFIG_DRM_I915_GVT", kv_major(need), kv_minor(need)));
+		return;
+	case IGPU_GVT_KERNEL_UNSURE:
+		doctor_add(d, "cpu", DOCTOR_WARN,
+			   doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics) in Linux %u.%u; whether "
+				      "Linux %s does is not known here (%u.%u does not)",
+				      name, gen, m, plat, kv_major(need), kv_minor(need), g->osrelease, kv_major(lacks),
+				      kv_minor(lacks)),
+			   doctor_fmt("none needed if gvt.types below passes; otherwise boot Linux %u.%u or later",
+				      kv_major(need), kv_minor(need)));
+		return;
+	case IGPU_GVT_KERNEL_YES:
+	case IGPU_GVT_KERNEL_UNKNOWN:
+	case IGPU_GVT_KERNEL_MAX:
+		break;
+	}
+	doctor_add(d, "cpu", DOCTOR_PASS, doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU", name, gen, m), NULL);
+}
+
+/* Also finds out which iGPU and kernel the host has, for the checks after it. */
+static void check_cpu(struct doctor *d, struct igpu *ret_igpu)
 {
 	_cleanup_free_ char *info = doctor_read(d->proc, "cpuinfo"), *vendor = NULL, *family = NULL, *model = NULL,
-			    *name = NULL;
+			    *name = NULL, *stepping = NULL;
 	unsigned long m;
 
 	if (!info || !(vendor = cpuinfo_get(info, "vendor_id")) || !(family = cpuinfo_get(info, "cpu family")) ||
 	    !(model = cpuinfo_get(info, "model"))) {
+		igpu_read(d, 0, -1, ret_igpu);
 		doctor_add(d, "cpu", DOCTOR_WARN, doctor_fmt("cannot read the CPU's vendor and model from /proc/cpuinfo"),
 			   doctor_fmt("none needed if the checks below pass; GVT-g needs an Intel Core CPU of the 5th to "
 				      "10th generation (Broadwell to Comet Lake)"));
 		return;
 	}
 	name = cpuinfo_get(info, "model name");
+	stepping = cpuinfo_get(info, "stepping");
+	m = strtoul(model, NULL, 10);
+	igpu_read(d, strcmp(vendor, "GenuineIntel") == 0 && strcmp(family, "6") == 0 ? (unsigned)m : 0,
+		  stepping ? (int)strtol(stepping, NULL, 10) : -1, ret_igpu);
 	if (strcmp(vendor, "GenuineIntel") != 0) {
 		doctor_add(d, "cpu", DOCTOR_FAIL, doctor_fmt("%s (%s): GVT-g needs an Intel iGPU", name ?: vendor, vendor),
 			   doctor_fmt("GVT-g runs only on Intel Core CPUs of the 5th to 10th generation (Broadwell to Comet "
 				      "Lake) and Apollo Lake; for another vGPU, run `vgpuvm doctor PROFILE` with its profile"));
 		return;
 	}
-	m = strtoul(model, NULL, 10);
 	if (strcmp(family, "6") == 0)
 		for (size_t i = 0; i < ELEMENTSOF(intel_models); i++) {
 			if (intel_models[i].model != m)
@@ -126,9 +179,7 @@ static void check_cpu(struct doctor *d)
 			const char *gen = intel_models[i].name;
 			switch (intel_models[i].gvt) {
 			case CPU_GVT_YES:
-				doctor_add(d, "cpu", DOCTOR_PASS, doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU",
-									     name ?: "Intel", gen, m),
-					   NULL);
+				check_cpu_kernel(d, ret_igpu, name ?: "Intel", gen, m);
 				return;
 			case CPU_GVT_TOO_OLD:
 				doctor_add(d, "cpu", DOCTOR_FAIL,
@@ -169,10 +220,61 @@ static const char gvt_fix[] =
 	"or add the kernel parameter i915.enable_gvt=1\n"
 	"NixOS: virtualisation.kvmgt.enable = true; (the vGPUs in virtualisation.kvmgt.vgpus)";
 
+/* The first parent that offers GVT-g types, or NULL. */
+static const char *gvt_types_parent(const struct doctor *d)
+{
+	for (size_t i = 0; d->host && i < d->host->n_parents; i++)
+		for (size_t j = 0; j < d->host->parents[i].n_types; j++)
+			if (strncmp(d->host->parents[i].types[j].id, "i915-", 5) == 0)
+				return d->host->parents[i].name;
+	return NULL;
+}
+
+/*
+ * enable_guc -1 (auto) is not one answer: i915 turns it into a value by the graphics it drives. The parameter in sysfs
+ * keeps reading -1 (the expanded value lives in the device's copy of the parameters), so the platform decides.
+ */
+static void check_guc_auto(struct doctor *d, const struct igpu *g)
+{
+	const char *plat = igpu_platform_name(g->platform);
+
+	switch (igpu_guc_auto(g->platform)) {
+	case IGPU_GUC_OFF:
+		doctor_add(d, "i915.enable_guc", DOCTOR_PASS,
+			   g->platform == IGPU_TGL || g->platform == IGPU_RKL
+				   ? doctor_fmt("enable_guc is -1: no GuC submission (auto: none on %s graphics)", plat)
+				   : doctor_fmt("enable_guc is -1: no GuC submission (auto: none before Gen12 graphics)"),
+			   NULL);
+		return;
+	case IGPU_GUC_HUC:
+		doctor_add(d, "i915.enable_guc", DOCTOR_PASS,
+			   doctor_fmt("enable_guc is -1: no GuC submission (auto: HuC firmware only on %s graphics)", plat),
+			   NULL);
+		return;
+	case IGPU_GUC_SUBMISSION:
+		doctor_add(d, "i915.enable_guc", DOCTOR_FAIL,
+			   doctor_fmt("enable_guc is -1 (auto), which i915 turns into GuC submission on %s graphics, and "
+				      "GVT-g does not start with it", plat),
+			   doctor_fmt("none for GVT-g: this iGPU has no GVT-g in any case (see cpu above); the kernel "
+				      "parameter i915.enable_guc=0 turns GuC submission off, but SR-IOV, this iGPU's route, "
+				      "needs it on"));
+		return;
+	case IGPU_GUC_UNKNOWN:
+	case IGPU_GUC_MAX:
+		break;
+	}
+	doctor_add(d, "i915.enable_guc", DOCTOR_WARN,
+		   doctor_fmt("enable_guc is -1 (auto): i915 decides by the graphics, which vgpuvm cannot tell here (no "
+			      "GuC submission before Gen12 and on Tiger Lake, Rocket Lake and Alder Lake-S; GuC "
+			      "submission from Alder Lake-P on)"),
+		   doctor_fmt("none needed if gvt.types below passes; otherwise the kernel parameter i915.enable_guc=0"));
+}
+
 /* Returns whether i915 is loaded, for the checks that read its parameters. */
-static bool check_i915(struct doctor *d)
+static bool check_i915(struct doctor *d, const struct igpu *g)
 {
 	_cleanup_free_ char *gvt = NULL, *guc = NULL;
+	const char *gvt_parent;
 
 	if (!host_exists(d->sys, "module/i915")) {
 		doctor_add(d, "i915", DOCTOR_FAIL, doctor_fmt("the i915 module is not loaded: not an Intel GVT-g host"),
@@ -200,6 +302,12 @@ static bool check_i915(struct doctor *d)
 
 	if (host_exists(d->sys, "module/kvmgt"))
 		doctor_add(d, "kvmgt", DOCTOR_PASS, doctor_fmt("the kvmgt module is loaded"), NULL);
+	else if ((gvt_parent = gvt_types_parent(d)))
+		/* Built in (CONFIG_DRM_I915_GVT_KVMGT=y), kvmgt has no /sys/module entry, having no parameters. */
+		doctor_add(d, "kvmgt", DOCTOR_PASS,
+			   doctor_fmt("kvmgt is built into the kernel (no /sys/module/kvmgt, but %s offers GVT-g types, "
+				      "which i915 makes only with kvmgt)", gvt_parent),
+			   NULL);
 	else
 		doctor_add(d, "kvmgt", DOCTOR_FAIL,
 			   doctor_fmt("the kvmgt module is not loaded: i915 makes no GVT-g types without it"),
@@ -207,7 +315,7 @@ static bool check_i915(struct doctor *d)
 				      "or a line 'kvmgt' in /etc/modules-load.d/kvmgt.conf), then reboot\n"
 				      "NixOS: virtualisation.kvmgt.enable = true;"));
 
-	/* enable_guc: -1 auto (no GuC submission before Gen12), bit 0 GuC submission, bit 1 HuC loading only. */
+	/* enable_guc: -1 auto (by the platform), bit 0 GuC submission, bit 1 HuC loading. */
 	guc = doctor_read(d->sys, "module/i915/parameters/enable_guc");
 	if (!guc)
 		doctor_add(d, "i915.enable_guc", DOCTOR_PASS, doctor_fmt("i915 has no enable_guc parameter: no GuC"), NULL);
@@ -219,6 +327,8 @@ static bool check_i915(struct doctor *d)
 			doctor_add(d, "i915.enable_guc", DOCTOR_WARN, doctor_fmt("enable_guc is \"%s\", not a number", guc),
 				   doctor_fmt("if dmesg says GVT-g is not supported with GuC submission: the kernel "
 					      "parameter i915.enable_guc=0"));
+		else if (v == -1)
+			check_guc_auto(d, g);
 		else if (v > 0 && (v & 1))
 			doctor_add(d, "i915.enable_guc", DOCTOR_FAIL,
 				   doctor_fmt("enable_guc is %ld: GuC submission is on, and i915 does not start GVT-g with "
@@ -227,9 +337,7 @@ static bool check_i915(struct doctor *d)
 					      "or the kernel parameter i915.enable_guc=0 (enable_guc=2, HuC firmware only, "
 					      "works too)"));
 		else
-			doctor_add(d, "i915.enable_guc", DOCTOR_PASS,
-				   doctor_fmt("enable_guc is %ld: no GuC submission%s", v,
-					      v < 0 ? " (auto: none before Gen12 graphics)" : ""),
+			doctor_add(d, "i915.enable_guc", DOCTOR_PASS, doctor_fmt("enable_guc is %ld: no GuC submission", v),
 				   NULL);
 	}
 	return true;
@@ -303,8 +411,10 @@ void doctor_check_gvt(struct doctor *d)
 			   NULL);
 		return;
 	}
-	check_cpu(d);
-	check_i915(d);
+	struct igpu g;
+
+	check_cpu(d, &g);
+	check_i915(d, &g);
 	check_gvt_types(d);
 	check_iommu(d);
 }

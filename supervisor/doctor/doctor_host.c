@@ -130,6 +130,7 @@ static void check_render_node(struct doctor *d)
 void doctor_check_host(struct doctor *d)
 {
 	check_mdev_bus(d);
+	doctor_check_room(d);
 	check_vfio(d);
 	check_kvm(d);
 	check_render_node(d);

@@ -100,11 +100,19 @@ static const struct mdev_parent_info *check_parent(struct doctor *d, const struc
 	return NULL;
 }
 
+/* Whether type T can show the profile's resolution, as far as its description tells. */
+static bool fits(const struct profile_vgpu *g, const struct mdev_type_info *t)
+{
+	return !g->xres || !t->xres || (g->xres <= t->xres && g->yres <= t->yres);
+}
+
 static void check_instances(struct doctor *d, const struct profile_vgpu *g, const struct mdev_parent_info *p,
 			    const struct mdev_type_info *t)
 {
-	_cleanup_free_ char *dev = NULL, *in_use = NULL, *room = NULL;
-	struct list use, free_types;
+	_cleanup_free_ char *dev = NULL, *held = NULL, *room = NULL, *fix = NULL, *summary = NULL;
+	size_t hlen = 0, flen = 0, n;
+	FILE *h, *f;
+	struct list free_types;
 
 	/* An mdev with the profile's UUID is adopted by `run` (or refused when it has another type). */
 	if (asprintf(&dev, "bus/mdev/devices/%s", g->uuid) >= 0 && host_exists(d->sys, dev)) {
@@ -141,26 +149,43 @@ static void check_instances(struct doctor *d, const struct profile_vgpu *g, cons
 			   doctor_fmt("ls -l /sys/class/mdev_bus/%s/mdev_supported_types/%s", p->name, t->id));
 		return;
 	}
-	list_open(&use);
-	for (size_t i = 0; i < t->n_mdevs; i++) {
-		const struct mdev_instance *m = &t->mdevs[i];
-		if (m->vm)
-			list_add(&use, "%s (VM %s)", m->uuid, m->vm);
-		else
-			list_add(&use, "%s", m->uuid);
+	/* None left: what holds the room, and what frees it. */
+	if (!(h = open_memstream(&held, &hlen)))
+		return;
+	if (!(f = open_memstream(&fix, &flen))) {
+		fclose(h);
+		return;
 	}
+	n = doctor_describe_holders(d, p, t->id, t->id, h, f);
 	list_open(&free_types);
 	for (size_t i = 0; i < p->n_types; i++)
-		if (p->types[i].available > 0)
-			list_add(&free_types, "%s (%lld left)", p->types[i].id, p->types[i].available);
-	in_use = list_take(&use);
+		if (p->types[i].available > 0 && fits(g, &p->types[i])) {
+			if (p->types[i].xres)
+				list_add(&free_types, "%s (%lld left, %ux%u)", p->types[i].id, p->types[i].available,
+					 p->types[i].xres, p->types[i].yres);
+			else
+				list_add(&free_types, "%s (%lld left)", p->types[i].id, p->types[i].available);
+		}
 	room = list_take(&free_types);
-	doctor_add(d, "vgpu.instances", DOCTOR_FAIL,
-		   doctor_fmt("no instances of %s left on %s (available_instances is 0)%s%s", t->id, p->name,
-			      in_use && *in_use ? "; in use: " : "", in_use ?: ""),
-		   doctor_fmt("stop a VM that uses one (vgpuvm list; vgpuvm stop NAME)%s%s", room && *room ? ", or use a type "
-											  "with room: " : "",
-			      room ?: ""));
+	if (room && *room)
+		fprintf(f, "%sor use a type with room%s: %s", ftell(f) > 0 ? "\n" : "",
+			g->xres ? " that shows the profile's resolution" : "", room);
+	doctor_aperture_fix(p, f);
+	if (fclose(h) != 0 || fclose(f) != 0)
+		return;
+	if (n > t->n_mdevs)
+		summary = doctor_fmt("no instances of %s left on %s (available_instances is 0); held by: %s; the other types' "
+				     "mdevs take from the same %s", t->id, p->name, held,
+				     doctor_is_gvt_parent(p) ? "aperture" : "device");
+	else if (n)
+		summary = doctor_fmt("no instances of %s left on %s (available_instances is 0); held by: %s", t->id,
+				     p->name, held);
+	else
+		summary = doctor_fmt("no instances of %s left on %s (available_instances is 0), and no mdev holds any%s",
+				     t->id, p->name,
+				     doctor_is_gvt_parent(p) ? ": the iGPU's aperture is too small for one" : "");
+	doctor_add(d, "vgpu.instances", DOCTOR_FAIL, steal_pointer(&summary),
+		   fix && *fix ? steal_pointer(&fix) : doctor_fmt("dmesg may say why %s offers no instance", p->name));
 }
 
 static void check_resolution(struct doctor *d, const struct profile_vgpu *g, const struct mdev_parent_info *p,
@@ -171,6 +196,27 @@ static void check_resolution(struct doctor *d, const struct profile_vgpu *g, con
 
 	if (!g->xres) {
 		doctor_add(d, "vgpu.resolution", DOCTOR_SKIP, doctor_fmt("the profile sets no vgpu.xres and vgpu.yres"), NULL);
+		return;
+	}
+	/*
+	 * QEMU passes xres and yres to the guest in an EDID it writes into the device's EDID region, and refuses them on a
+	 * device without one ("xres and yres properties need edid support"). The kernel's mdpy sample has none
+	 * (samples/vfio-mdev/mdpy.c: no VFIO_REGION_SUBTYPE_GFX_EDID); mbochs and GVT-g have one.
+	 */
+	if (strncmp(t->id, "mdpy-", 5) == 0) {
+		_cleanup_free_ char *own = t->xres ? doctor_fmt(": %ux%u", t->xres, t->yres) : NULL;
+
+		list_open(&l);
+		for (size_t i = 0; i < p->n_types; i++)
+			if (p->types[i].xres == g->xres && p->types[i].yres == g->yres)
+				list_add(&l, "%s", p->types[i].id);
+		fits = list_take(&l);
+		doctor_add(d, "vgpu.resolution", DOCTOR_FAIL,
+			   doctor_fmt("%s has no EDID region, so QEMU refuses vgpu.xres and vgpu.yres on it (an mdpy type's "
+				      "resolution comes with the type%s)", t->id, own ?: ""),
+			   fits && *fits ? doctor_fmt("remove vgpu.xres and vgpu.yres; for %ux%u, use the type %s", g->xres,
+						      g->yres, fits)
+					 : doctor_fmt("remove vgpu.xres and vgpu.yres"));
 		return;
 	}
 	if (!t->xres) {
@@ -325,6 +371,14 @@ void doctor_check_vgpu(struct doctor *d)
 
 	if (!g)
 		return;
+	if (!g->type) {
+		/* The profile adopts an mdev by UUID alone, and there is none: its type, and so the rest, is unknown. */
+		doctor_add(d, "vgpu.type", DOCTOR_FAIL,
+			   doctor_fmt("the profile names no vgpu.type, and there is no mdev %s to adopt and take it from",
+				      g->uuid),
+			   doctor_fmt("set vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)"));
+		return;
+	}
 	p = check_parent(d, g);
 	t = p ? mdev_parent_type(p, g->type) : NULL;
 	if (!p)
@@ -339,6 +393,17 @@ void doctor_check_vgpu(struct doctor *d)
 		types = list_take(&l);
 		doctor_add(d, "vgpu.type", DOCTOR_FAIL, doctor_fmt("%s has no mdev type %s", p->name, g->type),
 			   doctor_fmt("set vgpu.type to one of: %s", types && *types ? types : "(none)"));
+	} else if (t->device_api && strcmp(t->device_api, "vfio-pci") != 0) {
+		/* -device vfio-pci cannot take it: `run` refuses it (mdev.c), and so does the doctor. */
+		bool s390 = strcmp(t->device_api, "vfio-ccw") == 0 || strcmp(t->device_api, "vfio-ap") == 0;
+
+		doctor_add(d, "vgpu.type", DOCTOR_FAIL,
+			   doctor_fmt("%s offers %s, but it is a %s device (its device_api), not a vfio-pci one", p->name,
+				      t->id, t->device_api),
+			   doctor_fmt("vgpuvm runs vfio-pci mdevs only; %s",
+				      s390 ? "only qemu-system-s390x takes this one (libvirt does it)"
+					   : "use a vfio-pci type (`vgpuvm types` lists the API of each)"));
+		return;
 	} else {
 		summary = mdev_type_summary(t);
 		doctor_add(d, "vgpu.type", DOCTOR_PASS,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The checks of what a VM needs: the QEMU binary and the options the profile uses (asked of QEMU itself with -version,
- * -display help and -device NAME,help), and, with a profile that has a vGPU, its parent, type, instances, resolution,
- * a GL display for a dmabuf type, and the memory lock.
+ * -display help and -device NAME,help), the Mesa driver the profile's env names, and, with a profile that has a vGPU,
+ * its parent, type, instances, resolution, a GL display for a dmabuf type, and the memory lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +14,7 @@
 
 #include "profiles/profile.h"
 #include "supervisor/doctor/doctor.h"
+#include "supervisor/host/dri.h"
 #include "supervisor/host/host.h"
 #include "supervisor/host/mdev_scan.h"
 #include "supervisor/host/memlock.h"
@@ -169,6 +170,17 @@ static void check_device(struct doctor *d)
 		doctor_add(d, "qemu.device", DOCTOR_SKIP, doctor_fmt("no QEMU to ask"), NULL);
 		return;
 	}
+	/* A type that is not a vfio-pci device is no question of QEMU's vfio-pci options: vgpu.type fails it. */
+	for (size_t i = 0; g && g->type && d->host && i < d->host->n_parents; i++) {
+		const struct mdev_type_info *t = mdev_parent_type(&d->host->parents[i], g->type);
+
+		if (t && t->device_api && strcmp(t->device_api, "vfio-pci") != 0) {
+			doctor_add(d, "qemu.device", DOCTOR_SKIP,
+				   doctor_fmt("%s is a %s device, not a vfio-pci one (see vgpu.type)", g->type, t->device_api),
+				   NULL);
+			return;
+		}
+	}
 	if (asprintf(&arg, "%s,help", dev) < 0 || asprintf(&header, "%s options:", dev) < 0)
 		return;
 	out = ask_qemu(d, "-device", arg);
@@ -198,10 +210,62 @@ static void check_device(struct doctor *d)
 		   NULL);
 }
 
+/* The value of NAME in the profile's env, or NULL. */
+static const char *profile_env(const struct profile *p, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **e = p->env; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+/*
+ * A profile that makes Mesa load a driver by name (MESA_LOADER_DRIVER_OVERRIDE): the file must be where Mesa looks,
+ * or QEMU's GL display fails to start. Older guides give i965 for GVT-g, which Mesa 22.0 removed. Only such a profile
+ * gets this check.
+ */
+static void check_mesa_driver(struct doctor *d)
+{
+	const char *drv = d->profile ? profile_env(d->profile, "MESA_LOADER_DRIVER_OVERRIDE") : NULL;
+	const char *search = d->profile ? profile_env(d->profile, "LIBGL_DRIVERS_PATH") : NULL;
+
+	if (!drv)
+		return;
+	/* QEMU gets LIBGL_DRIVERS_PATH from the profile's env, else from vgpuvm's own (docs/security.md). */
+	if (!search)
+		search = getenv("LIBGL_DRIVERS_PATH");
+	if (!*drv || strchr(drv, '/')) {
+		doctor_add(d, "env.mesa", DOCTOR_FAIL,
+			   doctor_fmt("the profile's env sets MESA_LOADER_DRIVER_OVERRIDE to \"%s\", not a driver name", drv),
+			   doctor_fmt("set it to a driver's name (iris, crocus, ...), or remove it"));
+		return;
+	}
+	if (dri_driver_find(search, drv, NULL) == 0) {
+		doctor_add(d, "env.mesa", DOCTOR_PASS,
+			   doctor_fmt("the profile's env makes Mesa load %s, and %s_dri.so is there", drv, drv), NULL);
+		return;
+	}
+	doctor_add(d, "env.mesa", DOCTOR_FAIL,
+		   doctor_fmt("the profile's env sets MESA_LOADER_DRIVER_OVERRIDE=%s, but there is no %s_dri.so where Mesa "
+			      "looks (%s)%s",
+			      drv, drv, search && *search ? "the LIBGL_DRIVERS_PATH directories" : DRI_DEFAULT_PATH,
+			      strcmp(drv, "i965") == 0 ? ": Mesa 22.0 removed i965 (Debian 12's Mesa 22.3 has iris and crocus "
+							 "for Intel)"
+						       : ""),
+		   doctor_fmt("remove MESA_LOADER_DRIVER_OVERRIDE from the profile's env%s",
+			      strcmp(drv, "i965") == 0
+				      ? "; for garbled or black GVT-g output with iris (Mesa 20 and later), the known "
+					"workaround is \"INTEL_DEBUG\": \"norbc\" (intel/gvt-linux#142)"
+				      : ""));
+}
+
 void doctor_check_vm(struct doctor *d)
 {
 	check_binary(d);
 	check_display(d);
 	check_device(d);
+	check_mesa_driver(d);
 	doctor_check_vgpu(d);
 }

@@ -7,21 +7,50 @@
 
 #include "supervisor/host/host.h"
 
-static const char *root_from_env(const char *var, const char *fallback)
+/* The value of var, read the first time and kept in *cache; fallback when unset or empty. */
+static const char *root_from_env(const char **cache, const char *var, const char *fallback)
 {
-	const char *r = getenv(var);
+	if (!*cache) {
+		const char *r = getenv(var);
 
-	return r && *r ? r : fallback;
+		*cache = r && *r ? r : fallback;
+	}
+	return *cache;
+}
+
+const char *host_sysfs_root(void)
+{
+	static const char *cache;
+
+	return root_from_env(&cache, "VGPUVM_SYSFS_ROOT", "/sys");
 }
 
 const char *host_proc_root(void)
 {
-	return root_from_env("VGPUVM_PROC_ROOT", "/proc");
+	static const char *cache;
+
+	return root_from_env(&cache, "VGPUVM_PROC_ROOT", "/proc");
 }
 
 const char *host_dev_root(void)
 {
-	return root_from_env("VGPUVM_DEV_ROOT", "/dev");
+	static const char *cache;
+
+	return root_from_env(&cache, "VGPUVM_DEV_ROOT", "/dev");
+}
+
+const char *host_passwd_file(void)
+{
+	static const char *cache;
+
+	return root_from_env(&cache, "VGPUVM_PASSWD_FILE", "/etc/passwd");
+}
+
+const char *host_group_file(void)
+{
+	static const char *cache;
+
+	return root_from_env(&cache, "VGPUVM_GROUP_FILE", "/etc/group");
 }
 
 char *host_path(const char *root, const char *rel)

@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The roots that `types`, `doctor` and `run` (for /dev/vfio and /dev/dri) read the host through: /proc and /dev,
- * replaced in tests by fake trees
- * ($VGPUVM_PROC_ROOT, $VGPUVM_DEV_ROOT) as $VGPUVM_SYSFS_ROOT replaces /sys (see mdev_sysfs_root()).
+ * Every host path vgpuvm reads or changes goes through one of these roots, in this one place: /sys, /proc, /dev and
+ * the user databases of /etc, each replaced in tests by a fake tree or file ($VGPUVM_SYSFS_ROOT, $VGPUVM_PROC_ROOT,
+ * $VGPUVM_DEV_ROOT, $VGPUVM_PASSWD_FILE, $VGPUVM_GROUP_FILE). Each variable is read once, the first time it is asked
+ * for; as root, main() has checked what each names can be trusted (host/trust.c) before any is used.
  */
 #pragma once
 
 #include <stdbool.h>
+
+/* $VGPUVM_SYSFS_ROOT, else "/sys". */
+const char *host_sysfs_root(void);
 
 /* $VGPUVM_PROC_ROOT, else "/proc". */
 const char *host_proc_root(void);
 
 /* $VGPUVM_DEV_ROOT, else "/dev". */
 const char *host_dev_root(void);
+
+/* $VGPUVM_PASSWD_FILE, else "/etc/passwd"; $VGPUVM_GROUP_FILE, else "/etc/group". */
+const char *host_passwd_file(void);
+const char *host_group_file(void);
 
 /* ROOT/REL as a new string, or NULL without memory. REL has no leading slash. */
 char *host_path(const char *root, const char *rel);

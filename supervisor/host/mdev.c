@@ -22,18 +22,13 @@
 #include <unistd.h>
 
 #include "profiles/profile.h"
+#include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
+#include "supervisor/host/mdev_scan.h"
 #include "util/fileio.h"
 #include "util/errmsg.h"
 #include "util/macro.h"
 #include "util/time-util.h"
-
-const char *mdev_sysfs_root(void)
-{
-	const char *r = getenv("VGPUVM_SYSFS_ROOT");
-
-	return r && *r ? r : "/sys";
-}
 
 static bool is_pci_address(const char *s)
 {
@@ -136,47 +131,31 @@ static const char no_parents_hint[] =
 	"no mdev parent devices at all: for Intel GVT-g, load i915 with enable_gvt=1 and the kvmgt module "
 	"(`vgpuvm doctor` checks the host)";
 
-/* Without a parent in the profile: the one parent, PCI or class-bus, that offers the type. */
+/*
+ * Without a parent in the profile: the one parent, PCI or class-bus, that offers the type. The scan counts a PCI
+ * parent once, though it is under both class/mdev_bus and bus/pci/devices, and lists the parents sorted.
+ */
 static int find_parent(const char *root, const char *type, char **ret_parent, char **ret_error)
 {
-	_cleanup_free_ char *found = NULL, *found_real = NULL, *all = NULL, *cls = NULL, *pci = NULL;
-	const char *dirs[2];
-	int n = 0;
+	_cleanup_mdev_host_ struct mdev_host *h = NULL;
+	_cleanup_free_ char *all = NULL;
+	const char *found = NULL;
+	size_t n = 0;
+	int r;
 
-	if (asprintf(&cls, "%s/class/mdev_bus", root) < 0 || asprintf(&pci, "%s/bus/pci/devices", root) < 0)
-		return -ENOMEM;
-	dirs[0] = cls;
-	dirs[1] = pci;
-	for (size_t i = 0; i < 2; i++) {
-		struct dirent *de;
-		DIR *d = opendir(dirs[i]);
-
-		if (!d)
+	if ((r = mdev_scan(root, NULL, &h)) < 0)
+		return r;
+	for (size_t i = 0; i < h->n_parents; i++) {
+		if (!mdev_parent_type(&h->parents[i], type))
 			continue;
-		while ((de = readdir(d))) {
-			_cleanup_free_ char *p = NULL, *real = NULL;
-
-			if (de->d_name[0] == '.')
-				continue;
-			if (asprintf(&p, "%s/%s/mdev_supported_types/%s", dirs[i], de->d_name, type) < 0)
-				break;
-			if (!exists(p) || !(real = realpath(p, NULL)))
-				continue;
-			/* A PCI parent shows up under both directories: count it once. */
-			if (found_real && strcmp(real, found_real) == 0)
-				continue;
-			n++;
-			list_add(&all, "%s", de->d_name);
-			if (!found) {
-				found = strdup(de->d_name);
-				found_real = steal_pointer(&real);
-			}
-		}
-		closedir(d);
+		found = found ?: h->parents[i].name;
+		n++;
+		if (list_add(&all, "%s", h->parents[i].name) < 0)
+			return -ENOMEM;
 	}
 	if (n == 1) {
-		*ret_parent = steal_pointer(&found);
-		return 0;
+		*ret_parent = strdup(found);
+		return *ret_parent ? 0 : -ENOMEM;
 	}
 	if (n > 1)
 		return errmsg(ret_error, -ENOTUNIQ, "several parents offer mdev type %s (%s); set vgpu.parent to one of them",
@@ -190,7 +169,7 @@ static int find_parent(const char *root, const char *type, char **ret_parent, ch
 	}
 }
 
-/* The type of an existing mdev: the last part of its mdev_type link. */
+/* The type of an existing mdev, DEV its directory: the last part of its mdev_type link. */
 static int existing_type(const char *dev, char **ret)
 {
 	_cleanup_free_ char *link = NULL;
@@ -210,6 +189,36 @@ static int existing_type(const char *dev, char **ret)
 	return 0;
 }
 
+int mdev_existing_type(const char *root, const char *uuid, char **ret_type)
+{
+	_cleanup_free_ char *dev = NULL;
+
+	if (asprintf(&dev, "%s/bus/mdev/devices/%s", root, uuid) < 0)
+		return -ENOMEM;
+	return existing_type(dev, ret_type);
+}
+
+/*
+ * The device API of a type, TYPE_DIR its directory: QEMU's -device vfio-pci takes only "vfio-pci" mdevs. The
+ * kernel's others are "vfio-ccw" and "vfio-ap" (s390), "vfio-platform" and "vfio-amba"
+ * (include/uapi/linux/vfio.h). A type without the attribute is taken for vfio-pci, as QEMU would try it.
+ */
+static int check_device_api(const char *type_dir, const char *what, char **ret_error)
+{
+	_cleanup_free_ char *p = NULL, *api = NULL;
+
+	if (asprintf(&p, "%s/device_api", type_dir) < 0)
+		return -ENOMEM;
+	if (read_one_line(p, 64, &api) < 0 || strcmp(api, "vfio-pci") == 0)
+		return 0;
+	return errmsg(ret_error, -EPROTONOSUPPORT,
+		    "%s is a %s device (its device_api), not a vfio-pci one: vgpuvm runs vfio-pci mdevs, with -device "
+		    "vfio-pci; %s", what, api,
+		    strcmp(api, "vfio-ccw") == 0 || strcmp(api, "vfio-ap") == 0
+			    ? "only qemu-system-s390x takes this one (libvirt does it)"
+			    : "use a vfio-pci type (`vgpuvm types` lists the API of each)");
+}
+
 int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **ret, char **ret_error)
 {
 	_cleanup_mdev_ struct mdev *m = calloc(1, sizeof(*m));
@@ -220,27 +229,33 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 	if (!m)
 		return -ENOMEM;
 	m->root = strdup(root);
-	m->type = strdup(g->type);
 	memcpy(m->uuid, g->uuid, sizeof(m->uuid));
-	if (!m->root || !m->type || asprintf(&m->path, "%s/bus/mdev/devices/%s", root, m->uuid) < 0)
+	if (!m->root || (g->type && !(m->type = strdup(g->type))) ||
+	    asprintf(&m->path, "%s/bus/mdev/devices/%s", root, m->uuid) < 0)
 		return -ENOMEM;
 	if (g->parent && !(m->parent = strdup(g->parent)))
 		return -ENOMEM;
 
 	/* An mdev with this UUID may be there already: made by mdevctl, by NixOS, or left over from a crash. */
 	if (exists(m->path)) {
-		_cleanup_free_ char *type = NULL;
+		_cleanup_free_ char *type = NULL, *tdir_link = NULL, *what = NULL;
 
 		if ((r = existing_type(m->path, &type)) < 0)
 			return errmsg(ret_error, r, "mdev %s exists but its type cannot be read: %s", m->uuid, strerror(-r));
 		/* existing_type() sets type whenever it returns 0; the analyzer does not see it through the cleanup. */
 		ANALYZER_IGNORE_BEGIN("-Wanalyzer-null-argument")
-		if (strcmp(type, g->type) != 0)
+		if (g->type && strcmp(type, g->type) != 0)
 			return errmsg(ret_error, -EEXIST,
 				    "mdev %s already exists with type %s, but the profile asks for %s; remove it "
 				    "(echo 1 > %s/remove) or give the profile another vgpu.uuid",
 				    m->uuid, type, g->type, m->path);
 		ANALYZER_IGNORE_END
+		if (asprintf(&tdir_link, "%s/mdev_type", m->path) < 0 || asprintf(&what, "mdev %s (type %s)", m->uuid, type) < 0)
+			return -ENOMEM;
+		if ((r = check_device_api(tdir_link, what, ret_error)) < 0)
+			return r;
+		if (!m->type)
+			m->type = steal_pointer(&type);
 		m->exists = true;
 		/* The parent of an adopted mdev is the directory its device lives in. */
 		if (!m->parent) {
@@ -258,6 +273,11 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		return 0;
 	}
 
+	if (!g->type)
+		return errmsg(ret_error, -ENODEV,
+			    "there is no mdev %s to adopt, and the profile names no vgpu.type to make one with; set "
+			    "vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)",
+			    m->uuid);
 	if (!m->parent && (r = find_parent(root, g->type, &m->parent, ret_error)) < 0)
 		return r;
 	if ((r = parent_dir(root, m->parent, &pdir)) < 0)
@@ -277,6 +297,14 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		if (!types)
 			return errmsg(ret_error, -ENODEV, "%s is not an mdev parent (it has no mdev_supported_types)", m->parent);
 		return errmsg(ret_error, -ENODEV, "%s has no mdev type %s; its types: %s", m->parent, g->type, types);
+	}
+	{
+		_cleanup_free_ char *what = NULL;
+
+		if (asprintf(&what, "mdev type %s on %s", g->type, m->parent) < 0)
+			return -ENOMEM;
+		if ((r = check_device_api(tdir, what, ret_error)) < 0)
+			return r;
 	}
 	if (asprintf(&avail, "%s/available_instances", tdir) < 0)
 		return -ENOMEM;
@@ -386,7 +414,7 @@ char *mdev_holders(int group)
 	DIR *proc;
 
 	snprintf(want, sizeof(want), "/dev/vfio/%d", group);
-	proc = opendir("/proc");
+	proc = opendir(host_proc_root());
 	if (!proc)
 		return NULL;
 	while ((de = readdir(proc))) {
@@ -394,7 +422,7 @@ char *mdev_holders(int group)
 		struct dirent *fe;
 		DIR *fds;
 
-		if (!isdigit((unsigned char)de->d_name[0]) || asprintf(&fddir, "/proc/%s/fd", de->d_name) < 0)
+		if (!isdigit((unsigned char)de->d_name[0]) || asprintf(&fddir, "%s/%s/fd", host_proc_root(), de->d_name) < 0)
 			continue;
 		fds = opendir(fddir);
 		if (!fds)
@@ -409,7 +437,7 @@ char *mdev_holders(int group)
 				continue;
 			target[n] = 0;
 			if (strcmp(target, want) == 0) {
-				if (asprintf(&commpath, "/proc/%s/comm", de->d_name) >= 0)
+				if (asprintf(&commpath, "%s/%s/comm", host_proc_root(), de->d_name) >= 0)
 					read_one_line(commpath, 64, &comm);
 				list_add(&list, "%s (%s)", de->d_name, comm ?: "?");
 				break;

@@ -2,6 +2,8 @@
 /* The mediated device in sysfs: find the parent and type, create or adopt the mdev, remove it. */
 #pragma once
 
+#include "util/macro.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,20 +14,22 @@ struct mdev {
 	char *root;	  /* the sysfs root: "/sys", or $VGPUVM_SYSFS_ROOT in tests */
 	char *parent;	  /* "0000:00:02.0" or "mdpy"; NULL when adopting an mdev whose parent was not named */
 	char *type;
-	char uuid[37];
+	char uuid[UUID_STRING_SIZE];
 	char *path;	  /* ROOT/bus/mdev/devices/UUID */
 	bool created;	  /* vgpuvm made it, so vgpuvm removes it */
 	bool exists;	  /* it is there now */
 };
 
-/* The sysfs root to use: $VGPUVM_SYSFS_ROOT, else "/sys". */
-const char *mdev_sysfs_root(void);
+
+/* The type of the mdev UUID under ROOT, from its mdev_type link; -ENOENT when there is no such mdev. */
+int mdev_existing_type(const char *root, const char *uuid, char **ret_type);
 
 /*
- * Looks at sysfs for the profile's vGPU: if the UUID already exists as an mdev of the same type, it is adopted (and
- * will be left in place); otherwise the parent and type are resolved and an instance must be available. Errors:
- * -ENODEV (no such parent or type), -ENOSPC (no instances left), -EEXIST (the UUID is an mdev of another type),
- * -ENOTUNIQ (several parents offer the type); *ret_error then says what to do.
+ * Looks at sysfs for the profile's vGPU: if the UUID already exists as an mdev of the same type (or of any type, when
+ * the profile names none), it is adopted (and will be left in place); otherwise the parent and type are resolved and
+ * an instance must be available. Errors: -ENODEV (no such parent or type, or no type to make one with), -ENOSPC (no
+ * instances left), -EEXIST (the UUID is an mdev of another type), -ENOTUNIQ (several parents offer the type),
+ * -EPROTONOSUPPORT (the type's device_api is not vfio-pci); *ret_error then says what to do. m->type is the type.
  */
 int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **ret, char **ret_error);
 

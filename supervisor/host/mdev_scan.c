@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "supervisor/host/mdev_scan.h"
@@ -232,7 +233,7 @@ int mdev_type_from_attrs(const char *id, const struct mdev_type_attrs *a, struct
 	for (size_t i = 0; i < n; i++) {
 		if (!is_uuid(a->devices[i]))
 			continue;
-		memcpy(t->mdevs[t->n_mdevs].uuid, a->devices[i], 37);
+		memcpy(t->mdevs[t->n_mdevs].uuid, a->devices[i], UUID_STRING_SIZE);
 		t->mdevs[t->n_mdevs++].created = -1;
 	}
 	return 0;
@@ -279,7 +280,8 @@ static int read_type(const char *types_dir, const char *id, const struct records
 	return 0;
 }
 
-static int read_parent(const char *real_root, const char *name, const char *dir, bool pci,
+/* REL is where the parent was found under the root ("class/mdev_bus/NAME"), shown when its real path cannot be had. */
+static int read_parent(const char *real_root, const char *name, const char *dir, const char *rel, bool pci,
 		       const struct records *recs, struct mdev_parent_info *p)
 {
 	_cleanup_free_ char *types_dir = NULL, *real = realpath(dir, NULL);
@@ -290,11 +292,16 @@ static int read_parent(const char *real_root, const char *name, const char *dir,
 	if (!(p->name = strdup(name)))
 		return -ENOMEM;
 	p->bus = pci ? "pci" : "mdev_bus";
-	/* Shown as on the host, whatever the root: the part under the root, after "/sys". */
+	/*
+	 * Shown as on the host, whatever the root: the part under the root, after "/sys". realpath() fails on a path
+	 * longer than PATH_MAX, which the kernel itself follows: then the path it was found by.
+	 */
 	if (real && len && strncmp(real, real_root, len) == 0 && real[len] == '/')
 		r = asprintf(&p->path, "/sys%s", real + len);
+	else if (real)
+		r = asprintf(&p->path, "%s", real);
 	else
-		r = asprintf(&p->path, "%s", real ?: dir);
+		r = asprintf(&p->path, "/sys/%s", rel);
 	if (r < 0)
 		return -ENOMEM;
 	if (asprintf(&types_dir, "%s/mdev_supported_types", dir) < 0 || !(ids = list_dir(types_dir)))
@@ -328,10 +335,9 @@ int mdev_scan(const char *sysfs_root, const char *runtime_base, struct mdev_host
 {
 	_cleanup_mdev_host_ struct mdev_host *h = calloc(1, sizeof(*h));
 	_cleanup_free_ char *real_root = realpath(sysfs_root, NULL);
+	_cleanup_free_ struct stat *seen = NULL;
 	struct records recs;
 	const char *const subdirs[] = { "class/mdev_bus", "bus/pci/devices" };
-	char **seen = NULL;
-	size_t n_seen = 0;
 	int r;
 
 	if (!h)
@@ -347,36 +353,39 @@ int mdev_scan(const char *sysfs_root, const char *runtime_base, struct mdev_host
 			goto out;
 		}
 		for (char **name = names; *name; name++) {
-			_cleanup_free_ char *dir = NULL, *types = NULL, *real = NULL;
+			_cleanup_free_ char *dir = NULL, *types = NULL, *rel = NULL;
 			struct mdev_parent_info *v;
-			char **sv;
+			struct stat st, *sv;
 			bool dup = false;
 
-			if (asprintf(&dir, "%s/%s", base, *name) < 0 || asprintf(&types, "%s/mdev_supported_types", dir) < 0) {
+			if (asprintf(&dir, "%s/%s", base, *name) < 0 || asprintf(&types, "%s/mdev_supported_types", dir) < 0 ||
+			    asprintf(&rel, "%s/%s", subdirs[s], *name) < 0) {
 				r = -ENOMEM;
 				goto out;
 			}
-			if (access(types, F_OK) < 0)
+			/*
+			 * A PCI parent is in both directories: count it once. The device's inode tells, where its path
+			 * may not: realpath() fails on paths longer than PATH_MAX, which the kernel follows all the same.
+			 */
+			if (access(types, F_OK) < 0 || stat(dir, &st) < 0)
 				continue;
-			/* A PCI parent is in both directories: count it once. */
-			real = realpath(dir, NULL);
-			for (size_t i = 0; real && i < n_seen; i++)
-				dup = dup || strcmp(seen[i], real) == 0;
+			for (size_t i = 0; i < h->n_parents; i++)
+				dup = dup || (seen[i].st_dev == st.st_dev && seen[i].st_ino == st.st_ino);
 			if (dup)
 				continue;
-			sv = realloc(seen, (n_seen + 1) * sizeof(char *));
-			v = realloc(h->parents, (h->n_parents + 1) * sizeof(*v));
+			sv = realloc(seen, (h->n_parents + 1) * sizeof(*sv));
 			if (sv)
 				seen = sv;
+			v = realloc(h->parents, (h->n_parents + 1) * sizeof(*v));
 			if (v)
 				h->parents = v;
 			if (!sv || !v) {
 				r = -ENOMEM;
 				goto out;
 			}
-			seen[n_seen++] = steal_pointer(&real);
+			seen[h->n_parents] = st;
 			h->parents[h->n_parents] = (struct mdev_parent_info){};
-			r = read_parent(real_root, *name, dir, s == 1 || is_pci_name(*name), &recs,
+			r = read_parent(real_root, *name, dir, rel, s == 1 || is_pci_name(*name), &recs,
 					&h->parents[h->n_parents++]);
 			if (r < 0)
 				goto out;
@@ -387,9 +396,6 @@ int mdev_scan(const char *sysfs_root, const char *runtime_base, struct mdev_host
 	*ret = steal_pointer(&h);
 	r = 0;
 out:
-	for (size_t i = 0; i < n_seen; i++)
-		free(seen[i]);
-	free(seen);
 	free(recs.r);
 	return r;
 }

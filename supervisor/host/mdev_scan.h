@@ -5,11 +5,13 @@
  */
 #pragma once
 
+#include "util/macro.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
 struct mdev_instance {
-	char uuid[37];
+	char uuid[UUID_STRING_SIZE];
 	char *vm;	     /* the VM whose record in the runtime directory names this mdev, or NULL */
 	pid_t supervisor_pid; /* from that record, 0 without one */
 	pid_t qemu_pid;	     /* from that record, 0 without one or before QEMU started */
@@ -22,7 +24,7 @@ struct mdev_type_info {
 	char *description; /* the "description" attribute as the driver wrote it, or NULL */
 	char **fields;	   /* key, value, key, value, ..., NULL-terminated; NULL unless every line is "key: value" */
 	unsigned xres, yres; /* the resolution the description names ("resolution: WxH", or WxH in free text), else 0 */
-	long long available; /* available_instances, -1 when unreadable */
+	long long available; /* available_instances, -1 when unreadable or out of range */
 	char *device_api;    /* "vfio-pci", ..., or NULL */
 	struct mdev_instance *mdevs;
 	size_t n_mdevs;
@@ -42,6 +44,9 @@ struct mdev_host {
 };
 
 /*
+ * The strings are as the host has them: neither valid UTF-8 nor free of control characters for sure (util/utf8.h
+ * makes them fit for output).
+ *
  * Reads every parent under SYSFS_ROOT/class/mdev_bus and SYSFS_ROOT/bus/pci/devices. The owners come from the crash
  * records in the runtime directories under RUNTIME_BASE (NULL: none). No parent at all is not an error.
  */

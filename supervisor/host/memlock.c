@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "supervisor/host/host.h"
 #include "supervisor/host/memlock.h"
 #include "util/macro.h"
 
@@ -59,7 +60,7 @@ int memlock_read(pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard)
 	FILE *f;
 	int r = -ENOENT;
 
-	snprintf(path, sizeof(path), "/proc/%ld/limits", (long)pid);
+	snprintf(path, sizeof(path), "%s/%ld/limits", host_proc_root(), (long)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return negative_errno();

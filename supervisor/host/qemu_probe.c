@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "profiles/profile_argv.h"
 #include "supervisor/host/qemu_probe.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -52,7 +55,8 @@ int qemu_probe_find(const char *name, char **ret_path)
 	return -ENOENT;
 }
 
-int qemu_probe_run(const char *path, const char *const *args, uint64_t deadline, char **ret_output)
+static int probe(const char *path, const char *const *args, const struct qemu_probe_as *as, uint64_t deadline,
+		 char **ret_output)
 {
 	_cleanup_free_ char *out = NULL;
 	_cleanup_close_ int rfd = -1;
@@ -88,6 +92,12 @@ int qemu_probe_run(const char *path, const char *const *args, uint64_t deadline,
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
+			_exit(127);
+		/* Nothing of the caller's but the three: a supervisor's sockets and locks are not QEMU's to hold. */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
+		/* Another uid drops every capability with it; nothing it execs can gain one back. */
+		if (as && (setgroups(0, NULL) < 0 || setresgid(as->gid, as->gid, as->gid) < 0 ||
+			   setresuid(as->uid, as->uid, as->uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
 			_exit(127);
 		execv(path, argv);
 		_exit(127);
@@ -140,4 +150,31 @@ int qemu_probe_run(const char *path, const char *const *args, uint64_t deadline,
 			return negative_errno();
 	*ret_output = steal_pointer(&out);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int qemu_probe_run(const char *path, const char *const *args, uint64_t deadline, char **ret_output)
+{
+	return probe(path, args, NULL, deadline, ret_output);
+}
+
+int qemu_probe_version(const char *name, const struct qemu_probe_as *as, uint64_t deadline, unsigned *ret_version)
+{
+	_cleanup_free_ char *path = NULL, *out = NULL;
+	unsigned major, minor, micro = 0;
+	const char *v;
+	int r;
+
+	if ((r = qemu_probe_find(name, &path)) < 0)
+		return r;
+	r = probe(path, (const char *[]){ "-version", NULL }, as, deadline, &out);
+	if (r < 0)
+		return r;
+	if (r != 0)
+		return -EIO;
+	/* "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)" */
+	v = strstr(out, "version ");
+	if (!v || sscanf(v + 8, "%u.%u.%u", &major, &minor, &micro) < 2 || minor > 99 || micro > 99)
+		return -EBADMSG;
+	*ret_version = PROFILE_QEMU_VERSION(major, minor, micro);
+	return 0;
 }

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "util/macro.h"
+
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -33,7 +35,7 @@ int owned_kind_from_string(const char *s);
 /* uuid is empty when the VM has no mdev and the record only names files lent to QEMU. */
 struct record {
 	char name[128];
-	char uuid[37];
+	char uuid[UUID_STRING_SIZE];
 	char type[128];
 	char parent[128];
 	char sysfs_root[512];

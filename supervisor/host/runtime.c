@@ -159,7 +159,8 @@ int runtime_acquire(const char *name, struct runtime **ret, pid_t *ret_holder, c
 	return 0;
 }
 
-/* Removes a directory that holds only files (QEMU's screenshots), without following links. */
+/* Removes a directory that holds only files (QEMU's screenshots, before they came in a memfd), without following
+ * links. */
 static void remove_flat_dir(int parent, const char *name)
 {
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -186,7 +187,7 @@ void runtime_release(struct runtime *rt)
 
 	if (!rt)
 		return;
-	/* Everything in the directory is this VM's: the control socket, screenshots a client did not collect. The
+	/* Everything in the directory is this VM's: the control socket (and an older vgpuvm's QEMU directory). The
 	 * record stays (see the header). The lock goes last, while still held, so that no one takes a lock on a file
 	 * about to go. */
 	DIR *d = opendir(rt->dir);

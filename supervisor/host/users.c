@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "supervisor/host/host.h"
 #include "supervisor/host/users.h"
 #include "util/macro.h"
 
-static FILE *open_db(const char *env, const char *path)
+static FILE *open_db(const char *path)
 {
-	const char *file = getenv(env);
-
-	return fopen(file && *file ? file : path, "re");
+	return fopen(path, "re");
 }
 
 static bool parse_id(const char *s, unsigned long *ret)
@@ -50,7 +49,7 @@ int group_lookup(const char *name, gid_t *ret)
 		*ret = (gid_t)n;
 		return 0;
 	}
-	db = open_db("VGPUVM_GROUP_FILE", "/etc/group");
+	db = open_db(host_group_file());
 	if (!db)
 		return negative_errno();
 	while (fgets(line, sizeof(line), db))
@@ -68,7 +67,7 @@ bool group_gid_exists(gid_t gid)
 {
 	char line[4096], *f[4];
 	unsigned long n;
-	FILE *db = open_db("VGPUVM_GROUP_FILE", "/etc/group");
+	FILE *db = open_db(host_group_file());
 	bool found = false;
 
 	while (db && !found && fgets(line, sizeof(line), db))
@@ -83,7 +82,7 @@ int user_lookup(const char *name, struct user_info *ret)
 	char line[4096], *f[7];
 	unsigned long id, uid, gid;
 	bool by_id = parse_id(name, &id);
-	FILE *db = open_db("VGPUVM_PASSWD_FILE", "/etc/passwd");
+	FILE *db = open_db(host_passwd_file());
 
 	if (!db && !by_id)
 		return negative_errno();
@@ -129,7 +128,7 @@ int user_groups(const char *name, gid_t primary, gid_t **ret, size_t *ret_n)
 	if (!g)
 		return -ENOMEM;
 	g[0] = primary;
-	db = name ? open_db("VGPUVM_GROUP_FILE", "/etc/group") : NULL;
+	db = name ? open_db(host_group_file()) : NULL;
 	while (db && fgets(line, sizeof(line), db)) {
 		gid_t *t;
 		bool member = false;

@@ -13,9 +13,11 @@
 
 /*
  * What the supervisor does once QEMU runs: poll; read and write QMP, QEMU's output, the serial console's pty, stdin,
- * stdout, the control socket and the signalfd; restore the terminal's settings; accept clients and check their credentials; answer status from /proc; send sd_notify datagrams; signal
- * and reap QEMU through its pidfd; then give files back (chown), remove the mdev through sysfs and wait for it with
- * inotify, scan /proc/PID/fd for holders, rewrite and remove the crash record and the runtime directory; and malloc.
+ * stdout, the control socket and the signalfd; restore the terminal's settings; accept clients and check their
+ * credentials; answer status from /proc; make screenshots' memfds and pass them on (SCM_RIGHTS); send sd_notify
+ * datagrams; signal and reap QEMU through its pidfd; then give files back (chown), remove the mdev through sysfs and
+ * wait for it with inotify, scan /proc/PID/fd for holders, rewrite and remove the crash record and the runtime
+ * directory; and malloc.
  * Not here: fork, exec, ptrace, mount, module loading, changing ids, and everything else.
  */
 static const int allowed[] = {
@@ -30,6 +32,8 @@ static const int allowed[] = {
 	SCMP_SYS(ftruncate), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(flock), SCMP_SYS(chown),
 	SCMP_SYS(fchown), SCMP_SYS(fchownat), SCMP_SYS(lchown), SCMP_SYS(chmod), SCMP_SYS(fchmod),
 	SCMP_SYS(fchmodat), SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch), SCMP_SYS(inotify_rm_watch),
+	/* a screenshot's memfd, which QEMU writes into and the client gets */
+	SCMP_SYS(memfd_create),
 	/* the control socket and sd_notify */
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(accept), SCMP_SYS(sendto),
 	SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/host/record.h"
@@ -25,7 +26,7 @@ static bool holds(pid_t pid, const char *uuid)
 
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	snprintf(path, sizeof(path), "%s/%ld/cmdline", host_proc_root(), (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;

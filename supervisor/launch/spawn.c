@@ -185,7 +185,7 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 		child_fail(status_fd, STEP_SECCOMP);
 
 	environ = o->envp;
-	execvp(o->argv[0], o->argv);
+	execv(o->path, o->argv);
 	child_fail(status_fd, STEP_EXEC);
 }
 

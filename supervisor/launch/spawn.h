@@ -9,7 +9,8 @@
 struct identity;
 
 struct spawn_opts {
-	char **argv;	   /* argv[0] is looked up in the child's PATH */
+	const char *path;  /* the binary to execute: an absolute path, or one with a '/' */
+	char **argv;	   /* argv[0] is what QEMU is called, as the profile names it */
 	char **envp;	   /* the child's whole environment */
 	int qmp_fd;	   /* the child's end of the QMP socket pair; it becomes fd 3 */
 	int stdio_fd;	   /* QEMU's stdin and stdout (the serial console's pty), or -1: /dev/null and a pipe */

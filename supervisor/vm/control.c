@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,17 @@
 #include "qmp/qmp_encode.h"
 #include "supervisor/vm/control.h"
 #include "supervisor/log.h"
+#include "supervisor/vm/refusals.h"
+#include "util/fdpass.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
 struct client {
 	int fd;
 	uint64_t serial;
+	uid_t uid;
+	enum control_role role;
+	struct fdpass fds; /* to go out with replies queued in out */
 	struct qmp_reader *reader;
 	char *out;
 	size_t out_len;
@@ -45,13 +51,15 @@ struct control {
 	int fd;
 	char *path;
 	uid_t owner;
+	gid_t gid; /* whose members may connect; (gid_t)-1 for none */
+	struct refusals refused; /* connections refused for who their peer is, per uid */
 	control_command_fn fn;
 	void *userdata;
 	struct client clients[CONTROL_CLIENTS_MAX];
 	uint64_t next_serial;
-	/* Clients turned away, made room for, or dropped for not reading their replies since the last warning: said at
-	 * most once per CONTROL_WARN_USEC. */
-	unsigned refused, evicted, slow;
+	/* Clients turned away for want of room, made room for, or dropped for not reading their replies since the last
+	 * warning: said at most once per CONTROL_WARN_USEC. */
+	unsigned turned_away, evicted, slow;
 	uint64_t warned;
 };
 
@@ -98,6 +106,7 @@ int control_new(const char *path, gid_t gid, control_command_fn fn, void *userda
 	}
 	c->fd = fd;
 	c->owner = getuid();
+	c->gid = gid;
 	c->fn = fn;
 	c->userdata = userdata;
 	c->next_serial = 1;
@@ -112,6 +121,7 @@ static void drop(struct client *cl)
 	if (cl->fd < 0)
 		return;
 	close(cl->fd);
+	fdpass_clear(&cl->fds);
 	qmp_reader_free(cl->reader);
 	free(cl->out);
 	*cl = (struct client){ .fd = -1 };
@@ -121,6 +131,11 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
+	/* What was refused since the last line of each uid is said now, as no later refusal will. */
+	for (size_t i = 0; i < REFUSALS_SLOTS; i++)
+		if (c->refused.slot[i].used && c->refused.slot[i].count > 0)
+			log_warning("control: refused %u more connections from uid %ld", c->refused.slot[i].count,
+				    (long)c->refused.slot[i].uid);
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		drop(&c->clients[i]);
 	close(c->fd);
@@ -138,21 +153,24 @@ static struct client *find(struct control *c, uint64_t serial)
 }
 
 /*
- * Queues a line for a client. One that lets 1 MiB pile up is not reading: it is dropped rather than fed. The buffer
- * grows by doubling, so that filling it costs a few copies, not one per line.
+ * Queues a line for a client, with fd (or -1) tied to its first byte; takes both. One that lets 1 MiB pile up is not
+ * reading: it is dropped rather than fed. The buffer grows by doubling, so that filling it costs a few copies, not one
+ * per line.
  */
-static void queue(struct control *c, struct client *cl, char *line)
+static void queue_fd(struct control *c, struct client *cl, char *line, int fd)
 {
 	size_t n, cap;
 	char *o;
 
 	if (!line || cl->fd < 0 || cl->closing) {
 		free(line);
+		safe_close(fd);
 		return;
 	}
 	n = strlen(line);
 	if (cl->out_len + n > CONTROL_OUTPUT_MAX) {
 		free(line);
+		safe_close(fd);
 		drop(cl);
 		c->slow++;
 		return;
@@ -163,11 +181,18 @@ static void queue(struct control *c, struct client *cl, char *line)
 		o = realloc(cl->out, cap);
 		if (!o) {
 			free(line);
+			safe_close(fd);
 			drop(cl);
 			return;
 		}
 		cl->out = o;
 		cl->out_cap = cap;
+	}
+	/* A reply must not go out without its fd (fdpass_add() closes it when it fails): the client goes instead. */
+	if (fd >= 0 && fdpass_add(&cl->fds, cl->out_len, fd) < 0) {
+		free(line);
+		drop(cl);
+		return;
 	}
 	/* The buffer is the client's (cl->out); the analyzer loses it when realloc moves it. */
 	ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
@@ -177,15 +202,23 @@ static void queue(struct control *c, struct client *cl, char *line)
 	ANALYZER_IGNORE_END
 }
 
+/* The line's bytes go into the client's buffer (cl->out), which the analyzer loses when realloc moves it. */
+ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
+static void queue(struct control *c, struct client *cl, char *line)
+{
+	queue_fd(c, cl, line, -1);
+}
+ANALYZER_IGNORE_END
+
 static void flush_one(struct client *cl)
 {
 	while (cl->out_len > 0) {
-		ssize_t n = send(cl->fd, cl->out, cl->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = fdpass_send(&cl->fds, cl->fd, cl->out, cl->out_len);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN)
+			if (n != -EAGAIN)
 				drop(cl);
 			return;
 		}
@@ -201,18 +234,19 @@ static void flush_one(struct client *cl)
 		drop(cl);
 }
 
-/* Queues the answer to a command the client sent: one fewer in flight. Takes line; a client gone drops it. */
-static void answer(struct control *c, uint64_t client, char *line)
+/* Queues the answer to a command the client sent: one fewer in flight. Takes line and fd; a client gone drops them. */
+static void answer(struct control *c, uint64_t client, char *line, int fd)
 {
 	struct client *cl = c ? find(c, client) : NULL;
 
 	if (!cl) {
 		free(line);
+		safe_close(fd);
 		return;
 	}
 	if (cl->inflight > 0)
 		cl->inflight--;
-	queue(c, cl, line);
+	queue_fd(c, cl, line, fd);
 }
 
 void control_return(struct control *c, uint64_t client, json_object *id, json_object *value)
@@ -220,7 +254,35 @@ void control_return(struct control *c, uint64_t client, json_object *id, json_ob
 	char *line = NULL;
 
 	if (qmp_encode_return(id, value, &line) == 0)
-		answer(c, client, line);
+		answer(c, client, line, -1);
+}
+
+void control_return_fd(struct control *c, uint64_t client, json_object *id, json_object *value, int fd)
+{
+	struct client *cl = c ? find(c, client) : NULL;
+	char *line = NULL;
+
+	/* Each fd waiting in a client's queue holds a screenshot in memory: a client that does not read gets few. */
+	if (cl && cl->fds.n >= CONTROL_FDS_MAX) {
+		safe_close(fd);
+		control_error(c, client, id, "GenericError", "too many replies with a file descriptor wait to be read");
+		return;
+	}
+	if (qmp_encode_return(id, value, &line) == 0)
+		answer(c, client, line, fd);
+	else
+		safe_close(fd);
+}
+
+enum control_role control_client_role(const struct control *c, uint64_t client, uid_t *ret_uid)
+{
+	for (size_t i = 0; c && i < CONTROL_CLIENTS_MAX; i++)
+		if (c->clients[i].fd >= 0 && c->clients[i].serial == client) {
+			if (ret_uid)
+				*ret_uid = c->clients[i].uid;
+			return c->clients[i].role;
+		}
+	return CONTROL_ROLE_NONE;
 }
 
 /* An error for something the client sent that never became a command (garbage, a huge line). */
@@ -237,7 +299,7 @@ void control_error(struct control *c, uint64_t client, json_object *id, const ch
 	char *line = NULL;
 
 	if (qmp_encode_error(id, class, desc, &line) == 0)
-		answer(c, client, line);
+		answer(c, client, line, -1);
 }
 
 void control_event(struct control *c, const char *event, json_object *data)
@@ -304,14 +366,14 @@ static void warn_crowd(struct control *c)
 {
 	uint64_t now = now_usec();
 
-	if (c->refused + c->evicted + c->slow == 0 || (c->warned && now - c->warned < CONTROL_WARN_USEC))
+	if (c->turned_away + c->evicted + c->slow == 0 || (c->warned && now - c->warned < CONTROL_WARN_USEC))
 		return;
 	if (c->slow)
 		log_warning("control: dropped %u client%s that did not read their replies", c->slow, c->slow == 1 ? "" : "s");
-	if (c->refused + c->evicted)
+	if (c->turned_away + c->evicted)
 		log_warning("control: too many clients: %u turned away, %u disconnected to make room (at most %d at once)",
-			    c->refused, c->evicted, CONTROL_CLIENTS_MAX);
-	c->refused = c->evicted = c->slow = 0;
+			    c->turned_away, c->evicted, CONTROL_CLIENTS_MAX);
+	c->turned_away = c->evicted = c->slow = 0;
 	c->warned = now;
 }
 
@@ -339,7 +401,63 @@ static void catch_up(struct control *c)
 			read_one(c, &c->clients[i]);
 }
 
-int control_attach(struct control *c, int fd, uint64_t *ret_client)
+/*
+ * Whether the peer on fd is in group gid: by its primary group, or by a supplementary one. Both are the peer's
+ * credentials as they were when it connected, which it cannot change afterwards.
+ */
+static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
+{
+	_cleanup_free_ gid_t *big = NULL;
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+
+	if (cred->gid == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		/* ERANGE has set len to what the whole list takes. */
+		if (errno != ERANGE || !(big = malloc(len)))
+			return false;
+		groups = big;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			return false;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static enum control_role role_of(const struct control *c, int fd, const struct ucred *cred)
+{
+	if (cred->uid == 0)
+		return CONTROL_ROLE_ROOT;
+	if (cred->uid == c->owner)
+		return CONTROL_ROLE_OWNER;
+	if (c->gid != (gid_t)-1 && peer_in_group(fd, cred, c->gid))
+		return CONTROL_ROLE_GROUP;
+	return CONTROL_ROLE_NONE;
+}
+
+/*
+ * Says that a uid was refused, and why: its first time, then at most once a minute with how many since (see
+ * refusals.h), so that knocking on the socket cannot flood the log.
+ */
+static void log_refused(struct control *c, uid_t uid, const char *why)
+{
+	uint64_t since;
+	unsigned n;
+
+	if (!refusals_note(&c->refused, uid, now_usec(), &n, &since))
+		return;
+	if (since == 0)
+		log_warning("control: refused a connection from uid %ld: %s", (long)uid, why);
+	else
+		log_warning("control: refused %u connections from uid %ld in the last %.0f s", n, (long)uid,
+			    (double)since / 1e6);
+}
+
+/* Takes fd, whose peer is let in as uid with role, as a client: in a free place, or in one made for it. */
+static int attach(struct control *c, int fd, uid_t uid, enum control_role role, uint64_t *ret_client)
 {
 	struct client *cl = NULL;
 	char *greeting = NULL;
@@ -362,10 +480,10 @@ int control_attach(struct control *c, int fd, uint64_t *ret_client)
 	}
 	if (!cl) {
 		close(fd);
-		c->refused++;
+		c->turned_away++;
 		return -EBUSY;
 	}
-	*cl = (struct client){ .fd = fd, .serial = c->next_serial++, .connected = now_usec() };
+	*cl = (struct client){ .fd = fd, .serial = c->next_serial++, .uid = uid, .role = role, .connected = now_usec() };
 	if (qmp_reader_new(CONTROL_LINE_MAX, &cl->reader) < 0 ||
 	    qmp_encode_greeting("vgpuvm", VGPUVM_VERSION, &greeting) < 0) {
 		drop(cl);
@@ -381,11 +499,27 @@ int control_attach(struct control *c, int fd, uint64_t *ret_client)
 	ANALYZER_IGNORE_END
 }
 
+int control_attach(struct control *c, int fd, uint64_t *ret_client)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	enum control_role role = CONTROL_ROLE_NONE;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		role = role_of(c, fd, &cred);
+	if (role == CONTROL_ROLE_NONE) {
+		close(fd);
+		return -EACCES;
+	}
+	return attach(c, fd, cred.uid, role, ret_client);
+}
+
 /* Takes one connection from the backlog; false when there was none. */
 static bool accept_one(struct control *c)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	enum control_role role;
 	int fd;
 
 	fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -397,12 +531,14 @@ static bool accept_one(struct control *c)
 		close(fd);
 		return true;
 	}
-	if (cred.uid != 0 && cred.uid != c->owner) {
-		log_warning("control: refused a connection from uid %ld", (long)cred.uid);
+	role = role_of(c, fd, &cred);
+	if (role == CONTROL_ROLE_NONE) {
+		log_refused(c, cred.uid,
+			    c->gid != (gid_t)-1 ? "not root, the VM's owner or a member of its group" : "not root or the VM's owner");
 		close(fd);
 		return true;
 	}
-	control_attach(c, fd, NULL);
+	attach(c, fd, cred.uid, role, NULL);
 	return true;
 }
 

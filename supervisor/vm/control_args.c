@@ -62,11 +62,6 @@ int control_qmp_args(struct json_object *args, const char **ret_command, struct 
 		*ret_error = "qmp: arguments must be an object";
 		return -EINVAL;
 	}
-	/* The monitor is vgpuvm's: a client must not take the capabilities negotiation behind its back. */
-	if (strcmp(s, "qmp_capabilities") == 0) {
-		*ret_error = "qmp_capabilities is vgpuvm's to send";
-		return -EINVAL;
-	}
 	*ret_command = s;
 	*ret_arguments = a;
 	return 0;

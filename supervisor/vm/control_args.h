@@ -20,8 +20,9 @@ struct json_object;
 int control_stop_args(struct json_object *args, bool *ret_force, int *ret_timeout, const char **ret_error);
 
 /*
- * qmp's arguments: "command" a string with no NUL, other than qmp_capabilities (the monitor is vgpuvm's), and
- * "arguments" an object or absent. *ret_command and *ret_arguments point into args. Returns 0 or -EINVAL as above.
+ * qmp's arguments: "command" a non-empty string with no NUL, and "arguments" an object or absent. Which commands may
+ * go on to QEMU, and for whom, is passthrough.h's to say. *ret_command and *ret_arguments point into args. Returns 0
+ * or -EINVAL as above.
  */
 int control_qmp_args(struct json_object *args, const char **ret_command, struct json_object **ret_arguments,
 		     const char **ret_error);

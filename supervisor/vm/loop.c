@@ -23,8 +23,47 @@
 #include "supervisor/host/memlock.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/spawn.h"
+#include "supervisor/vm/passthrough.h"
+#include "supervisor/vm/shot.h"
+#include "util/fdpass.h"
 #include "util/macro.h"
 #include "util/time-util.h"
+
+#define VM_TAIL_LINES 20
+#define VM_LINE_MAX 4096
+
+struct vm_output {
+	int fd; /* the vm's: closed at EOF */
+	char buf[VM_LINE_MAX];
+	size_t len;
+};
+
+struct vm {
+	const struct profile *profile;
+	pid_t pid;
+	int pidfd;
+	int sig_fd;
+	int qmp_fd;
+	struct qmp_client *qmp;
+	bool qmp_ready; /* capabilities negotiated */
+	bool qmp_eof;
+	struct vm_output out, err;
+	char *tail[VM_TAIL_LINES]; /* QEMU's last lines of output, for the message if it dies */
+	size_t tail_next;
+
+	struct stop stop;    /* the phase, the shutdown step, the deadline, how it ended */
+	uint64_t started_at; /* monotonic usec */
+	uint64_t running_at; /* when QEMU first reported running, 0 before */
+	siginfo_t exit_info; /* from waitid(), valid in STOP_PHASE_EXITED */
+
+	struct control *ctl;	 /* the control socket, or NULL */
+	struct console *con;	 /* the serial console's relay, or NULL */
+	vm_status_fn status_fn;
+	void *status_userdata;
+	struct pending *pending; /* commands sent to QEMU, awaiting replies */
+	struct fdpass qmp_fds;	 /* fds to go to QEMU, each with its add-fd command */
+	int64_t fdsets;		 /* screenshots' fdsets so far, for the next one's id */
+};
 
 /* What each command sent to QEMU was for. */
 enum cmd {
@@ -34,6 +73,7 @@ enum cmd {
 	CMD_CLIENT_STATUS,     /* query-status for a control client's status */
 	CMD_CLIENT_SCREENSHOT, /* screendump for a control client */
 	CMD_CLIENT_QMP,	       /* a control client's own command */
+	CMD_FDSET,	       /* add-fd or remove-fd around a screenshot's screendump */
 };
 
 /* The cookie of a command sent to QEMU: the QMP client hands it back with the reply. */
@@ -41,7 +81,7 @@ struct pending {
 	enum cmd cmd;
 	uint64_t client; /* the control client waiting for it, 0 for none */
 	json_object *id; /* that client's id */
-	char *file;	 /* a screenshot's file */
+	int fd;		 /* a screenshot's memfd, -1 for none */
 	const char *step_command; /* CMD_STEP: which, for the stop machine */
 	struct pending *next;
 	/* The pointer that points here (the list's head or the previous entry's next): a reply unlinks its entry at
@@ -54,24 +94,36 @@ static double seconds_since(uint64_t t)
 	return (double)(now_usec() - t) / 1e6;
 }
 
-int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int sig_fd, int qmp_fd, int out_fd,
-	    int err_fd)
+int vm_new(const struct vm_opts *o, struct vm **ret)
 {
+	struct vm *vm = calloc(1, sizeof(*vm));
 	int r;
 
+	if (!vm) {
+		safe_close(o->out_fd);
+		safe_close(o->err_fd);
+		return -ENOMEM;
+	}
 	*vm = (struct vm){
-		.profile = p,
-		.pid = pid,
-		.pidfd = pidfd,
-		.sig_fd = sig_fd,
-		.qmp_fd = qmp_fd,
-		.out = { .fd = out_fd },
-		.err = { .fd = err_fd },
+		.profile = o->profile,
+		.pid = o->pid,
+		.pidfd = o->pidfd,
+		.sig_fd = o->sig_fd,
+		.qmp_fd = o->qmp_fd,
+		.out = { .fd = o->out_fd },
+		.err = { .fd = o->err_fd },
 		.started_at = now_usec(),
+		.ctl = o->ctl,
+		.con = o->con,
+		.status_fn = o->status_fn,
+		.status_userdata = o->status_userdata,
 	};
-	stop_init(&vm->stop, &p->shutdown, p->start_timeout, pid, vm->started_at);
-	if ((r = qmp_client_new(&vm->qmp)) < 0)
+	stop_init(&vm->stop, &o->profile->shutdown, o->profile->start_timeout, o->pid, vm->started_at);
+	if ((r = qmp_client_new(&vm->qmp)) < 0) {
+		vm_free(vm);
 		return r;
+	}
+	*ret = vm;
 	return 0;
 }
 
@@ -80,15 +132,15 @@ static void pending_free(struct pending *pd)
 	if (!pd)
 		return;
 	json_object_put(pd->id);
-	if (pd->file)
-		unlink(pd->file);
-	free(pd->file);
+	safe_close(pd->fd);
 	free(pd);
 }
 
-void vm_done(struct vm *vm)
+void vm_free(struct vm *vm)
 {
-	/* Commands QEMU never answered: their clients get an error, their files go. */
+	if (!vm)
+		return;
+	/* Commands QEMU never answered: their clients get an error, their memfds and the fds not yet sent go. */
 	while (vm->pending) {
 		struct pending *pd = vm->pending;
 
@@ -99,26 +151,27 @@ void vm_done(struct vm *vm)
 			control_error(vm->ctl, pd->client, pd->id, "GenericError", "QEMU exited before it answered");
 		pending_free(pd);
 	}
+	fdpass_clear(&vm->qmp_fds);
 	qmp_client_free(vm->qmp);
-	vm->qmp = NULL;
-	for (size_t i = 0; i < VM_TAIL_LINES; i++) {
+	for (size_t i = 0; i < VM_TAIL_LINES; i++)
 		free(vm->tail[i]);
-		vm->tail[i] = NULL;
-	}
+	safe_close(vm->out.fd);
+	safe_close(vm->err.fd);
+	free(vm);
 }
 
-/* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry. */
+/* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry, which takes fd. */
 static int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
-		     char *file)
+		     int fd)
 {
 	struct pending *pd = calloc(1, sizeof(*pd));
 	int r;
 
 	if (!pd) {
-		free(file);
+		safe_close(fd);
 		return -ENOMEM;
 	}
-	*pd = (struct pending){ .cmd = c, .client = client, .id = id ? json_object_get(id) : NULL, .file = file };
+	*pd = (struct pending){ .cmd = c, .client = client, .id = id ? json_object_get(id) : NULL, .fd = fd };
 	r = qmp_client_send(vm->qmp, command, args, pd, NULL);
 	if (r < 0) {
 		log_warning_errno(r, "Failed to queue QMP command %s: %m", command);
@@ -135,7 +188,7 @@ static int send_full(struct vm *vm, const char *command, json_object *args, enum
 
 static int send_cmd(struct vm *vm, const char *command, enum cmd c)
 {
-	return send_full(vm, command, NULL, c, 0, NULL, NULL);
+	return send_full(vm, command, NULL, c, 0, NULL, -1);
 }
 
 /* Sends a step's command; its reply goes back to the stop machine. */
@@ -229,7 +282,7 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 		const char *status = m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &v)
 					     ? json_object_get_string(v)
 					     : NULL;
-		st = vm->status_fn(vm->status_userdata, vm, status);
+		st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, status);
 		control_return(vm->ctl, pd->client, pd->id, st);
 		json_object_put(st);
 		return;
@@ -239,13 +292,20 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 		return;
 	}
 	if (pd->cmd == CMD_CLIENT_SCREENSHOT) {
+		uint64_t size;
+		int fd, r = shot_seal(pd->fd, &fd, &size);
+
+		if (r < 0) {
+			log_warning("screenshot: %s", shot_strerror(r));
+			control_error(vm->ctl, pd->client, pd->id, "GenericError", shot_strerror(r));
+			return;
+		}
 		st = json_object_new_object();
-		json_object_object_add(st, "file", json_object_new_string(pd->file));
-		control_return(vm->ctl, pd->client, pd->id, st);
+		json_object_object_add(st, "size", json_object_new_int64((int64_t)size));
+		json_object_object_add(st, "format", json_object_new_string("png"));
+		/* The client gets the sealed screenshot itself, with the reply: no path to open. */
+		control_return_fd(vm->ctl, pd->client, pd->id, st, fd);
 		json_object_put(st);
-		/* The client takes the file from here. */
-		free(pd->file);
-		pd->file = NULL;
 		return;
 	}
 	control_return(vm->ctl, pd->client, pd->id, m->data);
@@ -264,6 +324,9 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 			log_error("QMP %s failed: %s: %s", c == CMD_CAPABILITIES ? "qmp_capabilities" : "query-status",
 				  m->error_class, m->error_desc);
 			start_failed(vm, "refused a basic QMP command");
+			return;
+		case CMD_FDSET:
+			log_warning("QMP add-fd or remove-fd for a screenshot failed: %s: %s", m->error_class, m->error_desc);
 			return;
 		default:
 			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
@@ -420,13 +483,13 @@ static void write_qmp(struct vm *vm)
 
 	qmp_client_output(vm->qmp, &buf, &len);
 	while (len > 0 && !vm->qmp_eof) {
-		ssize_t n = send(vm->qmp_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = fdpass_send(&vm->qmp_fds, vm->qmp_fd, buf, len);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN) {
-				log_debug("QEMU's monitor is gone: %s", strerror(errno));
+			if (n != -EAGAIN) {
+				log_debug("QEMU's monitor is gone: %s", strerror((int)-n));
 				vm->qmp_eof = true;
 				feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
 			}
@@ -495,7 +558,7 @@ void vm_stop(struct vm *vm, const char *why, bool force)
 	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP, .why = why, .force = force, .timeout = -1 });
 }
 
-static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
+static void serve_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
 	const char *why = NULL;
 	bool force;
@@ -512,30 +575,58 @@ static void cmd_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 				       .timeout = timeout });
 }
 
-static void cmd_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
+/*
+ * QEMU writes a screenshot into a memfd of ours, never into a path: add-fd lends it a write-only fd of the memfd (sent
+ * with the command's own bytes), screendump writes to /dev/fdset/N, remove-fd takes the fd back. QMP runs commands in
+ * order, so the three go at once; the reply to screendump hands the client the memfd, sealed (on_client_reply).
+ */
+static void serve_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
-	json_object *args;
-	char *file = NULL;
+	struct shot_args a = {};
+	int memfd = -1, wfd = -1;
+	const char *buf;
+	size_t at;
 
-	if (asprintf(&file, "%s/screenshot-%u.png", vm->rundir, ++vm->screenshots) < 0)
+	if (vm->qmp_fds.n >= FDPASS_MAX || shot_new(&memfd, &wfd) < 0 || shot_args_new(vm->fdsets++, &a) < 0) {
+		safe_close(memfd);
+		safe_close(wfd);
+		control_error(vm->ctl, client, m->id, "GenericError", "could not ask QEMU for a screenshot; try again");
 		return;
-	args = json_object_new_object();
-	json_object_object_add(args, "filename", json_object_new_string(file));
-	json_object_object_add(args, "format", json_object_new_string("png"));
-	send_full(vm, "screendump", args, CMD_CLIENT_SCREENSHOT, client, m->id, file);
-	json_object_put(args);
+	}
+	/* The fd goes with add-fd's first byte: where the output ends now. */
+	qmp_client_output(vm->qmp, &buf, &at);
+	if (send_full(vm, "add-fd", a.add_fd, CMD_FDSET, 0, NULL, -1) < 0)
+		wfd = safe_close(wfd);
+	/* Without its fd, add-fd fails, and so does the screendump after it. */
+	if (wfd < 0 || fdpass_add(&vm->qmp_fds, at, wfd) < 0 ||
+	    send_full(vm, "screendump", a.screendump, CMD_CLIENT_SCREENSHOT, client, m->id, TAKE_FD(memfd)) < 0)
+		control_error(vm->ctl, client, m->id, "GenericError", "could not ask QEMU for a screenshot");
+	send_full(vm, "remove-fd", a.remove_fd, CMD_FDSET, 0, NULL, -1);
+	safe_close(memfd);
+	shot_args_done(&a);
 }
 
-static void cmd_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
+static void serve_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
 	json_object *a = NULL;
+	uid_t uid = (uid_t)-1;
+	enum control_role role = control_client_role(vm->ctl, client, &uid);
 	const char *command = NULL, *why = NULL;
+	char name[64];
 
 	if (control_qmp_args(m->data, &command, &a, &why) < 0) {
 		control_error(vm->ctl, client, m->id, "GenericError", why);
 		return;
 	}
-	send_full(vm, command, a, CMD_CLIENT_QMP, client, m->id, NULL);
+	/* The monitor is vgpuvm's: a client must not take the negotiation, quit or QEMU's fds behind its back. */
+	why = passthrough_refusal(command, role == CONTROL_ROLE_ROOT, role == CONTROL_ROLE_OWNER);
+	log_notice("qmp passthrough from uid %ld: %s%s", (long)uid, passthrough_printable(command, name, sizeof(name)),
+		   why ? " (refused)" : "");
+	if (why) {
+		control_error(vm->ctl, client, m->id, "GenericError", why);
+		return;
+	}
+	send_full(vm, command, a, CMD_CLIENT_QMP, client, m->id, -1);
 }
 
 void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
@@ -544,21 +635,21 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 
 	if (strcmp(m->name, "status") == 0) {
 		if (qmp_up)
-			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, NULL);
+			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, -1);
 		else {
-			json_object *st = vm->status_fn(vm->status_userdata, vm, NULL);
+			json_object *st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, NULL);
 			control_return(vm->ctl, client, m->id, st);
 			json_object_put(st);
 		}
 	} else if (strcmp(m->name, "stop") == 0)
-		cmd_stop(vm, client, m);
+		serve_stop(vm, client, m);
 	else if (strcmp(m->name, "screenshot") == 0 || strcmp(m->name, "qmp") == 0) {
 		if (!qmp_up)
 			control_error(vm->ctl, client, m->id, "GenericError", "QEMU's monitor is not up");
 		else if (m->name[0] == 's')
-			cmd_screenshot(vm, client, m);
+			serve_screenshot(vm, client, m);
 		else
-			cmd_qmp(vm, client, m);
+			serve_qmp(vm, client, m);
 	} else
 		control_error(vm->ctl, client, m->id, "CommandNotFound", "unknown command; try status, stop, screenshot or qmp");
 }
@@ -664,9 +755,16 @@ int vm_run(struct vm *vm)
 	return 0;
 }
 
-int vm_exit_code(const struct vm *vm)
+void vm_outcome(const struct vm *vm, struct vm_outcome *ret)
 {
-	return stop_exit_code(&vm->stop);
+	*ret = (struct vm_outcome){
+		.code = stop_exit_code(&vm->stop),
+		.stop_requested = vm->stop.stop_requested,
+		.guest_off = vm->stop.guest_off,
+		.ran = vm->running_at != 0,
+		.start_failed = vm->stop.failure != STOP_FAIL_NONE,
+		.exit_info = vm->exit_info,
+	};
 }
 
 const char *vm_hint(const struct vm *vm)

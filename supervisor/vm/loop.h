@@ -22,43 +22,43 @@ struct json_object;
 struct pending;
 struct vm;
 
-/* Builds the control socket's status object; qemu_status is NULL when QEMU could not be asked. */
-typedef struct json_object *(*vm_status_fn)(void *userdata, const struct vm *vm, const char *qemu_status);
-
-#define VM_TAIL_LINES 20
-#define VM_LINE_MAX 4096
-
-struct vm_output {
-	int fd;
-	char buf[VM_LINE_MAX];
-	size_t len;
+/* What the status object says of a running QEMU. */
+struct vm_state {
+	enum stop_phase phase;
+	pid_t pid;
+	uint64_t started_at; /* monotonic usec */
 };
 
-struct vm {
+/* Builds the control socket's status object; st is NULL between tries, qemu_status NULL when QEMU was not asked. */
+typedef struct json_object *(*vm_status_fn)(void *userdata, const struct vm_state *st, const char *qemu_status);
+
+/*
+ * What the loop is given. Who owns each fd is said here and nowhere else: the vm takes QEMU's output pipes (it closes
+ * each at EOF, and in vm_free() what is left); it borrows the pidfd, the signalfd and the QMP socket, which the caller
+ * closes after vm_free().
+ */
+struct vm_opts {
 	const struct profile *profile;
 	pid_t pid;
-	int pidfd;
-	int sig_fd;
-	int qmp_fd;
-	struct qmp_client *qmp;
-	bool qmp_ready; /* capabilities negotiated */
-	bool qmp_eof;
-	struct vm_output out, err;
-	char *tail[VM_TAIL_LINES]; /* QEMU's last lines of output, for the message if it dies */
-	size_t tail_next;
-
-	struct stop stop;     /* the phase, the shutdown step, the deadline, how it ended */
-	uint64_t started_at; /* monotonic usec */
-	uint64_t running_at; /* when QEMU first reported running, 0 before */
-	siginfo_t exit_info; /* from waitid(), valid in STOP_PHASE_EXITED */
-
-	struct control *ctl;	  /* the control socket, or NULL */
-	struct console *con;	  /* the serial console's relay, or NULL */
-	const char *rundir;	  /* where screenshots go */
+	int pidfd;	     /* borrowed */
+	int sig_fd;	     /* borrowed */
+	int qmp_fd;	     /* borrowed */
+	int out_fd;	     /* taken; -1 when QEMU's stdout is not piped */
+	int err_fd;	     /* taken */
+	struct control *ctl; /* the control socket, or NULL */
+	struct console *con; /* the serial console's relay, or NULL */
 	vm_status_fn status_fn;
 	void *status_userdata;
-	struct pending *pending;  /* commands sent to QEMU, awaiting replies */
-	unsigned screenshots;
+};
+
+/* How the VM ended, for the caller to report. */
+struct vm_outcome {
+	int code;	     /* stop_exit_code(): 0, QEMU's status, 128+N, or -EPROTO when QEMU never got to run */
+	bool stop_requested; /* by a signal, a client or the console */
+	bool guest_off;	     /* the guest powered off */
+	bool ran;	     /* QEMU reported "running" at some point */
+	bool start_failed;   /* vgpuvm gave up on the start (no QMP, or the start deadline) */
+	siginfo_t exit_info; /* from waitid() */
 };
 
 /* Handles a command from a control client while QEMU runs. */
@@ -67,16 +67,18 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *cmd);
 /* Starts the shutdown steps as a stop request does: from the power button, or from quit when force is set. */
 void vm_stop(struct vm *vm, const char *why, bool force);
 
-/* Sets up a vm for a QEMU that spawn_qemu() started; takes none of the fds (the caller closes them). */
-int vm_init(struct vm *vm, const struct profile *p, pid_t pid, int pidfd, int sig_fd, int qmp_fd, int out_fd,
-	    int err_fd);
-void vm_done(struct vm *vm);
+/* Sets up the loop for a QEMU that spawn_qemu() started. The fds are taken or borrowed as struct vm_opts says, also
+ * when it fails. */
+int vm_new(const struct vm_opts *o, struct vm **ret);
+
+/* Ends what vm_new() began: clients still waiting get an error, the taken fds are closed. Accepts NULL. */
+void vm_free(struct vm *vm);
 
 /* Runs until QEMU has been reaped. Returns 0, or a negative errno when the loop itself failed. */
 int vm_run(struct vm *vm);
 
-/* vgpuvm's exit code for how the VM ended (see the README). */
-int vm_exit_code(const struct vm *vm);
+/* How the VM ended; meaningful once vm_run() returned 0. */
+void vm_outcome(const struct vm *vm, struct vm_outcome *ret);
 
 /* QEMU's last lines of output joined with newlines and "  qemu: " in front, or NULL when there were none. */
 char *vm_tail(const struct vm *vm);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <sysexits.h>
 #include <syslog.h>
 
 #include "profiles/profile.h"
@@ -401,7 +400,7 @@ void stop_feed(struct stop *s, const struct stop_event *e, uint64_t now, struct 
 int stop_exit_code(const struct stop *s)
 {
 	if (s->failure != STOP_FAIL_NONE)
-		return EX_PROTOCOL;
+		return -EPROTO;
 	/* A stop that was asked for ended the VM as asked, however many steps it took. */
 	if (s->stop_requested)
 		return 0;

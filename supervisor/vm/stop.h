@@ -130,7 +130,11 @@ void stop_init(struct stop *s, const struct profile_shutdown *shutdown, unsigned
  */
 void stop_feed(struct stop *s, const struct stop_event *e, uint64_t now, struct stop_actions *ret);
 
-/* The exit code of `vgpuvm run` for how QEMU ended (see the README); meaningful in STOP_PHASE_EXITED. */
+/*
+ * How the VM ended, as `vgpuvm run` reports it (vgpuvm(1), EXIT STATUS): 0 for a stop asked for or a guest that
+ * powered off, QEMU's own status, 128+N for a signal vgpuvm did not send; -EPROTO when QEMU never got to run (no
+ * QMP, or not running by the start deadline), which cli/ turns into its exit code. Meaningful in STOP_PHASE_EXITED.
+ */
 int stop_exit_code(const struct stop *s);
 
 /* The name of a row of the step table ("powerdown", "quit", "term", "kill"), NULL past its end or for -1. */

@@ -81,6 +81,24 @@ load_driver() {
 	ok "$1 loaded: parent /sys/class/mdev_bus/$1, types $(ls "/sys/class/mdev_bus/$1/mdev_supported_types" | tr '\n' ' ')"
 }
 
+# load_vgem: the kernel's virtual GEM driver, whose render node (/dev/dri/renderD128, root's, mode 0600) is the only
+# one this guest can have; Mesa has no driver for it and falls back to software (kms_swrast), which is enough for a
+# GL display to start.
+load_vgem() {
+	[ -c /dev/dri/renderD128 ] || modprobe vgem || fail "modprobe vgem"
+	[ -c /dev/dri/renderD128 ] || fail "no /dev/dri/renderD128 after modprobe vgem"
+	ok "vgem loaded: $(stat -c '%n, %U:%G, mode %a' /dev/dri/renderD128)"
+}
+
+# wait_serial NAME PREFIX: waits (at most 60 s) until the VM's serial output, which vgpuvm relays into its log, has
+# a line with PREFIX (a fixed string); prints what follows PREFIX on that line.
+wait_serial() {
+	local line
+	wait_log "$E2E_LOGS/$1.log" "$2" "${VM_PID[$1]}" 60 || fail "$1: no serial line with \"$2\" in 60 s"
+	line=$(grep -m1 -F -- "$2" "$E2E_LOGS/$1.log" | tr -d '\r')
+	echo "${line#*"$2"}"
+}
+
 # available PARENT TYPE: the type's available_instances.
 available() { cat "/sys/class/mdev_bus/$1/mdev_supported_types/$2/available_instances"; }
 

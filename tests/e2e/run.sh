@@ -61,7 +61,7 @@ for name in "${names[@]}"; do
 	n=$((n + 1))
 	log=$out/logs/$name.log
 	t0=$(now)
-	"$here/boot.sh" -t 300 "$here/scenarios/$name.sh" "$log" 2>"$log.stderr"
+	"$here/boot.sh" -t "${VGPUVM_E2E_TIMEOUT:-300}" "$here/scenarios/$name.sh" "$log" 2>"$log.stderr"
 	rc=$?
 	dt=$(secs $(($(now) - t0)))
 	if [ "$rc" -eq 0 ]; then

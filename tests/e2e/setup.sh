@@ -8,7 +8,9 @@
 #      none.
 #   3. An initramfs (busybox, the virtio and 9p modules, tests/e2e/init) that mounts the host's / read-only over 9p,
 #      chroots into it and runs one scenario script: the guest runs the host's own QEMU, Xvfb and vgpuvm.
-#   4. The PVH kernel from tests/guest/build.sh (2 s faster a boot under TCG) and the pixel/pid helper e2e-util.
+#   4. The PVH kernel from tests/guest/build.sh (2 s faster a boot under TCG), the pixel/pid helper e2e-util, and
+#      mbochs-edid.elf, a tiny multiboot guest that reads the mbochs vGPU's EDID.
+#   5. The Debian package (tests/package/build.sh), which scenarios/package.sh installs in the guest.
 #
 # Everything goes to build/e2e/ (or $VGPUVM_E2E_DIR). Idempotent: each part is rebuilt only when its inputs changed,
 # so a second run takes a fraction of a second. Prints nothing then, unless -v.
@@ -61,9 +63,10 @@ apt_install() {
 		{ tail -n 20 "$out/apt.log" >&2; die 69 "apt-get install $* failed (log: $out/apt.log)"; }
 }
 
-# x11-utils (xwininfo) finds QEMU's window on Xvfb; libpng-dev, gcc and make build e2e-util and the modules.
+# x11-utils (xwininfo) finds QEMU's window on Xvfb; libpng-dev, gcc and make build e2e-util and the modules; mdevctl
+# is run in the guest against vgpuvm (scenarios/mdevctl.sh); dpkg-dev, debhelper and go-md2man build the package.
 pkgs=(qemu-system-x86 qemu-system-gui linux-image-amd64 linux-headers-amd64 linux-source busybox-static cpio xvfb
-	xauth x11-utils libgl1-mesa-dri libegl1 xz-utils gcc make libc6-dev libpng-dev)
+	xauth x11-utils libgl1-mesa-dri libegl1 xz-utils gcc make libc6-dev libpng-dev mdevctl dpkg-dev debhelper go-md2man)
 missing=()
 for p in "${pkgs[@]}"; do
 	installed "$p" || missing+=("$p")
@@ -155,6 +158,23 @@ if stale "$out/e2e-util" "$here/e2e-util.c"; then
 		die 1 "building e2e-util failed"
 	mv -f "$out/e2e-util.tmp" "$out/e2e-util"
 fi
+# The guest of the mbochs scenarios: a 32-bit multiboot kernel, freestanding (no libc, so no gcc-multilib either).
+if stale "$out/mbochs-edid.elf" "$here/mbochs-edid.c" "$here/mbochs-edid.ld"; then
+	$verbose && say "building mbochs-edid.elf"
+	gcc -m32 -O2 -std=gnu11 -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-stack-protector \
+		-fno-asynchronous-unwind-tables -nostdlib -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-Wl,-T,"$here/mbochs-edid.ld" -o "$out/mbochs-edid.elf.tmp" "$here/mbochs-edid.c" ||
+		die 1 "building mbochs-edid.elf failed"
+	mv -f "$out/mbochs-edid.elf.tmp" "$out/mbochs-edid.elf"
+fi
+# --- 5. the Debian package -----------------------------------------------------------------------------------------
+# scenarios/package.sh installs it in the guest: built from the tree unless the package layer's is newer than it.
+if ! deb=$("$top/tests/package/build.sh" -q "${BUILD:-build}" 2>"$out/package.log"); then
+	tail -n 20 "$out/package.log" >&2
+	die 1 "building the Debian package failed (tests/package/build.sh)"
+fi
+ln -sfn "$deb" "$out/vgpuvm.deb"
+
 mkdir -p "$out/work"
 $verbose && say "ready: kernel $kver, $(readlink "$out/kernel")"
 exit 0

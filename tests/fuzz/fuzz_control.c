@@ -2,8 +2,9 @@
 /*
  * Bytes from a control client: the real control socket server (supervisor/vm/control.c) with one client attached over
  * a socket pair, fed the input through control_input() in pieces, and commands answered as the supervisor would,
- * their arguments checked by control_args.c. The peer never reads, so the output limit is reached too; then it hangs
- * up, and the server must have let it go. The first byte sets the piece size (1, or a multiple of 64).
+ * their arguments checked by control_args.c and passthrough.c. The peer never reads, so the output limit is reached
+ * too; then it hangs up, and the server must have let it go. The first byte sets the piece size (1, or a multiple of
+ * 64).
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include "supervisor/log.h"
 #include "supervisor/vm/control.h"
 #include "supervisor/vm/control_args.h"
+#include "supervisor/vm/passthrough.h"
 #include "tests/fuzz/fuzz.h"
 #include "util/macro.h"
 
@@ -44,11 +46,13 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 		control_return(c, client, m->id, NULL);
 		control_event(c, "STOP_STEP", NULL);
 	} else if (strcmp(m->name, "qmp") == 0) {
-		if (control_qmp_args(m->data, &command, &args, &why) < 0) {
+		bool root = control_client_role(c, client, NULL) == CONTROL_ROLE_ROOT;
+
+		if (control_qmp_args(m->data, &command, &args, &why) < 0 || (why = passthrough_refusal(command, root, true))) {
 			control_error(c, client, m->id, "GenericError", why);
 			return;
 		}
-		fuzz_assert(*command && strcmp(command, "qmp_capabilities") != 0);
+		fuzz_assert(*command && strcmp(command, "qmp_capabilities") != 0 && strcmp(command, "quit") != 0);
 		fuzz_assert(!args || json_object_is_type(args, json_type_object));
 		control_return(c, client, m->id, args);
 	} else if (strcmp(m->name, "status") == 0) {

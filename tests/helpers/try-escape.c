@@ -192,7 +192,11 @@ int main(int argc, char **argv)
 	report("ptrace the supervisor", (int)ptrace(PTRACE_ATTACH, getppid(), NULL, NULL));
 	if (sti && *sti)
 		try_tiocsti(sti);
-	report("turn off no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? -1 : 0);
+	/* No process can unset no_new_privs (the kernel refuses 0 with EINVAL whatever the state), so asking to tells
+	 * nothing: what can fail is whether this process was exec'd with it, which is what makes setuid binaries and
+	 * file capabilities inert for it and for everything it would exec. */
+	errno = EPERM;
+	report("exec without no_new_privs", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? -1 : 0);
 
 	each("TRY_ESCAPE_WRITE", "write", try_write);
 	each("TRY_ESCAPE_READ", "read", try_read);

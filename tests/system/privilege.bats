@@ -11,24 +11,12 @@ load lib/operate
 load lib/assert
 
 setup() {
-	vm_setup
-	operate_setup
-	# QEMU's user must be able to reach the runtime directory (0711 on the way, as /run is).
-	chmod 0711 "$T"
-	S=$T/sys
-	export VGPUVM_DEV_ROOT=$T/dev
-	mkdir -p "$VGPUVM_DEV_ROOT/vfio"
-	fakesys_make "$S"
-	fakesys_start "$S"
-	export VGPUVM_SYSFS_ROOT=$S
-	QEMU=$ROOT_DIR/tests/helpers/qemu-no-vfio
+	fakesys_vm_setup
 	FAKE_QEMU_PIDS=()
 }
 
 teardown() {
-	operate_teardown
-	fakesys_stop "$S"
-	vm_teardown
+	fakesys_vm_teardown
 }
 
 # plain NAME [MORE-JSON]: a VM with no vGPU, run by the real QEMU under TCG.
@@ -136,7 +124,7 @@ stop_and_check() {
 	cat "$T/out/report"
 	grep -qx done "$T/out/report"
 	for try in 'setuid(0)' 'setgid(0)' setgroups 'raise RLIMIT_MEMLOCK' 'raise RLIMIT_NOFILE' \
-		'regain CAP_SYS_ADMIN' 'spawn a process' 'ptrace the supervisor' 'turn off no_new_privs'; do
+		'regain CAP_SYS_ADMIN' 'spawn a process' 'ptrace the supervisor' 'exec without no_new_privs'; do
 		grep -qF "$try: refused" "$T/out/report"
 	done
 	refute grep -q ALLOWED "$T/out/report"
@@ -160,7 +148,28 @@ stop_and_check() {
 	grep -q "warning: the profile relaxes QEMU's sandbox: spawn=allow" "$T/log"
 	grep -q 'spawn a process: ALLOWED' "$T/out/report"
 	grep -q 'setuid(0): refused' "$T/out/report"
+	# Without vgpuvm's no-spawn filter, no_new_privs is all that keeps a setuid binary QEMU execs inert: it must be
+	# there all the same.
+	grep -q 'exec without no_new_privs: refused' "$T/out/report"
+	grep -q '^NoNewPrivs:.*1' "$T/out/report"
 	stop_and_check vm
+}
+
+@test "/dev/vfio/GROUP is given back when QEMU cannot be executed at all" {
+	lent_vm vm
+	for qemu in /nonexistent/qemu "$T/not-executable"; do
+		: >"$T/not-executable"
+		vgpu_profile vm '{"parent": "mdpy", "type": "mdpy-vga"}' "\"user\": \"nobody\", \"qemu\": \"$qemu\""
+		start_vm vm
+		wait_vm 30
+		cat "$T/log"
+		[ "$VM_STATUS" -eq 69 ]
+		grep -q "lent $NODE to QEMU's user" "$T/log"
+		grep -q "cannot execute $qemu" "$T/log"
+		[ "$(owner_of "$NODE")" = 0 ]
+		[ "$(stat -c %a "$NODE")" = 600 ]
+		assert_clean vm
+	done
 }
 
 @test "QEMU killed by its own sandbox (SIGSYS) gets the hint that names the setting; relaxed, the same works" {
@@ -262,7 +271,6 @@ lent_vm() {
 }
 
 @test "a GL display's render node is lent when QEMU's user cannot open it, and given back; one it can open is left alone" {
-	mkdir -p "$VGPUVM_DEV_ROOT/dri"
 	mknod "$VGPUVM_DEV_ROOT/dri/renderD128" c 226 128
 	mknod "$VGPUVM_DEV_ROOT/dri/renderD129" c 226 129
 	chmod 0660 "$VGPUVM_DEV_ROOT"/dri/renderD*

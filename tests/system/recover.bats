@@ -302,3 +302,28 @@ kill_supervisor() {
 	wait_vm 10
 	[ "$VM_STATUS" -eq 74 ]
 }
+
+@test "crash: a supervisor SIGKILLed while the kernel makes its mdev has already recorded it; cleanup removes it" {
+	vgpu_profile vm '{"parent": "mdpy", "type": "mdpy-vga"}'
+	U=$(uuid_of vm)
+	create=$(fakesys_parent "$S" mdpy)/mdev_supported_types/mdpy-vga/create
+	# No daemon: the UUID written to create is not acted on, so the supervisor waits in the window between its write
+	# and the device's appearance, as it would while a slow kernel makes the mdev.
+	fakesys_stop "$S"
+	start_vm vm
+	timeout 10 bash -c 'until grep -qx "$1" "$2" 2>/dev/null; do sleep 0.02; done' _ "$U" "$create"
+	kill -KILL "$VM_PID"
+	wait_vm 10 || true
+	# The record names the mdev from before the write: nothing else would tell that vgpuvm made it.
+	jq -e --arg u "$U" '.uuid == $u and .created == true' "$(rundir vm)/record.json"
+	# The kernel finishes its work after the supervisor is gone.
+	fakesys_precreate "$S" mdpy mdpy-vga "$U"
+	fakesys_start "$S"
+	[ "$(fakesys_mdevs "$S")" = "$U" ]
+	run "$VGPUVM" cleanup "$(vm_name vm)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"removed mdev $U"* ]]
+	[ -z "$(fakesys_mdevs "$S")" ]
+	assert_clean vm
+}

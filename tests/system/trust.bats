@@ -12,17 +12,7 @@ load lib/operate
 load lib/assert
 
 setup() {
-	vm_setup
-	operate_setup
-	# QEMU's user must be able to reach the runtime directory (0711 on the way, as /run is).
-	chmod 0711 "$T"
-	S=$T/sys
-	export VGPUVM_DEV_ROOT=$T/dev
-	mkdir -p "$VGPUVM_DEV_ROOT/vfio" "$VGPUVM_DEV_ROOT/dri"
-	fakesys_make "$S"
-	fakesys_start "$S"
-	export VGPUVM_SYSFS_ROOT=$S
-	QEMU=$ROOT_DIR/tests/helpers/qemu-no-vfio
+	fakesys_vm_setup
 	# A file of root's that nothing may read or change: its content and mode are checked after each attack.
 	printf 'root-only %s\n' "$RANDOM$RANDOM" >"$T/victim"
 	chmod 0600 "$T/victim"
@@ -33,9 +23,7 @@ setup() {
 }
 
 teardown() {
-	operate_teardown
-	fakesys_stop "$S"
-	vm_teardown
+	fakesys_vm_teardown
 }
 
 victims_untouched() {

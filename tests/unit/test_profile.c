@@ -14,6 +14,7 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_check.h"
 #include "supervisor/host/profile_lookup.h"
 #include "profiles/profile_parse.h"
 #include "util/macro.h"
@@ -257,6 +258,102 @@ static void test_argv_sysfs_root_and_fd(void **state)
 	assert_true(chardev);
 }
 
+/* The device line profile_argv() gives p with QEMU at version v (0: not known). */
+static char *device_line(const struct profile *p, unsigned v)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+
+	assert_int_equal(profile_argv(p, &(struct profile_argv_opts){ .qemu_version = v }, &argv), 0);
+	for (char **a = argv; *a; a++)
+		if (strcmp(*a, "-device") == 0 && a[1])
+			return strdup(a[1]);
+	fail_msg("no -device in the command line");
+	return NULL;
+}
+
+static bool line_has(const struct profile *p, unsigned v, const char *opt)
+{
+	_cleanup_free_ char *line = device_line(p, v);
+
+	return strstr(line, opt) != NULL;
+}
+
+static void test_opregion_by_qemu_version(void **state)
+{
+	_cleanup_profile_ struct profile *off = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": false}}", NULL);
+	_cleanup_profile_ struct profile *unset =
+		parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
+	_cleanup_profile_ struct profile *on = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": true}}", NULL);
+	_cleanup_profile_ struct profile *mdpy = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"mdpy-vga\", \"opregion\": false}}", NULL);
+
+	(void)state;
+	/* false is written out where QEMU's default is on (10.0 and later) or not known, and nowhere else. */
+	assert_true(profile_argv_wants_qemu_version(off));
+	assert_false(line_has(off, PROFILE_QEMU_VERSION(7, 2, 22), "x-igd-opregion"));
+	assert_false(line_has(off, PROFILE_QEMU_VERSION(9, 2, 3), "x-igd-opregion"));
+	assert_true(line_has(off, PROFILE_QEMU_VERSION(10, 0, 0), ",x-igd-opregion=off"));
+	assert_true(line_has(off, PROFILE_QEMU_VERSION(10, 1, 2), ",x-igd-opregion=off"));
+	assert_true(line_has(off, 0, ",x-igd-opregion=off"));
+	/* Unset is QEMU's default, whatever it is; true is on everywhere. */
+	assert_false(profile_argv_wants_qemu_version(unset));
+	assert_false(line_has(unset, PROFILE_QEMU_VERSION(10, 0, 0), "x-igd-opregion"));
+	assert_false(profile_argv_wants_qemu_version(on));
+	assert_true(line_has(on, PROFILE_QEMU_VERSION(7, 2, 0), ",x-igd-opregion=on"));
+	assert_true(line_has(on, PROFILE_QEMU_VERSION(10, 0, 0), ",x-igd-opregion=on"));
+	/* A device without an OpRegion: false says nothing to QEMU. */
+	assert_false(profile_argv_wants_qemu_version(mdpy));
+	assert_false(line_has(mdpy, PROFILE_QEMU_VERSION(10, 0, 0), "x-igd-opregion"));
+}
+
+static void test_adopted_type(void **state)
+{
+	_cleanup_profile_ struct profile *p = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\", \"opregion\": false},"
+		" \"display\": {\"type\": \"vnc\", \"listen\": \"127.0.0.1:0\"}}",
+		NULL);
+	_cleanup_profile_ struct profile *q = parse_ok(
+		"{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}", NULL);
+	_cleanup_free_ char *error = NULL, *e2 = NULL, *summary = NULL;
+
+	(void)state;
+	/* Without the type, the rules that need it wait; the OpRegion's false may be the iGPU's. */
+	assert_null(p->vgpu->type);
+	assert_true(p->vgpu->display);
+	assert_true(profile_argv_wants_qemu_version(p));
+	summary = profile_summary(p);
+	assert_non_null(strstr(summary, "vGPU (the type of the existing mdev) on (its parent), uuid 6f0d3f5e-"));
+	/* The mdev turns out to be GVT-g's: a dmabuf display on VNC is refused now, as `check` would have. */
+	assert_int_equal(profile_set_vgpu_type(p, "i915-GVTg_V5_8", &error), -EINVAL);
+	assert_string_equal(error, "t.json: display.type: \"vnc\" has no OpenGL, and i915-GVTg_V5_8 shows its display as "
+				   "dmabufs, which QEMU shows only with OpenGL (\"vfio-display-dmabuf: opengl not "
+				   "available\"); use \"gtk\" with \"gl\": true, or \"egl-headless\" (with \"listen\" for VNC "
+				   "beside it), or set vgpu.display to false");
+	/* A region display is fine on VNC. */
+	assert_int_equal(profile_set_vgpu_type(q, "mdpy-vga", &e2), 0);
+	assert_null(e2);
+	assert_string_equal(q->vgpu->type, "mdpy-vga");
+	/* A UUID derived from the name adopts nothing: the type must be given. */
+	free(error);
+	error = parse_err("{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"auto\"}}", NULL);
+	assert_non_null(strstr(error, "vgpu.type: missing;"));
+}
+
+static void test_display_kinds(void **state)
+{
+	(void)state;
+	assert_int_equal(profile_vgpu_display_of("i915-GVTg_V5_4"), PROFILE_VGPU_DISPLAY_DMABUF);
+	assert_int_equal(profile_vgpu_display_of("mbochs-4"), PROFILE_VGPU_DISPLAY_DMABUF);
+	assert_int_equal(profile_vgpu_display_of("mdpy-vga"), PROFILE_VGPU_DISPLAY_REGION);
+	assert_int_equal(profile_vgpu_display_of("nvidia-46"), PROFILE_VGPU_DISPLAY_UNKNOWN);
+	assert_int_equal(profile_vgpu_display_of("mtty-2"), PROFILE_VGPU_DISPLAY_UNKNOWN);
+	assert_true(profile_vgpu_type_is_igd("i915-GVTg_V4_1"));
+	assert_false(profile_vgpu_type_is_igd("i915"));
+	assert_false(profile_vgpu_type_is_igd("mdpy-vga"));
+}
+
 static void test_lookup(void **state)
 {
 	char tmpl[] = "/tmp/vgpuvm-test-XXXXXX", path[256], *dirs[4] = {};
@@ -401,7 +498,10 @@ int main(void)
 		cmocka_unit_test(test_sets),	      cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
-		cmocka_unit_test(test_argv_sysfs_root_and_fd), cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_argv_sysfs_root_and_fd),
+		cmocka_unit_test(test_opregion_by_qemu_version),
+		cmocka_unit_test(test_adopted_type),
+		cmocka_unit_test(test_display_kinds), cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_operate_keys),  cmocka_unit_test(test_foreach_key),
 	};
 

@@ -714,10 +714,90 @@ static void test_conn_real_qemu(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Sends line in one sendmsg(), with fds (n of them, up to 2) in one SCM_RIGHTS message. */
+static bool srv_send_fds(struct server *s, const char *line, const int *fds, size_t n)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} control = {};
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	return sendmsg(s->fd, &msg, 0) == (ssize_t)strlen(line);
+}
+
+/* A reply with two fds (the client keeps the newer), then a reply with none, then an event with one before a reply. */
+static bool srv_fds(struct server *s)
+{
+	int pipes[2], r;
+	struct qmp_msg *m;
+	char *line = NULL;
+
+	if (!srv_handshake(s) || pipe(pipes) < 0)
+		return false;
+	m = srv_command(s, "screenshot");
+	if (!m)
+		return false;
+	r = qmp_encode_return(m->id, NULL, &line);
+	qmp_msg_free(m);
+	if (r < 0 || !srv_send_fds(s, line, pipes, 2))
+		return false;
+	free(line);
+	m = srv_command(s, "status");
+	if (!m || !srv_return(s, m, NULL))
+		return false;
+	m = srv_command(s, "more");
+	return m && srv_send_fds(s, EV_STOP, pipes, 1) && srv_return(s, m, NULL) && srv_wait_eof(s);
+}
+
+static void test_conn_receives_fds(void **state)
+{
+	struct fake f = fake_start(srv_fds);
+	struct qmp_conn *c = conn_new(f.fd);
+	struct qmp_msg *reply = NULL;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(qmp_conn_handshake(c, deadline_after(5 * USEC_PER_SEC), NULL), 0);
+	assert_int_equal(qmp_conn_take_fd(c), -ENOENT);
+	assert_int_equal(qmp_conn_execute(c, "screenshot", NULL, deadline_after(5 * USEC_PER_SEC), &reply), 0);
+	qmp_msg_free(reply);
+	/* The newest of the two is kept (the write end), close-on-exec; the other was closed. */
+	fd = qmp_conn_take_fd(c);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_WRONLY);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	assert_int_equal(qmp_conn_take_fd(c), -ENOENT);
+	assert_int_equal(qmp_conn_execute(c, "status", NULL, deadline_after(5 * USEC_PER_SEC), &reply), 0);
+	qmp_msg_free(reply);
+	assert_int_equal(qmp_conn_take_fd(c), -ENOENT);
+	/* One that comes with an event is held until taken, or closed with the connection. */
+	assert_int_equal(qmp_conn_execute(c, "more", NULL, deadline_after(5 * USEC_PER_SEC), &reply), 0);
+	qmp_msg_free(reply);
+	expect_event(c, "STOP");
+	fd = qmp_conn_take_fd(c);
+	assert_true(fd >= 0);
+	close(fd);
+	qmp_conn_free(c);
+	fake_finish(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conn_execute_with_events),
+		cmocka_unit_test(test_conn_receives_fds),
 		cmocka_unit_test(test_conn_nonblocking_fd),
 		cmocka_unit_test(test_conn_timeout),
 		cmocka_unit_test(test_conn_late_reply),

@@ -556,7 +556,7 @@ static void test_start_timeout(void **state)
 			    "notify STATUS=stopping: term");
 	assert_int_equal(t.s.failure, STOP_FAIL_START_TIMEOUT);
 	feed(&t, EXITED(CLD_KILLED, SIGTERM), 2100);
-	assert_int_equal(stop_exit_code(&t.s), EX_PROTOCOL);
+	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
 
 	/* QMP up but never "running": quit, and no word of the greeting. */
 	init(&t, NULL, 2);
@@ -571,7 +571,7 @@ static void test_start_timeout(void **state)
 			    "notify STATUS=stopping: quit");
 	/* Even if QEMU exits cleanly after quit, the run failed. */
 	feed(&t, EXITED(CLD_EXITED, 0), 2600);
-	assert_int_equal(stop_exit_code(&t.s), EX_PROTOCOL);
+	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
 }
 
 static void test_start_failed(void **state)
@@ -592,7 +592,7 @@ static void test_start_failed(void **state)
 		"notify STATUS=stopping: term");
 	assert_int_equal(t.s.failure, STOP_FAIL_PROTOCOL);
 	feed(&t, EXITED(CLD_EXITED, 0), 200);
-	assert_int_equal(stop_exit_code(&t.s), EX_PROTOCOL);
+	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
 
 	/* A basic command refused once QEMU runs: still no power button. */
 	init_running(&t, NULL);
@@ -603,7 +603,7 @@ static void test_start_failed(void **state)
 	assert_string_equal(stop_step_name(t.s.step), "quit");
 	assert_true(t.s.stop_requested);
 	feed(&t, EXITED(CLD_EXITED, 0), 500);
-	assert_int_equal(stop_exit_code(&t.s), EX_PROTOCOL);
+	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
 }
 
 static void test_command_errors(void **state)

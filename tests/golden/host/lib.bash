@@ -6,7 +6,8 @@
 #
 # The healthy host: a Kaby Lake CPU, i915 with enable_gvt=Y and GuC auto, kvmgt loaded, three GVT-g types on
 # 0000:00:02.0, no IOMMU, /dev/kvm, /dev/dri/renderD128, /dev/vfio/vfio, root's capabilities with an 8 MiB memlock
-# limit, no VM running, the scripted QEMU first in PATH, and profiles/gvt.json (a 4 GiB GVT-g VM with ramfb and GTK).
+# limit, no VM running, no mdevctl definitions, the scripted QEMU first in PATH, and profiles/gvt.json (a 4 GiB GVT-g VM
+# with ramfb and GTK).
 
 # host_type DIR NAME DESCRIPTION INSTANCES
 host_type() {
@@ -63,11 +64,15 @@ host_base() {
 JSON
 }
 
-# host_mdev DIR TYPE UUID: an mdev of TYPE on the iGPU, as the kernel shows one.
+# host_mdev DIR TYPE UUID: an mdev of TYPE on the iGPU, as the kernel shows one, with an IOMMU group of its own
+# (/sys/kernel/iommu_groups/N, N counting up from 1).
 host_mdev() {
-	local r=$1 tdir=$1/sys/devices/pci0000:00/0000:00:02.0/mdev_supported_types/$2
+	local r=$1 tdir=$1/sys/devices/pci0000:00/0000:00:02.0/mdev_supported_types/$2 g=1
 	mkdir -p "$r/sys/devices/pci0000:00/0000:00:02.0/$3"
 	ln -s "../mdev_supported_types/$2" "$r/sys/devices/pci0000:00/0000:00:02.0/$3/mdev_type"
+	while [ -e "$r/sys/kernel/iommu_groups/$g" ]; do g=$((g + 1)); done
+	mkdir -p "$r/sys/kernel/iommu_groups/$g/devices"
+	ln -s "../../../../kernel/iommu_groups/$g" "$r/sys/devices/pci0000:00/0000:00:02.0/$3/iommu_group"
 	ln -s "../../../devices/pci0000:00/0000:00:02.0/$3" "$r/sys/bus/mdev/devices/$3"
 	ln -s "../../../$3" "$tdir/devices/$3"
 	echo $(($(cat "$tdir/available_instances") - 1)) >"$tdir/available_instances"
@@ -83,6 +88,24 @@ host_record() {
 # host_alive DIR PID: the process PID runs, as the fake /proc tells.
 host_alive() { mkdir -p "$1/proc/$2"; }
 
+# host_holder DIR PID COMM UUID: the process PID (named COMM) runs and holds the mdev UUID's VFIO group open, as a
+# QEMU does (/proc/PID/fd/N -> /dev/vfio/GROUP).
+host_holder() {
+	local g
+	g=$(basename "$(readlink "$1/sys/bus/mdev/devices/$4/iommu_group")")
+	mkdir -p "$1/proc/$2/fd"
+	echo "$3" >"$1/proc/$2/comm"
+	ln -s /dev/null "$1/proc/$2/fd/0"
+	ln -s "/dev/vfio/$g" "$1/proc/$2/fd/23"
+}
+
+# host_mdevctl DIR UUID: mdevctl has a definition of the mdev UUID on the iGPU (/etc/mdevctl.d/PARENT/UUID).
+host_mdevctl() {
+	mkdir -p "$1/etc/mdevctl.d/0000:00:02.0"
+	printf '{"mdev_type": "%s", "start": "auto"}\n' "$(basename "$(readlink "$1/sys/bus/mdev/devices/$2/mdev_type")")" \
+		>"$1/etc/mdevctl.d/0000:00:02.0/$2"
+}
+
 # host_run CASE VGPUVM: builds the tree for host/CASE in a temporary directory and runs vgpuvm there; prints stdout,
 # "exit N", stderr.
 host_run() {
@@ -95,9 +118,11 @@ host_run() {
 		# shellcheck disable=SC1090
 		[ ! -f "$OLDPWD/$case.setup" ] || . "$OLDPWD/$case.setup"
 		export VGPUVM_SYSFS_ROOT=$t/sys VGPUVM_PROC_ROOT=$t/proc VGPUVM_DEV_ROOT=$t/dev VGPUVM_RUNTIME_DIR=$t/run
+		export VGPUVM_MDEVCTL_DIR=$t/etc/mdevctl.d
 		export PATH=$t/bin:$PATH USER=alice
 		unset SUDO_USER
-		"$vgpuvm" "${args[@]}" >"$t/.stdout" 2>"$t/.stderr"
+		# A vgpuvm that hangs (on a FIFO, say) fails its case (exit 124) instead of hanging the layer.
+		timeout -k 5 30 "$vgpuvm" "${args[@]}" >"$t/.stdout" 2>"$t/.stderr"
 		echo $? >"$t/.rc"
 	)
 	rc=$(cat "$t/.rc")

@@ -22,6 +22,16 @@
 #                                   (exit 0), or "still connected after N SIZE" (exit 6) once SECS pass or N * SIZE
 #                                   exceeds MAXBYTES; N counts the commands sent, read by the server or not
 #   ctl wait-gone PID SECS          wait (pidfd) until PID has ended (zombie or reaped); exit 1 on timeout
+#   ctl shot SOCK OUT               connect, send screenshot; print the reply, then "fds N" (how many fds came with
+#                                   it) and, for the first, "fd TYPE size=N sealed=yes|no"; copy its content to OUT
+#   ctl shot-late SOCK              as shot, but before reading the fd ask for status on a second connection; then
+#                                   print the fd's first 8 bytes in hex
+#   ctl knock SOCK N                connect N times, one after the other, and wait for each to be greeted or hung up
+#                                   on; print "greeted G refused R"
+#   ctl serve SOCK MODE             a fake vgpuvm control socket at SOCK: greets, answers status and qmp_capabilities,
+#                                   and screenshot with {"file": PATH} (MODE file:PATH) or with the fd of PATH opened
+#                                   read-only and non-blocking (MODE fd:PATH); prints "listening", then serves until
+#                                   killed
 #
 # Every read and write has a deadline (10 s unless said), so that a broken server fails the test instead of hanging it.
 
@@ -195,8 +205,106 @@ def cmd_wait_gone(pid, secs):
     if not p.poll(float(secs) * 1000):
         die(1, "pid %s still there after %s s" % (pid, secs))
 
+def recv_reply(s):
+    """The next line that is not an event, and the fds that came while reading it."""
+    buf, fds = b"", []
+    while True:
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            j = json.loads(line)
+            if "event" not in j:
+                return j, fds
+        data, got, _, _ = socket.recv_fds(s, 65536, 8)
+        fds += got
+        if not data:
+            die(3, "EOF")
+        buf += data
+
+def shot(path):
+    s = connect(path, timeout=30)
+    greet(s)
+    s.sendall(b'{"execute": "screenshot", "id": "shot"}\r\n')
+    return recv_reply(s)
+
+def describe(fd):
+    import fcntl, stat
+    st = os.fstat(fd)
+    kind = "regular" if stat.S_ISREG(st.st_mode) else "fifo" if stat.S_ISFIFO(st.st_mode) else "other"
+    try:
+        seals = fcntl.fcntl(fd, 1034)  # F_GET_SEALS
+    except OSError:
+        seals = 0
+    return "fd %s size=%d sealed=%s" % (kind, st.st_size, "yes" if seals & 8 else "no")  # F_SEAL_WRITE
+
+def cmd_shot(path, out):
+    reply, fds = shot(path)
+    print(json.dumps(reply), flush=True)
+    print("fds %d" % len(fds), flush=True)
+    if fds:
+        print(describe(fds[0]), flush=True)
+        with open(out, "wb") as f:
+            f.write(os.pread(fds[0], 1 << 20, 0))
+
+def cmd_shot_late(path):
+    reply, fds = shot(path)
+    print(json.dumps(reply), flush=True)
+    if not fds:
+        die(8, "no fd")
+    s = connect(path)
+    r = greet(s)
+    s.sendall(b'{"execute": "status", "id": 1}\r\n')
+    print(reply_to(r, '{"id": 1}'), flush=True)
+    print(os.pread(fds[0], 8, 0).hex(), flush=True)
+
+def cmd_knock(path, n):
+    greeted = refused = 0
+    for _ in range(int(n)):
+        s = connect(path)
+        if Lines(s).next() is None:
+            refused += 1
+        else:
+            greeted += 1
+        s.close()
+    print("greeted %d refused %d" % (greeted, refused), flush=True)
+
+def cmd_serve(path, mode):
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(8)
+    print("listening", flush=True)
+    greeting = b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 1, "major": 0}, "package": "vgpuvm 0.1.0"}, "capabilities": []}}\r\n'
+    while True:
+        c, _ = srv.accept()
+        c.settimeout(10)
+        try:
+            c.sendall(greeting)
+            r = Lines(c)
+            while True:
+                l = r.next()
+                if l is None:
+                    break
+                m = json.loads(l)
+                out, fds = {"return": {}, "id": m.get("id")}, []
+                if m.get("execute") == "status":
+                    out["return"] = {"name": "evil", "state": "running"}
+                elif m.get("execute") == "screenshot" and mode.startswith("file:"):
+                    out["return"] = {"file": mode[5:]}
+                elif m.get("execute") == "screenshot" and mode.startswith("fd:"):
+                    fds = [os.open(mode[3:], os.O_RDONLY | os.O_NONBLOCK)]
+                    out["return"] = {"size": 67, "format": "png"}
+                data = json.dumps(out).encode() + b"\r\n"
+                if fds:
+                    socket.send_fds(c, [data], fds)
+                    os.close(fds[0])
+                else:
+                    c.sendall(data)
+        except OSError:
+            pass
+        c.close()
+
 cmds = {"greeting": cmd_greeting, "exchange": cmd_exchange, "events": cmd_events, "stuck": cmd_stuck, "oversize": cmd_oversize,
-        "flood": cmd_flood, "wait-gone": cmd_wait_gone}
+        "flood": cmd_flood, "wait-gone": cmd_wait_gone, "shot": cmd_shot, "shot-late": cmd_shot_late, "knock": cmd_knock,
+        "serve": cmd_serve}
 if len(sys.argv) < 2 or sys.argv[1] not in cmds:
     die(64, "usage: ctl " + "|".join(cmds) + " ARGS...")
 cmds[sys.argv[1]](*sys.argv[2:])

@@ -182,3 +182,26 @@ fakesys_busy_remove() {
 	rm -f "$dev/remove"
 	ln -s /dev/full "$dev/remove"
 }
+
+# fakesys_vm_setup / fakesys_vm_teardown: the set-up of the tests that run VMs on the fake sysfs tree (after
+# lib/vm and lib/operate are loaded): $T reachable by QEMU's user (0711, as /run is), the tree in $S served by
+# fake-sysfs, a fake dev tree whose /dev/vfio nodes come and go with the mdevs, and $QEMU, a real QEMU without the vfio
+# device.
+fakesys_vm_setup() {
+	vm_setup
+	operate_setup
+	chmod 0711 "$T"
+	S=$T/sys
+	export VGPUVM_DEV_ROOT=$T/dev
+	mkdir -p "$VGPUVM_DEV_ROOT/vfio" "$VGPUVM_DEV_ROOT/dri"
+	fakesys_make "$S"
+	fakesys_start "$S"
+	export VGPUVM_SYSFS_ROOT=$S
+	QEMU=$ROOT_DIR/tests/helpers/qemu-no-vfio
+}
+
+fakesys_vm_teardown() {
+	operate_teardown
+	fakesys_stop "$S"
+	vm_teardown
+}

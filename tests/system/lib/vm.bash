@@ -16,18 +16,20 @@ vm_teardown() {
 	if [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null; then
 		kill -KILL "$VM_PID" 2>/dev/null || true
 	fi
-	pkill -KILL -f -- "-name vgpuvm-test-$BATS_TEST_NUMBER-" 2>/dev/null || true
+	pkill -KILL -f -- "-name vgpuvm-test-${T##*.}-$BATS_TEST_NUMBER-" 2>/dev/null || true
 	rm -rf "$T"
 }
 
-# profile NAME JSON-BODY: writes $T/NAME.json; the VM's name carries the test number so leftovers can be found.
+# profile NAME JSON-BODY: writes $T/NAME.json; the VM's name carries the run's tag and the test number, so that
+# leftovers can be found, and only this run's.
 profile() {
 	local name=$1 body=$2
-	printf '{"name": "vgpuvm-test-%s-%s", %s}\n' "$BATS_TEST_NUMBER" "$name" "$body" > "$T/$name.json"
+	printf '{"name": "%s", %s}\n' "$(vm_name "$name")" "$body" > "$T/$name.json"
 }
 
 vm_name() {
-	echo "vgpuvm-test-$BATS_TEST_NUMBER-$1"
+	# The test directory's random suffix keeps apart the VMs of runs that go on at the same time.
+	echo "vgpuvm-test-${T##*.}-$BATS_TEST_NUMBER-$1"
 }
 
 # start_vm NAME [ARGS...]: vgpuvm run $T/NAME.json in the background, its output in $T/log.
@@ -87,6 +89,9 @@ elapsed_ms() {
 vgpu_profile() {
 	local vgpu=$2
 	[[ $vgpu == *memlock* ]] || vgpu="${vgpu%\}}, \"memlock\": false}"
+	# A GVT-g type shows dmabufs, which need a GL display that a test without a window has not: its vGPU display
+	# is off unless the vgpu object says otherwise (vgpuvm check refuses the other way).
+	[[ $vgpu != *'"i915-'* || $vgpu == *'"display"'* ]] || vgpu="${vgpu%\}}, \"display\": false}"
 	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$QEMU\", \"display\": {\"type\": \"none\"}, \"shutdown\": {\"powerdown_timeout\": 1, \"quit_timeout\": 5}, \"vgpu\": $vgpu${3:+, $3}"
 }
 

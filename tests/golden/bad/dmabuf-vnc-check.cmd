@@ -1,0 +1,2 @@
+check
+dmabuf-vnc.json

@@ -1,0 +1,3 @@
+doctor
+--json
+profiles/gvt.json

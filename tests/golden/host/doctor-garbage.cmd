@@ -1,0 +1,2 @@
+doctor
+profiles/gvt.json

@@ -1,0 +1,2 @@
+doctor
+profiles/p40.json
