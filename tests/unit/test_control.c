@@ -2,11 +2,12 @@
 /*
  * Unit tests of the control socket against a client's bytes: the arguments of stop and qmp checked before anything is
  * converted (a NaN timeout once reached undefined behaviour in json-c), command names that hide a NUL, and a peer
- * whose credentials cannot be read (once logged as an uninitialised uid). The server runs for real, with its clients
- * on socket pairs or a real connection.
+ * whose credentials cannot be read (once logged as an uninitialised uid); a reply's fd that goes with its first byte
+ * from a buffer that grew. The server runs for real, with its clients on socket pairs or a real connection.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include "qmp/qmp.h"
 #include "supervisor/vm/control.h"
 #include "supervisor/vm/control_args.h"
+#include "util/fdpass.h"
 #include "util/json.h"
 #include "util/macro.h"
 
@@ -237,6 +239,103 @@ static void test_crowd_makes_room(void **state)
 	rmdir(dir);
 }
 
+/* The write end of the pipe whose read end the last "shot" was answered with. */
+static int shot_peer = -1;
+
+static void answer_shot(void *userdata, uint64_t client, struct qmp_msg *m)
+{
+	struct control **c = userdata;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	shot_peer = p[1];
+	control_return_fd(*c, client, m->id, NULL, p[0]);
+}
+
+/*
+ * An fd tied to a reply's first byte in a buffer that has grown by doubling: it arrives with that byte, not with the
+ * events queued before it (read a byte at a time). Then a client that stops reading is dropped with an fd still
+ * queued: the fd is closed, not kept.
+ */
+static void test_reply_fd_from_grown_buffer(void **state)
+{
+	char dir[] = "/tmp/vgpuvm-unit-ctl-XXXXXX", path[128], pad[2000];
+	static const char shot[] = "{\"execute\": \"shot\", \"id\": 7}\r\n";
+	_cleanup_json_ json_object *data = json_object_new_object();
+	struct control *c = NULL;
+	uint64_t client;
+	size_t got = 0, reply_at = 0, fd_at = SIZE_MAX;
+	char *text = malloc(1 << 20);
+	int sv[2], fd = -1;
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/control", dir);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(control_new(path, (gid_t)-1, answer_shot, &c, &c), 0);
+	assert_int_equal(control_attach(c, sv[0], &client), 0);
+	/* 50 events of 2 KB queued before the reply: the buffer doubles from 1 KiB to 128 KiB. */
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = 0;
+	json_object_object_add(data, "pad", json_object_new_string(pad));
+	for (int i = 0; i < 50; i++)
+		control_event(c, "PAD", data);
+	control_input(c, client, shot, sizeof(shot) - 1);
+	control_flush(c, 0);
+
+	while (got < (1 << 20) - 1) {
+		int fds[2];
+		size_t n = 0;
+		struct pollfd p = { .fd = sv[1], .events = POLLIN };
+
+		if (poll(&p, 1, 0) <= 0) {
+			/* What did not fit in the socket goes as it is read. */
+			control_flush(c, 0);
+			if (poll(&p, 1, 2000) <= 0)
+				break;
+		}
+		assert_int_equal(fdpass_recv(sv[1], text + got, 1, MSG_DONTWAIT, fds, 2, &n), 1);
+		assert_true(n <= 1);
+		if (n == 1) {
+			assert_int_equal(fd_at, SIZE_MAX);
+			fd_at = got;
+			fd = fds[0];
+		}
+		got++;
+		text[got] = 0;
+		if (got >= 2 && memcmp(text + got - 2, "\r\n", 2) == 0 && strstr(text + reply_at, "\"id\":7"))
+			break;
+		if (got >= 2 && memcmp(text + got - 2, "\r\n", 2) == 0)
+			reply_at = got;
+	}
+	/* The greeting, the 50 events, then the reply; the fd came with the reply's "{". */
+	assert_true(got > 50 * 2000);
+	assert_non_null(strstr(text + reply_at, "{\"return\":{},\"id\":7}"));
+	assert_int_equal(fd_at, reply_at);
+	assert_true(fd >= 0);
+	/* It is the read end of the pipe the handler made. */
+	assert_int_equal(write(shot_peer, "!", 1), 1);
+	assert_int_equal(read(fd, pad, 1), 1);
+	assert_int_equal(pad[0], '!');
+	close(fd);
+	close(shot_peer);
+
+	/* Now it stops reading: a reply with an fd, then events until 1 MiB waits and it is dropped. */
+	control_input(c, client, shot, sizeof(shot) - 1);
+	for (int i = 0; i < 600; i++)
+		control_event(c, "PAD", data);
+	/* Its fd was closed with it: the pipe has no reader left. */
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(write(shot_peer, "!", 1), -1);
+	assert_int_equal(errno, EPIPE);
+	close(shot_peer);
+	control_free(c);
+	close(sv[1]);
+	free(text);
+	rmdir(dir);
+}
+
 /*
  * In a child whose getsockopt() fails: the server refuses the connection and says why, rather than logging the uid of
  * a struct ucred that was never filled in. Returns a number naming the first thing that went wrong, 0 if none.
@@ -318,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_qmp_args),
 		cmocka_unit_test(test_command_name_with_nul_refused),
 		cmocka_unit_test(test_crowd_makes_room),
+		cmocka_unit_test(test_reply_fd_from_grown_buffer),
 		cmocka_unit_test(test_peercred_failure_refused),
 	};
 
