@@ -2,6 +2,9 @@
 #   make            build ./vgpuvm
 #   make check      install missing test packages, then every test layer; ends with "N passed, N failed"
 #   make asan       ASan + UBSan build, running the unit tests
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60), with clang: executions, coverage, crashes
+#   make property   generated profiles -> argv -> QEMU accepts the line (PROPERTY_COUNT of them, default 2000)
+#   make analyze    gcc -fanalyzer over the product code, and a clang build; both warning-free
 #   make demo       the real kernel mdev chain with the mdpy demo profile
 #   make man        the manual pages, from docs/*.md with go-md2man (make builds them too when go-md2man is there)
 #   make install    honours PREFIX and DESTDIR
@@ -33,6 +36,11 @@ ifdef SANITIZE
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 override LDFLAGS += -fsanitize=address,undefined
 endif
+# The libFuzzer build (make fuzz): every object instrumented for coverage and the sanitizers, with clang.
+ifdef FUZZ
+override CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
+endif
 
 LIB_SRC := $(wildcard profiles/*.c qmp/*.c util/*.c) $(filter-out supervisor/cli/main.c,$(wildcard supervisor/*.c supervisor/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -40,7 +48,10 @@ MAIN_OBJ := $(BUILD)/supervisor/cli/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
-HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%) $(BUILD)/helpers/vgpuvm-dynamic
+# Each fuzz target is also a unit test binary that replays its corpus (tests/fuzz/replay.c).
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
 
 all: $(BUILD)/vgpuvm
 
@@ -55,7 +66,7 @@ endif
 # 1 MiB, where libc's shared text alone would add 1.5 MiB of mapped pages (see the README's numbers). STATIC=0 links
 # dynamically; the sanitizer build always does.
 STATIC ?= 1
-ifdef SANITIZE
+ifneq ($(SANITIZE)$(FUZZ),)
 STATIC := 0
 endif
 ifeq ($(STATIC),1)
@@ -87,8 +98,23 @@ $(BUILD)/helpers/%: tests/helpers/%.c $(BUILD)/libvgpuvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvgpuvm.a $(PKG_LIBS)
 
-unit-bins: $(UNIT_BIN)
+# The same vgpuvm linked dynamically, for valgrind: its memcheck cannot see malloc in a static binary.
+$(BUILD)/helpers/vgpuvm-dynamic: $(MAIN_OBJ) $(BUILD)/libvgpuvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/libvgpuvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -DFUZZ_TARGET='"$*"' -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c \
+		$(BUILD)/libvgpuvm.a $(PKG_LIBS) -lcmocka
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libvgpuvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libvgpuvm.a $(PKG_LIBS)
+
+unit-bins: $(UNIT_BIN) $(FUZZ_REPLAY_BIN)
 helpers: $(HELPER_BIN)
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 
 # The manual pages are markdown in docs/, turned into roff by go-md2man. A plain `make` builds them only when
 # go-md2man is installed, so that building vgpuvm needs no more than a C compiler; `make man` insists, and `make check`
@@ -117,10 +143,34 @@ check: deps
 	$(MAKE) all man unit-bins helpers
 	tests/run.sh
 
-# The unit tests under ASan and UBSan, in a separate build tree.
+# The unit tests (with the fuzz corpora's replay) under ASan and UBSan, in a separate build tree.
 asan: deps
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit-bins helpers
 	BUILD=build-asan tests/run.sh unit golden
+
+# libFuzzer, with clang, in its own build tree: each target runs FUZZ_SECONDS on one core, starting from its corpus
+# in tests/fuzz/corpus/ (new inputs go to build-fuzz/corpus/, crashes to build-fuzz/crashes/). FUZZ_TARGETS picks
+# some; FUZZ_ARGS adds libFuzzer options (-runs=N for a count rather than a time).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh fuzz
+	$(MAKE) BUILD=build-fuzz CC=clang FUZZ=1 fuzz-bins
+	BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+# Property tests: generated valid profiles, each turned into argv and started by QEMU with -S (and quit at once).
+# make check generates 3000 and starts every 5th; this starts PROPERTY_COUNT, from seed PROPERTY_SEED (by default
+# the time, so that each run tries others; the seed is printed, and a failure is kept in build/property-failures/).
+PROPERTY_COUNT ?= 5000
+PROPERTY_SEED ?= $(shell date +%s)
+property: all helpers
+	tests/property/run.sh $(PROPERTY_COUNT) $(PROPERTY_SEED) 1
+
+# Static analysis: gcc's -fanalyzer over the product code (not the tests), and the whole build with clang. Both
+# warning-free; a false positive is silenced at its line, with the reason, never globally.
+analyze:
+	@scripts/deps.sh analyze
+	$(MAKE) BUILD=build-analyze CFLAGS="-O1 -g -fanalyzer" STATIC=0 build-analyze/libvgpuvm.a build-analyze/vgpuvm
+	$(MAKE) BUILD=build-clang CC=clang STATIC=0 all unit-bins helpers
 
 # The README's main command: the real kernel mdev chain with the stock mdpy-demo profile, in a TCG guest.
 demo: deps
@@ -178,9 +228,9 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan vgpuvm
+	rm -rf build build-asan build-fuzz build-analyze build-clang vgpuvm
 
-.PHONY: all man unit-bins helpers deps check asan bench demo install uninstall format clean
+.PHONY: all man unit-bins helpers fuzz-bins deps check asan fuzz property analyze bench demo install uninstall format clean
 .DELETE_ON_ERROR:
 
 # The dependency files of this build; the package test's copy of the tree (BUILD/pkg) has its own, and *.d directories.

@@ -17,6 +17,7 @@
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
+#include "util/utf8.h"
 
 /* The namespace of vgpuvm's name-derived UUIDs (UUIDv5): the same profile name gives the same mdev every boot. */
 static const char uuid_namespace[] = "92b2e383-78e2-4773-b9f0-50c6d27af287";
@@ -26,6 +27,8 @@ static const char uuid_namespace[] = "92b2e383-78e2-4773-b9f0-50c6d27af287";
 #define MEMORY_MAX (UINT64_C(16) << 40)
 #define CPUS_MAX 1024
 #define RES_MAX 16384
+/* The most parts a --set key may have. */
+#define SET_DEPTH_MAX 8
 
 struct ctx {
 	const char *path;
@@ -184,17 +187,35 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 	return 0;
 }
 
+/*
+ * A string that reaches QEMU's command line or environment must arrive whole: a C string ends at its first NUL, so
+ * "-device\u0000,evil" would quietly become "-device". And it must be UTF-8 as RFC 3629 has it, which json-c does
+ * not check (it lets overlong forms and surrogates through), so that vgpuvm's own JSON output stays valid.
+ */
+static int check_text(struct ctx *c, json_object *v, const char *field)
+{
+	const char *s = json_object_get_string(v);
+	size_t n = (size_t)json_object_get_string_len(v);
+
+	if (strlen(s) != n)
+		return fail(c, field, "must not contain a NUL character");
+	if (!utf8_valid(s, n, NULL))
+		return fail(c, field, "must be UTF-8 text");
+	return 0;
+}
+
 static int get_string(struct ctx *c, json_object *v, const char *field, char **ret)
 {
 	char buf[64];
 	char *s;
+	int r;
 
 	if (!json_object_is_type(v, json_type_string))
 		return fail(c, field, "expected a string, got %s", show(v, buf, sizeof(buf)));
 	if (json_object_get_string_len(v) == 0)
 		return fail(c, field, "must not be empty");
-	if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-		return fail(c, field, "must not contain a NUL character");
+	if ((r = check_text(c, v, field)) < 0)
+		return r;
 	s = strdup(json_object_get_string(v));
 	if (!s)
 		return -ENOMEM;
@@ -558,6 +579,11 @@ static int parse_disks(struct ctx *c, json_object *a, struct profile *p)
 			return r;
 		if (d->readonly && d->snapshot)
 			return fail(c, field, "a snapshot disk is already never written; drop \"readonly\" or \"snapshot\"");
+		/* QEMU's IDE hard disk cannot be read-only ("Block node is read-only"): the property tests found it. */
+		snprintf(field, sizeof(field), "%s.readonly", prefix);
+		if (d->readonly && d->interface == PROFILE_DISK_IDE)
+			return fail(c, field, "QEMU has no read-only IDE disk; use \"interface\": \"virtio\", or \"snapshot\": "
+				    "true to drop the guest's writes");
 	}
 	return 0;
 }
@@ -581,6 +607,8 @@ static int parse_env(struct ctx *c, json_object *o, struct profile *p)
 			return fail(c, field, "not a valid environment variable name");
 		if (!json_object_is_type(val, json_type_string))
 			return fail(c, field, "expected a string, got %s", show(val, buf, sizeof(buf)));
+		if ((r = check_text(c, val, field)) < 0)
+			return r;
 		if (asprintf(&p->env[n], "%s=%s", key, json_object_get_string(val)) < 0) {
 			p->env[n] = NULL;
 			return -ENOMEM;
@@ -594,6 +622,7 @@ static int parse_strings(struct ctx *c, json_object *a, const char *field, char 
 {
 	char buf[64];
 	size_t n;
+	int r;
 
 	if (!json_object_is_type(a, json_type_array))
 		return fail(c, field, "expected a list of strings, got %s", show(a, buf, sizeof(buf)));
@@ -609,6 +638,8 @@ static int parse_strings(struct ctx *c, json_object *a, const char *field, char 
 		snprintf(f, sizeof(f), "%s[%zu]", field, i);
 		if (!json_object_is_type(v, json_type_string))
 			return fail(c, f, "expected a string, got %s", show(v, buf, sizeof(buf)));
+		if ((r = check_text(c, v, f)) < 0)
+			return r;
 		if (!((*ret)[i] = strdup(json_object_get_string(v))))
 			return -ENOMEM;
 	}
@@ -839,6 +870,26 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 }
 
 /*
+ * The offset of the first \u0000 escape inside a JSON string of text, or SIZE_MAX. json-c cuts an object's key at it
+ * without a word ("LD_PRELOAD\u0000x" becomes LD_PRELOAD), so such a profile is refused before it is parsed.
+ */
+static size_t nul_escape(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '"')
+			in_string = !in_string;
+		else if (in_string && text[i] == '\\' && i + 1 < len) {
+			if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+				return i;
+			i++;
+		}
+	}
+	return SIZE_MAX;
+}
+
+/*
  * Parses text as exactly one JSON value with nothing but white space after it. A bare "null" gives 0 and *ret NULL.
  * On a syntax error, *ret_offset and *ret_what (both optional) say where and what.
  */
@@ -851,6 +902,13 @@ static int parse_exact(const char *text, size_t len, json_object **ret, size_t *
 
 	if (len > INT32_MAX)
 		return -E2BIG;
+	if ((end = nul_escape(text, len)) != SIZE_MAX) {
+		if (ret_offset)
+			*ret_offset = end;
+		if (ret_what)
+			*ret_what = "a \\u0000 (NUL) in a string";
+		return -EINVAL;
+	}
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
@@ -866,7 +924,10 @@ static int parse_exact(const char *text, size_t len, json_object **ret, size_t *
 		end = len;
 	}
 	json_tokener_free(tok);
-	if (e == json_tokener_success && strspn(text + end, " \t\r\n") == len - end) {
+	/* text need not be NUL-terminated: look at no more than its len bytes. */
+	while (e == json_tokener_success && end < len && text[end] && strchr(" \t\r\n", text[end]))
+		end++;
+	if (e == json_tokener_success && end == len) {
 		*ret = o;
 		return 0;
 	}
@@ -887,10 +948,19 @@ int profile_set_check(const char *assignment, char **ret_error)
 		why = "expected KEY=VALUE, like vgpu.xres=1920";
 	else if (eq == assignment)
 		why = "the key before '=' is empty";
-	else
+	else {
+		unsigned parts = 1;
+
 		for (k = assignment; k < eq && !why; k++)
 			if (*k == '.' && (k == assignment || k + 1 == eq || k[1] == '.'))
 				why = "the key has an empty part; write it like vgpu.xres";
+			else if (*k == '.')
+				parts++;
+		/* A profile is two levels deep; a key thousands of levels deep would only build a tree that overflows
+		 * the stack when it is freed. */
+		if (!why && parts > SET_DEPTH_MAX)
+			why = "the key has too many parts; a profile's keys are at most two deep, like vgpu.xres";
+	}
 	if (!why)
 		return 0;
 	if (asprintf(ret_error, "--set %s: %s", assignment, why) < 0)
@@ -972,6 +1042,11 @@ int profile_parse(const char *path, const char *text, size_t len, char *const *s
 				col = 0;
 			}
 		r = fail(&c, NULL, "line %zu, column %zu: invalid JSON: %s", line, col, r < 0 ? what : "expected an object {...}");
+		goto out;
+	}
+	/* --set adds members to objects, and json-c asserts (aborts) when asked to add one to anything else. */
+	if (sets && *sets && !json_object_is_type(root, json_type_object)) {
+		r = fail(&c, NULL, "a profile is a JSON object {...}");
 		goto out;
 	}
 	for (char *const *s = sets; s && *s; s++) {

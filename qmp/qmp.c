@@ -17,6 +17,7 @@
 #include "qmp/qmp.h"
 #include "util/json.h"
 #include "util/macro.h"
+#include "util/utf8.h"
 
 /* json-c's default nesting limit of 32 is too tight for replies such as query-block on a long backing chain. */
 #define QMP_JSON_DEPTH 1024
@@ -87,6 +88,26 @@ static const char *member_string(struct json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/*
+ * An event's or command's name, or NULL with *ret_why set. Names are compared with strcmp(), so one with a NUL in it
+ * ("status\u0000x") would pass for its first part: it is refused.
+ */
+static const char *name_of(struct json_object *v, bool event, const char **ret_why)
+{
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		*ret_why = event ? "event name is not a string" : "execute name is not a string";
+		return NULL;
+	}
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+		*ret_why = event ? "event name contains a NUL character" : "execute name contains a NUL character";
+		return NULL;
+	}
+	return s;
+}
+
 static int64_t member_int(struct json_object *o, const char *key)
 {
 	struct json_object *v = member(o, key);
@@ -138,11 +159,9 @@ static int classify(struct json_object *root, struct qmp_msg **ret, const char *
 			return -EBADMSG;
 		}
 	} else if (m.type == QMP_MSG_EVENT) {
-		m.name = json_object_is_type(found, json_type_string) ? json_object_get_string(found) : NULL;
-		if (!m.name) {
-			*ret_why = "event name is not a string";
+		m.name = name_of(found, true, ret_why);
+		if (!m.name)
 			return -EBADMSG;
-		}
 		m.data = member(root, "data");
 		v = member(root, "timestamp");
 		m.ts_sec = member_int(v, "seconds");
@@ -154,11 +173,9 @@ static int classify(struct json_object *root, struct qmp_msg **ret, const char *
 			return -EBADMSG;
 		}
 	} else {
-		m.name = json_object_is_type(found, json_type_string) ? json_object_get_string(found) : NULL;
-		if (!m.name) {
-			*ret_why = "execute name is not a string";
+		m.name = name_of(found, false, ret_why);
+		if (!m.name)
 			return -EBADMSG;
-		}
 		/* QEMU refuses arguments that are not an object; so does the server side here. */
 		m.data = member(root, "arguments");
 		if (m.data && !json_object_is_type(m.data, json_type_object)) {
@@ -347,6 +364,9 @@ static int reader_parse(struct qmp_reader *r, char *line, size_t n, struct qmp_m
 	nul = memchr(line, '\0', n);
 	if (nul)
 		return reader_fail(r, -EBADMSG, "invalid JSON at byte %zu: embedded NUL byte", (size_t)(nul - line));
+	/* json-c's UTF-8 check lets overlong forms and surrogates through; QEMU never sends them. */
+	if (!utf8_valid(line, n, &end))
+		return reader_fail(r, -EBADMSG, "invalid JSON at byte %zu: not UTF-8", end);
 
 	/* Handing json-c the terminating NUL tells it the input is complete, so a bare number at the end parses. */
 	line[n] = '\0';

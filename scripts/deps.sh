@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages vgpuvm needs to build and test, and only those that are missing: quick and quiet when
-# everything is there. Usage: scripts/deps.sh [build] [test] [package] [e2e]   (default: build test)
+# everything is there. Usage: scripts/deps.sh [build] [test] [fuzz] [analyze] [package] [e2e]   (default: build test)
 set -eu
 groups=${*:-build test}
 pkgs=""
@@ -11,15 +11,19 @@ for g in $groups; do
 	# Unit tests, golden files, bats system tests against a real QEMU under TCG, and the tiny guest for the
 	# power-button test (Debian's kernel and an initramfs with a static init); strace for the fixtures' self-test;
 	# man-db for the docs tests, which render each manual page with `man --warnings`; python3-jsonschema for the
-	# schema test, which checks profile.schema.json against the parser.
-	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db" ;;
+	# schema test, which checks profile.schema.json against the parser; valgrind, whose memcheck runs each CLI command
+	# once (valgrind.bats).
+	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind" ;;
+	# libFuzzer and the sanitizers' runtimes for `make fuzz`; gcc's analyzer and clang for `make analyze`.
+	fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
+	analyze) pkgs="$pkgs gcc clang" ;;
 	# The Debian package: built with dpkg-buildpackage and debhelper, checked with lintian; installed in a throwaway
 	# root, where its postinst needs systemd-sysusers and the unit is checked with systemd-analyze.
 	package) pkgs="$pkgs dpkg-dev debhelper lintian systemd" ;;
 	# The real kernel mdev path: sample drivers built from linux-source, a GL display under Xvfb; Debian's mdevctl,
 	# run in the guest against vgpuvm.
 	e2e) pkgs="$pkgs linux-headers-amd64 linux-source busybox-static cpio xvfb xauth x11-utils libgl1-mesa-dri libegl1 qemu-system-gui xz-utils libpng-dev mdevctl" ;;
-	*) echo "deps.sh: unknown group '$g' (build, test, package, e2e)" >&2; exit 64 ;;
+	*) echo "deps.sh: unknown group '$g' (build, test, fuzz, analyze, package, e2e)" >&2; exit 64 ;;
 	esac
 done
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs the test layers (all of them, or those named: layout unit golden docs schema system package e2e), each speaking TAP, and
-# ends with one line "N passed, N failed[, N skipped]" that totals every layer. Exit status: 0 only if nothing failed.
+# Runs the test layers (all of them, or those named: layout unit golden property docs schema system package e2e), each speaking TAP,
+# and ends with one line "N passed, N failed[, N skipped]" that totals every layer. Exit status: 0 only if nothing failed.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export VGPUVM=${VGPUVM:-$PWD/$BUILD/vgpuvm}
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(layout unit golden docs schema system package e2e)
+[ ${#layers[@]} -gt 0 ] || layers=(layout unit golden property docs schema system package e2e)
 pass=0 fail=0 skip=0 broken=0
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"
@@ -76,6 +76,7 @@ for l in "${layers[@]}"; do
 	case $l in
 	unit) run_layer unit unit ;;
 	golden) run_layer golden tests/golden/run.sh ;;
+	property) run_layer property tests/property/run.sh ;;
 	docs) run_layer docs tests/docs/run.sh ;;
 	schema) run_layer schema tests/schema/run.py "$BUILD" ;;
 	layout) run_layer layout tests/layout/run.sh ;;

@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Text from the host (sysfs attributes, directory names) on its way out: as valid UTF-8 for JSON, and with its
- * control characters escaped for a terminal, where an escape sequence or a line break could otherwise paint over the
- * output or fake a line of it.
+ * UTF-8 as RFC 3629 and Unicode's Table 3-7 define it: outside bytes checked strictly on their way in, and text from
+ * the host (sysfs attributes, directory names) on its way out: as valid UTF-8 for JSON, and with its control
+ * characters escaped for a terminal, where an escape sequence or a line break could otherwise paint over the output
+ * or fake a line of it.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * Whether the n bytes at s are valid UTF-8: no overlong form, no surrogate (U+D800-U+DFFF), nothing above U+10FFFF,
+ * no stray continuation byte, no sequence cut short. json-c's own check lets overlong forms and surrogates through.
+ * *ret_bad (optional) gets the offset of the first bad byte.
+ */
+bool utf8_valid(const char *s, size_t n, size_t *ret_bad);
 
 /*
  * A copy of s in which each ill-formed UTF-8 sequence is U+FFFD: one for each maximal subpart, as Unicode 15 §3.9

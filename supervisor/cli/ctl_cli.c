@@ -194,16 +194,40 @@ static const char *jstr(json_object *o, const char *key)
 	return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
 }
 
+/*
+ * Whether a member is an integer in [min, max], stored in *ret: the reply's type is checked before any conversion, as
+ * json-c converts a double (NaN, 1e300) to an integer with a plain cast.
+ */
+static bool jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *ret)
+{
+	json_object *v;
+	int64_t n;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (errno != 0 || n < min || n > max)
+		return false;
+	*ret = n;
+	return true;
+}
+
 static void format_uptime(json_object *st, char *buf, size_t size)
 {
 	json_object *v;
+	double d;
 	long s;
 
-	if (!json_object_object_get_ex(st, "uptime", &v) || !v) {
+	/* Seconds as a double; anything else, or a value no uptime has (NaN, negative, centuries), is shown as "-". */
+	d = json_object_object_get_ex(st, "uptime", &v) && json_object_is_type(v, json_type_double)
+		    ? json_object_get_double(v)
+		    : -1;
+	if (!(d >= 0 && d < 1e10)) {
 		snprintf(buf, size, "-");
 		return;
 	}
-	s = (long)json_object_get_double(v);
+	s = (long)d;
 	if (s >= 86400)
 		snprintf(buf, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
 	else if (s >= 3600)
@@ -233,9 +257,11 @@ static void print_status(json_object *st)
 		       json_object_object_get_ex(g, "created", &v) && json_object_get_boolean(v) ? "made by vgpuvm"
 												   : "adopted");
 		if (ml && json_object_object_get_ex(ml, "soft", &v)) {
-			memlock_format(v ? (uint64_t)json_object_get_int64(v) : MEMLOCK_UNLIMITED, soft, sizeof(soft));
-			json_object_object_get_ex(ml, "hard", &v);
-			memlock_format(v ? (uint64_t)json_object_get_int64(v) : MEMLOCK_UNLIMITED, hard, sizeof(hard));
+			int64_t n;
+
+			/* null is unlimited; a value that is no byte count is too (the supervisor never sends one). */
+			memlock_format(jint(ml, "soft", 0, INT64_MAX, &n) ? (uint64_t)n : MEMLOCK_UNLIMITED, soft, sizeof(soft));
+			memlock_format(jint(ml, "hard", 0, INT64_MAX, &n) ? (uint64_t)n : MEMLOCK_UNLIMITED, hard, sizeof(hard));
 		}
 		printf("memlock:      %s (soft), %s (hard)\n", soft, hard);
 	} else
@@ -443,7 +469,8 @@ int cmd_stop(int argc, char **argv)
 													     : "did not",
 			       jstr(e->data, "reason") ?: "?");
 		else if (strcmp(e->name, "EXITED") == 0) {
-			int code = json_object_object_get_ex(e->data, "exit_code", &v) ? json_object_get_int(v) : EX_PROTOCOL;
+			int64_t n;
+			int code = jint(e->data, "exit_code", 0, 255, &n) ? (int)n : EX_PROTOCOL;
 			printf("%s: stopped: exit %d\n", name, code);
 			fflush(stdout);
 			ctl_close(&c);

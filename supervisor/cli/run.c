@@ -49,6 +49,7 @@
 #include "supervisor/host/users.h"
 #include "util/macro.h"
 #include "util/time-util.h"
+#include "util/utf8.h"
 
 /* How long the kernel (or the test tree) may take to make or remove an mdev. */
 #define MDEV_TIMEOUT (10 * USEC_PER_SEC)
@@ -129,7 +130,10 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
 	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
 	json_object_object_add(o, "uptime", vm ? json_object_new_double((double)(now_usec() - vm->started_at) / 1e6) : NULL);
-	json_object_object_add(o, "profile", json_object_new_string(s->p->path));
+	/* The path is the user's, in any bytes; the status is JSON, and JSON is UTF-8. */
+	char *path = utf8_make_valid(s->p->path);
+	json_object_object_add(o, "profile", path ? json_object_new_string(path) : NULL);
+	free(path);
 	if (s->m) {
 		json_object *g = json_object_new_object(), *ml = json_object_new_object();
 		uint64_t soft, hard;

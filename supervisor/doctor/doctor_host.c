@@ -158,6 +158,8 @@ void doctor_check_stale(struct doctor *d)
 	if (!f || !x) {
 		if (f)
 			fclose(f);
+		if (x)
+			fclose(x);
 		return;
 	}
 	n = scandir(d->runtime_base, &names, NULL, alphasort);
@@ -186,7 +188,9 @@ void doctor_check_stale(struct doctor *d)
 		free(names[i]);
 	}
 	free(names);
-	if (fclose(f) != 0 || fclose(x) != 0)
+	/* Both are closed whatever the first one says, or the second one's buffer would leak. */
+	n = fclose(f);
+	if ((fclose(x) | n) != 0)
 		return;
 	if (n_stale)
 		doctor_add(d, "stale", DOCTOR_WARN, steal_pointer(&found), steal_pointer(&fix));

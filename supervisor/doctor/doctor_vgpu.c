@@ -85,7 +85,7 @@ static const struct mdev_parent_info *check_parent(struct doctor *d, const struc
 						   : doctor_fmt("the host has no mdev parents at all: see mdev_bus above"));
 		return found;
 	}
-	if (offer.n == 1) {
+	if (offer.n == 1 && found) {
 		doctor_add(d, "vgpu.parent", DOCTOR_PASS, doctor_fmt("%s is the one parent that offers %s", found->name, g->type),
 			   NULL);
 		return found;

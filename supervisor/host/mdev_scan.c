@@ -145,17 +145,20 @@ not_fields:
 	return NULL;
 }
 
-/* The first "WxH" in s with both numbers from 2 to 5 digits (so that "64 MB" or a version number does not count). */
+/*
+ * The first "WxH" in s with both numbers of 2 to 5 digits, not starting with 0 (so that "64 MB", a version number or
+ * "00x10" does not count).
+ */
 static void find_resolution(const char *s, unsigned *ret_x, unsigned *ret_y)
 {
 	for (const char *p = s; *p; p++) {
 		unsigned long x, y;
 		char *end;
 
-		if (!isdigit((unsigned char)*p) || (p > s && isdigit((unsigned char)p[-1])))
+		if (!isdigit((unsigned char)*p) || *p == '0' || (p > s && isdigit((unsigned char)p[-1])))
 			continue;
 		x = strtoul(p, &end, 10);
-		if (end - p < 2 || end - p > 5 || *end != 'x' || !isdigit((unsigned char)end[1]))
+		if (end - p < 2 || end - p > 5 || *end != 'x' || !isdigit((unsigned char)end[1]) || end[1] == '0')
 			continue;
 		p = end + 1;
 		y = strtoul(p, &end, 10);
@@ -165,6 +168,75 @@ static void find_resolution(const char *s, unsigned *ret_x, unsigned *ret_y)
 		*ret_y = (unsigned)y;
 		return;
 	}
+}
+
+/* An mdev's name in a type's devices/: 8-4-4-4-12 hexadecimal digits, as the kernel names them. */
+static bool is_uuid(const char *s)
+{
+	for (int i = 0; i < 36; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return s[36] == 0;
+}
+
+/* available_instances: a plain decimal count; anything else (a sign, a space, an overflow) is unknown, -1. */
+static long long parse_available(const char *s)
+{
+	long long v = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s) || v > (LLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	if (!(d = strdup(s)))
+		*oom = true;
+	return d;
+}
+
+int mdev_type_from_attrs(const char *id, const struct mdev_type_attrs *a, struct mdev_type_info *t)
+{
+	bool oom = false;
+	size_t n = 0;
+
+	*t = (struct mdev_type_info){ .available = parse_available(a->available_instances) };
+	t->id = strdup_or_null(id, &oom);
+	t->name = strdup_or_null(a->name, &oom);
+	t->description = strdup_or_null(a->description, &oom);
+	t->device_api = strdup_or_null(a->device_api, &oom);
+	if (oom)
+		return -ENOMEM;
+	if (t->description && *t->description) {
+		t->fields = parse_fields(t->description);
+		for (char **f = t->fields; f && *f; f += 2)
+			if (strcmp(f[0], "resolution") == 0)
+				find_resolution(f[1], &t->xres, &t->yres);
+		if (!t->xres)
+			find_resolution(t->description, &t->xres, &t->yres);
+	}
+	while (a->devices && a->devices[n])
+		n++;
+	t->mdevs = calloc(n ? n : 1, sizeof(*t->mdevs));
+	if (!t->mdevs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_uuid(a->devices[i]))
+			continue;
+		memcpy(t->mdevs[t->n_mdevs].uuid, a->devices[i], UUID_STRING_SIZE);
+		t->mdevs[t->n_mdevs++].created = -1;
+	}
+	return 0;
 }
 
 static void fill_owner(struct mdev_instance *m, const struct records *recs)
@@ -182,49 +254,29 @@ static void fill_owner(struct mdev_instance *m, const struct records *recs)
 
 static int read_type(const char *types_dir, const char *id, const struct records *recs, struct mdev_type_info *t)
 {
-	_cleanup_free_ char *dir = NULL, *devs = NULL, *avail = NULL;
+	_cleanup_free_ char *dir = NULL, *devs = NULL, *name = NULL, *description = NULL, *avail = NULL, *api = NULL;
 	_cleanup_strv_free_ char **uuids = NULL;
-	size_t n = 0;
+	int r;
 
 	if (asprintf(&dir, "%s/%s", types_dir, id) < 0 || asprintf(&devs, "%s/devices", dir) < 0)
 		return -ENOMEM;
-	if (!(t->id = strdup(id)))
-		return -ENOMEM;
-	t->name = read_attr(dir, "name");
-	t->description = read_attr(dir, "description");
-	t->device_api = read_attr(dir, "device_api");
-	t->available = -1;
-	/* Unknown, rather than a clamped number, when it is no number or too large for one. */
-	if ((avail = read_attr(dir, "available_instances"))) {
-		char *end;
-		long long v;
-
-		errno = 0;
-		v = strtoll(avail, &end, 10);
-		if (errno == 0 && end != avail && !*end && v >= 0)
-			t->available = v;
-	}
-	if (t->description && *t->description) {
-		t->fields = parse_fields(t->description);
-		for (char **f = t->fields; f && *f; f += 2)
-			if (strcmp(f[0], "resolution") == 0)
-				find_resolution(f[1], &t->xres, &t->yres);
-		if (!t->xres)
-			find_resolution(t->description, &t->xres, &t->yres);
-	}
+	name = read_attr(dir, "name");
+	description = read_attr(dir, "description");
+	avail = read_attr(dir, "available_instances");
+	api = read_attr(dir, "device_api");
 	if (!(uuids = list_dir(devs)))
 		return -ENOMEM;
-	while (uuids[n])
-		n++;
-	t->mdevs = calloc(n ? n : 1, sizeof(*t->mdevs));
-	if (!t->mdevs)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (strlen(uuids[i]) != 36)
-			continue;
-		memcpy(t->mdevs[t->n_mdevs].uuid, uuids[i], 37);
-		fill_owner(&t->mdevs[t->n_mdevs++], recs);
-	}
+	r = mdev_type_from_attrs(id,
+				 &(struct mdev_type_attrs){ .name = name,
+							    .description = description,
+							    .available_instances = avail,
+							    .device_api = api,
+							    .devices = uuids },
+				 t);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < t->n_mdevs; i++)
+		fill_owner(&t->mdevs[i], recs);
 	return 0;
 }
 
@@ -389,7 +441,7 @@ char *mdev_type_summary(const struct mdev_type_info *t)
 	return s;
 }
 
-static void type_done(struct mdev_type_info *t)
+void mdev_type_info_done(struct mdev_type_info *t)
 {
 	free(t->id);
 	free(t->name);
@@ -407,7 +459,7 @@ void mdev_host_free(struct mdev_host *h)
 		return;
 	for (size_t i = 0; i < h->n_parents; i++) {
 		for (size_t j = 0; j < h->parents[i].n_types; j++)
-			type_done(&h->parents[i].types[j]);
+			mdev_type_info_done(&h->parents[i].types[j]);
 		free(h->parents[i].types);
 		free(h->parents[i].name);
 		free(h->parents[i].path);

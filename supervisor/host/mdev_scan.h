@@ -58,6 +58,26 @@ const struct mdev_type_info *mdev_parent_type(const struct mdev_parent_info *p, 
 /* The description on one line: the fields as "key value, key value", else the text with newlines as "; ". */
 char *mdev_type_summary(const struct mdev_type_info *t);
 
+/* A type's attributes as its sysfs files hold them (NULL: the file is not there), and the names in its devices/. */
+struct mdev_type_attrs {
+	const char *name;
+	const char *description;
+	const char *available_instances;
+	const char *device_api;
+	char *const *devices; /* NULL-terminated, or NULL */
+};
+
+/*
+ * Fills t from a type's attributes: what mdev_scan() makes of the files, without the files. The description's fields
+ * and resolution are worked out; available_instances that is not a plain count is -1; names in devices/ that are
+ * not UUIDs are left out; owners are not looked up (created is -1). On failure (-ENOMEM) t holds what was filled in,
+ * for mdev_type_info_done().
+ */
+int mdev_type_from_attrs(const char *id, const struct mdev_type_attrs *a, struct mdev_type_info *t);
+
+/* Frees what a type holds (not t itself). */
+void mdev_type_info_done(struct mdev_type_info *t);
+
 void mdev_host_free(struct mdev_host *h);
 static inline void mdev_host_freep(struct mdev_host **h)
 {

@@ -12,7 +12,6 @@
 #include <json-c/json.h>
 
 #include "supervisor/host/record.h"
-#define RECORD_SIZE_MAX 8192
 #include "util/fileio.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -69,13 +68,26 @@ int record_write(const char *dir, const struct record *r)
 	return 0;
 }
 
-static void copy_string(json_object *o, const char *key, char *buf, size_t size)
+/*
+ * Copies a string member into buf. A member that is absent is "" (the caller decides whether that is allowed); one
+ * that is not a string, holds a NUL, or does not fit is not a record's: cutting it short could turn a long name into
+ * another valid one.
+ */
+static bool copy_string(json_object *o, const char *key, char *buf, size_t size)
 {
 	json_object *v;
+	size_t n;
 
 	buf[0] = 0;
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		snprintf(buf, size, "%s", json_object_get_string(v));
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return true;
+	if (!json_object_is_type(v, json_type_string))
+		return false;
+	n = (size_t)json_object_get_string_len(v);
+	if (n >= size || memchr(json_object_get_string(v), 0, n))
+		return false;
+	memcpy(buf, json_object_get_string(v), n + 1);
+	return true;
 }
 
 static const char *const kind_names[OWNED_KIND_MAX] = {
@@ -100,10 +112,9 @@ int owned_kind_from_string(const char *s)
  * Reads dir/record.json, which must be a regular file that this user (or root) owns and no one else can write, in a
  * directory likewise: a record tells root what to remove and what to give back to whom.
  */
-static int read_trusted(const char *dir, char **ret)
+static ssize_t read_trusted(const char *dir, char buf[RECORD_SIZE_MAX])
 {
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
-	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	ssize_t n;
 
@@ -122,14 +133,8 @@ static int read_trusted(const char *dir, char **ret)
 		return -EPERM;
 	if (st.st_size > RECORD_SIZE_MAX)
 		return -EBADMSG;
-	buf = calloc(1, RECORD_SIZE_MAX + 1);
-	if (!buf)
-		return -ENOMEM;
 	n = read(fd, buf, RECORD_SIZE_MAX);
-	if (n < 0)
-		return negative_errno();
-	*ret = steal_pointer(&buf);
-	return 0;
+	return n < 0 ? negative_errno() : n;
 }
 
 /* 8-4-4-4-12 hexadecimal digits: what a record may name as an mdev, and nothing that walks a path. */
@@ -157,59 +162,113 @@ static bool get_int(json_object *o, const char *key, int64_t min, int64_t max, i
 	return true;
 }
 
-int record_read(const char *dir, struct record *ret)
+/*
+ * A name as a sysfs directory or a runtime directory takes it: no '/', not "." or "..", and no control character
+ * (doctor prints it). The profile parser lets no other name through, so every record vgpuvm writes reads back.
+ */
+static bool plain_name(const char *s)
 {
-	_cleanup_free_ char *text = NULL;
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || (unsigned char)*s < ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* An absolute path with no "." or ".." component: a record must not walk root elsewhere. */
+static bool plain_path(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p == '/' && p[1] == '.' && (p[2] == '/' || p[2] == 0 || (p[2] == '.' && (p[3] == '/' || p[3] == 0))))
+			return false;
+	return true;
+}
+
+int record_parse(const char *text, size_t len, struct record *ret)
+{
 	_cleanup_json_ json_object *o = NULL;
+	struct json_tokener *tok;
+	struct record rec = {};
 	int64_t n;
 	json_object *v;
-	int r;
 
-	if ((r = read_trusted(dir, &text)) < 0)
-		return r;
-	o = json_tokener_parse(text);
+	/* A record is a few hundred bytes vgpuvm wrote itself; anything else was cut short or planted. */
+	if (len > RECORD_SIZE_MAX || memchr(text, 0, len))
+		return -EBADMSG;
+	tok = json_tokener_new_ex(8);
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (!o && json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", 1);
+	json_tokener_free(tok);
 	if (!o || !json_object_is_type(o, json_type_object))
 		return -EBADMSG;
-	*ret = (struct record){};
-	copy_string(o, "name", ret->name, sizeof(ret->name));
-	copy_string(o, "uuid", ret->uuid, sizeof(ret->uuid));
-	copy_string(o, "type", ret->type, sizeof(ret->type));
-	copy_string(o, "parent", ret->parent, sizeof(ret->parent));
-	copy_string(o, "sysfs_root", ret->sysfs_root, sizeof(ret->sysfs_root));
+	if (!copy_string(o, "name", rec.name, sizeof(rec.name)) || !copy_string(o, "uuid", rec.uuid, sizeof(rec.uuid)) ||
+	    !copy_string(o, "type", rec.type, sizeof(rec.type)) ||
+	    !copy_string(o, "parent", rec.parent, sizeof(rec.parent)) ||
+	    !copy_string(o, "sysfs_root", rec.sysfs_root, sizeof(rec.sysfs_root)))
+		return -EBADMSG;
+	if (!plain_name(rec.name) || !plain_name(rec.type) || !plain_name(rec.parent))
+		return -EBADMSG;
 	if (!json_object_object_get_ex(o, "created", &v) || !json_object_is_type(v, json_type_boolean))
 		return -EBADMSG;
-	ret->created = json_object_get_boolean(v);
+	rec.created = json_object_get_boolean(v);
 	if (!get_int(o, "supervisor_pid", 1, INT32_MAX, &n))
 		return -EBADMSG;
-	ret->supervisor_pid = (pid_t)n;
+	rec.supervisor_pid = (pid_t)n;
 	if (json_object_object_get_ex(o, "qemu_pid", &v) && v) {
 		if (!get_int(o, "qemu_pid", 1, INT32_MAX, &n))
 			return -EBADMSG;
-		ret->qemu_pid = (pid_t)n;
+		rec.qemu_pid = (pid_t)n;
 	}
-	if (json_object_object_get_ex(o, "lent", &v) && json_object_is_type(v, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(v) && ret->n_owned < RECORD_OWNED_MAX; i++) {
+	if (json_object_object_get_ex(o, "lent", &v) && v) {
+		size_t k = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : SIZE_MAX;
+
+		/* vgpuvm never writes more than it can read back: a longer list was not written by it. */
+		if (k > RECORD_OWNED_MAX)
+			return -EBADMSG;
+		for (size_t i = 0; i < k; i++) {
 			json_object *e = json_object_array_get_idx(v, i);
-			struct owned *w = &ret->owned[ret->n_owned];
+			struct owned *w = &rec.owned[rec.n_owned];
 			int64_t uid, gid, mode, rdev;
 			char kind[16];
-			int k;
+			int kd;
 
-			copy_string(e, "path", w->path, sizeof(w->path));
-			copy_string(e, "kind", kind, sizeof(kind));
-			k = owned_kind_from_string(kind);
-			if (!w->path[0] || w->path[0] != '/' || k < 0 || !get_int(e, "uid", 0, UINT32_MAX - 1, &uid) ||
+			if (!json_object_is_type(e, json_type_object) || !copy_string(e, "path", w->path, sizeof(w->path)) ||
+			    !copy_string(e, "kind", kind, sizeof(kind)))
+				return -EBADMSG;
+			kd = owned_kind_from_string(kind);
+			if (!plain_path(w->path) || kd < 0 || !get_int(e, "uid", 0, UINT32_MAX - 1, &uid) ||
 			    !get_int(e, "gid", 0, UINT32_MAX - 1, &gid) || !get_int(e, "mode", 0, 07777, &mode) ||
 			    !get_int(e, "rdev", 0, INT64_MAX, &rdev))
 				return -EBADMSG;
-			*w = (struct owned){ .kind = (enum owned_kind)k, .rdev = (dev_t)rdev, .uid = (uid_t)uid,
-					     .gid = (gid_t)gid, .mode = (mode_t)mode };
-			copy_string(e, "path", w->path, sizeof(w->path));
-			ret->n_owned++;
+			w->kind = (enum owned_kind)kd;
+			w->rdev = (dev_t)rdev;
+			w->uid = (uid_t)uid;
+			w->gid = (gid_t)gid;
+			w->mode = (mode_t)mode;
+			rec.n_owned++;
 		}
-	if (ret->uuid[0] ? !uuid_valid(ret->uuid) || ret->sysfs_root[0] != '/' : ret->n_owned == 0)
+	}
+	if (rec.uuid[0] ? !uuid_valid(rec.uuid) || !plain_path(rec.sysfs_root) : rec.n_owned == 0)
 		return -EBADMSG;
+	*ret = rec;
 	return 0;
+}
+
+int record_read(const char *dir, struct record *ret)
+{
+	char text[RECORD_SIZE_MAX];
+	ssize_t n = read_trusted(dir, text);
+
+	if (n < 0)
+		return (int)n;
+	return record_parse(text, (size_t)n, ret);
 }
 
 void record_remove(const char *dir)

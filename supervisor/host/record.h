@@ -56,3 +56,13 @@ void record_remove(const char *dir);
 
 /* Reads it: -ENOENT when there is none, -EBADMSG when it is not a record. */
 int record_read(const char *dir, struct record *ret);
+
+/* The largest record read back: one vgpuvm writes is well under 2 KiB. */
+#define RECORD_SIZE_MAX 8192
+
+/*
+ * Parses the text of a record (record_read() without the file): -EBADMSG unless it is a record vgpuvm could have
+ * written, every number an integer in range, every string whole (no NUL, not cut short), names with no '/', paths
+ * absolute with no "..". *ret is untouched on failure.
+ */
+int record_parse(const char *text, size_t len, struct record *ret);

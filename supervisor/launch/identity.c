@@ -237,22 +237,32 @@ static int push(char ***v, size_t *n, const char *s, char **later)
 	t = realloc(*v, (*n + 2) * sizeof(char *));
 	if (!d || !t) {
 		free(d);
-		if (t)
+		if (t) {
+			/* Still terminated where it was: realloc kept the old entries, and strv_free() reads them. */
+			t[*n] = NULL;
 			*v = t;
+		}
 		return -ENOMEM;
 	}
 	*v = t;
 	t[(*n)++] = d;
 	t[*n] = NULL;
+	/* d is in *v now; the analyzer loses it through the realloc'd array it was stored in. */
+	ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
 	return 0;
+	ANALYZER_IGNORE_END
 }
 
 char **identity_env(const struct identity *id, char **base, char **profile_env)
 {
 	static const char *const own[] = { "HOME", "USER", "LOGNAME" };
-	char **v = calloc(1, sizeof(char *));
+	char **v = malloc(sizeof(char *));
 	size_t n = 0;
 	int r = v ? 0 : -ENOMEM;
+
+	/* Terminated by hand rather than by calloc(), which GCC 12's analyzer takes for uninitialised memory. */
+	if (v)
+		v[0] = NULL;
 
 	for (char **e = base; r == 0 && e && *e; e++)
 		if (passed(*e, passed_env, ELEMENTSOF(passed_env)))

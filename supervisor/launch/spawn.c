@@ -218,7 +218,13 @@ int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error
 		n = read(status[0], &rep, sizeof(rep));
 	while (n < 0 && errno == EINTR);
 	if (n == sizeof(rep) || pidfd < 0) {
-		/* The child failed before exec and is exiting: reap it here, there is nothing to supervise. */
+		/*
+		 * The child failed before exec and is exiting, or it runs QEMU that cannot be watched: either way there is
+		 * nothing to supervise. A QEMU that did exec is killed first, or waitpid() would wait for it to end by
+		 * itself. kill() by pid is safe here: the child is not reaped yet, so its pid cannot have been reused.
+		 */
+		if (n != sizeof(rep))
+			kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		if (pidfd < 0) {
 			r = pidfd;

@@ -48,6 +48,20 @@ size_t control_pollfds(const struct control *c, struct pollfd *p, size_t max);
 /* Handles what poll() reported on the pollfds control_pollfds() filled. */
 void control_dispatch(struct control *c, const struct pollfd *p, size_t n);
 
+/*
+ * Takes a connected socket as a client, as an accepted connection is: its peer's credentials give its role, and with
+ * every place taken a client that misbehaves makes room. The client is greeted and its serial stored in *ret_client
+ * (optional). Takes fd in every case; -EACCES when its peer may not connect, -EBUSY when every place is held by a
+ * client that behaves, -ENOMEM. Also how tests drive the protocol over a socket pair.
+ */
+int control_attach(struct control *c, int fd, uint64_t *ret_client);
+
+/*
+ * Handles bytes received from a client, as if read from its socket: the seam through which the fuzzer feeds a client's
+ * bytes. Commands go to the control_command_fn, replies to the client's output.
+ */
+void control_input(struct control *c, uint64_t client, const void *buf, size_t n);
+
 /* Answers a command; value NULL means {}. Quietly does nothing when the client has gone. */
 void control_return(struct control *c, uint64_t client, struct json_object *id, struct json_object *value);
 void control_error(struct control *c, uint64_t client, struct json_object *id, const char *class, const char *desc);

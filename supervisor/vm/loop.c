@@ -16,6 +16,7 @@
 #include "qmp/qmp_client.h"
 #include "supervisor/log.h"
 #include "supervisor/vm/control.h"
+#include "supervisor/vm/control_args.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/hints.h"
 #include "supervisor/vm/loop.h"
@@ -83,6 +84,9 @@ struct pending {
 	int fd;		 /* a screenshot's memfd, -1 for none */
 	const char *step_command; /* CMD_STEP: which, for the stop machine */
 	struct pending *next;
+	/* The pointer that points here (the list's head or the previous entry's next): a reply unlinks its entry at
+	 * once, however many commands are in flight (a crowd of control clients can make that thousands). */
+	struct pending **pprev;
 };
 
 static double seconds_since(uint64_t t)
@@ -141,6 +145,8 @@ void vm_free(struct vm *vm)
 		struct pending *pd = vm->pending;
 
 		vm->pending = pd->next;
+		if (vm->pending)
+			vm->pending->pprev = &vm->pending;
 		if (pd->client)
 			control_error(vm->ctl, pd->client, pd->id, "GenericError", "QEMU exited before it answered");
 		pending_free(pd);
@@ -173,6 +179,9 @@ static int send_full(struct vm *vm, const char *command, json_object *args, enum
 		return r;
 	}
 	pd->next = vm->pending;
+	if (pd->next)
+		pd->next->pprev = &pd->next;
+	pd->pprev = &vm->pending;
 	vm->pending = pd;
 	return 0;
 }
@@ -418,12 +427,11 @@ static void handle_qmp_messages(struct vm *vm)
 			break;
 		case QMP_MSG_RETURN:
 		case QMP_MSG_ERROR: {
-			struct pending *pd = cookie, **pp;
+			struct pending *pd = cookie;
 
-			for (pp = &vm->pending; *pp && *pp != pd; pp = &(*pp)->next)
-				;
-			if (*pp)
-				*pp = pd->next;
+			*pd->pprev = pd->next;
+			if (pd->next)
+				pd->next->pprev = pd->pprev;
 			if (pd->client)
 				on_client_reply(vm, m, pd);
 			else
@@ -552,25 +560,13 @@ void vm_stop(struct vm *vm, const char *why, bool force)
 
 static void serve_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
-	json_object *v;
-	bool force = false;
-	int timeout = -1;
+	const char *why = NULL;
+	bool force;
+	int timeout;
 
-	if (m->data && json_object_object_get_ex(m->data, "force", &v)) {
-		if (!json_object_is_type(v, json_type_boolean)) {
-			control_error(vm->ctl, client, m->id, "GenericError", "force: expected true or false");
-			return;
-		}
-		force = json_object_get_boolean(v);
-	}
-	if (m->data && json_object_object_get_ex(m->data, "timeout", &v)) {
-		int64_t t = json_object_get_int64(v);
-
-		if (!json_object_is_type(v, json_type_int) || t < 0 || t > PROFILE_TIMEOUT_MAX) {
-			control_error(vm->ctl, client, m->id, "GenericError", "timeout: expected seconds from 0 to " STRINGIFY(PROFILE_TIMEOUT_MAX));
-			return;
-		}
-		timeout = (int)t;
+	if (control_stop_args(m->data, &force, &timeout, &why) < 0) {
+		control_error(vm->ctl, client, m->id, "GenericError", why);
+		return;
 	}
 	control_return(vm->ctl, client, m->id, NULL);
 	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP,
@@ -612,29 +608,25 @@ static void serve_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 
 static void serve_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
 {
-	json_object *c = NULL, *a = NULL;
+	json_object *a = NULL;
 	uid_t uid = (uid_t)-1;
 	enum control_role role = control_client_role(vm->ctl, client, &uid);
-	const char *why;
+	const char *command = NULL, *why = NULL;
 	char name[64];
 
-	if (!m->data || !json_object_object_get_ex(m->data, "command", &c) || !json_object_is_type(c, json_type_string)) {
-		control_error(vm->ctl, client, m->id, "GenericError", "qmp: expected {\"command\": \"...\"}");
-		return;
-	}
-	if (json_object_object_get_ex(m->data, "arguments", &a) && !json_object_is_type(a, json_type_object)) {
-		control_error(vm->ctl, client, m->id, "GenericError", "qmp: arguments must be an object");
+	if (control_qmp_args(m->data, &command, &a, &why) < 0) {
+		control_error(vm->ctl, client, m->id, "GenericError", why);
 		return;
 	}
 	/* The monitor is vgpuvm's: a client must not take the negotiation, quit or QEMU's fds behind its back. */
-	why = passthrough_refusal(json_object_get_string(c), role == CONTROL_ROLE_ROOT, role == CONTROL_ROLE_OWNER);
-	log_notice("qmp passthrough from uid %ld: %s%s", (long)uid,
-		   passthrough_printable(json_object_get_string(c), name, sizeof(name)), why ? " (refused)" : "");
+	why = passthrough_refusal(command, role == CONTROL_ROLE_ROOT, role == CONTROL_ROLE_OWNER);
+	log_notice("qmp passthrough from uid %ld: %s%s", (long)uid, passthrough_printable(command, name, sizeof(name)),
+		   why ? " (refused)" : "");
 	if (why) {
 		control_error(vm->ctl, client, m->id, "GenericError", why);
 		return;
 	}
-	send_full(vm, json_object_get_string(c), a, CMD_CLIENT_QMP, client, m->id, -1);
+	send_full(vm, command, a, CMD_CLIENT_QMP, client, m->id, -1);
 }
 
 void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)

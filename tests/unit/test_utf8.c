@@ -2,13 +2,14 @@
 /*
  * Unit tests for util/utf8.c: ill-formed UTF-8 replaced the way Unicode §3.9 and the WHATWG decoder do (the cases are
  * those of Unicode's Table 3-8 and of Markus Kuhn's UTF-8 decoder stress test, from memory), control characters
- * escaped for a terminal.
+ * escaped for a terminal, and the strict check of bytes from outside agreeing with the replacement.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -91,6 +92,70 @@ static void test_columns(void **state)
 	assert_int_equal(utf8_columns("R\xc3\xa9sum\xc3\xa9 " FFFD), 8);
 }
 
+/*
+ * utf8_valid() and utf8_make_valid() are two decoders in one file: they must agree. Every string of up to 4 bytes drawn
+ * from the bytes where UTF-8's rules change is valid exactly when utf8_make_valid() leaves it as it is; when it is
+ * not, the offset utf8_valid() gives is where the first U+FFFD goes, everything before it kept.
+ */
+static void test_valid_agrees_with_make_valid(void **state)
+{
+	static const unsigned char edge[] = { 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1,
+					      0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff };
+	const size_t k = ELEMENTSOF(edge);
+	unsigned long n_valid = 0, n_bad = 0;
+
+	(void)state;
+	for (size_t len = 1; len <= 4; len++) {
+		size_t total = 1;
+
+		for (size_t i = 0; i < len; i++)
+			total *= k;
+		for (size_t code = 0; code < total; code++) {
+			char in[5] = "";
+			size_t c = code, bad = SIZE_MAX;
+			_cleanup_free_ char *out = NULL;
+			bool ok;
+
+			for (size_t i = 0; i < len; i++, c /= k)
+				in[i] = (char)edge[c % k];
+			ok = utf8_valid(in, len, &bad);
+			out = utf8_make_valid(in);
+			assert_non_null(out);
+			if (ok) {
+				assert_int_equal(bad, SIZE_MAX); /* untouched */
+				assert_string_equal(out, in);
+				n_valid++;
+			} else {
+				assert_true(bad < len);
+				if (strcmp(out, in) == 0)
+					fail_msg("utf8_valid refused %02x %02x %02x %02x (len %zu) at %zu, which "
+						 "utf8_make_valid keeps", edge[code % k], (unsigned char)in[1],
+						 (unsigned char)in[2], (unsigned char)in[3], len, bad);
+				assert_memory_equal(out, in, bad);
+				assert_memory_equal(out + bad, FFFD, 3);
+				n_bad++;
+			}
+		}
+	}
+	/* Both kinds came up, in numbers: the alphabet is not all one or the other. */
+	assert_true(n_valid > 1000 && n_bad > 100000);
+}
+
+/* utf8_valid() reads n bytes, not up to a NUL: a NUL inside is a character, a sequence cut by n is not valid. */
+static void test_valid_reads_exactly_n(void **state)
+{
+	size_t bad = 99;
+
+	(void)state;
+	assert_true(utf8_valid("a\0b", 3, NULL));
+	assert_true(utf8_valid("\xe2\x82\xac", 3, NULL));
+	assert_false(utf8_valid("\xe2\x82\xac", 2, &bad));
+	assert_int_equal(bad, 0);
+	assert_false(utf8_valid("ab\xf0\x9f\x98", 5, &bad));
+	assert_int_equal(bad, 2);
+	assert_true(utf8_valid("\xff", 0, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -98,6 +163,8 @@ int main(void)
 		cmocka_unit_test(test_ill_formed_is_replaced),
 		cmocka_unit_test(test_controls_are_escaped),
 		cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_valid_agrees_with_make_valid),
+		cmocka_unit_test(test_valid_reads_exactly_n),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

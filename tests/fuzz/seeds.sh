@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Writes the seed inputs of each fuzz target into tests/fuzz/corpus/TARGET/seed-*: the recorded QMP transcripts, the
+# golden profiles (with their --set arguments), the sysfs descriptions of the test trees and the real drivers, crash
+# records as vgpuvm writes them, and one input for each defect the first fuzzing pass found. Inputs that libFuzzer
+# found are kept beside them (found-*, crash-*), named by their hash; this script leaves those alone.
+set -eu
+cd "$(dirname "$0")/../.."
+c=tests/fuzz/corpus
+mkdir -p $c/qmp $c/control $c/profile $c/sysfs $c/record
+rm -f $c/*/seed-*
+put() { printf '%b' "$3" >"$c/$1/seed-$2"; }
+
+# qmp: the first byte is the piece size and the small reader's line limit.
+for f in tests/unit/data/qmp/*.raw; do
+	n=$(basename "$f" .raw)
+	{ printf '\x07'; cat "$f"; } >"$c/qmp/seed-$n"
+done
+put qmp garbage '\x01{"return": {}, "id": 1}\r\n{not json\r\n\x00\r\n{"event": "X", "timestamp": {"seconds": 1e400}}\r\n'
+put qmp long-line '\x00{"return": {"x": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, "id": 2}\n{"return": {}, "id": 1}\n'
+put qmp event-nul '\x05{"event": "SHUTDOWN\\u0000x", "data": {"guest": true}}\r\n'
+put qmp overlong '\x05{"return": {"status": "\xc0\xafrunning"}, "id": 2}\r\n'
+put qmp surrogate '\x05{"return": {"status": "\xed\xa0\x80"}, "id": 2}\r\n'
+
+# control: the first byte is the piece size (1 + 64 * it).
+put control status '\x00{"execute": "qmp_capabilities"}\r\n{"execute": "status", "id": 1}\r\n'
+put control stop '\x01{"execute": "stop", "arguments": {"force": true, "timeout": 30}, "id": "a"}\n'
+put control stop-nan '\x01{"execute": "stop", "arguments": {"timeout": NaN}}\n{"execute": "stop", "arguments": {"timeout": 1e300}}\n{"execute": "stop", "arguments": {"timeout": -Infinity}}\n'
+put control name-nul '\x01{"execute": "status\\u0000x", "id": 1}\n'
+put control qmp '\x02{"execute": "qmp", "arguments": {"command": "query-status"}, "id": 7}\n{"execute": "qmp", "arguments": {"command": "qmp_capabilities"}}\n{"execute": "qmp", "arguments": {"command": "x\\u0000", "arguments": []}}\n'
+put control garbage '\x00garbage\n\n{"id": 5}\n{"return": 1}\n[]\n"\xff"\n'
+
+# profile: the file, then each --set after a NUL.
+for f in tests/golden/argv/*.json tests/golden/bad/*.json profiles/stock/*.json; do
+	n=$(basename "$f" .json)
+	d=$(basename "$(dirname "$f")")
+	cmd=${f%.json}.cmd
+	{
+		cat "$f"
+		# A .cmd holds the arguments after `vgpuvm argv`, one a line: its --set values become the inputs' sets.
+		if [ -f "$cmd" ]; then
+			grep -A1 -x -- '--set' "$cmd" | grep -v -x -e '--set' -e '--' | while IFS= read -r s; do printf '\0%s' "$s"; done
+		fi
+	} >"$c/profile/seed-$d-$n"
+done
+put profile set-on-array '[1, 2]\x00vgpu.xres=1'
+put profile set-on-string '"x"\x00a=1'
+put profile set-deep '{"memory": "1G"}\x00a.b.c.d.e.f.g.h.i.j.k=1'
+put profile nul-extra-args '{"memory": "1G", "accel": "tcg", "extra_args": ["-device\\u0000,evil"]}'
+put profile nul-env '{"memory": "1G", "accel": "tcg", "env": {"A": "b\\u0000c"}}'
+put profile overlong '{"memory": "1G", "accel": "tcg", "extra_args": ["\xc0\xaf"]}'
+put profile surrogate '{"memory": "1G", "accel": "tcg", "cdrom": "\xed\xa0\x80.iso"}'
+put profile trailing-space '{"memory": "1G", "accel": "tcg"}  \n\t'
+
+# sysfs: name, description, available_instances, device_api, then the names in devices/.
+put sysfs gvtg 'GVTg_V5_4\x00low_gm_size: 128MB\nhigh_gm_size: 512MB\nfence: 4\nresolution: 1920x1200\nweight: 4\x002\x00vfio-pci\x00a297db4a-f4c2-11e6-90f6-d3b88d6c9525'
+put sysfs mdpy 'mdpy-vga\x00virtual display, 1024x768 framebuffer\x004\x00vfio-pci'
+put sysfs mbochs 'mbochs-64MB\x00virtual display, 64MB video memory\x001\x00vfio-pci\x00not-a-uuid\x00..'
+put sysfs mtty 'Dual-port-serial\x00\x002\x00vfio-pci'
+put sysfs zero-res 'x\x00resolution: 00x10\x001\x00vfio-pci'
+put sysfs bad-count 'x\x00a\x00-1\x00vfio-pci\x00'
+put sysfs big-count 'x\x00a\x0099999999999999999999\x00vfio-pci'
+
+# record: as record_write() writes them, and the loose numbers and strings it must refuse.
+ok='"name":"vm","uuid":"a297db4a-f4c2-11e6-90f6-d3b88d6c9525","type":"mdpy-vga","parent":"mdpy","sysfs_root":"/sys","created":true,"supervisor_pid":1234'
+put record plain "{$ok,\"qemu_pid\":1240}\n"
+put record lent "{$ok,\"qemu_pid\":null,\"lent\":[{\"path\":\"/dev/vfio/7\",\"uid\":0,\"gid\":0,\"mode\":384,\"kind\":\"vfio\",\"rdev\":62914560}]}\n"
+put record lent-only '{"name":"vm","uuid":"","type":"","parent":"","sysfs_root":"","created":false,"supervisor_pid":7,"lent":[{"path":"/dev/dri/renderD128","uid":1000,"gid":44,"mode":432,"kind":"drm","rdev":57984}]}\n'
+put record uid-wrap "{$ok,\"lent\":[{\"path\":\"/dev/vfio/7\",\"uid\":4294967296,\"gid\":0,\"mode\":384,\"kind\":\"vfio\",\"rdev\":1}]}"
+put record pid-wrap '{"name":"vm","uuid":"a297db4a-f4c2-11e6-90f6-d3b88d6c9525","sysfs_root":"/sys","created":true,"supervisor_pid":4294967297}'
+put record created-string '{"name":"vm","uuid":"a297db4a-f4c2-11e6-90f6-d3b88d6c9525","sysfs_root":"/sys","created":"no","supervisor_pid":1}'
+put record uuid-long '{"name":"vm","uuid":"a297db4a-f4c2-11e6-90f6-d3b88d6c9525/../x","sysfs_root":"/sys","created":true,"supervisor_pid":1}'
+put record uuid-dots '{"name":"vm","uuid":"../../../../../../../../../../../../../","sysfs_root":"/sys","created":true,"supervisor_pid":1}'
+put record cut-short "{$ok,\"qemu_pid\":12"
+put record root-dots "{\"name\":\"vm\",\"uuid\":\"a297db4a-f4c2-11e6-90f6-d3b88d6c9525\",\"sysfs_root\":\"/tmp/../sys\",\"created\":true,\"supervisor_pid\":1}"

@@ -1,0 +1,4 @@
+argv
+set-on-array.json
+--set
+vgpu.xres=1

@@ -1,0 +1,4 @@
+check
+set-on-string.json
+--set
+memory=1G
