@@ -51,7 +51,8 @@ wait_log() {
 # supervisor is killed, so that the test fails instead of hanging.
 wait_vm() {
 	local secs=${1:-60} wd
-	(sleep "$secs"; kill -KILL "$VM_PID" 2>/dev/null; echo "--- watchdog: vgpuvm killed after ${secs}s" >> "$T/log") &
+	# fd 3 closed: bats waits for every holder of its fd 3, and the sleep would outlive the kill below.
+	(sleep "$secs"; kill -KILL "$VM_PID" 2>/dev/null; echo "--- watchdog: vgpuvm killed after ${secs}s" >> "$T/log") 3>&- &
 	wd=$!
 	VM_STATUS=0
 	wait "$VM_PID" || VM_STATUS=$?
