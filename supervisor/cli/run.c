@@ -21,7 +21,9 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_net.h"
 #include "qmp/qmp.h"
+#include "supervisor/launch/audio.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
@@ -32,12 +34,14 @@
 #include "supervisor/vm/loop.h"
 #include "supervisor/host/mdev.h"
 #include "supervisor/host/memlock.h"
+#include "supervisor/launch/net.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/record.h"
 #include "supervisor/launch/recover.h"
+#include "supervisor/launch/sealed.h"
 #include "supervisor/vm/restart.h"
 #include "supervisor/cli/run.h"
 #include "supervisor/host/runtime.h"
@@ -68,6 +72,7 @@ struct sup {
 	bool stop_requested; /* between tries */
 	struct record rec;
 	struct identity id; /* whom QEMU runs as */
+	struct net_taps net; /* the taps of the current try */
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 };
@@ -144,6 +149,10 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
 	json_object_object_add(o, "display", d);
+	json_object_object_add(o, "net", profile_net_to_json(s->p));
+	json_object_object_add(o, "audio", s->p->audio != PROFILE_AUDIO_OFF
+						   ? json_object_new_string(profile_audio_to_string(s->p->audio))
+						   : NULL);
 	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
 	return o;
 }
@@ -167,6 +176,16 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 		control_return(s->ctl, client, m->id, NULL);
 	} else
 		control_error(s->ctl, client, m->id, "GenericError", "QEMU is not running (vgpuvm waits to restart it)");
+}
+
+static void write_record(struct sup *s, pid_t qemu_pid);
+
+/* The record as it is now, for net_up() and net_down(). */
+static void save_record(void *userdata)
+{
+	struct sup *s = userdata;
+
+	write_record(s, s->rec.qemu_pid);
 }
 
 static void write_record(struct sup *s, pid_t qemu_pid)
@@ -235,7 +254,14 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		for (size_t i = 0; i < n_files; i++) {
 			_cleanup_free_ char *err = NULL;
 
-			files[i] = trust_open_image(f[i].path, f[i].flags, &err);
+			if (f[i].kind == PROFILE_FILE_TAP)
+				/* Made or opened for this try by net_up(): QEMU gets its own copy of the fd. */
+				files[i] = sp->net.fd[f[i].nic] < 0 ? -EBADF
+								     : fcntl(sp->net.fd[f[i].nic], F_DUPFD_CLOEXEC, 3);
+			else if (f[i].kind == PROFILE_FILE_COPY)
+				files[i] = sealed_copy(f[i].path, f[i].what, &err);
+			else
+				files[i] = trust_open_image(f[i].path, f[i].flags, &err);
 			if (files[i] < 0) {
 				r = files[i];
 				n_files = i;
@@ -300,7 +326,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	/* Only QEMU holds the pty's other end now: once it is gone, the pty says so. */
 	slave = safe_close(slave);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
-	if (m)
+	if (m || sp->rec.n_taps)
 		write_record(sp, s.pid);
 	confine_self(sp);
 
@@ -352,7 +378,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	vm_free(vm);
 	close(s.pidfd);
-	if (m)
+	if (m || sp->rec.n_taps)
 		write_record(sp, 0);
 	return code;
 }
@@ -588,6 +614,51 @@ static bool wait_delay(struct sup *s, uint64_t deadline)
 	return true;
 }
 
+/* An error of the NICs' set-up as an exit code. */
+static int net_exit_code(int r)
+{
+	switch (r) {
+	case -EPERM:
+	case -EACCES:
+		return EX_NOPERM;
+	case -ENOMEM:
+		return EX_OSERR;
+	default:
+		return EX_UNAVAILABLE; /* a bridge or tap missing, of the wrong kind, in use, or its name taken */
+	}
+}
+
+/* Makes the taps of one try. Returns 0 or an exit code; nothing is left made on failure. */
+static int net_up_try(struct sup *s)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	r = net_up(s->p, &s->id, &s->rec, save_record, s, &s->net, &error);
+	if (r < 0)
+		return log_error("%s", error ?: strerror(-r)), net_exit_code(r);
+	for (unsigned i = 0; i < s->rec.n_taps; i++)
+		log_info("made tap %s on its bridge for QEMU", s->rec.taps[i].name);
+	return 0;
+}
+
+/* Deletes the taps of one try, once QEMU is gone. Returns false when one could not be deleted. */
+static bool net_down_try(struct sup *s)
+{
+	_cleanup_free_ char *error = NULL;
+	unsigned made = s->rec.n_taps;
+	int r;
+
+	r = net_down(&s->net, &s->rec, save_record, s, &error);
+	if (r < 0) {
+		log_error("%s; `vgpuvm cleanup %s` tries again", error ?: strerror(-r), s->p->name);
+		return false;
+	}
+	if (made)
+		log_info("deleted %u tap%s", made, made == 1 ? "" : "s");
+	return true;
+}
+
 /* Runs QEMU, again and again as the profile's restart policy says. Returns the exit code. */
 static int run_tries(struct sup *s, char **error)
 {
@@ -600,7 +671,11 @@ static int run_tries(struct sup *s, char **error)
 		code = lend(s);
 		if (code != 0)
 			return code;
+		if ((code = net_up_try(s)) != 0)
+			return code;
 		code = supervise(s, &stopped, &guest_off);
+		if (!net_down_try(s) && code == 0)
+			code = EX_UNAVAILABLE;
 		if (!give_back(s) && code == 0)
 			code = EX_NOPERM;
 		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
@@ -655,6 +730,21 @@ static int resolve_identity(struct sup *s)
 	return 0;
 }
 
+/* What the NICs and the sound card need from the host, before anything is made. Returns 0 or an exit code. */
+static int check_devices(struct sup *s)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	r = net_check(s->p, &s->id, &error);
+	if (r < 0)
+		return log_error("%s", error ?: strerror(-r)), net_exit_code(r);
+	r = audio_check(s->p, &s->id, environ, &error);
+	if (r < 0)
+		return log_error("%s", error ?: strerror(-r)), r == -EACCES ? EX_NOPERM : r == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
+	return 0;
+}
+
 static int open_control(struct sup *s)
 {
 	_cleanup_free_ char *path = NULL;
@@ -675,7 +765,7 @@ int cmd_run(int argc, char **argv)
 	_cleanup_mdev_ struct mdev *m = NULL;
 	_cleanup_free_ char *error = NULL, *recovered = NULL;
 	_cleanup_close_ int sig_fd = -1;
-	struct sup s = { .id.lock_fd = -1 };
+	struct sup s = { .id.lock_fd = -1, .net = NET_TAPS_INIT };
 	pid_t holder = 0;
 	sigset_t mask;
 	bool done;
@@ -698,7 +788,8 @@ int cmd_run(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
-	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1 };
+	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1,
+			  .net = NET_TAPS_INIT };
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 
 	r = runtime_acquire(p->name, &s.rt, &holder, &error);
@@ -735,7 +826,7 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0)
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 || (code = check_devices(&s)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
@@ -785,7 +876,7 @@ out_release:
 	}
 	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
 	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
-	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0)
+	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0 && s.rec.n_taps == 0)
 		record_remove(s.rt->dir);
 	runtime_release(s.rt);
 	identity_done(&s.id);
