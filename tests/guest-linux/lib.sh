@@ -6,6 +6,7 @@
 #   pci VENDOR:DEVICE CLASS   each PCI function (class as the kernel shows it, e.g. 0x040300 for HDA audio)
 #   usb PRODUCT               each USB device's product string
 #   input NAME                each input device the kernel registered
+#   sound ID PCM...           each sound card, with its PCM devices (pcm0p plays, pcm0c records)
 # The host may leave settings in $E2E_WORK/params (shell assignments), which params reads. ping_ is ping, or busybox's
 # where iputils is not installed.
 
@@ -15,13 +16,21 @@ params() {
 }
 
 load_drivers() {
-	local pass m
-	# Two passes: a USB controller's driver brings up its bus, whose devices then have modaliases of their own.
-	for pass in 1 2; do
-		for m in /sys/bus/pci/devices/*/modalias /sys/bus/usb/devices/*/modalias /sys/bus/virtio/devices/*/modalias; do
-			[ -r "$m" ] && modprobe -q "$(cat "$m")" 2>/dev/null
+	local pass m seen= now
+	# The HDA controller's driver asks for its codec's driver through the kernel's modprobe helper, which runs in the
+	# initramfs's root, not in this one: without the codec driver loaded first it "cannot probe codecs".
+	grep -qx '0x0403..' /sys/bus/pci/devices/*/class 2>/dev/null && modprobe -q snd_hda_codec_generic
+	# Until no new device turns up: a USB controller's driver brings up its bus, whose devices then have modaliases
+	# of their own, a while later under TCG, and a USB HID device a HID one.
+	for pass in $(seq 20); do
+		now=$(cat /sys/bus/{pci,usb,virtio,hid}/devices/*/modalias \
+			2>/dev/null | sort)
+		[ "$pass" -gt 2 ] && [ "$now" = "$seen" ] && break
+		seen=$now
+		for m in $now; do
+			modprobe -q "$m" 2>/dev/null
 		done
-		[ "$pass" = 1 ] && sleep 1
+		sleep 0.5
 	done
 	return 0
 }
@@ -40,6 +49,9 @@ report_devices() {
 		[ -r "$d" ] && echo "usb $(cat "$d")"
 	done
 	sed -n 's/^N: Name="\(.*\)"$/input \1/p' /proc/bus/input/devices 2>/dev/null
+	for d in /proc/asound/card[0-9]*; do
+		[ -d "$d" ] && echo "sound $(cat "$d/id") $(cd "$d" && echo pcm*)"
+	done
 	return 0
 }
 
