@@ -23,7 +23,6 @@
 #include "profiles/profile_argv.h"
 #include "profiles/profile_net.h"
 #include "qmp/qmp.h"
-#include "supervisor/launch/audio.h"
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
@@ -44,6 +43,7 @@
 #include "supervisor/launch/sealed.h"
 #include "supervisor/vm/restart.h"
 #include "supervisor/cli/run.h"
+#include "supervisor/cli/run_devices.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/host/trust.h"
@@ -614,51 +614,6 @@ static bool wait_delay(struct sup *s, uint64_t deadline)
 	return true;
 }
 
-/* An error of the NICs' set-up as an exit code. */
-static int net_exit_code(int r)
-{
-	switch (r) {
-	case -EPERM:
-	case -EACCES:
-		return EX_NOPERM;
-	case -ENOMEM:
-		return EX_OSERR;
-	default:
-		return EX_UNAVAILABLE; /* a bridge or tap missing, of the wrong kind, in use, or its name taken */
-	}
-}
-
-/* Makes the taps of one try. Returns 0 or an exit code; nothing is left made on failure. */
-static int net_up_try(struct sup *s)
-{
-	_cleanup_free_ char *error = NULL;
-	int r;
-
-	r = net_up(s->p, &s->id, &s->rec, save_record, s, &s->net, &error);
-	if (r < 0)
-		return log_error("%s", error ?: strerror(-r)), net_exit_code(r);
-	for (unsigned i = 0; i < s->rec.n_taps; i++)
-		log_info("made tap %s on its bridge for QEMU", s->rec.taps[i].name);
-	return 0;
-}
-
-/* Deletes the taps of one try, once QEMU is gone. Returns false when one could not be deleted. */
-static bool net_down_try(struct sup *s)
-{
-	_cleanup_free_ char *error = NULL;
-	unsigned made = s->rec.n_taps;
-	int r;
-
-	r = net_down(&s->net, &s->rec, save_record, s, &error);
-	if (r < 0) {
-		log_error("%s; `vgpuvm cleanup %s` tries again", error ?: strerror(-r), s->p->name);
-		return false;
-	}
-	if (made)
-		log_info("deleted %u tap%s", made, made == 1 ? "" : "s");
-	return true;
-}
-
 /* Runs QEMU, again and again as the profile's restart policy says. Returns the exit code. */
 static int run_tries(struct sup *s, char **error)
 {
@@ -671,10 +626,10 @@ static int run_tries(struct sup *s, char **error)
 		code = lend(s);
 		if (code != 0)
 			return code;
-		if ((code = net_up_try(s)) != 0)
+		if ((code = run_net_up(s->p, &s->id, &s->rec, save_record, s, &s->net)) != 0)
 			return code;
 		code = supervise(s, &stopped, &guest_off);
-		if (!net_down_try(s) && code == 0)
+		if (!run_net_down(s->p, &s->net, &s->rec, save_record, s) && code == 0)
 			code = EX_UNAVAILABLE;
 		if (!give_back(s) && code == 0)
 			code = EX_NOPERM;
@@ -727,21 +682,6 @@ static int resolve_identity(struct sup *s)
 	r = open_way_to_socket(s);
 	if (r < 0)
 		return log_error_errno(r, "Failed to open the way to the control socket in %s: %m", s->rt->dir), EX_CANTCREAT;
-	return 0;
-}
-
-/* What the NICs and the sound card need from the host, before anything is made. Returns 0 or an exit code. */
-static int check_devices(struct sup *s)
-{
-	_cleanup_free_ char *error = NULL;
-	int r;
-
-	r = net_check(s->p, &s->id, &error);
-	if (r < 0)
-		return log_error("%s", error ?: strerror(-r)), net_exit_code(r);
-	r = audio_check(s->p, &s->id, environ, &error);
-	if (r < 0)
-		return log_error("%s", error ?: strerror(-r)), r == -EACCES ? EX_NOPERM : r == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
 	return 0;
 }
 
@@ -826,7 +766,7 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 || (code = check_devices(&s)) != 0)
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 || (code = run_check_devices(p, &s.id)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {

@@ -288,3 +288,18 @@ wait_report() {
 	ip -n "$NS" link show other-t0
 	[ ! -e "$dir/record.json" ]
 }
+
+@test "net user: a forwarded host port that is taken: QEMU fails to start, with a hint naming the key; nothing is left" {
+	port=$(free_port)
+	python3 -c 'import socket, sys, time; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("up", flush=True); time.sleep(120)' "$port" >"$T/srv" &
+	SRV_PID=$!
+	for _ in $(seq 50); do grep -q up "$T/srv" && break; sleep 0.1; done
+	profile busy "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"display\": {\"type\": \"none\"}, \"net\": [{\"forward\": [{\"host\": $port, \"guest\": 22}]}]"
+	start_vm busy
+	wait_vm 60
+	cat "$T/log"
+	[ "$VM_STATUS" -eq 1 ]
+	grep -q "Could not set up host forwarding rule" "$T/log"
+	grep -q "hint: a port in \"net\"'s \"forward\" is taken on the host" "$T/log"
+	assert_clean busy
+}
