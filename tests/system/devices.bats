@@ -19,8 +19,15 @@ setup() {
 }
 
 teardown() {
+	[ -z "${PA_PID:-}" ] || kill "$PA_PID" 2>/dev/null || true
 	operate_teardown
 	vm_teardown
+}
+
+# As nobody, in the test's session: $T/xdg is its XDG_RUNTIME_DIR, $T/pahome its HOME.
+as_session() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- env -i PATH=/usr/bin:/bin HOME="$T/pahome" \
+		XDG_RUNTIME_DIR="$T/xdg" "$@"
 }
 
 # wait_file PATH [SECONDS]: until PATH exists, or vgpuvm has exited.
@@ -86,6 +93,37 @@ wait_file() {
 	refute grep -q '^nic ' "$LG_WORK/report"
 	grep -qx 'input AT Translated Set 2 keyboard' "$LG_WORK/report"
 	assert_clean plain
+}
+
+@test "audio pa: QEMU plays into the session's PulseAudio (XDG_RUNTIME_DIR reaches it): the guest's playback is a stream there" {
+	command -v pulseaudio >/dev/null || skip "pulseaudio is not installed (scripts/deps.sh test)"
+	install -d -o 65534 -g 65534 -m 0700 "$T/xdg" "$T/pahome"
+	as_session pulseaudio -n --daemonize=no --exit-idle-time=-1 --disable-shm=yes --log-target=stderr \
+		-L module-native-protocol-unix -L "module-null-sink sink_name=vgpuvm_test" >"$T/pa.log" 2>&1 &
+	PA_PID=$!
+	for _ in $(seq 100); do [ -S "$T/xdg/pulse/native" ] && break; sleep 0.1; done
+	[ -S "$T/xdg/pulse/native" ] || { cat "$T/pa.log"; false; }
+	# The session's user runs QEMU: only it may reach the session's server.
+	profile pa "$(linux_guest_json tests/guest-linux/play.sh), \"user\": \"nobody\", \"audio\": \"pa\""
+	XDG_RUNTIME_DIR=$T/xdg start_vm pa
+	wait_file "$LG_WORK/report"
+	cat "$LG_WORK/report"
+	grep -qx playing "$LG_WORK/report"
+	# QEMU is a client of the session's server, and the guest's playback one of its streams.
+	for _ in $(seq 60); do
+		as_session pactl list sink-inputs >"$T/inputs" 2>&1 || true
+		grep -q 'media.name = "vgpuvm-audio"' "$T/inputs" && break
+		sleep 0.5
+	done
+	cat "$T/inputs"
+	grep -q 'media.name = "vgpuvm-audio"' "$T/inputs"
+	grep -q "application.process.id = \"$(qemu_pid)\"" "$T/inputs"
+	grep -q 'application.process.binary = "qemu-system-x86_64"' "$T/inputs"
+	"$VGPUVM" status "$(vm_name pa)" | grep -x 'audio:        pa'
+	touch "$LG_WORK/go"
+	wait_vm 120
+	[ "$VM_STATUS" -eq 0 ]
+	assert_clean pa
 }
 
 @test "audio pa: without a session (no XDG_RUNTIME_DIR, no PULSE_SERVER) the VM stops with 69 naming the fix; nothing starts" {
