@@ -303,3 +303,48 @@ wait_report() {
 	grep -q "hint: a port in \"net\"'s \"forward\" is taken on the host" "$T/log"
 	assert_clean busy
 }
+
+@test "net as an ordinary user: a bridge NIC is 77 (only root makes taps); a tap of another's is 77; the user's own tap QEMU opens itself" {
+	netns_setup
+	bridge_add br0 10.77.0.1/24
+	install -d -o 65534 -m 0700 "$T/userrun"
+	export VGPUVM_RUNTIME_DIR=$T/userrun
+	as_user() {
+		ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups -- "$VGPUVM" "$@"
+	}
+	profile ub '"memory": "128M", "accel": "tcg", "serial": "none", "display": {"type": "none"}, "net": [{"bridge": "br0"}]'
+	chmod 0644 "$T/ub.json"
+	run as_user run "$T/ub.json"
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ $output == *"net[0]: a bridge NIC needs vgpuvm to run as root"* ]]
+	[ -z "$(ip -n "$NS" link show master br0)" ]
+
+	ip -n "$NS" tuntap add roottap mode tap
+	profile ut '"memory": "128M", "accel": "tcg", "serial": "none", "display": {"type": "none"}, "net": [{"tap": "roottap"}]'
+	chmod 0644 "$T/ut.json"
+	run as_user run "$T/ut.json"
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ $output == *"QEMU runs as uid 65534 and may not open tap roottap (it has no owner, so only root may)"* ]]
+
+	ip -n "$NS" tuntap add usertap mode tap user 65534
+	ip -n "$NS" link set usertap master br0 up
+	profile own '"memory": "128M", "accel": "tcg", "serial": "none", "display": {"type": "none"}, "net": [{"tap": "usertap"}]'
+	chmod 0644 "$T/own.json"
+	: >"$T/log"
+	ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups -- "$VGPUVM" run "$T/own.json" </dev/null >>"$T/log" 2>&1 &
+	VM_PID=$!
+	wait_log 'is running' 60
+	q=$(qemu_pid)
+	# QEMU opened the tap itself, by name: it has /dev/net/tun open, and the tap has a carrier.
+	ls -l "/proc/$q/fd" | grep -q '/dev/net/tun'
+	ip -n "$NS" link show usertap | grep -q 'LOWER_UP'
+	run as_user stop "$(vm_name own)" --force
+	[ "$status" -eq 0 ]
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+	# The user's tap stays.
+	ip -n "$NS" link show usertap
+	assert_clean own
+}
