@@ -46,9 +46,9 @@ int tap_open(const char *name, char **ret_error);
 int tap_check_owner(const char *name, uid_t uid, const gid_t *groups, size_t n_groups, char **ret_error);
 
 /*
- * Deletes the tap vgpuvm made: the interface at ifindex, if it is still a tun device called name (0 for ifindex: the
- * one called name, if a tun device). Returns 0 when it is deleted or gone, 1 when another interface has the name or the
- * index now (it is left alone), or a negative errno.
+ * Deletes the tap vgpuvm made: the interface at ifindex, if it is still a tun device called name. Returns 0 when it is
+ * deleted or gone, 1 when another interface has the index now, or ifindex is 0 (a tap whose index was never recorded
+ * was never passed on, and went with its maker: whatever has the name now is left alone), or a negative errno.
  */
 int tap_delete(const char *name, int ifindex);
 

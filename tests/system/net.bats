@@ -268,7 +268,7 @@ wait_report() {
 	assert_clean c
 }
 
-@test "net cleanup: a tap named in a dead supervisor's record is deleted if it is the one made, and left alone if not" {
+@test "net cleanup: a tap named in a dead supervisor's record is deleted if it is the one made (name and index), and left alone if not" {
 	netns_setup
 	name=$(vm_name rec)
 	dir=$VGPUVM_RUNTIME_DIR/$name
@@ -276,16 +276,19 @@ wait_report() {
 	chmod 0700 "$VGPUVM_RUNTIME_DIR" "$dir"
 	ip -n "$NS" tuntap add left-t0 mode tap
 	ip -n "$NS" tuntap add other-t0 mode tap
+	ip -n "$NS" tuntap add zero-t0 mode tap
 	idx=$(ip netns exec "$NS" cat /sys/class/net/left-t0/ifindex)
 	other=$(ip netns exec "$NS" cat /sys/class/net/other-t0/ifindex)
 	netns=$(ip netns exec "$NS" stat -L -c %i /proc/self/ns/net)
-	# The dead supervisor's record: its tap, and a second entry whose index is not other-t0's any more.
-	printf '{"name": "%s", "uuid": "", "type": "", "parent": "", "sysfs_root": "", "created": false, "supervisor_pid": 999999, "qemu_pid": null, "taps": [{"name": "left-t0", "ifindex": %s}, {"name": "other-t0", "ifindex": %s}], "netns": %s}\n' \
+	# The dead supervisor's record: its tap; an entry whose index is not other-t0's any more; and one recorded before
+	# its tap was made (no index): whatever has that name is not vgpuvm's.
+	printf '{"name": "%s", "uuid": "", "type": "", "parent": "", "sysfs_root": "", "created": false, "supervisor_pid": 999999, "qemu_pid": null, "taps": [{"name": "left-t0", "ifindex": %s}, {"name": "other-t0", "ifindex": %s}, {"name": "zero-t0", "ifindex": 0}], "netns": %s}\n' \
 		"$name" "$idx" "$((other + 1000))" "$netns" >"$dir/record.json"
 	chmod 0600 "$dir/record.json"
 	ip netns exec "$NS" "$VGPUVM" cleanup "$name"
 	refute ip -n "$NS" link show left-t0
 	ip -n "$NS" link show other-t0
+	ip -n "$NS" link show zero-t0
 	[ ! -e "$dir/record.json" ]
 }
 
