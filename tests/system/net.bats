@@ -351,3 +351,20 @@ wait_report() {
 	ip -n "$NS" link show usertap
 	assert_clean own
 }
+
+@test "net bridge with a restart policy: each try makes its tap and deletes it; none is left when vgpuvm gives up" {
+	netns_setup
+	bridge_add br0 10.77.0.1/24
+	fake_profile r crash '"net": [{"bridge": "br0"}], "restart": "on-failure", "restart_delay": 0'
+	start_vm_ns r
+	wait_vm 60
+	cat "$T/log"
+	[ "$VM_STATUS" -eq 3 ]
+	grep -q "giving up" "$T/log"
+	made=$(grep -c "made tap" "$T/log")
+	[ "$made" -ge 2 ]
+	[ "$(grep -c "deleted 1 tap" "$T/log")" -eq "$made" ]
+	[ -z "$(ip -n "$NS" link show master br0)" ]
+	[ "$(ip -n "$NS" -o link show | wc -l)" -eq 2 ]
+	assert_clean r
+}
