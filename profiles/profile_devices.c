@@ -33,7 +33,8 @@ static int parse_input(struct profile_parse_ctx *c, json_object *o, struct profi
 	json_object *v;
 	int r;
 
-	if ((r = profile_field_object(c, o, "input")) < 0 || (r = profile_field_keys(c, o, "input", profile_input_keys)) < 0)
+	if ((r = profile_field_object(c, o, "input")) < 0 ||
+	    (r = profile_field_keys(c, o, "input", profile_input_keys)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "tablet", &v) &&
 	    (r = profile_field_bool(c, v, "input.tablet", &p->input.tablet)) < 0)
@@ -47,8 +48,9 @@ static int parse_input(struct profile_parse_ctx *c, json_object *o, struct profi
 			if (strcmp(s, profile_keyboard_to_string(p->input.keyboard)) == 0)
 				break;
 		if (p->input.keyboard == PROFILE_KEYBOARD_MAX)
-			return profile_field_fail(c, "input.keyboard",
-						  "expected \"ps2\" (the machine's own, the default) or \"virtio\", got \"%s\"", s);
+			return profile_field_fail(
+			    c, "input.keyboard",
+			    "expected \"ps2\" (the machine's own, the default) or \"virtio\", got \"%s\"", s);
 	}
 	return 0;
 }
@@ -64,15 +66,18 @@ static int parse_audio(struct profile_parse_ctx *c, json_object *v, struct profi
 		if (strcmp(s, profile_audio_to_string(p->audio)) == 0)
 			break;
 	if (p->audio == PROFILE_AUDIO_MAX)
-		return profile_field_fail(c, "audio", "expected \"pa\" (the session's PulseAudio or PipeWire), \"alsa\", "
-				       "\"spice\" or \"none\" (a sound card that plays nowhere); leave it out for no sound "
-				       "card, got \"%s\"",
-				       s);
+		return profile_field_fail(
+		    c, "audio",
+		    "expected \"pa\" (the session's PulseAudio or PipeWire), \"alsa\", "
+		    "\"spice\" or \"none\" (a sound card that plays nowhere); leave it out for no sound "
+		    "card, got \"%s\"",
+		    s);
 	/* SPICE's audio channel exists only with a SPICE display. */
 	if (p->audio == PROFILE_AUDIO_SPICE && p->display.type != PROFILE_DISPLAY_SPICE_APP)
-		return profile_field_fail(c, "audio", "\"spice\" plays through a SPICE display, and this one is \"%s\"; set "
-				       "\"display\": {\"type\": \"spice-app\"}, or use \"pa\"",
-				       profile_display_type_to_string(p->display.type));
+		return profile_field_fail(c, "audio",
+					  "\"spice\" plays through a SPICE display, and this one is \"%s\"; set "
+					  "\"display\": {\"type\": \"spice-app\"}, or use \"pa\"",
+					  profile_display_type_to_string(p->display.type));
 	return 0;
 }
 
@@ -87,7 +92,8 @@ static int parse_order(struct profile_parse_ctx *c, json_object *a, struct profi
 					  profile_field_show(a, buf, sizeof(buf)));
 	n = json_object_array_length(a);
 	if (n > PROFILE_BOOT_DEVICE_MAX)
-		return profile_field_fail(c, "boot.order", "names a device twice; each of \"disk\", \"cdrom\" and "
+		return profile_field_fail(c, "boot.order",
+					  "names a device twice; each of \"disk\", \"cdrom\" and "
 					  "\"network\" at most once");
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(a, i);
@@ -103,7 +109,8 @@ static int parse_order(struct profile_parse_ctx *c, json_object *a, struct profi
 			if (strcmp(s, profile_boot_device_to_string(d)) == 0)
 				break;
 		if (d == PROFILE_BOOT_DEVICE_MAX)
-			return profile_field_fail(c, field, "expected \"disk\", \"cdrom\" or \"network\", got \"%s\"", s);
+			return profile_field_fail(c, field, "expected \"disk\", \"cdrom\" or \"network\", got \"%s\"",
+						  s);
 		for (size_t j = 0; j < i; j++)
 			if (b->order[j] == d)
 				return profile_field_fail(c, field, "\"%s\" is in the list already", s);
@@ -111,7 +118,9 @@ static int parse_order(struct profile_parse_ctx *c, json_object *a, struct profi
 		if ((d == PROFILE_BOOT_DISK && p->n_disks == 0) || (d == PROFILE_BOOT_CDROM && !p->cdrom) ||
 		    (d == PROFILE_BOOT_NETWORK && p->n_nics == 0))
 			return profile_field_fail(c, field, "the VM has no %s; add %s or remove it from the list", s,
-						  d == PROFILE_BOOT_DISK ? "\"disks\"" : d == PROFILE_BOOT_CDROM ? "\"cdrom\"" : "\"net\"");
+						  d == PROFILE_BOOT_DISK    ? "\"disks\""
+						  : d == PROFILE_BOOT_CDROM ? "\"cdrom\""
+									    : "\"net\"");
 		b->order[i] = d;
 		b->n_order = i + 1;
 	}
@@ -125,11 +134,14 @@ static int parse_boot(struct profile_parse_ctx *c, json_object *o, struct profil
 	json_object *v;
 	int r;
 
-	if ((r = profile_field_object(c, o, "boot")) < 0 || (r = profile_field_keys(c, o, "boot", profile_boot_keys)) < 0)
+	if ((r = profile_field_object(c, o, "boot")) < 0 ||
+	    (r = profile_field_keys(c, o, "boot", profile_boot_keys)) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "kernel", &v) && (r = profile_field_string(c, v, "boot.kernel", &b->kernel)) < 0)
+	if (json_object_object_get_ex(o, "kernel", &v) &&
+	    (r = profile_field_string(c, v, "boot.kernel", &b->kernel)) < 0)
 		return r;
-	if (json_object_object_get_ex(o, "initrd", &v) && (r = profile_field_string(c, v, "boot.initrd", &b->initrd)) < 0)
+	if (json_object_object_get_ex(o, "initrd", &v) &&
+	    (r = profile_field_string(c, v, "boot.initrd", &b->initrd)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "cmdline", &v) &&
 	    (r = profile_field_string(c, v, "boot.cmdline", &b->cmdline)) < 0)

@@ -100,19 +100,23 @@ static int parse_mac(struct profile_parse_ctx *c, const char *field, const char 
 	unsigned v[6];
 	char end;
 
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
 		return profile_field_fail(c, field, "expected a MAC address like \"52:54:00:12:34:56\", got \"%s\"", s);
 	for (size_t i = 0; i < 6; i++) {
 		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]))
-			return profile_field_fail(c, field, "expected a MAC address like \"52:54:00:12:34:56\", got \"%s\"", s);
+			return profile_field_fail(c, field,
+						  "expected a MAC address like \"52:54:00:12:34:56\", got \"%s\"", s);
 		mac[i] = (uint8_t)v[i];
 	}
 	if (mac[0] & 1)
-		return profile_field_fail(c, field, "%s is a multicast address; a NIC needs a unicast one (an even first "
+		return profile_field_fail(c, field,
+					  "%s is a multicast address; a NIC needs a unicast one (an even first "
 					  "byte), e.g. \"52:54:00:12:34:56\", or leave \"mac\" out for a stable one",
 					  s);
 	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-		return profile_field_fail(c, field, "00:00:00:00:00:00 is no address; leave \"mac\" out for a stable one");
+		return profile_field_fail(c, field,
+					  "00:00:00:00:00:00 is no address; leave \"mac\" out for a stable one");
 	return 0;
 }
 
@@ -124,7 +128,8 @@ static int parse_forward(struct profile_parse_ctx *c, json_object *o, const char
 	struct in_addr a;
 	int r;
 
-	if ((r = profile_field_object(c, o, prefix)) < 0 || (r = profile_field_keys(c, o, prefix, profile_forward_keys)) < 0)
+	if ((r = profile_field_object(c, o, prefix)) < 0 ||
+	    (r = profile_field_keys(c, o, prefix, profile_forward_keys)) < 0)
 		return r;
 	f->proto = PROFILE_FORWARD_TCP;
 	snprintf(f->address, sizeof(f->address), "127.0.0.1");
@@ -146,8 +151,10 @@ static int parse_forward(struct profile_parse_ctx *c, json_object *o, const char
 			return r;
 		/* Only a literal: a name would be looked up by QEMU, and "any" must be asked for as 0.0.0.0. */
 		if (inet_pton(AF_INET, s, &a) != 1)
-			return profile_field_fail(c, field, "expected an IPv4 address like \"127.0.0.1\" (the default: this "
-						  "host only) or \"0.0.0.0\" (every address), got \"%s\"", s);
+			return profile_field_fail(c, field,
+						  "expected an IPv4 address like \"127.0.0.1\" (the default: this "
+						  "host only) or \"0.0.0.0\" (every address), got \"%s\"",
+						  s);
 		inet_ntop(AF_INET, &a, f->address, sizeof(f->address));
 	}
 	snprintf(field, sizeof(field), "%s.host", prefix);
@@ -156,8 +163,10 @@ static int parse_forward(struct profile_parse_ctx *c, json_object *o, const char
 	if ((r = profile_field_uint(c, v, field, 1, 65535, &f->host)) < 0)
 		return r;
 	if (f->host < PORT_UNPRIVILEGED)
-		return profile_field_fail(c, field, "QEMU runs without privileges and cannot listen on port %u; pick a "
-					  "host port from 1024 to 65535 (e.g. %u)", f->host, f->host + 2000 < 65536 ? f->host + 2000 : 2222);
+		return profile_field_fail(c, field,
+					  "QEMU runs without privileges and cannot listen on port %u; pick a "
+					  "host port from 1024 to 65535 (e.g. %u)",
+					  f->host, f->host + 2000 < 65536 ? f->host + 2000 : 2222);
 	snprintf(field, sizeof(field), "%s.guest", prefix);
 	if (!json_object_object_get_ex(o, "guest", &v))
 		return profile_field_fail(c, field, "missing; the guest port it goes to, e.g. \"guest\": 22");
@@ -199,17 +208,20 @@ static int check_forwards_unique(struct profile_parse_ctx *c, const struct profi
 		for (size_t i = 0; i < p->nics[a].n_forwards; i++)
 			for (size_t b = a; b < p->n_nics; b++)
 				for (size_t j = b == a ? i + 1 : 0; j < p->nics[b].n_forwards; j++) {
-					const struct profile_forward *x = &p->nics[a].forwards[i], *y = &p->nics[b].forwards[j];
+					const struct profile_forward *x = &p->nics[a].forwards[i],
+								     *y = &p->nics[b].forwards[j];
 					char field[64];
 
 					if (x->proto != y->proto || x->host != y->host ||
-					    (strcmp(x->address, y->address) != 0 && strcmp(x->address, "0.0.0.0") != 0 &&
-					     strcmp(y->address, "0.0.0.0") != 0))
+					    (strcmp(x->address, y->address) != 0 &&
+					     strcmp(x->address, "0.0.0.0") != 0 && strcmp(y->address, "0.0.0.0") != 0))
 						continue;
 					snprintf(field, sizeof(field), "net[%zu].forward[%zu].host", b, j);
-					return profile_field_fail(c, field, "%s port %u is forwarded twice; each host port can go "
-								  "to one guest port only",
-								  profile_forward_proto_to_string(y->proto), y->host);
+					return profile_field_fail(
+					    c, field,
+					    "%s port %u is forwarded twice; each host port can go "
+					    "to one guest port only",
+					    profile_forward_proto_to_string(y->proto), y->host);
 				}
 	return 0;
 }
@@ -221,8 +233,8 @@ static int parse_ifname(struct profile_parse_ctx *c, json_object *v, const char 
 	if ((r = profile_field_string(c, v, field, ret)) < 0)
 		return r;
 	if (!profile_ifname_valid(*ret))
-		return profile_field_fail(c, field, "\"%s\" is not a %s name: 1-15 characters, no '/', ':', ',' or space",
-					  *ret, what);
+		return profile_field_fail(
+		    c, field, "\"%s\" is not a %s name: 1-15 characters, no '/', ':', ',' or space", *ret, what);
 	return 0;
 }
 
@@ -234,11 +246,12 @@ static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *pr
 	json_object *v;
 	int r;
 
-	if ((r = profile_field_object(c, o, prefix)) < 0 || (r = profile_field_keys(c, o, prefix, profile_net_keys)) < 0)
+	if ((r = profile_field_object(c, o, prefix)) < 0 ||
+	    (r = profile_field_keys(c, o, prefix, profile_net_keys)) < 0)
 		return r;
 	/* The type may be left out where the other keys say it. */
 	nic->type = json_object_object_get_ex(o, "bridge", NULL) ? PROFILE_NIC_BRIDGE
-		    : json_object_object_get_ex(o, "tap", NULL)  ? PROFILE_NIC_TAP
+		    : json_object_object_get_ex(o, "tap", NULL)	 ? PROFILE_NIC_TAP
 								 : PROFILE_NIC_USER;
 	snprintf(field, sizeof(field), "%s.type", prefix);
 	if (json_object_object_get_ex(o, "type", &v)) {
@@ -248,13 +261,15 @@ static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *pr
 			if (strcmp(type, profile_nic_type_to_string(nic->type)) == 0)
 				break;
 		if (nic->type == PROFILE_NIC_TYPE_MAX)
-			return profile_field_fail(c, field, "expected \"user\", \"bridge\" or \"tap\", got \"%s\"", type);
+			return profile_field_fail(c, field, "expected \"user\", \"bridge\" or \"tap\", got \"%s\"",
+						  type);
 	}
 
 	snprintf(field, sizeof(field), "%s.bridge", prefix);
 	if (json_object_object_get_ex(o, "bridge", &v)) {
 		if (nic->type != PROFILE_NIC_BRIDGE)
-			return profile_field_fail(c, field, "only a \"bridge\" NIC goes on a bridge; set \"type\": \"bridge\"");
+			return profile_field_fail(c, field,
+						  "only a \"bridge\" NIC goes on a bridge; set \"type\": \"bridge\"");
 		if ((r = parse_ifname(c, v, field, "bridge", &nic->bridge)) < 0)
 			return r;
 	} else if (nic->type == PROFILE_NIC_BRIDGE)
@@ -263,14 +278,16 @@ static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *pr
 	snprintf(field, sizeof(field), "%s.tap", prefix);
 	if (json_object_object_get_ex(o, "tap", &v)) {
 		if (nic->type == PROFILE_NIC_BRIDGE)
-			return profile_field_fail(c, field, "a bridge NIC's tap is made by vgpuvm and named after the VM; "
+			return profile_field_fail(c, field,
+						  "a bridge NIC's tap is made by vgpuvm and named after the VM; "
 						  "remove \"tap\", or use \"type\": \"tap\" for a tap you made");
 		if (nic->type != PROFILE_NIC_TAP)
 			return profile_field_fail(c, field, "only a \"tap\" NIC takes a tap; set \"type\": \"tap\"");
 		if ((r = parse_ifname(c, v, field, "tap", &nic->tap)) < 0)
 			return r;
 	} else if (nic->type == PROFILE_NIC_TAP)
-		return profile_field_fail(c, field, "missing; name the tap you made (ip tuntap add NAME mode tap), "
+		return profile_field_fail(c, field,
+					  "missing; name the tap you made (ip tuntap add NAME mode tap), "
 					  "e.g. \"tap\": \"tap0\"");
 	if (nic->type == PROFILE_NIC_BRIDGE) {
 		char name[PROFILE_IFNAME_MAX + 1];
@@ -283,7 +300,8 @@ static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *pr
 	snprintf(field, sizeof(field), "%s.forward", prefix);
 	if (json_object_object_get_ex(o, "forward", &v)) {
 		if (nic->type != PROFILE_NIC_USER)
-			return profile_field_fail(c, field, "only \"user\" networking forwards ports; a %s NIC is on the "
+			return profile_field_fail(c, field,
+						  "only \"user\" networking forwards ports; a %s NIC is on the "
 						  "host's network already",
 						  profile_nic_type_to_string(nic->type));
 		if ((r = parse_forwards(c, v, prefix, nic)) < 0)
@@ -299,9 +317,11 @@ static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *pr
 		for (m = models; *m && strcmp(*m, nic->model) != 0; m++)
 			;
 		if (!*m)
-			return profile_field_fail(c, field, "expected \"virtio-net-pci\" (the default), \"e1000e\" (for a "
-						  "Windows install without virtio drivers), \"e1000\" or \"rtl8139\", got \"%s\"",
-						  nic->model);
+			return profile_field_fail(
+			    c, field,
+			    "expected \"virtio-net-pci\" (the default), \"e1000e\" (for a "
+			    "Windows install without virtio drivers), \"e1000\" or \"rtl8139\", got \"%s\"",
+			    nic->model);
 	} else if (!(nic->model = strdup(models[0])))
 		return -ENOMEM;
 
@@ -350,8 +370,8 @@ int profile_net_parse(struct profile_parse_ctx *c, json_object *v, struct profil
 				char field[32];
 
 				snprintf(field, sizeof(field), "net[%zu].tap", j);
-				return profile_field_fail(c, field, "net[%zu] uses tap %s already; a tap serves one NIC", i,
-							  p->nics[j].tap);
+				return profile_field_fail(
+				    c, field, "net[%zu] uses tap %s already; a tap serves one NIC", i, p->nics[j].tap);
 			}
 	return check_forwards_unique(c, p);
 }
@@ -375,7 +395,8 @@ json_object *profile_net_to_json(const struct profile *p)
 			const struct profile_forward *f = &nic->forwards[j];
 			json_object *e = json_object_new_object();
 
-			json_object_object_add(e, "proto", json_object_new_string(profile_forward_proto_to_string(f->proto)));
+			json_object_object_add(e, "proto",
+					       json_object_new_string(profile_forward_proto_to_string(f->proto)));
 			json_object_object_add(e, "address", json_object_new_string(f->address));
 			json_object_object_add(e, "host", json_object_new_int(f->host));
 			json_object_object_add(e, "guest", json_object_new_int(f->guest));

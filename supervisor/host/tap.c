@@ -86,7 +86,8 @@ static int nl_talk(struct nl_req *req, char *reply, size_t size)
 				return e->error;
 			}
 			if (h->nlmsg_type == RTM_NEWLINK) {
-				/* The link comes first and its acknowledgement after: the link is what was asked for. */
+				/* The link comes first and its acknowledgement after: the link is what was asked for.
+				 */
 				size_t len = h->nlmsg_len;
 
 				memmove(reply, h, len);
@@ -132,7 +133,8 @@ static void parse_link(struct nlmsghdr *h, struct tap_link *l)
 
 			for (struct rtattr *i = RTA_DATA(a); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen))
 				if (i->rta_type == IFLA_INFO_KIND)
-					snprintf(l->kind, sizeof(l->kind), "%.*s", (int)RTA_PAYLOAD(i), (char *)RTA_DATA(i));
+					snprintf(l->kind, sizeof(l->kind), "%.*s", (int)RTA_PAYLOAD(i),
+						 (char *)RTA_DATA(i));
 				else if (i->rta_type == IFLA_INFO_DATA)
 					data = i;
 			/* The kind comes before its data, but the order is not promised: read the data last. */
@@ -167,7 +169,8 @@ static int link_get(const char *name, int ifindex, struct tap_link *ret, char *r
 		int len = (int)IFLA_PAYLOAD(h);
 
 		ret_name[0] = 0;
-		for (struct rtattr *a = IFLA_RTA((struct ifinfomsg *)NLMSG_DATA(h)); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		for (struct rtattr *a = IFLA_RTA((struct ifinfomsg *)NLMSG_DATA(h)); RTA_OK(a, len);
+		     a = RTA_NEXT(a, len))
 			if (a->rta_type == IFLA_IFNAME)
 				snprintf(ret_name, name_size, "%.*s", (int)RTA_PAYLOAD(a), (char *)RTA_DATA(a));
 	}
@@ -210,22 +213,25 @@ int tap_create(const char *name, const char *bridge, int *ret_fd, int *ret_ifind
 
 	r = tap_link_get(bridge, &br);
 	if (r == -ENODEV)
-		return errmsg(ret_error, r, "there is no bridge %s; make one (ip link add %s type bridge && ip link set %s up, "
+		return errmsg(ret_error, r,
+			      "there is no bridge %s; make one (ip link add %s type bridge && ip link set %s up, "
 			      "or with NetworkManager or systemd-networkd) or name another in \"bridge\"",
 			      bridge, bridge, bridge);
 	if (r < 0)
 		return errmsg(ret_error, r, "cannot look up bridge %s: %s", bridge, strerror(-r));
 	if (strcmp(br.kind, "bridge") != 0)
-		return errmsg(ret_error, -EMEDIUMTYPE, "%s is not a Linux bridge (it is %s%s); name one in \"bridge\" "
+		return errmsg(ret_error, -EMEDIUMTYPE,
+			      "%s is not a Linux bridge (it is %s%s); name one in \"bridge\" "
 			      "(ip -d link show type bridge lists them)",
 			      bridge, br.kind[0] ? "of kind " : "a plain device", br.kind);
 
 	/* IFF_TUN_EXCL: an interface of that name, whoever's, is never taken over. */
 	fd = tun_attach(name, IFF_TUN_EXCL);
 	if (fd == -EBUSY || fd == -EEXIST)
-		return errmsg(ret_error, -EEXIST, "a network interface called %s exists already, and vgpuvm names the tap of "
-			      "a bridge NIC so: delete it (ip link delete %s) if it is left over, or rename the VM", name,
-			      name);
+		return errmsg(ret_error, -EEXIST,
+			      "a network interface called %s exists already, and vgpuvm names the tap of "
+			      "a bridge NIC so: delete it (ip link delete %s) if it is left over, or rename the VM",
+			      name, name);
 	if (fd == -EPERM || fd == -EACCES)
 		return errmsg(ret_error, -EPERM, "making tap %s needs CAP_NET_ADMIN: run vgpuvm as root", name);
 	if (fd < 0)
@@ -256,13 +262,17 @@ int tap_open(const char *name, char **ret_error)
 
 	r = tap_link_get(name, &l);
 	if (r == -ENODEV)
-		return errmsg(ret_error, r, "there is no tap %s; make it (ip tuntap add %s mode tap) or name another in \"tap\"",
+		return errmsg(ret_error, r,
+			      "there is no tap %s; make it (ip tuntap add %s mode tap) or name another in \"tap\"",
 			      name, name);
 	if (r < 0)
 		return errmsg(ret_error, r, "cannot look up tap %s: %s", name, strerror(-r));
 	if (strcmp(l.kind, "tun") != 0 || !l.tap)
-		return errmsg(ret_error, -EMEDIUMTYPE, "%s is not a tap (it is %s); make one with ip tuntap add NAME mode tap",
-			      name, strcmp(l.kind, "tun") == 0 ? "a tun device" : l.kind[0] ? l.kind : "a plain device");
+		return errmsg(ret_error, -EMEDIUMTYPE,
+			      "%s is not a tap (it is %s); make one with ip tuntap add NAME mode tap", name,
+			      strcmp(l.kind, "tun") == 0 ? "a tun device"
+			      : l.kind[0]		 ? l.kind
+							 : "a plain device");
 	fd = tun_attach(name, l.multi_queue ? IFF_MULTI_QUEUE : 0);
 	if (fd == -EBUSY)
 		return errmsg(ret_error, fd, "tap %s is in use (another VM or program has it open)", name);
@@ -278,21 +288,26 @@ int tap_check_owner(const char *name, uid_t uid, const gid_t *groups, size_t n_g
 
 	r = tap_link_get(name, &l);
 	if (r == -ENODEV)
-		return errmsg(ret_error, r, "there is no tap %s; make it (as root: ip tuntap add %s mode tap user %ld) or "
-			      "name another in \"tap\"", name, name, (long)uid);
+		return errmsg(ret_error, r,
+			      "there is no tap %s; make it (as root: ip tuntap add %s mode tap user %ld) or "
+			      "name another in \"tap\"",
+			      name, name, (long)uid);
 	if (r < 0)
 		return errmsg(ret_error, r, "cannot look up tap %s: %s", name, strerror(-r));
 	if (strcmp(l.kind, "tun") != 0 || !l.tap)
-		return errmsg(ret_error, -EMEDIUMTYPE, "%s is not a tap; make one with ip tuntap add NAME mode tap", name);
+		return errmsg(ret_error, -EMEDIUMTYPE, "%s is not a tap; make one with ip tuntap add NAME mode tap",
+			      name);
 	if (l.owner == (long)uid)
 		return 0;
 	for (size_t i = 0; i < n_groups; i++)
 		if (l.group == (long)groups[i])
 			return 0;
-	return errmsg(ret_error, -EPERM, "QEMU runs as uid %ld and may not open tap %s (%s); as root, give it to that "
+	return errmsg(ret_error, -EPERM,
+		      "QEMU runs as uid %ld and may not open tap %s (%s); as root, give it to that "
 		      "user (ip tuntap del %s mode tap; ip tuntap add %s mode tap user %ld) or run vgpuvm as root",
-		      (long)uid, name, l.owner < 0 && l.group < 0 ? "it has no owner, so only root may" : "it is another user's",
-		      name, name, (long)uid);
+		      (long)uid, name,
+		      l.owner < 0 && l.group < 0 ? "it has no owner, so only root may" : "it is another user's", name,
+		      name, (long)uid);
 }
 
 int tap_delete(const char *name, int ifindex)

@@ -71,21 +71,26 @@ static int check_pa(const struct identity *id, char **env, char **ret_error)
 			return 0;
 		path = strdup(server[0] == '/' ? server : server + 5);
 	} else if (!xdg || xdg[0] != '/')
-		return errmsg(ret_error, -ENXIO, "audio \"pa\" plays into the sound server of a desktop session, and there "
-			      "is none here: XDG_RUNTIME_DIR is not set. Run vgpuvm in the session (with sudo: sudo "
-			      "--preserve-env=XDG_RUNTIME_DIR), set PULSE_SERVER in \"env\", or use \"audio\": \"none\"");
+		return errmsg(
+		    ret_error, -ENXIO,
+		    "audio \"pa\" plays into the sound server of a desktop session, and there "
+		    "is none here: XDG_RUNTIME_DIR is not set. Run vgpuvm in the session (with sudo: sudo "
+		    "--preserve-env=XDG_RUNTIME_DIR), set PULSE_SERVER in \"env\", or use \"audio\": \"none\"");
 	else if (asprintf(&path, "%s/pulse/native", xdg) < 0)
 		path = NULL;
 	if (!path)
 		return -ENOMEM;
 	r = reachable(id, path, &owner);
 	if (r == -ENOENT || r == -ENOTSOCK)
-		return errmsg(ret_error, -ENXIO, "audio \"pa\": there is no sound server at %s; start PulseAudio or "
-			      "PipeWire's pulse server in the session (systemctl --user start pipewire-pulse.socket), or "
-			      "use \"audio\": \"none\"",
-			      path);
+		return errmsg(
+		    ret_error, -ENXIO,
+		    "audio \"pa\": there is no sound server at %s; start PulseAudio or "
+		    "PipeWire's pulse server in the session (systemctl --user start pipewire-pulse.socket), or "
+		    "use \"audio\": \"none\"",
+		    path);
 	if (r == -EACCES)
-		return errmsg(ret_error, r, "audio \"pa\": QEMU runs as uid %ld, which cannot reach the sound server %s "
+		return errmsg(ret_error, r,
+			      "audio \"pa\": QEMU runs as uid %ld, which cannot reach the sound server %s "
 			      "of uid %ld; set \"user\" to the session's user, or run vgpuvm as that user",
 			      (long)id->uid, path, (long)owner);
 	if (r < 0)
@@ -95,16 +100,18 @@ static int check_pa(const struct identity *id, char **env, char **ret_error)
 
 static int check_alsa(const struct identity *id, char **ret_error)
 {
-	_cleanup_free_ char *dir = host_path(host_dev_root(), "snd"), *control = host_path(host_dev_root(), "snd/controlC0");
+	_cleanup_free_ char *dir = host_path(host_dev_root(), "snd"),
+			    *control = host_path(host_dev_root(), "snd/controlC0");
 	struct stat st;
 
 	if (!dir || !control)
 		return -ENOMEM;
 	if (stat(control, &st) < 0)
-		return errmsg(ret_error, -ENXIO, "audio \"alsa\": there is no sound card (no %s); use \"pa\" or \"none\"",
-			      control);
+		return errmsg(ret_error, -ENXIO,
+			      "audio \"alsa\": there is no sound card (no %s); use \"pa\" or \"none\"", control);
 	if (!may(id, &st, S_IROTH | S_IWOTH))
-		return errmsg(ret_error, -EACCES, "audio \"alsa\": QEMU runs as uid %ld, which may not open the sound "
+		return errmsg(ret_error, -EACCES,
+			      "audio \"alsa\": QEMU runs as uid %ld, which may not open the sound "
 			      "cards in %s (group %ld, mode %04o); set \"user\" to a member of their group (usually "
 			      "\"audio\"), or use \"pa\"",
 			      (long)id->uid, dir, (long)st.st_gid, (unsigned)(st.st_mode & 07777));

@@ -63,7 +63,8 @@ static void test_tap_names(void **state)
 	/* 12 bytes and the suffix fit exactly. */
 	profile_net_tap_name("abcdefghijkl", 1, buf);
 	assert_string_equal(buf, "abcdefghijkl-t1");
-	/* Longer: the start, a hash of the whole name, the suffix; 15 bytes, and two names alike at the start differ. */
+	/* Longer: the start, a hash of the whole name, the suffix; 15 bytes, and two names alike at the start differ.
+	 */
 	profile_net_tap_name("vgpuvm-test-12-net", 0, buf);
 	profile_net_tap_name("vgpuvm-test-13-net", 0, other);
 	assert_int_equal(strlen(buf), PROFILE_IFNAME_MAX);
@@ -93,7 +94,7 @@ static void test_macs(void **state)
 	_cleanup_profile_ struct profile *a2 = parse_named("a.json", "{\"memory\": \"1G\", \"net\": [{}, {}]}");
 	_cleanup_profile_ struct profile *b = parse_named("b.json", "{\"memory\": \"1G\", \"net\": [{}]}");
 	_cleanup_profile_ struct profile *given =
-		parse_named("c.json", "{\"memory\": \"1G\", \"net\": [{\"mac\": \"52:54:00:AB:cd:0F\"}]}");
+	    parse_named("c.json", "{\"memory\": \"1G\", \"net\": [{\"mac\": \"52:54:00:AB:cd:0F\"}]}");
 	char mac[18];
 
 	(void)state;
@@ -118,8 +119,8 @@ static void test_macs(void **state)
 static void test_argv_by_path(void **state)
 {
 	_cleanup_profile_ struct profile *p = parse_named(
-		"vm.json", "{\"memory\": \"1G\", \"net\": [{\"bridge\": \"br0\"}, {\"tap\": \"tap0\"}], "
-			   "\"boot\": {\"kernel\": \"/k/vmlinuz,1\", \"initrd\": \"/k/initrd\", \"cmdline\": \"a=b,c\"}}");
+	    "vm.json", "{\"memory\": \"1G\", \"net\": [{\"bridge\": \"br0\"}, {\"tap\": \"tap0\"}], "
+		       "\"boot\": {\"kernel\": \"/k/vmlinuz,1\", \"initrd\": \"/k/initrd\", \"cmdline\": \"a=b,c\"}}");
 	_cleanup_free_ char *line = argv_line(p, 0), *fds = argv_line(p, PROFILE_FILE_FD_BASE);
 
 	(void)state;
@@ -140,8 +141,8 @@ static void test_argv_by_path(void **state)
 static void test_files(void **state)
 {
 	_cleanup_profile_ struct profile *p = parse_named(
-		"vm.json", "{\"memory\": \"1G\", \"cdrom\": \"/i.iso\", \"disks\": [{\"file\": \"/d.img\"}], "
-			   "\"net\": [{}, {\"bridge\": \"br0\"}, {}, {\"tap\": \"t\"}], \"boot\": {\"kernel\": \"/k\"}}");
+	    "vm.json", "{\"memory\": \"1G\", \"cdrom\": \"/i.iso\", \"disks\": [{\"file\": \"/d.img\"}], "
+		       "\"net\": [{}, {\"bridge\": \"br0\"}, {}, {\"tap\": \"t\"}], \"boot\": {\"kernel\": \"/k\"}}");
 	struct profile_file f[PROFILE_FILES_MAX];
 	size_t n;
 
@@ -171,17 +172,19 @@ static void test_files(void **state)
 static void test_status_json(void **state)
 {
 	_cleanup_profile_ struct profile *p = parse_named(
-		"vm.json", "{\"memory\": \"1G\", \"net\": [{\"forward\": [{\"host\": 2222, \"guest\": 22}, {\"host\": 5353, "
-			   "\"guest\": 53, \"proto\": \"udp\", \"address\": \"0.0.0.0\"}]}, {\"bridge\": \"br0\", \"model\": "
-			   "\"e1000e\", \"mac\": \"52:54:00:00:00:01\"}]}");
+	    "vm.json",
+	    "{\"memory\": \"1G\", \"net\": [{\"forward\": [{\"host\": 2222, \"guest\": 22}, {\"host\": 5353, "
+	    "\"guest\": 53, \"proto\": \"udp\", \"address\": \"0.0.0.0\"}]}, {\"bridge\": \"br0\", \"model\": "
+	    "\"e1000e\", \"mac\": \"52:54:00:00:00:01\"}]}");
 	_cleanup_profile_ struct profile *none = parse_named("vm.json", "{\"memory\": \"1G\"}");
 	_cleanup_json_ json_object *a = profile_net_to_json(p), *empty = profile_net_to_json(none);
 	const char *s;
 
 	(void)state;
 	s = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
-	assert_non_null(strstr(s, "\"forward\":[{\"proto\":\"tcp\",\"address\":\"127.0.0.1\",\"host\":2222,\"guest\":22},"
-				  "{\"proto\":\"udp\",\"address\":\"0.0.0.0\",\"host\":5353,\"guest\":53}]"));
+	assert_non_null(strstr(s,
+			       "\"forward\":[{\"proto\":\"tcp\",\"address\":\"127.0.0.1\",\"host\":2222,\"guest\":22},"
+			       "{\"proto\":\"udp\",\"address\":\"0.0.0.0\",\"host\":5353,\"guest\":53}]"));
 	assert_non_null(strstr(s, "{\"type\":\"bridge\",\"model\":\"e1000e\",\"mac\":\"52:54:00:00:00:01\",\"bridge\":"
 				  "\"br0\",\"tap\":\"vm-t1\",\"forward\":[]}"));
 	assert_non_null(strstr(s, "\"type\":\"user\",\"model\":\"virtio-net-pci\""));
@@ -191,9 +194,9 @@ static void test_status_json(void **state)
 static void test_defaults(void **state)
 {
 	_cleanup_profile_ struct profile *gtk =
-		parse_named("vm.json", "{\"memory\": \"1G\", \"display\": {\"type\": \"gtk\"}}");
-	_cleanup_profile_ struct profile *vnc =
-		parse_named("vm.json", "{\"memory\": \"1G\", \"display\": {\"type\": \"vnc\", \"listen\": \"127.0.0.1:0\"}}");
+	    parse_named("vm.json", "{\"memory\": \"1G\", \"display\": {\"type\": \"gtk\"}}");
+	_cleanup_profile_ struct profile *vnc = parse_named(
+	    "vm.json", "{\"memory\": \"1G\", \"display\": {\"type\": \"vnc\", \"listen\": \"127.0.0.1:0\"}}");
 	_cleanup_profile_ struct profile *set = NULL;
 	_cleanup_free_ char *error = NULL;
 	char *const sets[] = { "input.tablet=false", "audio=none", NULL };
@@ -206,9 +209,9 @@ static void test_defaults(void **state)
 	assert_int_equal(gtk->n_nics, 0);
 	assert_null(gtk->boot.kernel);
 	/* --set reaches the new keys too. */
-	assert_int_equal(profile_parse("vm.json", "{\"memory\": \"1G\", \"display\": {\"type\": \"gtk\"}}", 44, sets, &set,
-				       &error),
-			 0);
+	assert_int_equal(
+	    profile_parse("vm.json", "{\"memory\": \"1G\", \"display\": {\"type\": \"gtk\"}}", 44, sets, &set, &error),
+	    0);
 	assert_false(set->input.tablet);
 	assert_int_equal(set->audio, PROFILE_AUDIO_NONE);
 }
@@ -250,8 +253,9 @@ static void test_record_taps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tap_names),   cmocka_unit_test(test_macs),	cmocka_unit_test(test_argv_by_path),
-		cmocka_unit_test(test_files),	    cmocka_unit_test(test_status_json), cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_tap_names),    cmocka_unit_test(test_macs),
+		cmocka_unit_test(test_argv_by_path), cmocka_unit_test(test_files),
+		cmocka_unit_test(test_status_json),  cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_record_taps),
 	};
 
