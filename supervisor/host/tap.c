@@ -72,11 +72,17 @@ static int nl_talk(struct nl_req *req, char *reply, size_t size)
 	if (sendto(fd, req, req->h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return negative_errno();
 	for (;;) {
+		struct sockaddr_nl from = {};
+		socklen_t from_len = sizeof(from);
+
 		do
-			n = recv(fd, reply, size, 0);
+			n = recvfrom(fd, reply, size, 0, (struct sockaddr *)&from, &from_len);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			return negative_errno();
+		/* Only the kernel's word counts (port 0), never a message another process sent to this socket. */
+		if (from.nl_pid != 0)
+			continue;
 		for (struct nlmsghdr *h = (struct nlmsghdr *)reply; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_seq != req->h.nlmsg_seq)
 				continue;
