@@ -208,6 +208,57 @@ static int tun_attach(const char *name, int flags)
 	return TAKE_FD(fd);
 }
 
+int tap_check_bridge(const char *bridge, struct tap_link *ret, char **ret_error)
+{
+	int r = tap_link_get(bridge, ret);
+
+	if (r == -ENODEV)
+		return errmsg(ret_error, r,
+			      "there is no bridge %s; make one (ip link add %s type bridge && ip link set %s up, "
+			      "or with NetworkManager or systemd-networkd) or name another in \"bridge\"",
+			      bridge, bridge, bridge);
+	if (r < 0)
+		return errmsg(ret_error, r, "cannot look up bridge %s: %s", bridge, strerror(-r));
+	if (strcmp(ret->kind, "bridge") != 0)
+		return errmsg(ret_error, -EMEDIUMTYPE,
+			      "%s is not a Linux bridge (it is %s%s); name one in \"bridge\" "
+			      "(ip -d link show type bridge lists them)",
+			      bridge, ret->kind[0] ? "of kind " : "a plain device", ret->kind);
+	return 0;
+}
+
+int tap_check_free(const char *name, char **ret_error)
+{
+	struct tap_link l;
+	int r = tap_link_get(name, &l);
+
+	if (r == 0)
+		return errmsg(ret_error, -EEXIST,
+			      "a network interface called %s exists already, and vgpuvm names the tap of "
+			      "a bridge NIC so: delete it (ip link delete %s) if it is left over, or rename the VM",
+			      name, name);
+	return r == -ENODEV ? 0 : errmsg(ret_error, r, "cannot look up %s: %s", name, strerror(-r));
+}
+
+int tap_check_tap(const char *name, struct tap_link *ret, char **ret_error)
+{
+	int r = tap_link_get(name, ret);
+
+	if (r == -ENODEV)
+		return errmsg(ret_error, r,
+			      "there is no tap %s; make it (ip tuntap add %s mode tap) or name another in \"tap\"",
+			      name, name);
+	if (r < 0)
+		return errmsg(ret_error, r, "cannot look up tap %s: %s", name, strerror(-r));
+	if (strcmp(ret->kind, "tun") != 0 || !ret->tap)
+		return errmsg(ret_error, -EMEDIUMTYPE,
+			      "%s is not a tap (it is %s); make one with ip tuntap add NAME mode tap", name,
+			      strcmp(ret->kind, "tun") == 0 ? "a tun device"
+			      : ret->kind[0]		    ? ret->kind
+							    : "a plain device");
+	return 0;
+}
+
 int tap_create(const char *name, const char *bridge, int *ret_fd, int *ret_ifindex, char **ret_error)
 {
 	_cleanup_close_ int fd = -1;
@@ -217,27 +268,12 @@ int tap_create(const char *name, const char *bridge, int *ret_fd, int *ret_ifind
 	uint32_t master;
 	int r;
 
-	r = tap_link_get(bridge, &br);
-	if (r == -ENODEV)
-		return errmsg(ret_error, r,
-			      "there is no bridge %s; make one (ip link add %s type bridge && ip link set %s up, "
-			      "or with NetworkManager or systemd-networkd) or name another in \"bridge\"",
-			      bridge, bridge, bridge);
-	if (r < 0)
-		return errmsg(ret_error, r, "cannot look up bridge %s: %s", bridge, strerror(-r));
-	if (strcmp(br.kind, "bridge") != 0)
-		return errmsg(ret_error, -EMEDIUMTYPE,
-			      "%s is not a Linux bridge (it is %s%s); name one in \"bridge\" "
-			      "(ip -d link show type bridge lists them)",
-			      bridge, br.kind[0] ? "of kind " : "a plain device", br.kind);
-
+	if ((r = tap_check_bridge(bridge, &br, ret_error)) < 0)
+		return r;
 	/* IFF_TUN_EXCL: an interface of that name, whoever's, is never taken over. */
 	fd = tun_attach(name, IFF_TUN_EXCL);
 	if (fd == -EBUSY || fd == -EEXIST)
-		return errmsg(ret_error, -EEXIST,
-			      "a network interface called %s exists already, and vgpuvm names the tap of "
-			      "a bridge NIC so: delete it (ip link delete %s) if it is left over, or rename the VM",
-			      name, name);
+		return tap_check_free(name, ret_error) < 0 ? -EEXIST : errmsg(ret_error, -EEXIST, "%s is taken", name);
 	if (fd == -EPERM || fd == -EACCES)
 		return errmsg(ret_error, -EPERM, "making tap %s needs CAP_NET_ADMIN: run vgpuvm as root", name);
 	if (fd < 0)
@@ -266,19 +302,8 @@ int tap_open(const char *name, char **ret_error)
 	struct tap_link l;
 	int r, fd;
 
-	r = tap_link_get(name, &l);
-	if (r == -ENODEV)
-		return errmsg(ret_error, r,
-			      "there is no tap %s; make it (ip tuntap add %s mode tap) or name another in \"tap\"",
-			      name, name);
-	if (r < 0)
-		return errmsg(ret_error, r, "cannot look up tap %s: %s", name, strerror(-r));
-	if (strcmp(l.kind, "tun") != 0 || !l.tap)
-		return errmsg(ret_error, -EMEDIUMTYPE,
-			      "%s is not a tap (it is %s); make one with ip tuntap add NAME mode tap", name,
-			      strcmp(l.kind, "tun") == 0 ? "a tun device"
-			      : l.kind[0]		 ? l.kind
-							 : "a plain device");
+	if ((r = tap_check_tap(name, &l, ret_error)) < 0)
+		return r;
 	fd = tun_attach(name, l.multi_queue ? IFF_MULTI_QUEUE : 0);
 	if (fd == -EBUSY)
 		return errmsg(ret_error, fd, "tap %s is in use (another VM or program has it open)", name);
@@ -292,17 +317,8 @@ int tap_check_owner(const char *name, uid_t uid, const gid_t *groups, size_t n_g
 	struct tap_link l;
 	int r;
 
-	r = tap_link_get(name, &l);
-	if (r == -ENODEV)
-		return errmsg(ret_error, r,
-			      "there is no tap %s; make it (as root: ip tuntap add %s mode tap user %ld) or "
-			      "name another in \"tap\"",
-			      name, name, (long)uid);
-	if (r < 0)
-		return errmsg(ret_error, r, "cannot look up tap %s: %s", name, strerror(-r));
-	if (strcmp(l.kind, "tun") != 0 || !l.tap)
-		return errmsg(ret_error, -EMEDIUMTYPE, "%s is not a tap; make one with ip tuntap add NAME mode tap",
-			      name);
+	if ((r = tap_check_tap(name, &l, ret_error)) < 0)
+		return r;
 	if (l.owner == (long)uid)
 		return 0;
 	for (size_t i = 0; i < n_groups; i++)

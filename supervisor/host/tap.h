@@ -25,6 +25,15 @@ struct tap_link {
 /* Looks name up. Returns 0, -ENODEV when there is no such interface, or another negative errno. */
 int tap_link_get(const char *name, struct tap_link *ret);
 
+/* Whether bridge is a Linux bridge (its link in *ret): 0, or -ENODEV, -EMEDIUMTYPE with *ret_error naming the fix. */
+int tap_check_bridge(const char *bridge, struct tap_link *ret, char **ret_error);
+
+/* Whether no interface is called name, as the tap vgpuvm would make: 0, or -EEXIST with *ret_error. */
+int tap_check_free(const char *name, char **ret_error);
+
+/* Whether name is a tap (its link in *ret): 0, or -ENODEV, -EMEDIUMTYPE with *ret_error naming the fix. */
+int tap_check_tap(const char *name, struct tap_link *ret, char **ret_error);
+
 /*
  * Makes a tap called name (failing if any interface has that name), puts it on bridge, gives it the bridge's MTU and
  * brings it up. Returns 0 with the tap's fd and ifindex, or a negative errno with *ret_error saying what to do:

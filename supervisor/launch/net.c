@@ -23,62 +23,25 @@ int net_check(const struct profile *p, const struct identity *id, char **ret_err
 {
 	for (size_t i = 0; i < p->n_nics; i++) {
 		const struct profile_nic *nic = &p->nics[i];
+		_cleanup_free_ char *error = NULL;
 		struct tap_link l;
-		int r;
+		int r = 0;
 
-		if (nic->type == PROFILE_NIC_BRIDGE) {
-			if (!privileged(id))
-				return errmsg(
-				    ret_error, -EPERM,
-				    "net[%zu]: a bridge NIC needs vgpuvm to run as root: its tap "
-				    "is made by the supervisor, as QEMU runs without the privilege to; or use "
-				    "\"type\": \"tap\" with a tap made for you (ip tuntap add NAME mode tap user "
-				    "%ld)",
-				    i, (long)id->uid);
-			r = tap_link_get(nic->bridge, &l);
-			if (r == -ENODEV)
-				return errmsg(
-				    ret_error, r,
-				    "net[%zu]: there is no bridge %s; make one (ip link add %s type "
-				    "bridge && ip link set %s up, or with NetworkManager or systemd-networkd) or "
-				    "name another in \"bridge\"",
-				    i, nic->bridge, nic->bridge, nic->bridge);
-			if (r < 0)
-				return errmsg(ret_error, r, "net[%zu]: cannot look up bridge %s: %s", i, nic->bridge,
-					      strerror(-r));
-			if (strcmp(l.kind, "bridge") != 0)
-				return errmsg(ret_error, -EMEDIUMTYPE,
-					      "net[%zu]: %s is not a Linux bridge; name one in "
-					      "\"bridge\" (ip -d link show type bridge lists them)",
-					      i, nic->bridge);
-			if (tap_link_get(nic->tap, &l) == 0)
-				return errmsg(
-				    ret_error, -EEXIST,
-				    "net[%zu]: a network interface called %s exists already, "
-				    "and vgpuvm names this NIC's tap so: delete it (ip link delete %s) if it is left "
-				    "over, or rename the VM",
-				    i, nic->tap, nic->tap);
-		} else if (nic->type == PROFILE_NIC_TAP) {
-			_cleanup_free_ char *error = NULL;
-
-			if (privileged(id)) {
-				r = tap_link_get(nic->tap, &l);
-				if (r == -ENODEV)
-					return errmsg(ret_error, r,
-						      "net[%zu]: there is no tap %s; make it (ip tuntap add %s "
-						      "mode tap) or name another in \"tap\"",
-						      i, nic->tap, nic->tap);
-				if (r < 0)
-					return errmsg(ret_error, r, "net[%zu]: cannot look up tap %s: %s", i, nic->tap,
-						      strerror(-r));
-				if (strcmp(l.kind, "tun") != 0 || !l.tap)
-					return errmsg(ret_error, -EMEDIUMTYPE,
-						      "net[%zu]: %s is not a tap; make one with "
-						      "ip tuntap add NAME mode tap",
-						      i, nic->tap);
-			} else if ((r = tap_check_owner(nic->tap, id->uid, id->groups, id->n_groups, &error)) < 0)
-				return errmsg(ret_error, r, "net[%zu]: %s", i, error ?: strerror(-r));
-		}
+		if (nic->type == PROFILE_NIC_BRIDGE && !privileged(id))
+			return errmsg(
+			    ret_error, -EPERM,
+			    "net[%zu]: a bridge NIC needs vgpuvm to run as root: its tap is made by the "
+			    "supervisor, as QEMU runs without the privilege to; or use \"type\": \"tap\" with "
+			    "a tap made for you (ip tuntap add NAME mode tap user %ld)",
+			    i, (long)id->uid);
+		if (nic->type == PROFILE_NIC_BRIDGE && (r = tap_check_bridge(nic->bridge, &l, &error)) == 0)
+			r = tap_check_free(nic->tap, &error);
+		else if (nic->type == PROFILE_NIC_TAP && privileged(id))
+			r = tap_check_tap(nic->tap, &l, &error);
+		else if (nic->type == PROFILE_NIC_TAP)
+			r = tap_check_owner(nic->tap, id->uid, id->groups, id->n_groups, &error);
+		if (r < 0)
+			return errmsg(ret_error, r, "net[%zu]: %s", i, error ?: strerror(-r));
 	}
 	return 0;
 }
