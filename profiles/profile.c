@@ -95,6 +95,58 @@ enum profile_disk_interface profile_disk_interface_from_string(const char *s)
 	return lookup(interface_names, PROFILE_DISK_INTERFACE_MAX, s);
 }
 
+static const char *const nic_type_names[PROFILE_NIC_TYPE_MAX] = {
+	[PROFILE_NIC_USER] = "user",
+	[PROFILE_NIC_BRIDGE] = "bridge",
+	[PROFILE_NIC_TAP] = "tap",
+};
+
+static const char *const forward_proto_names[PROFILE_FORWARD_PROTO_MAX] = {
+	[PROFILE_FORWARD_TCP] = "tcp",
+	[PROFILE_FORWARD_UDP] = "udp",
+};
+
+static const char *const keyboard_names[PROFILE_KEYBOARD_MAX] = {
+	[PROFILE_KEYBOARD_PS2] = "ps2",
+	[PROFILE_KEYBOARD_VIRTIO] = "virtio",
+};
+
+static const char *const audio_names[PROFILE_AUDIO_MAX] = {
+	[PROFILE_AUDIO_OFF] = NULL,  [PROFILE_AUDIO_PA] = "pa",	    [PROFILE_AUDIO_ALSA] = "alsa",
+	[PROFILE_AUDIO_SPICE] = "spice", [PROFILE_AUDIO_NONE] = "none",
+};
+
+static const char *const boot_device_names[PROFILE_BOOT_DEVICE_MAX] = {
+	[PROFILE_BOOT_DISK] = "disk",
+	[PROFILE_BOOT_CDROM] = "cdrom",
+	[PROFILE_BOOT_NETWORK] = "network",
+};
+
+const char *profile_nic_type_to_string(enum profile_nic_type t)
+{
+	return t < PROFILE_NIC_TYPE_MAX ? nic_type_names[t] : NULL;
+}
+
+const char *profile_forward_proto_to_string(enum profile_forward_proto p)
+{
+	return p < PROFILE_FORWARD_PROTO_MAX ? forward_proto_names[p] : NULL;
+}
+
+const char *profile_keyboard_to_string(enum profile_keyboard k)
+{
+	return k < PROFILE_KEYBOARD_MAX ? keyboard_names[k] : NULL;
+}
+
+const char *profile_audio_to_string(enum profile_audio a)
+{
+	return a < PROFILE_AUDIO_MAX ? audio_names[a] : NULL;
+}
+
+const char *profile_boot_device_to_string(enum profile_boot_device d)
+{
+	return d < PROFILE_BOOT_DEVICE_MAX ? boot_device_names[d] : NULL;
+}
+
 void profile_format_memory(uint64_t bytes, char *buf, size_t size)
 {
 	const uint64_t mib = UINT64_C(1) << 20, gib = UINT64_C(1) << 30;
@@ -148,6 +200,16 @@ void profile_free(struct profile *p)
 		free(p->disks[i].format);
 	}
 	free(p->disks);
+	for (size_t i = 0; i < p->n_nics; i++) {
+		free(p->nics[i].model);
+		free(p->nics[i].bridge);
+		free(p->nics[i].tap);
+		free(p->nics[i].forwards);
+	}
+	free(p->nics);
+	free(p->boot.kernel);
+	free(p->boot.initrd);
+	free(p->boot.cmdline);
 	strv_free(p->env);
 	strv_free(p->extra_args);
 	free(p);

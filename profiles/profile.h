@@ -97,6 +97,80 @@ enum profile_sandbox_action {
 	PROFILE_SANDBOX_ACTION_MAX,
 };
 
+/* A NIC's backend. */
+enum profile_nic_type {
+	PROFILE_NIC_USER,   /* QEMU's user networking (slirp) */
+	PROFILE_NIC_BRIDGE, /* a tap vgpuvm makes on a bridge */
+	PROFILE_NIC_TAP,    /* a tap the user made */
+	PROFILE_NIC_TYPE_MAX,
+};
+
+enum profile_forward_proto {
+	PROFILE_FORWARD_TCP,
+	PROFILE_FORWARD_UDP,
+	PROFILE_FORWARD_PROTO_MAX,
+};
+
+/* A host port forwarded to the guest through user networking. */
+struct profile_forward {
+	enum profile_forward_proto proto;
+	char address[16]; /* the host address, an IPv4 literal: "127.0.0.1" unless the profile says otherwise */
+	unsigned host;	  /* host port */
+	unsigned guest;	  /* guest port */
+};
+
+#define PROFILE_NICS_MAX 8
+#define PROFILE_FORWARDS_MAX 32
+/* A network interface name's longest length (IFNAMSIZ less its NUL). */
+#define PROFILE_IFNAME_MAX 15
+
+struct profile_nic {
+	enum profile_nic_type type;
+	char *model;	/* the QEMU device: "virtio-net-pci", "e1000e", ... */
+	uint8_t mac[6];
+	bool mac_auto;	/* derived from the VM's name and the NIC's index */
+	char *bridge;	/* bridge: the bridge the tap goes on */
+	char *tap;	/* bridge: the tap vgpuvm makes (named after the VM); tap: the user's */
+	struct profile_forward *forwards; /* user only */
+	size_t n_forwards;
+};
+
+enum profile_keyboard {
+	PROFILE_KEYBOARD_PS2, /* the machine's own i8042: nothing to add */
+	PROFILE_KEYBOARD_VIRTIO,
+	PROFILE_KEYBOARD_MAX,
+};
+
+struct profile_input {
+	bool tablet; /* usb-tablet on a qemu-xhci controller: an absolute pointer, no grab */
+	enum profile_keyboard keyboard;
+};
+
+enum profile_audio {
+	PROFILE_AUDIO_OFF, /* no sound device at all */
+	PROFILE_AUDIO_PA,
+	PROFILE_AUDIO_ALSA,
+	PROFILE_AUDIO_SPICE,
+	PROFILE_AUDIO_NONE, /* a sound card whose sound goes nowhere */
+	PROFILE_AUDIO_MAX,
+};
+
+enum profile_boot_device {
+	PROFILE_BOOT_DISK,
+	PROFILE_BOOT_CDROM,
+	PROFILE_BOOT_NETWORK,
+	PROFILE_BOOT_DEVICE_MAX,
+};
+
+struct profile_boot {
+	char *kernel; /* direct kernel boot; NULL: the firmware boots a disk */
+	char *initrd;
+	char *cmdline;
+	enum profile_boot_device order[PROFILE_BOOT_DEVICE_MAX];
+	size_t n_order; /* 0: QEMU's default order */
+	bool menu;
+};
+
 struct profile_shutdown {
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
@@ -129,6 +203,11 @@ struct profile {
 	char *group;		/* QEMU's group, which may also use the control socket; NULL: the user's group */
 	enum profile_sandbox_action sandbox[PROFILE_SANDBOX_PART_MAX];
 	struct profile_shutdown shutdown;
+	struct profile_nic *nics;
+	size_t n_nics;
+	struct profile_input input;
+	enum profile_audio audio;
+	struct profile_boot boot;
 };
 
 void profile_free(struct profile *p);
@@ -147,6 +226,12 @@ const char *profile_sandbox_part_to_string(enum profile_sandbox_part part);
 const char *profile_sandbox_action_to_string(enum profile_sandbox_action a);
 const char *profile_disk_interface_to_string(enum profile_disk_interface i);
 enum profile_disk_interface profile_disk_interface_from_string(const char *s);
+
+const char *profile_nic_type_to_string(enum profile_nic_type t);
+const char *profile_forward_proto_to_string(enum profile_forward_proto p);
+const char *profile_keyboard_to_string(enum profile_keyboard k);
+const char *profile_audio_to_string(enum profile_audio a); /* NULL for PROFILE_AUDIO_OFF */
+const char *profile_boot_device_to_string(enum profile_boot_device d);
 
 /* Formats a byte count the way QEMU's -m takes it: "1G" when whole gibibytes, else "1536M". */
 void profile_format_memory(uint64_t bytes, char *buf, size_t size);

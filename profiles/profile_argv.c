@@ -12,6 +12,7 @@
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
 #include "profiles/profile_check.h"
+#include "profiles/profile_net.h"
 #include "util/macro.h"
 
 struct builder {
@@ -194,7 +195,29 @@ size_t profile_files(const struct profile *p, struct profile_file *ret, size_t m
 		if (!p->disks[i].readonly && n < max)
 			ret[n++] = (struct profile_file){ .path = p->disks[i].file, .flags = O_RDWR, .what = "disk", .set = set };
 	}
+	if (p->boot.kernel && n < max)
+		ret[n++] = (struct profile_file){ .path = p->boot.kernel, .flags = O_RDONLY, .what = "kernel",
+						  .kind = PROFILE_FILE_COPY };
+	if (p->boot.initrd && n < max)
+		ret[n++] = (struct profile_file){ .path = p->boot.initrd, .flags = O_RDONLY, .what = "initrd",
+						  .kind = PROFILE_FILE_COPY };
+	for (size_t i = 0; i < p->n_nics; i++)
+		if (p->nics[i].type != PROFILE_NIC_USER && n < max)
+			ret[n++] = (struct profile_file){ .path = p->nics[i].tap, .flags = O_RDWR, .what = "tap",
+							  .kind = PROFILE_FILE_TAP, .nic = (unsigned)i };
 	return n;
+}
+
+/* The fd at which QEMU finds the file of profile_files() that what and nic name, or -1 when it opens it by path. */
+static int file_fd(const struct profile *p, int fd_base, const char *what, size_t nic)
+{
+	struct profile_file files[PROFILE_FILES_MAX];
+	size_t n = fd_base > 0 ? profile_files(p, files, ELEMENTSOF(files)) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(files[i].what, what) == 0 && (files[i].kind != PROFILE_FILE_TAP || files[i].nic == nic))
+			return fd_base + (int)i;
+	return -1;
 }
 
 /*
@@ -207,6 +230,8 @@ static void add_disks(struct builder *b, const struct profile *p, int fd_base)
 	size_t n = fd_base > 0 ? profile_files(p, files, ELEMENTSOF(files)) : 0;
 
 	for (size_t i = 0; i < n; i++) {
+		if (files[i].kind != PROFILE_FILE_IMAGE)
+			continue;
 		add(b, "-add-fd");
 		addf(b, "fd=%d,set=%u,opaque=%s-%s", fd_base + (int)i, files[i].set, files[i].what,
 		     files[i].flags == O_RDWR ? "rw" : "ro");
@@ -235,6 +260,107 @@ static void add_disks(struct builder *b, const struct profile *p, int fd_base)
 		addf(b, "file=%s,format=%s,if=%s%s%s", file, d->format, profile_disk_interface_to_string(d->interface),
 		     d->readonly ? ",readonly=on" : "", d->snapshot ? ",snapshot=on" : "");
 	}
+}
+
+/* The firmware's boot order and menu, or the kernel QEMU boots itself. */
+static void add_boot(struct builder *b, const struct profile *p, int fd_base)
+{
+	static const char letters[PROFILE_BOOT_DEVICE_MAX] = {
+		[PROFILE_BOOT_DISK] = 'c', [PROFILE_BOOT_CDROM] = 'd', [PROFILE_BOOT_NETWORK] = 'n'
+	};
+	const struct profile_boot *bt = &p->boot;
+
+	if (bt->n_order || bt->menu) {
+		char order[PROFILE_BOOT_DEVICE_MAX + 1] = "";
+
+		for (size_t i = 0; i < bt->n_order; i++)
+			order[i] = letters[bt->order[i]];
+		add(b, "-boot");
+		addf(b, "%s%s%s%s", bt->n_order ? "order=" : "", order, bt->n_order && bt->menu ? "," : "",
+		     bt->menu ? "menu=on" : "");
+	}
+	for (const char *const *what = (const char *const[]){ "kernel", "initrd", NULL }; *what; what++) {
+		const char *path = **what == 'k' ? bt->kernel : bt->initrd;
+		int fd = file_fd(p, fd_base, *what, 0);
+
+		if (!path)
+			continue;
+		addf(b, "-%s", *what);
+		if (fd >= 0)
+			addf(b, "/proc/self/fd/%d", fd);
+		else
+			add(b, path);
+	}
+	if (bt->cmdline) {
+		add(b, "-append");
+		add(b, bt->cmdline);
+	}
+}
+
+static void add_nic(struct builder *b, const struct profile *p, size_t i, int fd_base)
+{
+	const struct profile_nic *nic = &p->nics[i];
+	char mac[18];
+	int fd;
+
+	add(b, "-netdev");
+	if (nic->type == PROFILE_NIC_USER) {
+		char *s = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&s, &size);
+
+		if (!f) {
+			b->error = -ENOMEM;
+			return;
+		}
+		fprintf(f, "user,id=vgpuvm-net%zu", i);
+		for (size_t j = 0; j < nic->n_forwards; j++) {
+			const struct profile_forward *fw = &nic->forwards[j];
+
+			fprintf(f, ",hostfwd=%s:%s:%u-:%u", profile_forward_proto_to_string(fw->proto), fw->address, fw->host,
+				fw->guest);
+		}
+		if (fclose(f) != 0) {
+			free(s);
+			s = NULL;
+		}
+		add_owned(b, s);
+	} else if ((fd = file_fd(p, fd_base, "tap", i)) >= 0)
+		/* The tap vgpuvm made or opened: QEMU, with no privilege, could do neither. */
+		addf(b, "tap,id=vgpuvm-net%zu,fd=%d", i, fd);
+	else
+		addf(b, "tap,id=vgpuvm-net%zu,ifname=%s,script=no,downscript=no", i, nic->tap);
+	profile_net_format_mac(nic->mac, mac);
+	add(b, "-device");
+	addf(b, "%s,netdev=vgpuvm-net%zu,mac=%s", nic->model, i, mac);
+}
+
+/* An absolute pointer on its own USB controller, and the keyboard when it is not the machine's own. */
+static void add_input(struct builder *b, const struct profile *p)
+{
+	if (p->input.tablet) {
+		add(b, "-device");
+		add(b, "qemu-xhci,id=vgpuvm-xhci");
+		add(b, "-device");
+		add(b, "usb-tablet,bus=vgpuvm-xhci.0");
+	}
+	if (p->input.keyboard == PROFILE_KEYBOARD_VIRTIO) {
+		add(b, "-device");
+		add(b, "virtio-keyboard-pci");
+	}
+}
+
+/* Intel HDA with a duplex codec: Windows and Linux drive it with the drivers they ship. */
+static void add_audio(struct builder *b, const struct profile *p)
+{
+	if (p->audio == PROFILE_AUDIO_OFF)
+		return;
+	add(b, "-audiodev");
+	addf(b, "%s,id=vgpuvm-audio", profile_audio_to_string(p->audio));
+	add(b, "-device");
+	add(b, "intel-hda,id=vgpuvm-hda");
+	add(b, "-device");
+	add(b, "hda-duplex,bus=vgpuvm-hda.0,audiodev=vgpuvm-audio");
 }
 
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret)
@@ -289,6 +415,11 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	if (p->vgpu)
 		add_vgpu(&b, p, sysfs_root, opts ? opts->qemu_version : 0);
 	add_disks(&b, p, opts ? opts->file_fd_base : 0);
+	add_boot(&b, p, opts ? opts->file_fd_base : 0);
+	for (size_t i = 0; i < p->n_nics; i++)
+		add_nic(&b, p, i, opts ? opts->file_fd_base : 0);
+	add_input(&b, p);
+	add_audio(&b, p);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);
 

@@ -24,12 +24,23 @@ struct profile_argv_opts {
 				 * /dev/fdset/N); 0: QEMU opens them by path */
 };
 
+/* How QEMU gets a file vgpuvm opens for it. */
+enum profile_file_kind {
+	PROFILE_FILE_IMAGE,  /* a drive's image: -add-fd into an fdset, and /dev/fdset/N */
+	PROFILE_FILE_COPY,   /* the kernel or initrd: QEMU takes only a path, and a path through /proc/self/fd/N reopens
+			      * the file with QEMU's own permissions; so QEMU gets a sealed copy in memory (a memfd) */
+	PROFILE_FILE_TAP,    /* a NIC's tap (the one vgpuvm makes on a bridge, or the user's): -netdev tap,fd=N */
+	PROFILE_FILE_KIND_MAX,
+};
+
 /* A file QEMU opens, which vgpuvm may open for it instead and pass as an fd. */
 struct profile_file {
-	const char *path;
+	const char *path; /* for a tap, its name */
 	int flags; /* O_RDONLY or O_RDWR */
-	const char *what; /* "cdrom", "disk" */
-	unsigned set;	  /* the fdset it belongs to: one per drive, from 1 */
+	const char *what; /* "cdrom", "disk", "kernel", "initrd", "tap" */
+	unsigned set;	  /* the fdset it belongs to: one per drive, from 1; 0 when not an image */
+	enum profile_file_kind kind;
+	unsigned nic; /* a tap's NIC, its index in "net" */
 };
 
 #define PROFILE_FILES_MAX 64
@@ -37,7 +48,8 @@ struct profile_file {
 /*
  * The files a profile makes QEMU open, in the order of their fds: the cdrom (read-only), then each disk, read-only
  * and, unless the disk is, read-write (QEMU opens an image read-only first for some uses, such as snapshot=on, and
- * picks the fd of the access mode it asks for). Returns how many, at most max.
+ * picks the fd of the access mode it asks for), then the kernel and the initrd, then the tap of each bridge or tap
+ * NIC. Returns how many, at most max.
  */
 size_t profile_files(const struct profile *p, struct profile_file *ret, size_t max);
 

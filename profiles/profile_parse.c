@@ -14,6 +14,9 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_check.h"
+#include "profiles/profile_devices.h"
+#include "profiles/profile_field.h"
+#include "profiles/profile_net.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -30,14 +33,8 @@ static const char uuid_namespace[] = "92b2e383-78e2-4773-b9f0-50c6d27af287";
 /* The most parts a --set key may have. */
 #define SET_DEPTH_MAX 8
 
-struct ctx {
-	const char *path;
-	char *const *sets;
-	char *error;
-};
-
 /* Whether a field (or one of its parents) was given with --set, so the message does not send the user to the file. */
-static bool from_set(const struct ctx *c, const char *field)
+static bool from_set(const struct profile_parse_ctx *c, const char *field)
 {
 	for (char *const *s = c->sets; s && *s; s++) {
 		size_t n = strcspn(*s, "=");
@@ -47,16 +44,13 @@ static bool from_set(const struct ctx *c, const char *field)
 	return false;
 }
 
-static int fail(struct ctx *c, const char *field, const char *fmt, ...) _printf_(3, 4);
-static int fail(struct ctx *c, const char *field, const char *fmt, ...)
+static int vfail(struct profile_parse_ctx *c, const char *field, const char *fmt, va_list ap) _printf_(3, 0);
+static int vfail(struct profile_parse_ctx *c, const char *field, const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *msg = NULL;
-	va_list ap;
 	int r;
 
-	va_start(ap, fmt);
 	r = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (r < 0)
 		return -ENOMEM;
 	free(c->error);
@@ -66,6 +60,18 @@ static int fail(struct ctx *c, const char *field, const char *fmt, ...)
 	else
 		r = asprintf(&c->error, "%s: %s", c->path, msg);
 	return r < 0 ? -ENOMEM : -EINVAL;
+}
+
+static int fail(struct profile_parse_ctx *c, const char *field, const char *fmt, ...) _printf_(3, 4);
+static int fail(struct profile_parse_ctx *c, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(c, field, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* A short rendering of a JSON value for "got …" in messages. */
@@ -112,7 +118,8 @@ unsigned profile_edit_distance(const char *a, const char *b)
 /* The keys each object takes. The tables are also the source of "did you mean". */
 static const char *const top_keys[] = { "$schema", "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
-					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox", NULL };
+					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox",
+					"net", "input", "audio", "boot", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
 					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
@@ -123,9 +130,10 @@ static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "sp
 static const struct {
 	const char *prefix;
 	const char *const *keys;
-} nested_keys[] = { { "vgpu", vgpu_keys }, { "display", display_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys } };
+} nested_keys[] = { { "vgpu", vgpu_keys },	  { "display", display_keys },	{ "shutdown", shutdown_keys },
+		    { "sandbox", sandbox_keys }, { "input", profile_input_keys }, { "boot", profile_boot_keys } };
 
-static int check_keys(struct ctx *c, json_object *o, const char *prefix, const char *const *keys)
+static int check_keys(struct profile_parse_ctx *c, json_object *o, const char *prefix, const char *const *keys)
 {
 	json_object_object_foreach(o, key, val)
 	{
@@ -172,7 +180,9 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 		const char *prefix;
 		const char *const *keys;
 	} tables[] = { { NULL, top_keys },	 { "vgpu", vgpu_keys },		{ "display", display_keys },
-		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys } };
+		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys },
+		       { "net[]", profile_net_keys }, { "net[].forward[]", profile_forward_keys },
+		       { "input", profile_input_keys }, { "boot", profile_boot_keys } };
 
 	for (size_t i = 0; i < ELEMENTSOF(tables); i++)
 		for (const char *const *k = tables[i].keys; *k; k++) {
@@ -192,7 +202,7 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
  * "-device\u0000,evil" would quietly become "-device". And it must be UTF-8 as RFC 3629 has it, which json-c does
  * not check (it lets overlong forms and surrogates through), so that vgpuvm's own JSON output stays valid.
  */
-static int check_text(struct ctx *c, json_object *v, const char *field)
+static int check_text(struct profile_parse_ctx *c, json_object *v, const char *field)
 {
 	const char *s = json_object_get_string(v);
 	size_t n = (size_t)json_object_get_string_len(v);
@@ -204,7 +214,7 @@ static int check_text(struct ctx *c, json_object *v, const char *field)
 	return 0;
 }
 
-static int get_string(struct ctx *c, json_object *v, const char *field, char **ret)
+static int get_string(struct profile_parse_ctx *c, json_object *v, const char *field, char **ret)
 {
 	char buf[64];
 	char *s;
@@ -224,7 +234,7 @@ static int get_string(struct ctx *c, json_object *v, const char *field, char **r
 	return 0;
 }
 
-static int get_bool(struct ctx *c, json_object *v, const char *field, bool *ret)
+static int get_bool(struct profile_parse_ctx *c, json_object *v, const char *field, bool *ret)
 {
 	char buf[64];
 
@@ -234,7 +244,7 @@ static int get_bool(struct ctx *c, json_object *v, const char *field, bool *ret)
 	return 0;
 }
 
-static int get_uint(struct ctx *c, json_object *v, const char *field, unsigned min, unsigned max, unsigned *ret)
+static int get_uint(struct profile_parse_ctx *c, json_object *v, const char *field, unsigned min, unsigned max, unsigned *ret)
 {
 	char buf[64];
 	int64_t n;
@@ -251,7 +261,7 @@ static int get_uint(struct ctx *c, json_object *v, const char *field, unsigned m
 }
 
 /* "1G", "2048M", "512m", or a bare number of MiB as QEMU's -m takes it. */
-static int get_memory(struct ctx *c, json_object *v, uint64_t *ret)
+static int get_memory(struct profile_parse_ctx *c, json_object *v, uint64_t *ret)
 {
 	const char *hint = "expected a size like \"1G\" or \"2048M\"";
 	uint64_t n = 0, mult = MEBI;
@@ -327,7 +337,7 @@ static bool valid_env_name(const char *s)
 	return true;
 }
 
-static int expect_object(struct ctx *c, json_object *v, const char *field)
+static int expect_object(struct profile_parse_ctx *c, json_object *v, const char *field)
 {
 	char buf[64];
 
@@ -336,7 +346,7 @@ static int expect_object(struct ctx *c, json_object *v, const char *field)
 	return 0;
 }
 
-static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
+static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profile_vgpu *g)
 {
 	bool nohotplug_set = false;
 	json_object *v;
@@ -418,7 +428,7 @@ static int parse_vgpu(struct ctx *c, json_object *o, struct profile_vgpu *g)
 	return 0;
 }
 
-static int parse_display(struct ctx *c, json_object *o, struct profile *p)
+static int parse_display(struct profile_parse_ctx *c, json_object *o, struct profile *p)
 {
 	struct profile_display *d = &p->display;
 	bool has_gl = false;
@@ -493,7 +503,7 @@ static int parse_display(struct ctx *c, json_object *o, struct profile *p)
 	return 0;
 }
 
-static int parse_serial(struct ctx *c, json_object *v, struct profile *p)
+static int parse_serial(struct profile_parse_ctx *c, json_object *v, struct profile *p)
 {
 	_cleanup_free_ char *s = NULL;
 	int r;
@@ -527,7 +537,7 @@ static const char *default_format(const char *file)
 	return "raw";
 }
 
-static int parse_disks(struct ctx *c, json_object *a, struct profile *p)
+static int parse_disks(struct profile_parse_ctx *c, json_object *a, struct profile *p)
 {
 	char buf[64];
 	size_t n;
@@ -588,7 +598,7 @@ static int parse_disks(struct ctx *c, json_object *a, struct profile *p)
 	return 0;
 }
 
-static int parse_env(struct ctx *c, json_object *o, struct profile *p)
+static int parse_env(struct profile_parse_ctx *c, json_object *o, struct profile *p)
 {
 	size_t n = 0;
 	int r;
@@ -618,7 +628,7 @@ static int parse_env(struct ctx *c, json_object *o, struct profile *p)
 	return 0;
 }
 
-static int parse_strings(struct ctx *c, json_object *a, const char *field, char ***ret)
+static int parse_strings(struct profile_parse_ctx *c, json_object *a, const char *field, char ***ret)
 {
 	char buf[64];
 	size_t n;
@@ -647,7 +657,7 @@ static int parse_strings(struct ctx *c, json_object *a, const char *field, char 
 }
 
 /* QEMU's -sandbox parts: "deny" (the default) or "allow"; elevateprivileges also takes "children". */
-static int parse_sandbox(struct ctx *c, json_object *o, struct profile *p)
+static int parse_sandbox(struct profile_parse_ctx *c, json_object *o, struct profile *p)
 {
 	int r;
 
@@ -678,7 +688,7 @@ static int parse_sandbox(struct ctx *c, json_object *o, struct profile *p)
 	return 0;
 }
 
-static int parse_shutdown(struct ctx *c, json_object *o, struct profile_shutdown *s)
+static int parse_shutdown(struct profile_parse_ctx *c, json_object *o, struct profile_shutdown *s)
 {
 	json_object *v;
 	int r;
@@ -722,7 +732,7 @@ static int derive_uuid(const char *name, char ret[PROFILE_UUID_STRING_MAX])
 	return 0;
 }
 
-static int parse_root(struct ctx *c, json_object *root, struct profile *p)
+static int parse_root(struct profile_parse_ctx *c, json_object *root, struct profile *p)
 {
 	json_object *v;
 	int r;
@@ -813,6 +823,10 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	if (json_object_object_get_ex(root, "cdrom", &v) && (r = get_string(c, v, "cdrom", &p->cdrom)) < 0)
 		return r;
 	if (json_object_object_get_ex(root, "disks", &v) && (r = parse_disks(c, v, p)) < 0)
+		return r;
+	if (json_object_object_get_ex(root, "net", &v) && (r = profile_net_parse(c, v, p)) < 0)
+		return r;
+	if ((r = profile_devices_parse(c, root, p)) < 0)
 		return r;
 	if (json_object_object_get_ex(root, "env", &v)) {
 		if ((r = parse_env(c, v, p)) < 0)
@@ -973,7 +987,7 @@ int profile_set_check(const char *assignment, char **ret_error)
  * objects), and as a string otherwise, so "--set memory=4G" and "--set cpus=4" both do what they say. null removes
  * the key, which is how a profile's vGPU is turned off from the command line.
  */
-static int apply_set(struct ctx *c, json_object *root, const char *assignment)
+static int apply_set(struct profile_parse_ctx *c, json_object *root, const char *assignment)
 {
 	_cleanup_free_ char *key = NULL;
 	const char *eq = strchr(assignment, '='), *value = eq + 1;
@@ -1021,7 +1035,7 @@ int profile_parse(const char *path, const char *text, size_t len, char *const *s
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_json_ json_object *root = NULL;
-	struct ctx c = { .path = path, .sets = sets };
+	struct profile_parse_ctx c = { .path = path, .sets = sets };
 	const char *what = NULL;
 	size_t off = 0;
 	int r;
@@ -1074,3 +1088,46 @@ out:
 	return r;
 }
 
+
+/* The field readers, for the parsers of the profile's other parts (profile_field.h). */
+int profile_field_fail(struct profile_parse_ctx *c, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(c, field, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+const char *profile_field_show(json_object *v, char *buf, size_t size)
+{
+	return show(v, buf, size);
+}
+
+int profile_field_string(struct profile_parse_ctx *c, json_object *v, const char *field, char **ret)
+{
+	return get_string(c, v, field, ret);
+}
+
+int profile_field_bool(struct profile_parse_ctx *c, json_object *v, const char *field, bool *ret)
+{
+	return get_bool(c, v, field, ret);
+}
+
+int profile_field_uint(struct profile_parse_ctx *c, json_object *v, const char *field, unsigned min, unsigned max,
+		       unsigned *ret)
+{
+	return get_uint(c, v, field, min, max, ret);
+}
+
+int profile_field_object(struct profile_parse_ctx *c, json_object *v, const char *field)
+{
+	return expect_object(c, v, field);
+}
+
+int profile_field_keys(struct profile_parse_ctx *c, json_object *o, const char *prefix, const char *const *keys)
+{
+	return check_keys(c, o, prefix, keys);
+}

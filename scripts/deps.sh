@@ -10,10 +10,12 @@ for g in $groups; do
 	build) pkgs="$pkgs gcc make pkg-config libjson-c-dev uuid-dev libseccomp-dev libcap-ng-dev go-md2man" ;;
 	# Unit tests, golden files, bats system tests against a real QEMU under TCG, and the tiny guest for the
 	# power-button test (Debian's kernel and an initramfs with a static init); strace for the fixtures' self-test;
-	# man-db for the docs tests, which render each manual page with `man --warnings`; python3-jsonschema for the
+	# man-db for the docs tests, which render each manual page with `man --warnings`; iproute2 for the NICs' tests
+	# (network namespaces, bridges, taps); PulseAudio and aplay for the sound card's, a session's server on the host
+	# and a player in the Linux test guest (which runs the host's userland); python3-jsonschema for the
 	# schema test, which checks profile.schema.json against the parser; valgrind, whose memcheck runs each CLI command
 	# once (valgrind.bats).
-	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind" ;;
+	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind iproute2 pulseaudio pulseaudio-utils alsa-utils" ;;
 	# libFuzzer and the sanitizers' runtimes for `make fuzz`; gcc's analyzer and clang for `make analyze`.
 	fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 	analyze) pkgs="$pkgs gcc clang" ;;

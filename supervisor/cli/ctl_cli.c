@@ -236,10 +236,42 @@ static void format_uptime(json_object *st, char *buf, size_t size)
 		snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
 }
 
+/* One line a NIC: "user MODEL MAC, tcp 127.0.0.1:2222 -> 22", "bridge br0 tap TAP MODEL MAC", "tap TAP MODEL MAC". */
+static void print_net(json_object *st)
+{
+	json_object *net = NULL, *fw = NULL;
+
+	if (!json_object_object_get_ex(st, "net", &net) || !json_object_is_type(net, json_type_array) ||
+	    json_object_array_length(net) == 0) {
+		printf("net:          none\n");
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(net); i++) {
+		json_object *n = json_object_array_get_idx(net, i);
+		const char *type = jstr(n, "type") ?: "?";
+
+		printf("net:          %s", type);
+		if (strcmp(type, "bridge") == 0)
+			printf(" %s tap %s", jstr(n, "bridge") ?: "?", jstr(n, "tap") ?: "?");
+		else if (strcmp(type, "tap") == 0)
+			printf(" %s", jstr(n, "tap") ?: "?");
+		printf(" %s %s", jstr(n, "model") ?: "?", jstr(n, "mac") ?: "?");
+		if (json_object_object_get_ex(n, "forward", &fw) && json_object_is_type(fw, json_type_array))
+			for (size_t j = 0; j < json_object_array_length(fw); j++) {
+				json_object *f = json_object_array_get_idx(fw, j);
+
+				printf(", %s %s:%s -> %s", jstr(f, "proto") ?: "?", jstr(f, "address") ?: "?",
+				       jstr(f, "host") ?: "?", jstr(f, "guest") ?: "?");
+			}
+		printf("\n");
+	}
+}
+
 static void print_status(json_object *st)
 {
 	json_object *g = NULL, *d = NULL, *ml = NULL, *v;
 	char up[32], soft[32] = "?", hard[32] = "?";
+	const char *audio;
 
 	format_uptime(st, up, sizeof(up));
 	json_object_object_get_ex(st, "vgpu", &g);
@@ -268,6 +300,9 @@ static void print_status(json_object *st)
 		printf("vgpu:         none\n");
 	printf("display:      %s%s\n", jstr(d, "type") ?: "?",
 	       d && json_object_object_get_ex(d, "gl", &v) && json_object_get_boolean(v) ? ", GL" : "");
+	print_net(st);
+	audio = jstr(st, "audio");
+	printf("audio:        %s\n", !audio ? "no sound card" : strcmp(audio, "none") == 0 ? "none (a sound card that plays nowhere)" : audio);
 	printf("restarts:     %s\n", jstr(st, "restarts") ?: "0");
 }
 

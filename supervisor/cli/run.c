@@ -22,6 +22,7 @@
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
 #include "profiles/profile_check.h"
+#include "profiles/profile_net.h"
 #include "qmp/qmp.h"
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
@@ -35,14 +36,17 @@
 #include "supervisor/host/mdev.h"
 #include "supervisor/host/memlock.h"
 #include "supervisor/host/qemu_probe.h"
+#include "supervisor/launch/net.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/record.h"
 #include "supervisor/launch/recover.h"
+#include "supervisor/launch/sealed.h"
 #include "supervisor/vm/restart.h"
 #include "supervisor/cli/run.h"
+#include "supervisor/cli/run_devices.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/host/trust.h"
@@ -72,6 +76,7 @@ struct sup {
 	bool stop_requested; /* between tries */
 	struct record rec;
 	struct identity id; /* whom QEMU runs as */
+	struct net_taps net; /* the taps of the current try */
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
@@ -153,6 +158,10 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
 	json_object_object_add(o, "display", d);
+	json_object_object_add(o, "net", profile_net_to_json(s->p));
+	json_object_object_add(o, "audio", s->p->audio != PROFILE_AUDIO_OFF
+						   ? json_object_new_string(profile_audio_to_string(s->p->audio))
+						   : NULL);
 	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
 	return o;
 }
@@ -176,6 +185,16 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 		control_return(s->ctl, client, m->id, NULL);
 	} else
 		control_error(s->ctl, client, m->id, "GenericError", "QEMU is not running (vgpuvm waits to restart it)");
+}
+
+static void write_record(struct sup *s, pid_t qemu_pid);
+
+/* The record as it is now, for net_up() and net_down(). */
+static void save_record(void *userdata)
+{
+	struct sup *s = userdata;
+
+	write_record(s, s->rec.qemu_pid);
 }
 
 static void write_record(struct sup *s, pid_t qemu_pid)
@@ -244,7 +263,14 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		for (size_t i = 0; i < n_files; i++) {
 			_cleanup_free_ char *err = NULL;
 
-			files[i] = trust_open_image(f[i].path, f[i].flags, &err);
+			if (f[i].kind == PROFILE_FILE_TAP)
+				/* Made or opened for this try by net_up(): QEMU gets its own copy of the fd. */
+				files[i] = sp->net.fd[f[i].nic] < 0 ? -EBADF
+								     : fcntl(sp->net.fd[f[i].nic], F_DUPFD_CLOEXEC, 3);
+			else if (f[i].kind == PROFILE_FILE_COPY)
+				files[i] = sealed_copy(f[i].path, f[i].what, &err);
+			else
+				files[i] = trust_open_image(f[i].path, f[i].flags, &err);
 			if (files[i] < 0) {
 				r = files[i];
 				n_files = i;
@@ -310,7 +336,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	/* Only QEMU holds the pty's other end now: once it is gone, the pty says so. */
 	slave = safe_close(slave);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
-	if (m)
+	if (m || sp->rec.n_taps)
 		write_record(sp, s.pid);
 	confine_self(sp);
 
@@ -362,7 +388,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	vm_free(vm);
 	close(s.pidfd);
-	if (m)
+	if (m || sp->rec.n_taps)
 		write_record(sp, 0);
 	return code;
 }
@@ -630,7 +656,11 @@ static int run_tries(struct sup *s, char **error)
 		code = lend(s);
 		if (code != 0)
 			return code;
+		if ((code = run_net_up(s->p, &s->id, &s->rec, save_record, s, &s->net)) != 0)
+			return code;
 		code = supervise(s, &stopped, &guest_off);
+		if (!run_net_down(s->p, &s->net, &s->rec, save_record, s) && code == 0)
+			code = EX_UNAVAILABLE;
 		if (!give_back(s) && code == 0)
 			code = EX_NOPERM;
 		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
@@ -705,7 +735,7 @@ int cmd_run(int argc, char **argv)
 	_cleanup_mdev_ struct mdev *m = NULL;
 	_cleanup_free_ char *error = NULL, *recovered = NULL;
 	_cleanup_close_ int sig_fd = -1;
-	struct sup s = { .id.lock_fd = -1 };
+	struct sup s = { .id.lock_fd = -1, .net = NET_TAPS_INIT };
 	pid_t holder = 0;
 	sigset_t mask;
 	bool done;
@@ -728,7 +758,8 @@ int cmd_run(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
-	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1 };
+	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1,
+			  .net = NET_TAPS_INIT };
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 
 	r = runtime_acquire(p->name, &s.rt, &holder, &error);
@@ -765,7 +796,7 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0)
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 || (code = run_check_devices(p, &s.id)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
@@ -830,7 +861,7 @@ out_release:
 	}
 	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
 	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
-	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0)
+	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0 && s.rec.n_taps == 0)
 		record_remove(s.rt->dir);
 	runtime_release(s.rt);
 	identity_done(&s.id);

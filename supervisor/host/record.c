@@ -50,6 +50,19 @@ int record_write(const char *dir, const struct record *r)
 		}
 		json_object_object_add(o, "lent", a);
 	}
+	if (r->n_taps) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < r->n_taps && i < RECORD_TAPS_MAX; i++) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "name", json_object_new_string(r->taps[i].name));
+			json_object_object_add(e, "ifindex", json_object_new_int64(r->taps[i].ifindex));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "taps", a);
+		json_object_object_add(o, "netns", json_object_new_int64((int64_t)r->netns));
+	}
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -255,7 +268,26 @@ int record_parse(const char *text, size_t len, struct record *ret)
 			rec.n_owned++;
 		}
 	}
-	if (rec.uuid[0] ? !uuid_valid(rec.uuid) || !plain_path(rec.sysfs_root) : rec.n_owned == 0)
+	if (json_object_object_get_ex(o, "taps", &v) && json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v) && rec.n_taps < RECORD_TAPS_MAX; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			struct record_tap *t = &rec.taps[rec.n_taps];
+			int64_t ifindex;
+
+			copy_string(e, "name", t->name, sizeof(t->name));
+			/* Only a name vgpuvm could have given: nothing that reads as a path or an option. */
+			if (!t->name[0] || strspn(t->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+						   strlen(t->name) ||
+			    !get_int(e, "ifindex", 0, INT32_MAX, &ifindex))
+				return -EBADMSG;
+			t->ifindex = (int)ifindex;
+			rec.n_taps++;
+		}
+		if (!get_int(o, "netns", 0, INT64_MAX, &n))
+			return -EBADMSG;
+		rec.netns = (uint64_t)n;
+	}
+	if (rec.uuid[0] ? !uuid_valid(rec.uuid) || !plain_path(rec.sysfs_root) : rec.n_owned == 0 && rec.n_taps == 0)
 		return -EBADMSG;
 	*ret = rec;
 	return 0;

@@ -8,6 +8,7 @@
 #include "util/macro.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* What a lent file must be. */
@@ -32,7 +33,15 @@ int owned_kind_from_string(const char *s);
 /* /dev/vfio/GROUP and the render node; a few spare. */
 #define RECORD_OWNED_MAX 4
 
-/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU. */
+/* A tap vgpuvm made for a bridge NIC: deleted when the run ends, or by whoever undoes a dead supervisor's record. */
+struct record_tap {
+	char name[16];
+	int ifindex; /* 0 until it is made: the record names it before */
+};
+
+#define RECORD_TAPS_MAX 8
+
+/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU or taps it made. */
 struct record {
 	char name[128];
 	char uuid[UUID_STRING_SIZE];
@@ -44,6 +53,9 @@ struct record {
 	pid_t qemu_pid; /* 0 before QEMU started */
 	struct owned owned[RECORD_OWNED_MAX]; /* files lent to QEMU's user, with their previous owners */
 	unsigned n_owned;
+	struct record_tap taps[RECORD_TAPS_MAX];
+	unsigned n_taps;
+	uint64_t netns; /* the network namespace the taps are in (its inode; 0: not known) */
 };
 
 #define RECORD_FILE "record.json"

@@ -202,11 +202,13 @@ void identity_done(struct identity *id)
 	*id = (struct identity){ .lock_fd = -1 };
 }
 
-/* What a display, a locale and QEMU's own lookups need; everything else the supervisor has stays with it. */
+/* What a display, sound, a locale and QEMU's own lookups need; everything else the supervisor has stays with it. */
 static const char *const passed_env[] = {
 	"PATH",		   "LANG",	 "LANGUAGE",	    "LC_*",	  "TZ",		"TERM",
 	"DISPLAY",	   "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "XDG_SESSION_TYPE", "DBUS_SESSION_BUS_ADDRESS",
 	"SDL_VIDEODRIVER", "GDK_BACKEND", "MESA_*",	    "LIBGL_*",	  "__GLX_*",	"EGL_*",
+	/* where "audio": "pa" finds the session's sound server and its cookie, when not in XDG_RUNTIME_DIR and HOME */
+	"PULSE_SERVER",	   "PULSE_COOKIE",
 };
 
 static bool passed(const char *var, const char *const *names, size_t n)

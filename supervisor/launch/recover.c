@@ -11,14 +11,18 @@
 #include "supervisor/host/mdev.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/host/record.h"
+#include "supervisor/host/tap.h"
 #include "supervisor/launch/recover.h"
 #include "supervisor/host/trust.h"
 #include "util/errmsg.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
-/* Whether pid is alive and its command line names the mdev: a reused pid is somebody else's process. */
-static bool holds(pid_t pid, const char *uuid)
+/*
+ * Whether pid is alive and its command line names the mdev (needle is its UUID) or, for a VM without one, the VM
+ * (needle is "-name NAME "): a reused pid is somebody else's process.
+ */
+static bool holds(pid_t pid, const char *needle)
 {
 	char path[64], buf[65536];
 	ssize_t n;
@@ -38,11 +42,34 @@ static bool holds(pid_t pid, const char *uuid)
 		if (buf[i] == 0)
 			buf[i] = ' ';
 	buf[n] = 0;
-	return strstr(buf, uuid) != NULL;
+	return strstr(buf, needle) != NULL;
+}
+
+/*
+ * Deletes the taps the dead supervisor made, in the reverse order of the run. They are not persistent, so they went
+ * with the last fd on them; one still there is deleted if it is the one made (its name and index). One made in another
+ * network namespace is out of reach from here, and went with its QEMU too.
+ */
+static int remove_taps(const struct record *rec, char **ret_error)
+{
+	uint64_t netns = 0;
+	int r;
+
+	if (rec->n_taps == 0)
+		return 0;
+	if (tap_netns(&netns) == 0 && rec->netns && netns != rec->netns)
+		return 0;
+	for (unsigned i = rec->n_taps; i-- > 0;) {
+		r = tap_delete(rec->taps[i].name, rec->taps[i].ifindex);
+		if (r < 0)
+			return errmsg(ret_error, r, "cannot delete tap %s: %s", rec->taps[i].name, strerror(-r));
+	}
+	return 0;
 }
 
 int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_error)
 {
+	_cleanup_free_ char *needle = NULL;
 	struct record rec;
 	int r;
 
@@ -58,7 +85,9 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 		record_remove(dir);
 		return 0;
 	}
-	if (holds(rec.qemu_pid, rec.uuid)) {
+	if (!rec.uuid[0] && asprintf(&needle, "-name %s ", rec.name) < 0)
+		return -ENOMEM;
+	if (holds(rec.qemu_pid, needle ?: rec.uuid)) {
 		*ret_qemu_pid = rec.qemu_pid;
 		return -EBUSY;
 	}
@@ -77,6 +106,8 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 			return r;
 		}
 	}
+	if ((r = remove_taps(&rec, ret_error)) < 0)
+		return r;
 	if (rec.created && rec.uuid[0]) {
 		struct mdev m = { .root = rec.sysfs_root, .created = true, .exists = true };
 		_cleanup_free_ char *devpath = NULL;

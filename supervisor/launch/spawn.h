@@ -17,7 +17,7 @@ struct spawn_opts {
 	uint64_t memlock;  /* RLIMIT_MEMLOCK, soft and hard; 0 leaves the limit alone */
 	const struct identity *id; /* whom QEMU runs as; it never keeps a capability, and gets NO_NEW_PRIVS */
 	bool no_spawn;		   /* a seccomp filter keeps QEMU from making processes (threads are fine) */
-	const int *files;	   /* fds QEMU gets at PROFILE_FILE_FD_BASE on, in order (disk images, the cdrom) */
+	const int *files;	   /* fds QEMU gets at PROFILE_FILE_FD_BASE on, in profile_files() order (images, kernel, taps) */
 	size_t n_files;
 };
 

@@ -52,6 +52,8 @@ static const struct {
 	{ "no iommu_group found", "the mdev has no IOMMU group: load vfio_iommu_type1 (modprobe vfio_iommu_type1)" },
 	{ "gtk initialization failed", "no graphical session: set DISPLAY (or WAYLAND_DISPLAY), or use \"egl-headless\"" },
 	{ "Could not initialize KVM", "KVM is not usable here: check /dev/kvm, or use \"accel\": \"tcg\" for testing" },
+	{ "Could not set up host forwarding rule",
+	  "a port in \"net\"'s \"forward\" is taken on the host (ss -ltnup shows by what): pick another \"host\" port" },
 };
 
 const char *hint_for(const char *line)

@@ -5,6 +5,8 @@
  *
  *   bench VGPUVM PROFILE [ROUNDS]
  *
+ * PROFILE names its VM with "name" (as the profiles of tests/bench do), so that `vgpuvm status NAME` finds it.
+ *
  * Measures, as medians over the rounds: start to "running", stop via quit to reaped, the supervisor's peak RSS, and
  * whether the supervisor woke up at all while the VM idled (its context switches over one idle second).
  */
@@ -170,6 +172,21 @@ static double status_ms(const char *vgpuvm, const char *name, size_t rounds)
 
 static double status_median = -1;
 
+/* The profile's "name": the VM `vgpuvm status` asks for. */
+static char *vm_name(const char *profile)
+{
+	json_object *o = json_object_from_file(profile), *n;
+	char *name;
+
+	if (!o || !json_object_object_get_ex(o, "name", &n) || !json_object_is_type(n, json_type_string)) {
+		fprintf(stderr, "bench: %s has no \"name\"\n", profile);
+		exit(2);
+	}
+	name = strdup(json_object_get_string(n));
+	json_object_put(o);
+	return name;
+}
+
 static void by_vgpuvm(const char *vgpuvm, const char *profile, bool measure_idle, uint64_t *ret_start,
 		      uint64_t *ret_stop, long *ret_rss_kb, long *ret_idle_switches)
 {
@@ -217,7 +234,9 @@ static void by_vgpuvm(const char *vgpuvm, const char *profile, bool measure_idle
 		*ret_idle_switches = status_field(pid, "voluntary_ctxt_switches") +
 				     status_field(pid, "nonvoluntary_ctxt_switches") - before;
 		*ret_rss_kb = status_field(pid, "VmHWM");
-		status_median = status_ms(vgpuvm, "bench-plain", ROUNDS_MAX);
+		_cleanup_free_ char *name = vm_name(profile);
+
+		status_median = status_ms(vgpuvm, name, ROUNDS_MAX);
 	} else
 		settle();
 	t1 = now_usec();
@@ -254,6 +273,7 @@ int main(int argc, char **argv)
 	/* median_ms() sorts, so [0] is the minimum afterwards. */
 	double h_start = median_ms(hs, rounds), v_start = median_ms(vs, rounds);
 	double h_stop = median_ms(hq, rounds), v_stop = median_ms(vq, rounds);
+	printf("profile: %s\n", argv[2]);
 	printf("rounds: %zu (medians; minima in brackets)\n", rounds);
 	printf("start to running: by hand %.1f ms [%.1f], vgpuvm %.1f ms [%.1f], ratio %.3f (target <= 1.05)\n", h_start,
 	       hs[0] / 1000.0, v_start, vs[0] / 1000.0, v_start / h_start);

@@ -407,22 +407,31 @@ static void test_lookup(void **state)
  */
 static bool key_known(const char *key_path)
 {
-	char json[512], object[128];
-	const char *dot = strchr(key_path, '.');
-	_cleanup_free_ char *error = NULL;
+	_cleanup_free_ char *error = NULL, *copy = strdup(key_path);
+	char json[512] = "{\"memory\": \"1G\"", close[64] = "}", *parts[8], *save = NULL;
 	struct profile *p = NULL;
+	size_t n = 0;
 
-	if (!dot)
-		snprintf(json, sizeof(json), "{%s\"%s\": []}", strcmp(key_path, "memory") ? "\"memory\": \"1G\", " : "",
-			 key_path);
-	else {
-		size_t len = (size_t)(dot - key_path);
-		bool list = len > 2 && strncmp(dot - 2, "[]", 2) == 0;
+	assert_non_null(copy);
+	for (char *part = strtok_r(copy, ".", &save); part && n < ELEMENTSOF(parts); part = strtok_r(NULL, ".", &save))
+		parts[n++] = part;
+	if (strcmp(key_path, "memory") == 0)
+		json[1] = 0;
+	/* Each part of the path an object, or a list of one object for "NAME[]"; the last one's value a wrong type. */
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(parts[i]), used = strlen(json);
+		bool list = len > 2 && strcmp(parts[i] + len - 2, "[]") == 0;
 
-		snprintf(object, sizeof(object), "%.*s", (int)(list ? len - 2 : len), key_path);
-		snprintf(json, sizeof(json), "{\"memory\": \"1G\", \"%s\": %s{\"%s\": []}%s}", object, list ? "[" : "",
-			 dot + 1, list ? "]" : "");
+		if (list)
+			parts[i][len - 2] = 0;
+		snprintf(json + used, sizeof(json) - used, "%s\"%s\": %s", i == 0 && json[1] ? ", " : "", parts[i],
+			 i + 1 == n ? "[]" : list ? "[{" : "{");
+		if (i + 1 < n) {
+			memmove(close + (list ? 2 : 1), close, strlen(close) + 1);
+			memcpy(close, list ? "}]" : "}", list ? 2 : 1);
+		}
 	}
+	snprintf(json + strlen(json), sizeof(json) - strlen(json), "%s", close);
 	if (profile_parse("t.json", json, strlen(json), NULL, &p, &error) == 0)
 		profile_free(p);
 	return !(error && strstr(error, "unknown key"));
@@ -485,6 +494,8 @@ static void test_foreach_key(void **state)
 	assert_false(key_known("vgpu.colour"));
 	assert_false(key_known("disks[].colour"));
 	assert_true(key_known("disks[].file"));
+	assert_true(key_known("net[].forward[].host"));
+	assert_false(key_known("net[].forward[].colour"));
 	/* The callback's error ends the walk and is returned. */
 	assert_int_equal(profile_foreach_key(stop_at_third, &calls), -ECANCELED);
 	assert_int_equal(calls, 3);

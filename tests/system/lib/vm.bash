@@ -16,20 +16,20 @@ vm_teardown() {
 	if [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null; then
 		kill -KILL "$VM_PID" 2>/dev/null || true
 	fi
-	pkill -KILL -f -- "-name vgpuvm-test-${T##*.}-$BATS_TEST_NUMBER-" 2>/dev/null || true
+	pkill -KILL -f -- "-name ${VM_PREFIX:-vgpuvm-test}-${T##*.}-$BATS_TEST_NUMBER-" 2>/dev/null || true
 	rm -rf "$T"
 }
 
-# profile NAME JSON-BODY: writes $T/NAME.json; the VM's name carries the run's tag and the test number, so that
-# leftovers can be found, and only this run's.
+# profile NAME JSON-BODY: writes $T/NAME.json. The VM's name carries $VM_PREFIX (default vgpuvm-test), the test
+# directory's random tag and the test number, so that leftovers can be found, and only this run's: a teardown of a
+# test of the same number that runs at the same time (another file, another checkout) leaves these alone.
 profile() {
 	local name=$1 body=$2
 	printf '{"name": "%s", %s}\n' "$(vm_name "$name")" "$body" > "$T/$name.json"
 }
 
 vm_name() {
-	# The test directory's random suffix keeps apart the VMs of runs that go on at the same time.
-	echo "vgpuvm-test-${T##*.}-$BATS_TEST_NUMBER-$1"
+	echo "${VM_PREFIX:-vgpuvm-test}-${T##*.}-$BATS_TEST_NUMBER-$1"
 }
 
 # start_vm NAME [ARGS...]: vgpuvm run $T/NAME.json in the background, its output in $T/log.
@@ -53,7 +53,10 @@ wait_log() {
 # supervisor is killed, so that the test fails instead of hanging.
 wait_vm() {
 	local secs=${1:-60} wd
-	(sleep "$secs"; kill -KILL "$VM_PID" 2>/dev/null; echo "--- watchdog: vgpuvm killed after ${secs}s" >> "$T/log") &
+	# fd 3 closed: bats waits for every holder of its fd 3, and the sleep would outlive the kill below. The subshell
+	# inherits bats's ERR trap: a failing command in it would fail (and tear down) the test from the background, so
+	# nothing in it may fail: a sleep cut short (killed by someone else) ends it quietly.
+	(sleep "$secs" || exit 0; kill -KILL "$VM_PID" 2>/dev/null || true; echo "--- watchdog: vgpuvm killed after ${secs}s" >> "$T/log") 3>&- &
 	wd=$!
 	VM_STATUS=0
 	wait "$VM_PID" || VM_STATUS=$?
