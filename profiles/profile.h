@@ -96,6 +96,21 @@ enum profile_sandbox_action {
 	PROFILE_SANDBOX_ACTION_MAX,
 };
 
+/* The firmware QEMU boots: SeaBIOS (QEMU's own), or UEFI from QEMU's firmware descriptors. */
+enum profile_firmware {
+	PROFILE_FIRMWARE_BIOS,
+	PROFILE_FIRMWARE_UEFI,
+	PROFILE_FIRMWARE_MAX,
+};
+
+/* The TPM swtpm emulates for the guest, if any. */
+enum profile_tpm {
+	PROFILE_TPM_NONE,
+	PROFILE_TPM_2_0,
+	PROFILE_TPM_1_2,
+	PROFILE_TPM_MAX,
+};
+
 struct profile_shutdown {
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
@@ -128,6 +143,9 @@ struct profile {
 	char *group;		/* QEMU's group, which may also use the control socket; NULL: the user's group */
 	enum profile_sandbox_action sandbox[PROFILE_SANDBOX_PART_MAX];
 	struct profile_shutdown shutdown;
+	enum profile_firmware firmware;
+	bool secure_boot; /* UEFI with Secure Boot enforced (enrolled keys), which needs q35 with SMM */
+	enum profile_tpm tpm;
 };
 
 void profile_free(struct profile *p);

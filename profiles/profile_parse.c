@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "profiles/profile.h"
+#include "profiles/profile_firmware.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -108,7 +109,8 @@ unsigned profile_edit_distance(const char *a, const char *b)
 /* The keys each object takes. The tables are also the source of "did you mean". */
 static const char *const top_keys[] = { "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
-					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox", NULL };
+					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox",
+					"firmware", "tpm", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
 					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
@@ -119,7 +121,8 @@ static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "sp
 static const struct {
 	const char *prefix;
 	const char *const *keys;
-} nested_keys[] = { { "vgpu", vgpu_keys }, { "display", display_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys } };
+} nested_keys[] = { { "vgpu", vgpu_keys },	 { "display", display_keys },		{ "shutdown", shutdown_keys },
+		     { "sandbox", sandbox_keys }, { "firmware", profile_firmware_keys }, { "tpm", profile_tpm_keys } };
 
 static int check_keys(struct ctx *c, json_object *o, const char *prefix, const char *const *keys)
 {
@@ -168,7 +171,8 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 		const char *prefix;
 		const char *const *keys;
 	} tables[] = { { NULL, top_keys },	 { "vgpu", vgpu_keys },		{ "display", display_keys },
-		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys } };
+		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys },
+		       { "firmware", profile_firmware_keys }, { "tpm", profile_tpm_keys } };
 
 	for (size_t i = 0; i < ELEMENTSOF(tables); i++)
 		for (const char *const *k = tables[i].keys; *k; k++) {
@@ -651,6 +655,23 @@ static int parse_shutdown(struct ctx *c, json_object *o, struct profile_shutdown
 	return 0;
 }
 
+/* "firmware" and "tpm" (profile_firmware.c), whose messages get the file's name and --set's note here. */
+static int parse_firmware_tpm(struct ctx *c, json_object *root, struct profile *p)
+{
+	_cleanup_free_ char *msg = NULL;
+	const char *field = NULL;
+	json_object *v;
+	int r = 0;
+
+	if (json_object_object_get_ex(root, "firmware", &v))
+		r = profile_firmware_parse(v, p, json_object_object_get_ex(root, "machine", NULL), &field, &msg);
+	if (r == 0 && json_object_object_get_ex(root, "tpm", &v))
+		r = profile_tpm_parse(v, p, &field, &msg);
+	if (r == -EINVAL)
+		return fail(c, field, "%s", msg);
+	return r;
+}
+
 /* The default name: the file's basename without ".json". */
 static int name_from_path(const char *path, char **ret)
 {
@@ -812,7 +833,7 @@ static int parse_root(struct ctx *c, json_object *root, struct profile *p)
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;
-	return 0;
+	return parse_firmware_tpm(c, root, p);
 }
 
 /*
