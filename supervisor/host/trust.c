@@ -292,7 +292,7 @@ int trust_environment(char **ret_error)
 {
 	static const char *const vars[] = {
 		"VGPUVM_SYSFS_ROOT", "VGPUVM_PROC_ROOT",  "VGPUVM_DEV_ROOT",	 "VGPUVM_RUNTIME_DIR",
-		"VGPUVM_STATE_DIR",  "VGPUVM_PASSWD_FILE", "VGPUVM_GROUP_FILE",
+		"VGPUVM_STATE_DIR",  "VGPUVM_PASSWD_FILE", "VGPUVM_GROUP_FILE", "VGPUVM_FIRMWARE_DIR",
 	};
 	int r;
 
