@@ -8,6 +8,7 @@
 #include "util/macro.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* What a lent file must be. */
@@ -32,7 +33,16 @@ int owned_kind_from_string(const char *s);
 /* /dev/vfio/GROUP and the render node; a few spare. */
 #define RECORD_OWNED_MAX 4
 
-/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU. */
+/* A helper process of the run (swtpm): the pid with its start time, so that a reused pid is never taken for it. */
+struct record_helper {
+	char name[32];
+	pid_t pid;
+	uint64_t start_time; /* /proc/PID/stat's starttime */
+};
+
+#define RECORD_HELPERS_MAX 4
+
+/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU, helpers or its state. */
 struct record {
 	char name[128];
 	char uuid[UUID_STRING_SIZE];
@@ -44,6 +54,10 @@ struct record {
 	pid_t qemu_pid; /* 0 before QEMU started */
 	struct owned owned[RECORD_OWNED_MAX]; /* files lent to QEMU's user, with their previous owners */
 	unsigned n_owned;
+	struct record_helper helpers[RECORD_HELPERS_MAX]; /* running now; a supervisor that died may have left them */
+	unsigned n_helpers;
+	char state_dir[512]; /* the VM's state directory, kept on every way out; empty when it has none */
+	uid_t state_uid;     /* whom it was given to for this run (QEMU's uid, which a dynamic uid may change) */
 };
 
 #define RECORD_FILE "record.json"

@@ -252,3 +252,104 @@ out_close:
 			close(fd[i]);
 	return r;
 }
+
+/* In a helper's child: the steps of child() above, for a helper's fds. */
+static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t parent, int status_fd, int out_fd)
+{
+	int moved[8], in, st, out;
+	sigset_t none;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setsid() < 0)
+		child_fail(status_fd, STEP_SESSION);
+
+	if (o->n_fds > ELEMENTSOF(moved))
+		child_fail(status_fd, STEP_FDS);
+	/* Above every target first, as in child(): 3 + n_fds is the status pipe's place. */
+	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	st = fcntl(status_fd, F_DUPFD_CLOEXEC, 10 + (int)o->n_fds);
+	out = fcntl(out_fd, F_DUPFD, 10 + (int)o->n_fds);
+	if (in < 0 || st < 0 || out < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = st;
+	for (size_t i = 0; i < o->n_fds; i++)
+		if ((moved[i] = fcntl(o->fds[i], F_DUPFD, 10 + (int)o->n_fds)) < 0)
+			child_fail(status_fd, STEP_FDS);
+	if (move_fd(in, STDIN_FILENO) < 0 || move_fd(out, STDOUT_FILENO) < 0 || move_fd(out, STDERR_FILENO) < 0)
+		child_fail(status_fd, STEP_FDS);
+	for (size_t i = 0; i < o->n_fds; i++)
+		if (move_fd(moved[i], 3 + (int)i) < 0)
+			child_fail(status_fd, STEP_FDS);
+	if (dup3(st, 3 + (int)o->n_fds, O_CLOEXEC) < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = 3 + (int)o->n_fds;
+	if (syscall(SYS_close_range, (unsigned)status_fd + 1, ~0U, 0U) < 0)
+		child_fail(status_fd, STEP_FDS);
+
+	drop_privileges(o->id, status_fd);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
+		child_fail(status_fd, STEP_SECCOMP);
+	environ = o->envp;
+	execv(o->path, o->argv);
+	child_fail(status_fd, STEP_EXEC);
+}
+
+int spawn_helper(const struct spawn_helper_opts *o, struct spawned *ret, char **ret_error)
+{
+	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, pidfd, r;
+	struct child_report rep;
+	pid_t parent = getpid(), pid;
+	ssize_t n;
+
+	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+		r = negative_errno();
+		goto out_close;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		goto out_close;
+	}
+	if (pid == 0) {
+		close(status[0]);
+		helper_child(o, parent, status[1], outp[1]);
+	}
+	pidfd = pidfd_open_(pid);
+	status[1] = safe_close(status[1]);
+	outp[1] = safe_close(outp[1]);
+	do
+		n = read(status[0], &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(rep) || pidfd < 0) {
+		waitpid(pid, NULL, 0);
+		r = pidfd < 0 ? pidfd : rep.error > 0 ? -rep.error : -EIO;
+		if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
+					  pidfd < 0 ? "watch (pidfd_open)"
+					  : rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start",
+					  o->argv[0], strerror(-r)) < 0)
+			*ret_error = NULL;
+		safe_close(pidfd);
+		goto out_close;
+	}
+	close(status[0]);
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = -1, .stderr_fd = outp[0] };
+	return 0;
+
+out_close:
+	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1] }, i = 0; i < 4; i++)
+		safe_close(fd[i]);
+	return r;
+}
