@@ -17,6 +17,7 @@
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/host/host.h"
 #include "supervisor/host/trust.h"
+#include "supervisor/launch/platform.h"
 
 /*
  * The stock profiles: where `make install` puts them, and beside the binary when it runs from its build tree, so
@@ -194,7 +195,10 @@ int cmd_argv(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_strv_free_ char **args = NULL;
-	const char *root = host_sysfs_root();
+	_cleanup_free_ char *error = NULL;
+	struct profile_argv_opts opts = { .sysfs_root = host_sysfs_root(),
+					  .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 };
+	struct platform pl;
 	bool done;
 	int r;
 
@@ -202,11 +206,18 @@ int cmd_argv(int argc, char **argv)
 	if (r != 0 || done)
 		return r;
 
+	/* The firmware the profile's "firmware" finds on this host, and the NVRAM in the VM's state directory. */
+	platform_init(&pl, p, NULL);
+	r = platform_find(&pl, &error);
+	if (r < 0) {
+		log_error("%s", error ?: strerror(-r));
+		platform_done(&pl);
+		return r == -ENOENT ? EX_UNAVAILABLE : r == -ENXIO ? EX_CONFIG : EX_OSERR;
+	}
 	/* The line `run` starts: as root, with the images as fds (see run.c). */
-	r = profile_argv(p,
-			 &(struct profile_argv_opts){ .sysfs_root = root,
-						      .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 },
-			 &args);
+	platform_argv_opts(&pl, &opts);
+	r = profile_argv(p, &opts, &args);
+	platform_done(&pl);
 	if (r < 0) {
 		log_error_errno(r, "Failed to build the QEMU command line: %m");
 		return EX_OSERR;
