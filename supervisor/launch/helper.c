@@ -19,6 +19,7 @@ uint64_t helper_start_time(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long t = 0;
+	char state = 0;
 	ssize_t n;
 	int fd;
 
@@ -33,10 +34,11 @@ uint64_t helper_start_time(pid_t pid)
 	buf[n] = 0;
 	/* The command's name may hold spaces and parentheses: the fields after it begin at the last ')'. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &t) != 1)
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &state, &t) != 2)
 		return 0;
-	return t;
+	/* A zombie has ended already; only its reaping is left, to whoever its parent is now. */
+	return state == 'Z' || state == 'X' ? 0 : t;
 }
 
 int helper_start(struct helpers *hs, const char *name, const struct spawn_helper_opts *o, char **ret_error)

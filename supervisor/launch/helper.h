@@ -73,7 +73,7 @@ void helpers_clear(struct helpers *hs);
 int helper_run(const char *name, const struct spawn_helper_opts *o, uint64_t deadline, char **ret_output,
 	       char **ret_error);
 
-/* /proc/PID/stat's starttime (clock ticks since boot), or 0 when the process is gone. */
+/* /proc/PID/stat's starttime (clock ticks since boot), or 0 when the process is gone (or a zombie). */
 uint64_t helper_start_time(pid_t pid);
 
 /*

@@ -9,7 +9,9 @@
 #                                   kernel and initramfs are built (runs tests/e2e/setup.sh when not)
 #   linux_guest_json SCRIPT [MEM]   the profile keys that boot it: "memory", "accel", "serial" (a file in $LG_WORK),
 #                                   "display" none, and "extra_args" with the kernel, the initramfs, their command line
-#                                   and the two 9p shares; add a profile's own keys after it
+#                                   and the two 9p shares; add a profile's own keys after it. $LG_KERNEL replaces the
+#                                   kernel (build/e2e/kernel may be a PVH vmlinux, which UEFI cannot boot:
+#                                   linux_guest_efi_kernel gives Debian's bzImage with its EFI stub)
 #   linux_guest_exit                the script's exit status, from the guest's console (E2E-EXIT=N), or 125
 #   linux_guest_console             the guest's console so far
 
@@ -31,7 +33,12 @@ linux_guest_json() {
 	case $script in /*) ;; *) script=$LG_TOP/$script ;; esac
 	append="console=ttyS0 quiet mitigations=off panic=-1 rdinit=/init e2e_script=$script e2e_work=$LG_WORK e2e_dir=$LG_DIR e2e_vgpuvm=/bin/false e2e_top=$LG_TOP"
 	printf '"memory": "%s", "accel": "tcg", "serial": "file:%s/console", "display": {"type": "none"}, "extra_args": ["-kernel", "%s", "-initrd", "%s", "-append", "%s", "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap", "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot", "-fsdev", "local,id=work,path=%s,security_model=none", "-device", "virtio-9p-pci,fsdev=work,mount_tag=work"]' \
-		"$mem" "$LG_WORK" "$LG_DIR/kernel" "$LG_DIR/initrd.cpio.gz" "$append" "$LG_WORK"
+		"$mem" "$LG_WORK" "${LG_KERNEL:-$LG_DIR/kernel}" "$LG_DIR/initrd.cpio.gz" "$append" "$LG_WORK"
+}
+
+# Debian's kernel image, which has the EFI stub, for a guest booted through UEFI.
+linux_guest_efi_kernel() {
+	echo "/boot/vmlinuz-$(cat "$LG_DIR/kver")"
 }
 
 linux_guest_console() {
