@@ -254,8 +254,7 @@ int firmware_find(const char *machine, bool secure_boot, struct firmware *ret, c
 	}
 	return errmsg(ret_error, -ENOENT,
 		      "no UEFI firmware%s for machine \"%s\" (x86_64) is described in %s; install it (Debian: apt-get install "
-		      "%s)%s",
+		      "%s)",
 		      secure_boot ? " with Secure Boot and enrolled keys" : " without enrolled Secure Boot keys", machine,
-		      where ?: "no directory", FIRMWARE_PACKAGE,
-		      secure_boot ? "" : ", or use \"q35\" if only firmware that requires SMM is installed");
+		      where ?: "no directory", FIRMWARE_PACKAGE);
 }
