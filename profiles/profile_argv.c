@@ -22,7 +22,7 @@ struct builder {
 static void add_owned(struct builder *b, char *s)
 {
 	if (b->error || !s) {
-		b->error = -ENOMEM;
+		b->error = b->error ?: -ENOMEM;
 		free(s);
 		return;
 	}
