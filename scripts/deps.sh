@@ -10,8 +10,9 @@ for g in $groups; do
 	build) pkgs="$pkgs gcc make pkg-config libjson-c-dev uuid-dev libseccomp-dev libcap-ng-dev go-md2man" ;;
 	# Unit tests, golden files, bats system tests against a real QEMU under TCG, and the tiny guest for the
 	# power-button test (Debian's kernel and an initramfs with a static init); strace for the fixtures' self-test;
-	# man-db for the docs tests, which render each manual page with `man --warnings`.
-	test) pkgs="$pkgs libcmocka-dev bats jq python3 file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db" ;;
+	# man-db for the docs tests, which render each manual page with `man --warnings`; UEFI (ovmf, with QEMU's firmware
+	# descriptors) and a TPM (swtpm, and swtpm_setup with swtpm_localca) for the platform tests.
+	test) pkgs="$pkgs libcmocka-dev bats jq python3 file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db ovmf swtpm swtpm-tools" ;;
 	# The real kernel mdev path: sample drivers built from linux-source, a GL display under Xvfb.
 	e2e) pkgs="$pkgs linux-headers-amd64 linux-source busybox-static cpio xvfb xauth x11-utils libgl1-mesa-dri libegl1 qemu-system-gui xz-utils libpng-dev" ;;
 	*) echo "deps.sh: unknown group '$g' (build, test, e2e)" >&2; exit 64 ;;
