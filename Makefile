@@ -122,10 +122,12 @@ demo: deps
 
 # Speed and memory against the targets in the README: vgpuvm beside the same QEMU driven by a minimal QMP client.
 # The runtime directory is on tmpfs, as /run and $$XDG_RUNTIME_DIR are on a real system.
+# The second profile has UEFI and a TPM, with a state directory of its own: QEMU's uid passes through $$d to it.
 bench: deps
 	$(MAKE) all helpers
-	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && VGPUVM_RUNTIME_DIR=$$d $(BUILD)/helpers/bench \
-		$(CURDIR)/$(BUILD)/vgpuvm tests/bench/plain-tcg.json; r=$$?; rm -rf $$d; exit $$r
+	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && chmod 0711 $$d && VGPUVM_RUNTIME_DIR=$$d \
+		VGPUVM_STATE_DIR=$$d/state $(BUILD)/helpers/bench $(CURDIR)/$(BUILD)/vgpuvm tests/bench/plain-tcg.json 31 \
+		tests/bench/uefi-tpm.json; r=$$?; rm -rf $$d; exit $$r
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR)

@@ -314,6 +314,17 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		       &s, &error);
 	/* QEMU has its own copies now, or failed to start: the supervisor keeps none. */
 	close_files(files, n_files);
+	/* The helpers started while QEMU did: a helper that did not get to run leaves QEMU without its device. */
+	code = run_platform_confirm(&sp->pl);
+	if (code != 0) {
+		if (r >= 0) {
+			kill_and_reap(s.pid, s.pidfd);
+			close(s.pidfd);
+			safe_close(s.stdout_fd);
+			safe_close(s.stderr_fd);
+		}
+		return code;
+	}
 	if (r == -ENOENT || r == -EACCES || r == -ENOEXEC) {
 		log_error("Failed to start QEMU: %s; check \"qemu\" in the profile", error ?: strerror(-r));
 		return EX_UNAVAILABLE;

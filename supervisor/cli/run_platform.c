@@ -95,6 +95,17 @@ int run_platform_start(struct platform *pl, struct record *rec, run_save_fn save
 	return 0;
 }
 
+int run_platform_confirm(struct platform *pl)
+{
+	_cleanup_free_ char *error = NULL;
+	int r = platform_confirm_helpers(pl, &error);
+
+	if (r == 0)
+		return 0;
+	log_error("Failed to start a helper of the VM: %s", error ?: strerror(-r));
+	return r == -ENOENT || r == -EACCES || r == -ENOEXEC ? EX_UNAVAILABLE : r == -EPERM ? EX_NOPERM : EX_OSERR;
+}
+
 void run_platform_stop(struct platform *pl, struct record *rec, run_save_fn save, void *userdata)
 {
 	struct helpers *hs = &pl->helpers;

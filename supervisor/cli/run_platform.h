@@ -20,6 +20,9 @@ int run_platform_prepare(struct platform *pl, struct record *rec, run_save_fn sa
 /* Starts this try's helpers, each recorded once it runs. Returns 0 or an exit code. */
 int run_platform_start(struct platform *pl, struct record *rec, run_save_fn save, void *userdata);
 
+/* Says whether every helper of this try got to run, once QEMU started beside them. Returns 0 or an exit code. */
+int run_platform_confirm(struct platform *pl);
+
 /* Stops this try's helpers once QEMU is gone, says how each ended, and takes them out of the record. */
 void run_platform_stop(struct platform *pl, struct record *rec, run_save_fn save, void *userdata);
 

@@ -41,22 +41,48 @@ uint64_t helper_start_time(pid_t pid)
 	return state == 'Z' || state == 'X' ? 0 : t;
 }
 
-int helper_start(struct helpers *hs, const char *name, const struct spawn_helper_opts *o, char **ret_error)
+int helper_start(struct helpers *hs, const char *name, const struct spawn_helper_opts *o)
 {
 	struct spawned s;
 	struct helper *h;
-	int r;
+	int r, status_fd;
 
 	if (hs->n >= HELPERS_MAX)
 		return -E2BIG;
-	r = spawn_helper(o, &s, ret_error);
+	r = spawn_helper_begin(o, &s, &status_fd);
 	if (r < 0)
 		return r;
 	h = &hs->h[hs->n++];
-	*h = (struct helper){ .pid = s.pid, .pidfd = s.pidfd, .out_fd = s.stderr_fd };
+	*h = (struct helper){ .pid = s.pid, .pidfd = s.pidfd, .out_fd = s.stderr_fd, .status_fd = status_fd };
 	snprintf(h->name, sizeof(h->name), "%s", name);
+	/* Set at the fork; the exec does not change it. */
 	h->start_time = helper_start_time(s.pid);
 	return 0;
+}
+
+int helpers_confirm(struct helpers *hs, char **ret_error)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < hs->n; i++) {
+		struct helper *h = &hs->h[i];
+		struct spawned s = { .pid = h->pid, .pidfd = h->pidfd, .stdout_fd = -1, .stderr_fd = h->out_fd };
+		int k;
+
+		if (h->status_fd < 0)
+			continue;
+		k = spawn_helper_finish(&s, TAKE_FD(h->status_fd), h->name, r == 0 ? ret_error : NULL);
+		if (k == 0)
+			continue;
+		/* spawn_helper_finish() reaped it and closed its fds. */
+		h->pidfd = s.pidfd;
+		h->out_fd = s.stderr_fd;
+		h->exited = true;
+		h->exit_info = (siginfo_t){ .si_code = CLD_EXITED, .si_status = 127 };
+		if (r == 0)
+			r = k;
+	}
+	return r;
 }
 
 static void keep_line(struct helper *h, const char *line, helper_line_fn fn, void *userdata)
@@ -205,6 +231,7 @@ void helpers_clear(struct helpers *hs)
 		}
 		safe_close(h->pidfd);
 		safe_close(h->out_fd);
+		safe_close(h->status_fd);
 		for (size_t k = 0; k < HELPER_TAIL_LINES; k++)
 			free(h->tail[k]);
 	}
@@ -218,9 +245,13 @@ int helper_run(const char *name, const struct spawn_helper_opts *o, uint64_t dea
 	struct helper *h;
 	int r;
 
-	r = helper_start(&hs, name, o, ret_error);
-	if (r < 0)
+	r = helper_start(&hs, name, o);
+	if (r == 0)
+		r = helpers_confirm(&hs, ret_error);
+	if (r < 0) {
+		helpers_clear(&hs);
 		return r;
+	}
 	h = &hs.h[0];
 	wait_all(&hs, deadline, NULL, NULL);
 	if (!h->exited) {

@@ -25,6 +25,7 @@ struct helper {
 	pid_t pid;
 	int pidfd;	     /* -1 once reaped */
 	int out_fd;	     /* its stdout and stderr, non-blocking; -1 at EOF */
+	int status_fd;	     /* its exec-status pipe until helpers_confirm(), then -1 */
 	uint64_t start_time; /* /proc/PID/stat's starttime: with the pid, what tells it apart from a reused pid */
 	bool exited;
 	siginfo_t exit_info; /* from waitid(), once exited */
@@ -42,8 +43,17 @@ struct helpers {
 /* Called with each whole line a helper writes. */
 typedef void (*helper_line_fn)(void *userdata, const struct helper *h, const char *line);
 
-/* Starts a helper named name and adds it to hs. Returns 0, or a negative errno with *ret_error (spawn_helper()'s). */
-int helper_start(struct helpers *hs, const char *name, const struct spawn_helper_opts *o, char **ret_error);
+/*
+ * Starts a helper named name and adds it to hs, without waiting for its exec (spawn_helper_begin()): QEMU is started
+ * meanwhile, and helpers_confirm() then says whether each helper got to run. Returns 0 or a negative errno.
+ */
+int helper_start(struct helpers *hs, const char *name, const struct spawn_helper_opts *o);
+
+/*
+ * Waits until every helper started has exec'd. Returns 0, or the first failure's negative errno with *ret_error
+ * naming the helper and the step that failed; that helper is reaped (exited, with status 127).
+ */
+int helpers_confirm(struct helpers *hs, char **ret_error);
 
 /* Reads what the helper wrote, until it would block or ends; each whole line goes to fn (which may be NULL). */
 void helper_read(struct helper *h, helper_line_fn fn, void *userdata);

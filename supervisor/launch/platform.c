@@ -113,6 +113,11 @@ int platform_start_helpers(struct platform *pl, char **ret_error)
 	return swtpm_start(&pl->helpers, pl->state_dir, pl->p, &pl->tpm, pl->id, pl->env, &pl->tpm_qemu_fd, ret_error);
 }
 
+int platform_confirm_helpers(struct platform *pl, char **ret_error)
+{
+	return helpers_confirm(&pl->helpers, ret_error);
+}
+
 void platform_argv_opts(const struct platform *pl, struct profile_argv_opts *opts)
 {
 	if (pl->p->firmware != PROFILE_FIRMWARE_UEFI)

@@ -50,8 +50,11 @@ int platform_find(struct platform *pl, char **ret_error);
  */
 int platform_prepare(struct platform *pl, char **ret_error);
 
-/* Starts this try's helpers (swtpm). */
+/* Starts this try's helpers (swtpm), without waiting for them: platform_confirm_helpers() does, once QEMU started. */
 int platform_start_helpers(struct platform *pl, char **ret_error);
+
+/* Whether every helper got to run (helpers_confirm()). */
+int platform_confirm_helpers(struct platform *pl, char **ret_error);
 
 /*
  * QEMU's part: when as_fds (QEMU runs as another user), the firmware's code and the NVRAM (read-only, read-write) are

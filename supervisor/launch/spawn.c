@@ -306,12 +306,10 @@ static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t pare
 	child_fail(status_fd, STEP_EXEC);
 }
 
-int spawn_helper(const struct spawn_helper_opts *o, struct spawned *ret, char **ret_error)
+int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd)
 {
 	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, pidfd, r;
-	struct child_report rep;
 	pid_t parent = getpid(), pid;
-	ssize_t n;
 
 	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
 		r = negative_errno();
@@ -326,30 +324,48 @@ int spawn_helper(const struct spawn_helper_opts *o, struct spawned *ret, char **
 		close(status[0]);
 		helper_child(o, parent, status[1], outp[1]);
 	}
+	/* Right after fork, as for QEMU. A helper that cannot be watched is killed: nothing would reap it. */
 	pidfd = pidfd_open_(pid);
-	status[1] = safe_close(status[1]);
-	outp[1] = safe_close(outp[1]);
-	do
-		n = read(status[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
-	if (n == sizeof(rep) || pidfd < 0) {
+	close(status[1]);
+	close(outp[1]);
+	if (pidfd < 0) {
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		r = pidfd < 0 ? pidfd : rep.error > 0 ? -rep.error : -EIO;
-		if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
-					  pidfd < 0 ? "watch (pidfd_open)"
-					  : rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start",
-					  o->argv[0], strerror(-r)) < 0)
-			*ret_error = NULL;
-		safe_close(pidfd);
-		goto out_close;
+		close(status[0]);
+		close(outp[0]);
+		return pidfd;
 	}
-	close(status[0]);
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
 	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = -1, .stderr_fd = outp[0] };
+	*ret_status_fd = status[0];
 	return 0;
 
 out_close:
 	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1] }, i = 0; i < 4; i++)
 		safe_close(fd[i]);
+	return r;
+}
+
+int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char **ret_error)
+{
+	struct child_report rep;
+	ssize_t n;
+	int r;
+
+	do
+		n = read(status_fd, &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	close(status_fd);
+	if (n != sizeof(rep))
+		return 0;
+	/* It failed before exec and is exiting: reap it here, there is nothing to watch. */
+	waitpid(s->pid, NULL, 0);
+	r = rep.error > 0 ? -rep.error : -EIO;
+	if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
+				  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start", name,
+				  strerror(-r)) < 0)
+		*ret_error = NULL;
+	s->pidfd = safe_close(s->pidfd);
+	s->stderr_fd = safe_close(s->stderr_fd);
 	return r;
 }

@@ -49,9 +49,16 @@ struct spawn_helper_opts {
 };
 
 /*
- * Forks and execs a helper as spawn_qemu() does QEMU: the parent-death signal (set again after the change of uid),
+ * Forks a helper that execs as spawn_qemu()'s QEMU does: the parent-death signal (set again after the change of uid),
  * a session of its own, the default signals, stdin from /dev/null, stdout and stderr into one pipe (*ret's
  * stderr_fd, non-blocking; stdout_fd is -1), no other fd than o->fds, then the identity, NO_NEW_PRIVS and the filter.
- * Returns once the exec has happened or failed, as spawn_qemu().
+ * Returns at once, without waiting for the exec: so that QEMU starts while the helper does. *ret_status_fd is the
+ * exec-status pipe that spawn_helper_finish() reads.
  */
-int spawn_helper(const struct spawn_helper_opts *o, struct spawned *ret, char **ret_error);
+int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd);
+
+/*
+ * Waits until the helper of spawn_helper_begin() has exec'd (0) or failed: then its negative errno, with *ret_error
+ * saying which step failed for name; the helper is reaped and s's fds closed. Closes status_fd.
+ */
+int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char **ret_error);

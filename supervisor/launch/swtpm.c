@@ -161,10 +161,9 @@ int swtpm_start(struct helpers *hs, const char *state_path, const struct profile
 	argv[n] = NULL;
 	r = helper_start(hs, "swtpm",
 			 &(struct spawn_helper_opts){ .path = b->swtpm, .argv = argv, .envp = envp, .fds = &ours,
-						      .n_fds = 1, .id = id, .no_spawn = true },
-			 ret_error);
+						      .n_fds = 1, .id = id, .no_spawn = true });
 	if (r < 0)
-		return r;
+		return errmsg(ret_error, r, "cannot start swtpm: %s", strerror(-r));
 	*ret_qemu_fd = TAKE_FD(qemus);
 	return 0;
 }

@@ -38,7 +38,8 @@ int swtpm_setup_state(int state_fd, const char *state_path, const struct profile
 
 /*
  * Starts `swtpm socket` on the state made above, as QEMU's user with no capabilities, NO_NEW_PRIVS, the no-spawn
- * filter and swtpm's own seccomp filter, and adds it to hs. *ret_qemu_fd gets QEMU's end of its control channel.
+ * filter and swtpm's own seccomp filter, and adds it to hs (helpers_confirm() says whether it got to run).
+ * *ret_qemu_fd gets QEMU's end of its control channel.
  */
 int swtpm_start(struct helpers *hs, const char *state_path, const struct profile *p, const struct swtpm_binaries *b,
 		const struct identity *id, char **envp, int *ret_qemu_fd, char **ret_error);

@@ -358,12 +358,11 @@ static void test_helpers(void **state)
 
 	/* Ones that run: read, stopped with SIGTERM, or SIGKILL for one that ignores it. */
 	assert_int_equal(helper_start(&hs, "sleeper", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_sleep,
-										   .envp = env, .no_spawn = true },
-				      NULL),
+										   .envp = env, .no_spawn = true }),
 			 0);
-	assert_int_equal(helper_start(&hs, "stubborn", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_trap, .envp = env },
-				      NULL),
+	assert_int_equal(helper_start(&hs, "stubborn", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_trap, .envp = env }),
 			 0);
+	assert_int_equal(helpers_confirm(&hs, NULL), 0);
 	assert_int_equal(hs.n, 2);
 	assert_true(hs.h[0].start_time > 0);
 	/* The stubborn one ignores SIGTERM once it said so. */
@@ -386,10 +385,23 @@ static void test_helpers(void **state)
 	helpers_clear(&hs);
 	assert_int_equal(hs.n, 0);
 
+	/* One that cannot be executed says so when confirmed, and is reaped then. */
+	{
+		_cleanup_free_ char *error = NULL;
+
+		assert_int_equal(helper_start(&hs, "ghost", &(struct spawn_helper_opts){ .path = "/nonexistent/ghost",
+											 .argv = sh_sleep, .envp = env }),
+				 0);
+		assert_int_equal(helpers_confirm(&hs, &error), -ENOENT);
+		assert_string_equal(error, "cannot execute ghost: No such file or directory");
+		assert_true(hs.h[0].exited);
+		assert_int_equal(hs.h[0].pidfd, -1);
+		helpers_clear(&hs);
+	}
+
 	/* A leftover of a dead supervisor, with its start time right, is killed. */
 	assert_int_equal(helper_start(&hs, "sleeper", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_sleep,
-										   .envp = env },
-				      NULL),
+										   .envp = env }),
 			 0);
 	assert_int_equal(helper_kill_leftover(hs.h[0].pid, hs.h[0].start_time), 1);
 	helpers_stop(&hs, deadline_after(5 * USEC_PER_SEC), NULL, NULL);
