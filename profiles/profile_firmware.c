@@ -129,7 +129,8 @@ int profile_firmware_parse(json_object *v, struct profile *p, bool machine_given
 		return r;
 	if (json_object_object_get_ex(v, "secure_boot", &t)) {
 		if (!json_object_is_type(t, json_type_boolean))
-			return bad(ret_field, ret_msg, "firmware.secure_boot", "expected true or false, got %s", shown(t));
+			return bad(ret_field, ret_msg, "firmware.secure_boot", "expected true or false, got %s",
+				   shown(t));
 		p->secure_boot = json_object_get_boolean(t);
 	}
 	if (p->secure_boot && p->firmware != PROFILE_FIRMWARE_UEFI)
@@ -145,10 +146,11 @@ int profile_firmware_parse(json_object *v, struct profile *p, bool machine_given
 		free(p->machine);
 		p->machine = q35;
 	} else if (!profile_machine_is_q35(p->machine))
-		return bad(ret_field, ret_msg, "firmware.secure_boot",
-			   "Secure Boot needs the q35 machine (with SMM), not \"%s\"; set \"machine\": \"q35\" or remove "
-			   "\"machine\"",
-			   p->machine);
+		return bad(
+		    ret_field, ret_msg, "firmware.secure_boot",
+		    "Secure Boot needs the q35 machine (with SMM), not \"%s\"; set \"machine\": \"q35\" or remove "
+		    "\"machine\"",
+		    p->machine);
 	return 0;
 }
 
@@ -166,7 +168,8 @@ int profile_tpm_parse(json_object *v, struct profile *p, const char **ret_field,
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_object))
-		return bad(ret_field, ret_msg, "tpm", "expected true, false or {\"version\": \"2.0\"}, got %s", shown(v));
+		return bad(ret_field, ret_msg, "tpm", "expected true, false or {\"version\": \"2.0\"}, got %s",
+			   shown(v));
 	if ((r = check_object_keys(v, "tpm", profile_tpm_keys, ret_field, ret_msg)) < 0)
 		return r;
 	p->tpm = PROFILE_TPM_2_0;

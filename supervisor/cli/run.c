@@ -785,7 +785,8 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 || (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
+	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
@@ -814,7 +815,8 @@ int cmd_run(int argc, char **argv)
 			log_warning("vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
 				    "guest memory and needs %s, or the guest's display is scrambled", lim);
 		/* The helpers start first, so that they come up while the kernel makes the mdev. */
-		if ((code = run_platform_start(&s.pl, &s.rec, save_record, &s)) != 0 || (code = make_mdev(&s, &error)) != 0)
+		if ((code = run_platform_start(&s.pl, &s.rec, save_record, &s)) != 0 ||
+		    (code = make_mdev(&s, &error)) != 0)
 			goto out_remove_mdev;
 	}
 

@@ -47,7 +47,9 @@ int run_platform_prepare(struct platform *pl, struct record *rec, run_save_fn sa
 	}
 	if (pl->fw.code)
 		log_info("UEFI firmware: %s, from %s%s", pl->fw.code, pl->fw.descriptor,
-			 pl->fw.secure_boot ? " (Secure Boot, with SMM)" : pl->fw.smm ? " (with SMM)" : "");
+			 pl->fw.secure_boot ? " (Secure Boot, with SMM)"
+			 : pl->fw.smm	    ? " (with SMM)"
+					    : "");
 	if (!pl->state_dir)
 		return 0;
 	snprintf(rec->state_dir, sizeof(rec->state_dir), "%s", pl->state_dir);
@@ -90,7 +92,9 @@ int run_platform_start(struct platform *pl, struct record *rec, run_save_fn save
 		save(userdata);
 	if (r < 0) {
 		log_error("Failed to start a helper of the VM: %s", error ?: strerror(-r));
-		return r == -ENOENT || r == -EACCES || r == -ENOEXEC ? EX_UNAVAILABLE : r == -EPERM ? EX_NOPERM : EX_OSERR;
+		return r == -ENOENT || r == -EACCES || r == -ENOEXEC ? EX_UNAVAILABLE
+		       : r == -EPERM				     ? EX_NOPERM
+								     : EX_OSERR;
 	}
 	return 0;
 }

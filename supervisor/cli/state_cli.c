@@ -14,20 +14,22 @@
 #include "util/macro.h"
 
 static const char forget_usage[] =
-	"Usage: vgpuvm forget NAME [--yes]\n"
-	"\n"
-	"Removes VM NAME's state directory, which `run` keeps between runs and `cleanup` never touches: its UEFI NVRAM\n"
-	"(the guest's EFI variables, its boot entries) and its TPM's state (the keys the guest sealed in it, which are\n"
-	"lost with it). Refuses while the VM runs. Asks first; --yes does not (and is needed without a terminal).\n"
-	"Exits 0 when the state is gone (or there was none), 1 when the answer was no.\n";
+    "Usage: vgpuvm forget NAME [--yes]\n"
+    "\n"
+    "Removes VM NAME's state directory, which `run` keeps between runs and `cleanup` never touches: its UEFI NVRAM\n"
+    "(the guest's EFI variables, its boot entries) and its TPM's state (the keys the guest sealed in it, which are\n"
+    "lost with it). Refuses while the VM runs. Asks first; --yes does not (and is needed without a terminal).\n"
+    "Exits 0 when the state is gone (or there was none), 1 when the answer was no.\n";
 
 /* Asks on the terminal; true for "y" or "yes". */
 static bool confirm(const char *name, const char *path)
 {
 	char answer[16] = "";
 
-	fprintf(stderr, "Remove VM %s's state in %s (its EFI variables and its TPM's keys, which cannot be recovered)? "
-		"[y/N] ", name, path);
+	fprintf(stderr,
+		"Remove VM %s's state in %s (its EFI variables and its TPM's keys, which cannot be recovered)? "
+		"[y/N] ",
+		name, path);
 	fflush(stderr);
 	if (!fgets(answer, sizeof(answer), stdin))
 		return false;
@@ -60,7 +62,8 @@ int cmd_forget(int argc, char **argv)
 			yes = true;
 			break;
 		default:
-			return log_error("vgpuvm forget: unknown option '%s'; see 'vgpuvm forget --help'", argv[optind - 1]),
+			return log_error("vgpuvm forget: unknown option '%s'; see 'vgpuvm forget --help'",
+					 argv[optind - 1]),
 			       EX_USAGE;
 		}
 	if (optind + 1 != argc)
@@ -70,7 +73,8 @@ int cmd_forget(int argc, char **argv)
 		return log_error("\"%s\" is not a VM name", name), EX_USAGE;
 	r = state_path(name, &path);
 	if (r == -ENXIO)
-		return log_error("No state directory: neither XDG_STATE_HOME nor HOME is set; set one, or VGPUVM_STATE_DIR"),
+		return log_error(
+			   "No state directory: neither XDG_STATE_HOME nor HOME is set; set one, or VGPUVM_STATE_DIR"),
 		       EX_CONFIG;
 	if (r < 0)
 		return log_error_errno(r, "Failed to find the state directory: %m"), EX_OSERR;
@@ -79,7 +83,8 @@ int cmd_forget(int argc, char **argv)
 		return 0;
 	}
 	if (!yes && !isatty(STDIN_FILENO))
-		return log_error("vgpuvm forget: %s's state (%s) would be lost for good; say so with --yes", name, path),
+		return log_error("vgpuvm forget: %s's state (%s) would be lost for good; say so with --yes", name,
+				 path),
 		       EX_USAGE;
 
 	/* The VM's runtime lock, held while the state goes: no `run` of it can start meanwhile. */
@@ -94,7 +99,8 @@ int cmd_forget(int argc, char **argv)
 	if (r == -EPERM)
 		return log_error("%s", error ?: strerror(-r)), EX_NOPERM;
 	if (r == -ENXIO)
-		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
+		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"),
+		       EX_CONFIG;
 	if (r < 0)
 		return log_error_errno(r, "Failed to take VM %s's lock: %m", name), EX_CANTCREAT;
 	error = mfree(error);

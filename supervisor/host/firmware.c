@@ -68,8 +68,8 @@ static const char *get_str(json_object *o, const char *key)
 	json_object *v;
 
 	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
+		   ? json_object_get_string(v)
+		   : NULL;
 }
 
 /* Whether a target of the descriptor is x86_64 with a machine glob that type matches. */
@@ -89,7 +89,8 @@ static bool fits_machine(json_object *d, const char *type)
 		for (size_t k = 0; k < json_object_array_length(machines); k++) {
 			json_object *m = json_object_array_get_idx(machines, k);
 
-			if (json_object_is_type(m, json_type_string) && fnmatch(json_object_get_string(m), type, 0) == 0)
+			if (json_object_is_type(m, json_type_string) &&
+			    fnmatch(json_object_get_string(m), type, 0) == 0)
 				return true;
 		}
 	}
@@ -233,7 +234,8 @@ int firmware_find(const char *machine, bool secure_boot, struct firmware *ret, c
 			_cleanup_json_ json_object *d = dfd >= 0 ? read_descriptor(dfd, e[i].name) : NULL;
 			struct firmware f;
 
-			if (!d || !json_object_is_type(d, json_type_object) || !fits(d, type, q35, secure_boot, pass, &f))
+			if (!d || !json_object_is_type(d, json_type_object) ||
+			    !fits(d, type, q35, secure_boot, pass, &f))
 				continue;
 			if (asprintf(&f.descriptor, "%s/%s", dirs[e[i].dir], e[i].name) < 0)
 				f.descriptor = NULL;
@@ -252,9 +254,10 @@ int firmware_find(const char *machine, bool secure_boot, struct firmware *ret, c
 		free(where);
 		where = w;
 	}
-	return errmsg(ret_error, -ENOENT,
-		      "no UEFI firmware%s for machine \"%s\" (x86_64) is described in %s; install it (Debian: apt-get install "
-		      "%s)",
-		      secure_boot ? " with Secure Boot and enrolled keys" : " without enrolled Secure Boot keys", machine,
-		      where ?: "no directory", FIRMWARE_PACKAGE);
+	return errmsg(
+	    ret_error, -ENOENT,
+	    "no UEFI firmware%s for machine \"%s\" (x86_64) is described in %s; install it (Debian: apt-get install "
+	    "%s)",
+	    secure_boot ? " with Secure Boot and enrolled keys" : " without enrolled Secure Boot keys", machine,
+	    where ?: "no directory", FIRMWARE_PACKAGE);
 }

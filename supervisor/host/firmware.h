@@ -17,8 +17,8 @@ struct firmware {
 	char *code_format;    /* "raw" or "qcow2" */
 	char *nvram_template; /* copied once into the VM's state as its NVRAM (unit 1) */
 	char *nvram_format;
-	bool smm;	      /* the firmware requires SMM: the machine gets smm=on */
-	bool secure_boot;     /* Secure Boot is enforced: its keys are enrolled */
+	bool smm;	  /* the firmware requires SMM: the machine gets smm=on */
+	bool secure_boot; /* Secure Boot is enforced: its keys are enrolled */
 };
 
 /*

@@ -74,7 +74,8 @@ static int open_base(char **ret_path, char **ret_error)
 	int r, fd;
 
 	if ((r = state_base(&base)) < 0)
-		return r == -ENXIO ? errmsg(ret_error, r, "no state directory: neither XDG_STATE_HOME nor HOME is set; set "
+		return r == -ENXIO ? errmsg(ret_error, r,
+					    "no state directory: neither XDG_STATE_HOME nor HOME is set; set "
 					    "one, or VGPUVM_STATE_DIR")
 				   : r;
 	/* Root's base is 0755, so that QEMU's user can reach its own VM's directory; a user's is the user's alone. */
@@ -118,7 +119,8 @@ static int chown_tree(int dir_fd, uid_t uid, gid_t gid, unsigned depth, char **r
 
 			if (depth >= STATE_DEPTH_MAX)
 				r = -ELOOP;
-			else if ((sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			else if ((sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+				 0)
 				r = negative_errno();
 			else
 				r = chown_tree(sub, uid, gid, depth + 1, ret_bad);
@@ -150,24 +152,29 @@ int state_open(const char *name, uid_t uid, gid_t gid, uid_t *ret_previous_uid, 
 		return errmsg(ret_error, negative_errno(), "cannot make the state directory %s/%s: %m", base, name);
 	fd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
-		return errmsg(ret_error, -EPERM, "%s/%s is not a directory (a symlink, or another kind of file); vgpuvm "
-			      "keeps a VM's state only in a directory it made: move it away", base, name);
+		return errmsg(ret_error, -EPERM,
+			      "%s/%s is not a directory (a symlink, or another kind of file); vgpuvm "
+			      "keeps a VM's state only in a directory it made: move it away",
+			      base, name);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return errmsg(ret_error, negative_errno(), "cannot open the state directory %s/%s: %m", base, name);
 	/* Only root (or this user) can make entries in the base: whoever owns NAME now was given it by vgpuvm. */
 	if (st.st_uid != uid || st.st_gid != gid || (st.st_mode & 07777) != 0700) {
 		if (geteuid() != 0 && st.st_uid != geteuid())
-			return errmsg(ret_error, -EPERM, "the state directory %s/%s is owned by uid %ld, not you", base, name,
-				      (long)st.st_uid);
+			return errmsg(ret_error, -EPERM, "the state directory %s/%s is owned by uid %ld, not you", base,
+				      name, (long)st.st_uid);
 		r = chown_tree(fd, uid, gid, 0, &bad);
 		if (r == -EMLINK)
-			return errmsg(ret_error, -EPERM, "%s/%s/%s has other hard links; vgpuvm gives QEMU's user nothing "
-				      "that is also elsewhere: remove it", base, name, bad ?: "?");
+			return errmsg(ret_error, -EPERM,
+				      "%s/%s/%s has other hard links; vgpuvm gives QEMU's user nothing "
+				      "that is also elsewhere: remove it",
+				      base, name, bad ?: "?");
 		if (r < 0)
-			return errmsg(ret_error, r, "cannot give the state directory %s/%s to uid %ld: %s (at %s)", base,
-				      name, (long)uid, strerror(-r), bad ?: ".");
+			return errmsg(ret_error, r, "cannot give the state directory %s/%s to uid %ld: %s (at %s)",
+				      base, name, (long)uid, strerror(-r), bad ?: ".");
 		if (fchmod(fd, 0700) < 0)
-			return errmsg(ret_error, negative_errno(), "cannot chmod the state directory %s/%s: %m", base, name);
+			return errmsg(ret_error, negative_errno(), "cannot chmod the state directory %s/%s: %m", base,
+				      name);
 	}
 	if (ret_previous_uid)
 		*ret_previous_uid = st.st_uid == 0 && uid != 0 ? uid : st.st_uid;
@@ -229,7 +236,8 @@ static int write_new(int dir_fd, const char *name, int src_fd, const char *buf, 
 	if (r == 0 && (fchown(fd, uid, gid) < 0 || fsync(fd) < 0))
 		r = negative_errno();
 	/* Without replacing, a file that appeared meanwhile wins: it is the VM's. */
-	if (r == 0 && (replace ? renameat(dir_fd, tmp, dir_fd, name) : renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE)) < 0)
+	if (r == 0 && (replace ? renameat(dir_fd, tmp, dir_fd, name)
+			       : renameat2(dir_fd, tmp, dir_fd, name, RENAME_NOREPLACE)) < 0)
 		r = errno == EEXIST ? 0 : negative_errno();
 	unlinkat(dir_fd, tmp, 0);
 	return r;

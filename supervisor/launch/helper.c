@@ -273,7 +273,8 @@ int helper_kill_leftover(pid_t pid, uint64_t start_time)
 
 	if (pid <= 0 || start_time == 0)
 		return 0;
-	/* The pidfd first, then the start time: the process checked is the one signalled, whatever happens to the pid. */
+	/* The pidfd first, then the start time: the process checked is the one signalled, whatever happens to the pid.
+	 */
 	pidfd = pidfd_open_(pid);
 	if (pidfd < 0 || helper_start_time(pid) != start_time)
 		return 0;

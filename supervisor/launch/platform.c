@@ -37,15 +37,19 @@ int platform_find(struct platform *pl, char **ret_error)
 	const struct profile *p = pl->p;
 	int r;
 
-	if (p->firmware == PROFILE_FIRMWARE_UEFI && (r = firmware_find(p->machine, p->secure_boot, &pl->fw, ret_error)) < 0)
+	if (p->firmware == PROFILE_FIRMWARE_UEFI &&
+	    (r = firmware_find(p->machine, p->secure_boot, &pl->fw, ret_error)) < 0)
 		return r;
 	if (p->tpm != PROFILE_TPM_NONE && (r = swtpm_find(&pl->tpm, ret_error)) < 0)
 		return r;
 	if (keeps_state(p)) {
 		if ((r = state_path(p->name, &pl->state_dir)) < 0)
-			return r == -ENXIO ? errmsg(ret_error, r, "no state directory: neither XDG_STATE_HOME nor HOME is set; "
-						    "set one, or VGPUVM_STATE_DIR") : r;
-		if (p->firmware == PROFILE_FIRMWARE_UEFI && asprintf(&pl->nvram, "%s/%s", pl->state_dir, FIRMWARE_NVRAM_FILE) < 0)
+			return r == -ENXIO ? errmsg(ret_error, r,
+						    "no state directory: neither XDG_STATE_HOME nor HOME is set; "
+						    "set one, or VGPUVM_STATE_DIR")
+					   : r;
+		if (p->firmware == PROFILE_FIRMWARE_UEFI &&
+		    asprintf(&pl->nvram, "%s/%s", pl->state_dir, FIRMWARE_NVRAM_FILE) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -70,16 +74,19 @@ static int prepare_nvram(struct platform *pl, char **ret_error)
 	vars = state_open_file(pl->state_fd, FIRMWARE_NVRAM_FILE, O_RDONLY, pl->id->uid);
 	if (vars < 0)
 		return errmsg(ret_error, vars == -EPERM ? vars : vars, "%s: %s", pl->nvram,
-			      vars == -EPERM ? "not a regular file of one link that QEMU's user owns; vgpuvm will not hand "
-					       "it to QEMU (move it away, or `vgpuvm forget` the VM)"
-					     : strerror(-vars));
+			      vars == -EPERM
+				  ? "not a regular file of one link that QEMU's user owns; vgpuvm will not hand "
+				    "it to QEMU (move it away, or `vgpuvm forget` the VM)"
+				  : strerror(-vars));
 	/* Firmware of another size cannot use these variables: say so rather than let QEMU fail. */
-	if (fstat(tmpl, &a) == 0 && fstat(vars, &b) == 0 && a.st_size != b.st_size && !strcmp(pl->fw.nvram_format, "raw"))
-		return errmsg(ret_error, -EXDEV,
-			      "the VM's NVRAM %s is %lld bytes, but the firmware's template %s is %lld: the firmware is "
-			      "another one than when the NVRAM was made; `vgpuvm forget %s` starts afresh (its variables "
-			      "are lost)",
-			      pl->nvram, (long long)b.st_size, pl->fw.nvram_template, (long long)a.st_size, pl->p->name);
+	if (fstat(tmpl, &a) == 0 && fstat(vars, &b) == 0 && a.st_size != b.st_size &&
+	    !strcmp(pl->fw.nvram_format, "raw"))
+		return errmsg(
+		    ret_error, -EXDEV,
+		    "the VM's NVRAM %s is %lld bytes, but the firmware's template %s is %lld: the firmware is "
+		    "another one than when the NVRAM was made; `vgpuvm forget %s` starts afresh (its variables "
+		    "are lost)",
+		    pl->nvram, (long long)b.st_size, pl->fw.nvram_template, (long long)a.st_size, pl->p->name);
 	return 0;
 }
 
@@ -155,8 +162,10 @@ int platform_qemu_files(struct platform *pl, bool as_fds, int *files, size_t *n,
 		if (r < 0)
 			return errmsg(ret_error, r, "the firmware %s (from %s): %s", pl->fw.code, pl->fw.descriptor,
 				      error ?: strerror(-r));
-		if ((r = push(files, n, max, state_open_file(pl->state_fd, FIRMWARE_NVRAM_FILE, O_RDONLY, pl->id->uid))) < 0 ||
-		    (r = push(files, n, max, state_open_file(pl->state_fd, FIRMWARE_NVRAM_FILE, O_RDWR, pl->id->uid))) < 0)
+		if ((r = push(files, n, max,
+			      state_open_file(pl->state_fd, FIRMWARE_NVRAM_FILE, O_RDONLY, pl->id->uid))) < 0 ||
+		    (r = push(files, n, max, state_open_file(pl->state_fd, FIRMWARE_NVRAM_FILE, O_RDWR, pl->id->uid))) <
+			0)
 			return errmsg(ret_error, r, "the NVRAM %s: %s", pl->nvram, strerror(-r));
 	}
 	if (pl->tpm_qemu_fd >= 0) {

@@ -39,8 +39,10 @@ int swtpm_find(struct swtpm_binaries *ret, char **ret_error)
 		const char *which = b.swtpm ? "swtpm_setup" : "swtpm";
 
 		swtpm_binaries_done(&b);
-		return r == -ENOENT ? errmsg(ret_error, r, "the profile has a \"tpm\", but %s is not in PATH; install it "
-					     "(Debian: apt-get install %s)", which, SWTPM_PACKAGES)
+		return r == -ENOENT ? errmsg(ret_error, r,
+					     "the profile has a \"tpm\", but %s is not in PATH; install it "
+					     "(Debian: apt-get install %s)",
+					     which, SWTPM_PACKAGES)
 				    : r;
 	}
 	if (qemu_probe_find("swtpm_localca", &b.localca) == -ENOMEM) {
@@ -63,18 +65,23 @@ static int write_config(int ca_fd, const char *ca_path, const struct swtpm_binar
 	_cleanup_free_ char *setup = NULL, *localca = NULL;
 	int r;
 
-	if (b->localca && asprintf(&localca, "statedir = %1$s\nsigningkey = %1$s/signkey.pem\n"
-				   "issuercert = %1$s/issuercert.pem\ncertserial = %1$s/certserial\n", ca_path) < 0)
+	if (b->localca && asprintf(&localca,
+				   "statedir = %1$s\nsigningkey = %1$s/signkey.pem\n"
+				   "issuercert = %1$s/issuercert.pem\ncertserial = %1$s/certserial\n",
+				   ca_path) < 0)
 		return -ENOMEM;
-	if (b->localca ? asprintf(&setup, "create_certs_tool = %s\ncreate_certs_tool_config = %s/swtpm-localca.conf\n"
+	if (b->localca ? asprintf(&setup,
+				  "create_certs_tool = %s\ncreate_certs_tool_config = %s/swtpm-localca.conf\n"
 				  "create_certs_tool_options = %s/swtpm-localca.options\nactive_pcr_banks = sha256\n",
 				  b->localca, ca_path, ca_path) < 0
 		       : !(setup = strdup("active_pcr_banks = sha256\n")))
 		return -ENOMEM;
 	/* The platform certificate names who made the platform: vgpuvm's QEMU. */
 	if ((localca && ((r = state_write_file(ca_fd, "swtpm-localca.conf", localca, id->uid, id->gid)) < 0 ||
-			 (r = state_write_file(ca_fd, "swtpm-localca.options", "--platform-manufacturer vgpuvm\n"
-					       "--platform-version 2.1\n--platform-model QEMU\n", id->uid, id->gid)) < 0)) ||
+			 (r = state_write_file(ca_fd, "swtpm-localca.options",
+					       "--platform-manufacturer vgpuvm\n"
+					       "--platform-version 2.1\n--platform-model QEMU\n",
+					       id->uid, id->gid)) < 0)) ||
 	    (r = state_write_file(ca_fd, "swtpm_setup.conf", setup, id->uid, id->gid)) < 0)
 		return r;
 	return 0;
@@ -91,14 +98,15 @@ int swtpm_setup_state(int state_fd, const char *state_path, const struct profile
 
 	tpm_fd = state_subdir(state_fd, SWTPM_STATE_SUBDIR, id->uid, id->gid);
 	if (tpm_fd < 0)
-		return errmsg(ret_error, tpm_fd, "cannot make %s/%s: %s", state_path, SWTPM_STATE_SUBDIR, strerror(-tpm_fd));
+		return errmsg(ret_error, tpm_fd, "cannot make %s/%s: %s", state_path, SWTPM_STATE_SUBDIR,
+			      strerror(-tpm_fd));
 	if (state_has(tpm_fd, state_file(p)))
 		return 0;
 	ca_fd = state_subdir(state_fd, CA_SUBDIR, id->uid, id->gid);
 	if (ca_fd < 0)
 		return errmsg(ret_error, ca_fd, "cannot make %s/%s: %s", state_path, CA_SUBDIR, strerror(-ca_fd));
-	if (asprintf(&tpm, "%s/%s", state_path, SWTPM_STATE_SUBDIR) < 0 || asprintf(&ca, "%s/%s", state_path, CA_SUBDIR) < 0 ||
-	    asprintf(&conf, "%s/swtpm_setup.conf", ca) < 0)
+	if (asprintf(&tpm, "%s/%s", state_path, SWTPM_STATE_SUBDIR) < 0 ||
+	    asprintf(&ca, "%s/%s", state_path, CA_SUBDIR) < 0 || asprintf(&conf, "%s/swtpm_setup.conf", ca) < 0)
 		return -ENOMEM;
 	if ((r = write_config(ca_fd, ca, b, id)) < 0)
 		return errmsg(ret_error, r, "cannot write swtpm_setup's configuration in %s: %s", ca, strerror(-r));
@@ -121,12 +129,13 @@ int swtpm_setup_state(int state_fd, const char *state_path, const struct profile
 		       &(struct spawn_helper_opts){ .path = b->setup, .argv = argv, .envp = envp, .id = id },
 		       deadline_after(SETUP_TIMEOUT), &out, ret_error);
 	if (r == -ETIMEDOUT)
-		return errmsg(ret_error, r, "swtpm_setup did not finish in %llu s", (unsigned long long)(SETUP_TIMEOUT / USEC_PER_SEC));
+		return errmsg(ret_error, r, "swtpm_setup did not finish in %llu s",
+			      (unsigned long long)(SETUP_TIMEOUT / USEC_PER_SEC));
 	if (r < 0)
 		return r;
 	if (r != 0 || !state_has(tpm_fd, state_file(p)))
-		return errmsg(ret_error, -EIO, "swtpm_setup failed (exit status %d) to make the TPM's state in %s%s%s", r,
-			      tpm, out ? "; its last words:\n" : "", out ?: "");
+		return errmsg(ret_error, -EIO, "swtpm_setup failed (exit status %d) to make the TPM's state in %s%s%s",
+			      r, tpm, out ? "; its last words:\n" : "", out ?: "");
 	return 1;
 }
 
@@ -159,9 +168,10 @@ int swtpm_start(struct helpers *hs, const char *state_path, const struct profile
 	argv[n++] = "--seccomp";
 	argv[n++] = "action=kill";
 	argv[n] = NULL;
-	r = helper_start(hs, "swtpm",
-			 &(struct spawn_helper_opts){ .path = b->swtpm, .argv = argv, .envp = envp, .fds = &ours,
-						      .n_fds = 1, .id = id, .no_spawn = true });
+	r = helper_start(
+	    hs, "swtpm",
+	    &(struct spawn_helper_opts){
+		.path = b->swtpm, .argv = argv, .envp = envp, .fds = &ours, .n_fds = 1, .id = id, .no_spawn = true });
 	if (r < 0)
 		return errmsg(ret_error, r, "cannot start swtpm: %s", strerror(-r));
 	*ret_qemu_fd = TAKE_FD(qemus);

@@ -46,12 +46,13 @@ static struct profile *parse(const char *json, char **ret_error)
 static void test_parse(void **state)
 {
 	_cleanup_profile_ struct profile *a = parse("{\"memory\": \"1G\"}", NULL);
-	_cleanup_profile_ struct profile *b = parse("{\"memory\": \"1G\", \"firmware\": \"uefi\", \"tpm\": true}", NULL);
+	_cleanup_profile_ struct profile *b =
+	    parse("{\"memory\": \"1G\", \"firmware\": \"uefi\", \"tpm\": true}", NULL);
 	_cleanup_profile_ struct profile *c =
-		parse("{\"memory\": \"1G\", \"firmware\": {\"secure_boot\": true}, \"tpm\": {\"version\": \"1.2\"}}", NULL);
-	_cleanup_profile_ struct profile *d =
-		parse("{\"memory\": \"1G\", \"machine\": \"pc-q35-7.2\", \"firmware\": {\"type\": \"uefi\", \"secure_boot\": true}}",
-		      NULL);
+	    parse("{\"memory\": \"1G\", \"firmware\": {\"secure_boot\": true}, \"tpm\": {\"version\": \"1.2\"}}", NULL);
+	_cleanup_profile_ struct profile *d = parse("{\"memory\": \"1G\", \"machine\": \"pc-q35-7.2\", \"firmware\": "
+						    "{\"type\": \"uefi\", \"secure_boot\": true}}",
+						    NULL);
 	_cleanup_profile_ struct profile *e = parse("{\"memory\": \"1G\", \"firmware\": null, \"tpm\": false}", NULL);
 
 	(void)state;
@@ -113,10 +114,12 @@ static bool has_arg(char **argv, const char *a)
 
 static void test_argv(void **state)
 {
-	_cleanup_profile_ struct profile *p =
-		parse("{\"memory\": \"1G\", \"firmware\": \"uefi\", \"tpm\": true, \"disks\": [{\"file\": \"/d,1\"}]}", NULL);
+	_cleanup_profile_ struct profile *p = parse(
+	    "{\"memory\": \"1G\", \"firmware\": \"uefi\", \"tpm\": true, \"disks\": [{\"file\": \"/d,1\"}]}", NULL);
 	_cleanup_profile_ struct profile *bios = parse("{\"memory\": \"1G\", \"tpm\": true}", NULL);
-	struct profile_argv_opts o = { .firmware_code = "/fw/CODE,1.fd", .firmware_code_format = "raw", .nvram = "/st/vm/nvram.fd",
+	struct profile_argv_opts o = { .firmware_code = "/fw/CODE,1.fd",
+				       .firmware_code_format = "raw",
+				       .nvram = "/st/vm/nvram.fd",
 				       .nvram_format = "raw" };
 	_cleanup_strv_free_ char **byname = NULL, **byfd = NULL, **b = NULL;
 	char **none = NULL;
@@ -162,8 +165,8 @@ static void write_file(const char *dir, const char *name, const char *text)
 }
 
 #define DESCRIPTOR(code, vars, machines, features)                                                                     \
-	"{\"interface-types\": [\"uefi\"], \"mapping\": {\"device\": \"flash\", \"executable\": {\"filename\": \"" code \
-	"\", \"format\": \"raw\"}, \"nvram-template\": {\"filename\": \"" vars "\", \"format\": \"raw\"}}, "          \
+	"{\"interface-types\": [\"uefi\"], \"mapping\": {\"device\": \"flash\", \"executable\": {\"filename\": "       \
+	"\"" code "\", \"format\": \"raw\"}, \"nvram-template\": {\"filename\": \"" vars "\", \"format\": \"raw\"}}, " \
 	"\"targets\": [{\"architecture\": \"x86_64\", \"machines\": [" machines "]}], \"features\": [" features "]}"
 
 static void test_firmware_find(void **state)
@@ -187,7 +190,8 @@ static void test_firmware_find(void **state)
 	write_file(dir, "50-secure.json",
 		   DESCRIPTOR("/e/CODE.secboot.fd", "/e/VARS.fd", "\"pc-q35-*\"", "\"requires-smm\", \"secure-boot\""));
 	write_file(dir, "60-plain.json", DESCRIPTOR("/e/CODE.fd", "/e/VARS.fd", "\"pc-i440fx-*\", \"pc-q35-*\"", ""));
-	write_file(dir, "10-aarch64.json", "{\"interface-types\": [\"uefi\"], \"targets\": [{\"architecture\": \"aarch64\"}]}");
+	write_file(dir, "10-aarch64.json",
+		   "{\"interface-types\": [\"uefi\"], \"targets\": [{\"architecture\": \"aarch64\"}]}");
 	write_file(dir, "20-broken.json", "{not json");
 	write_file(dir, "README", "not a descriptor");
 
@@ -319,8 +323,9 @@ static void test_record(void **state)
 	assert_string_equal(back.state_dir, "/var/lib/vgpuvm/vm");
 	assert_int_equal(back.state_uid, 61234);
 	/* A helper without its start time could be anyone's process: the record is not believed. */
-	write_file(tmpdir, RECORD_FILE, "{\"name\": \"vm\", \"created\": false, \"supervisor_pid\": 1, "
-					 "\"helpers\": [{\"name\": \"swtpm\", \"pid\": 1}]}");
+	write_file(tmpdir, RECORD_FILE,
+		   "{\"name\": \"vm\", \"created\": false, \"supervisor_pid\": 1, "
+		   "\"helpers\": [{\"name\": \"swtpm\", \"pid\": 1}]}");
 	assert_int_equal(record_read(tmpdir, &back), -EBADMSG);
 	/* Nor one that names nothing to undo or keep. */
 	write_file(tmpdir, RECORD_FILE, "{\"name\": \"vm\", \"created\": false, \"supervisor_pid\": 1}");
@@ -357,10 +362,12 @@ static void test_helpers(void **state)
 	assert_non_null(strstr(out, "  sh: line 1\n  sh: line 2\n  sh: no newline"));
 
 	/* Ones that run: read, stopped with SIGTERM, or SIGKILL for one that ignores it. */
-	assert_int_equal(helper_start(&hs, "sleeper", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_sleep,
-										   .envp = env, .no_spawn = true }),
+	assert_int_equal(helper_start(&hs, "sleeper",
+				      &(struct spawn_helper_opts){
+					  .path = "/bin/sh", .argv = sh_sleep, .envp = env, .no_spawn = true }),
 			 0);
-	assert_int_equal(helper_start(&hs, "stubborn", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_trap, .envp = env }),
+	assert_int_equal(helper_start(&hs, "stubborn",
+				      &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_trap, .envp = env }),
 			 0);
 	assert_int_equal(helpers_confirm(&hs, NULL), 0);
 	assert_int_equal(hs.n, 2);
@@ -389,8 +396,9 @@ static void test_helpers(void **state)
 	{
 		_cleanup_free_ char *error = NULL;
 
-		assert_int_equal(helper_start(&hs, "ghost", &(struct spawn_helper_opts){ .path = "/nonexistent/ghost",
-											 .argv = sh_sleep, .envp = env }),
+		assert_int_equal(helper_start(&hs, "ghost",
+					      &(struct spawn_helper_opts){
+						  .path = "/nonexistent/ghost", .argv = sh_sleep, .envp = env }),
 				 0);
 		assert_int_equal(helpers_confirm(&hs, &error), -ENOENT);
 		assert_string_equal(error, "cannot execute ghost: No such file or directory");
@@ -400,8 +408,8 @@ static void test_helpers(void **state)
 	}
 
 	/* A leftover of a dead supervisor, with its start time right, is killed. */
-	assert_int_equal(helper_start(&hs, "sleeper", &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_sleep,
-										   .envp = env }),
+	assert_int_equal(helper_start(&hs, "sleeper",
+				      &(struct spawn_helper_opts){ .path = "/bin/sh", .argv = sh_sleep, .envp = env }),
 			 0);
 	assert_int_equal(helper_kill_leftover(hs.h[0].pid, hs.h[0].start_time), 1);
 	helpers_stop(&hs, deadline_after(5 * USEC_PER_SEC), NULL, NULL);
@@ -429,8 +437,9 @@ static int remove_tmp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),	   cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_argv),
-		cmocka_unit_test(test_firmware_find), cmocka_unit_test(test_state),	cmocka_unit_test(test_record),
+		cmocka_unit_test(test_parse),	cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_argv),	cmocka_unit_test(test_firmware_find),
+		cmocka_unit_test(test_state),	cmocka_unit_test(test_record),
 		cmocka_unit_test(test_helpers),
 	};
 
