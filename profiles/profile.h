@@ -171,6 +171,21 @@ struct profile_boot {
 	bool menu;
 };
 
+/* The firmware QEMU boots: SeaBIOS (QEMU's own), or UEFI from QEMU's firmware descriptors. */
+enum profile_firmware {
+	PROFILE_FIRMWARE_BIOS,
+	PROFILE_FIRMWARE_UEFI,
+	PROFILE_FIRMWARE_MAX,
+};
+
+/* The TPM swtpm emulates for the guest, if any. */
+enum profile_tpm {
+	PROFILE_TPM_NONE,
+	PROFILE_TPM_2_0,
+	PROFILE_TPM_1_2,
+	PROFILE_TPM_MAX,
+};
+
 struct profile_shutdown {
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
@@ -208,6 +223,9 @@ struct profile {
 	struct profile_input input;
 	enum profile_audio audio;
 	struct profile_boot boot;
+	enum profile_firmware firmware;
+	bool secure_boot; /* UEFI with Secure Boot enforced (enrolled keys), which needs q35 with SMM */
+	enum profile_tpm tpm;
 };
 
 void profile_free(struct profile *p);

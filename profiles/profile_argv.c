@@ -24,7 +24,7 @@ struct builder {
 static void add_owned(struct builder *b, char *s)
 {
 	if (b->error || !s) {
-		b->error = -ENOMEM;
+		b->error = b->error ?: -ENOMEM;
 		free(s);
 		return;
 	}
@@ -363,6 +363,88 @@ static void add_audio(struct builder *b, const struct profile *p)
 	add(b, "hda-duplex,bus=vgpuvm-hda.0,audiodev=vgpuvm-audio");
 }
 
+/* The number of files profile_files() gives: the firmware's fds, then swtpm's socket, come after them all. */
+static size_t count_files(const struct profile *p)
+{
+	struct profile_file files[PROFILE_FILES_MAX];
+
+	return profile_files(p, files, ELEMENTSOF(files));
+}
+
+int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts)
+{
+	int base = opts ? opts->file_fd_base : 0;
+
+	if (p->tpm == PROFILE_TPM_NONE)
+		return -1;
+	if (base <= 0)
+		return PROFILE_FILE_FD_BASE;
+	return base + (int)count_files(p) + (p->firmware == PROFILE_FIRMWARE_UEFI ? PROFILE_FIRMWARE_FDS : 0);
+}
+
+/* OVMF's two flash chips: the code, read-only, and the VM's NVRAM, which the guest writes its variables into. */
+static void add_firmware(struct builder *b, const struct profile *p, const struct profile_argv_opts *opts)
+{
+	_cleanup_free_ char *code = NULL, *vars = NULL;
+	int base = opts ? opts->file_fd_base : 0;
+
+	if (p->firmware != PROFILE_FIRMWARE_UEFI)
+		return;
+	if (!opts || !opts->firmware_code || !opts->nvram) {
+		b->error = -EINVAL;
+		return;
+	}
+	if (base > 0) {
+		/* The sets after the drives' own: one per drive, from 1, and the cdrom's. */
+		unsigned set = (unsigned)p->n_disks + (p->cdrom ? 1 : 0) + 1;
+		int fd = base + (int)count_files(p);
+
+		add(b, "-add-fd");
+		addf(b, "fd=%d,set=%u,opaque=firmware-ro", fd, set);
+		add(b, "-add-fd");
+		addf(b, "fd=%d,set=%u,opaque=nvram-ro", fd + 1, set + 1);
+		add(b, "-add-fd");
+		addf(b, "fd=%d,set=%u,opaque=nvram-rw", fd + 2, set + 1);
+		if (asprintf(&code, "/dev/fdset/%u", set) < 0 || asprintf(&vars, "/dev/fdset/%u", set + 1) < 0)
+			code = vars = mfree(code);
+	} else {
+		code = escape_commas(opts->firmware_code);
+		vars = escape_commas(opts->nvram);
+	}
+	if (!code || !vars) {
+		b->error = -ENOMEM;
+		return;
+	}
+	add(b, "-drive");
+	addf(b, "if=pflash,format=%s,unit=0,readonly=on,file=%s", opts->firmware_code_format ?: "raw", code);
+	add(b, "-drive");
+	addf(b, "if=pflash,format=%s,unit=1,file=%s", opts->nvram_format ?: "raw", vars);
+	/* With SMM, only firmware in SMM may write the NVRAM: the guest's OS cannot change Secure Boot's keys. */
+	if (opts->smm) {
+		add(b, "-global");
+		add(b, "driver=cfi.pflash01,property=secure,value=on");
+	}
+}
+
+/*
+ * The TPM: QEMU talks to swtpm over a socket pair vgpuvm made (no path, no waiting for swtpm to listen). UEFI finds a
+ * TPM 2.0 on the CRB interface; SeaBIOS, and a TPM 1.2, need TIS.
+ */
+static void add_tpm(struct builder *b, const struct profile *p, const struct profile_argv_opts *opts)
+{
+	int fd = profile_tpm_fd(p, opts);
+
+	if (fd < 0)
+		return;
+	add(b, "-chardev");
+	addf(b, "socket,id=vgpuvm-tpm,fd=%d", fd);
+	add(b, "-tpmdev");
+	add(b, "emulator,id=vgpuvm-tpm,chardev=vgpuvm-tpm");
+	add(b, "-device");
+	add(b, p->firmware == PROFILE_FIRMWARE_UEFI && p->tpm == PROFILE_TPM_2_0 ? "tpm-crb,tpmdev=vgpuvm-tpm"
+										 : "tpm-tis,tpmdev=vgpuvm-tpm");
+}
+
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret)
 {
 	struct builder b = {};
@@ -386,7 +468,10 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	     profile_sandbox_action_to_string(p->sandbox[PROFILE_SANDBOX_SPAWN]),
 	     profile_sandbox_action_to_string(p->sandbox[PROFILE_SANDBOX_RESOURCECONTROL]));
 	add(&b, "-machine");
-	add(&b, p->machine);
+	if (opts && opts->smm && p->firmware == PROFILE_FIRMWARE_UEFI)
+		addf(&b, "%s,smm=on", p->machine);
+	else
+		add(&b, p->machine);
 	if (p->accel == PROFILE_ACCEL_KVM)
 		add(&b, "-enable-kvm");
 	else {
@@ -420,6 +505,8 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 		add_nic(&b, p, i, opts ? opts->file_fd_base : 0);
 	add_input(&b, p);
 	add_audio(&b, p);
+	add_firmware(&b, p, opts);
+	add_tpm(&b, p, opts);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);
 

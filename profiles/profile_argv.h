@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct profile;
 
@@ -22,6 +23,14 @@ struct profile_argv_opts {
 	int qmp_fd;		/* where the QMP socket will be in QEMU; 0: PROFILE_QMP_FD */
 	int file_fd_base;	/* >0: the files of profile_files() are open fds from this number on (-add-fd and
 				 * /dev/fdset/N); 0: QEMU opens them by path */
+	/* UEFI (the profile's "firmware"): the firmware's code and the VM's own NVRAM, as the host's firmware
+	 * descriptor and state directory give them. With file_fd_base, both are fds after profile_files()' (the code
+	 * read-only, the NVRAM read-only and read-write: PROFILE_FIRMWARE_FDS); otherwise QEMU opens these paths. */
+	const char *firmware_code;
+	const char *firmware_code_format; /* "raw" or "qcow2" */
+	const char *nvram;
+	const char *nvram_format;
+	bool smm; /* the firmware needs SMM (Secure Boot): -machine ...,smm=on */
 };
 
 /* How QEMU gets a file vgpuvm opens for it. */
@@ -32,6 +41,9 @@ enum profile_file_kind {
 	PROFILE_FILE_TAP,    /* a NIC's tap (the one vgpuvm makes on a bridge, or the user's): -netdev tap,fd=N */
 	PROFILE_FILE_KIND_MAX,
 };
+
+/* How many fds the firmware takes after profile_files()' when they are passed as fds. */
+#define PROFILE_FIRMWARE_FDS 3
 
 /* A file QEMU opens, which vgpuvm may open for it instead and pass as an fd. */
 struct profile_file {
@@ -58,6 +70,12 @@ size_t profile_files(const struct profile *p, struct profile_file *ret, size_t m
  * in profile_argv_opts: with "opregion": false, which QEMU 10 and later need written out.
  */
 bool profile_argv_wants_qemu_version(const struct profile *p);
+
+/*
+ * Where QEMU finds the control socket of its TPM's swtpm (a socket pair, no path): after every file vgpuvm passes as
+ * an fd, at PROFILE_FILE_FD_BASE when it passes none. vgpuvm's run puts it there; -1 when the profile has no TPM.
+ */
+int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts);
 
 /* Builds the NULL-terminated argv that `vgpuvm run` executes; argv[0] is the profile's qemu binary. */
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret);

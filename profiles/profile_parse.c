@@ -17,6 +17,7 @@
 #include "profiles/profile_devices.h"
 #include "profiles/profile_field.h"
 #include "profiles/profile_net.h"
+#include "profiles/profile_firmware.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -119,7 +120,7 @@ unsigned profile_edit_distance(const char *a, const char *b)
 static const char *const top_keys[] = { "$schema", "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
 					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
 					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox",
-					"net", "input", "audio", "boot", NULL };
+					"net", "input", "audio", "boot", "firmware", "tpm", NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
 					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
@@ -131,7 +132,8 @@ static const struct {
 	const char *prefix;
 	const char *const *keys;
 } nested_keys[] = { { "vgpu", vgpu_keys },	  { "display", display_keys },	{ "shutdown", shutdown_keys },
-		    { "sandbox", sandbox_keys }, { "input", profile_input_keys }, { "boot", profile_boot_keys } };
+		    { "sandbox", sandbox_keys }, { "input", profile_input_keys }, { "boot", profile_boot_keys },
+		    { "firmware", profile_firmware_keys }, { "tpm", profile_tpm_keys } };
 
 static int check_keys(struct profile_parse_ctx *c, json_object *o, const char *prefix, const char *const *keys)
 {
@@ -182,7 +184,8 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 	} tables[] = { { NULL, top_keys },	 { "vgpu", vgpu_keys },		{ "display", display_keys },
 		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys },
 		       { "net[]", profile_net_keys }, { "net[].forward[]", profile_forward_keys },
-		       { "input", profile_input_keys }, { "boot", profile_boot_keys } };
+		       { "input", profile_input_keys }, { "boot", profile_boot_keys },
+		       { "firmware", profile_firmware_keys }, { "tpm", profile_tpm_keys } };
 
 	for (size_t i = 0; i < ELEMENTSOF(tables); i++)
 		for (const char *const *k = tables[i].keys; *k; k++) {
@@ -707,6 +710,23 @@ static int parse_shutdown(struct profile_parse_ctx *c, json_object *o, struct pr
 	return 0;
 }
 
+/* "firmware" and "tpm" (profile_firmware.c), whose messages get the file's name and --set's note here. */
+static int parse_firmware_tpm(struct profile_parse_ctx *c, json_object *root, struct profile *p)
+{
+	_cleanup_free_ char *msg = NULL;
+	const char *field = NULL;
+	json_object *v;
+	int r = 0;
+
+	if (json_object_object_get_ex(root, "firmware", &v))
+		r = profile_firmware_parse(v, p, json_object_object_get_ex(root, "machine", NULL), &field, &msg);
+	if (r == 0 && json_object_object_get_ex(root, "tpm", &v))
+		r = profile_tpm_parse(v, p, &field, &msg);
+	if (r == -EINVAL)
+		return fail(c, field, "%s", msg);
+	return r;
+}
+
 /* The default name: the file's basename without ".json". */
 static int name_from_path(const char *path, char **ret)
 {
@@ -878,6 +898,8 @@ static int parse_root(struct profile_parse_ctx *c, json_object *root, struct pro
 	}
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
+		return r;
+	if ((r = parse_firmware_tpm(c, root, p)) < 0)
 		return r;
 	/* The rules across parts, and those of the vGPU's type (profile_check.c). */
 	return profile_check(p, &c->error);

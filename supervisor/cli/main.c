@@ -11,6 +11,7 @@
 #include "supervisor/log.h"
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/cli/run.h"
+#include "supervisor/cli/state_cli.h"
 #include "supervisor/host/trust.h"
 #include "supervisor/cli/types_cli.h"
 
@@ -30,6 +31,7 @@ static const struct command commands[] = {
 	{ "screenshot", cmd_screenshot, "save a running VM's display as PNG" },
 	{ "qmp", cmd_qmp, "pass one QMP command to a running VM's QEMU" },
 	{ "cleanup", cmd_cleanup, "undo what a supervisor that died left behind" },
+	{ "forget", cmd_forget, "remove a VM's state (its UEFI NVRAM, its TPM)" },
 	{ "doctor", cmd_doctor, "check the host for what a vGPU VM needs, and say how to fix it" },
 	{ "types", cmd_types, "list the host's mdev parents, vGPU types and mdevs" },
 };

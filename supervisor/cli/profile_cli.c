@@ -21,6 +21,7 @@
 #include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/trust.h"
 #include "util/time-util.h"
+#include "supervisor/launch/platform.h"
 
 /*
  * The stock profiles: where `make install` puts them, and beside the binary when it runs from its build tree, so
@@ -236,8 +237,10 @@ int cmd_argv(int argc, char **argv)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	_cleanup_strv_free_ char **args = NULL;
-	const char *root = host_sysfs_root();
-	unsigned qemu_version;
+	_cleanup_free_ char *error = NULL;
+	struct profile_argv_opts opts = { .sysfs_root = host_sysfs_root(),
+					  .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 };
+	struct platform pl;
 	bool done;
 	int r;
 
@@ -247,14 +250,20 @@ int cmd_argv(int argc, char **argv)
 	if ((r = cli_adopted_type(p, true)) != 0)
 		return r;
 	/* As root, QEMU is asked as nobody: root never runs the binary a profile names. */
-	qemu_version = cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
+	opts.qemu_version = cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
 
+	/* The firmware the profile's "firmware" finds on this host, and the NVRAM in the VM's state directory. */
+	platform_init(&pl, p, NULL);
+	r = platform_find(&pl, &error);
+	if (r < 0) {
+		log_error("%s", error ?: strerror(-r));
+		platform_done(&pl);
+		return r == -ENOENT ? EX_UNAVAILABLE : r == -ENXIO ? EX_CONFIG : EX_OSERR;
+	}
 	/* The line `run` starts: as root, with the images as fds (see run.c). */
-	r = profile_argv(p,
-			 &(struct profile_argv_opts){ .sysfs_root = root,
-						      .qemu_version = qemu_version,
-						      .file_fd_base = geteuid() == 0 ? PROFILE_FILE_FD_BASE : 0 },
-			 &args);
+	platform_argv_opts(&pl, &opts);
+	r = profile_argv(p, &opts, &args);
+	platform_done(&pl);
 	if (r < 0) {
 		log_error_errno(r, "Failed to build the QEMU command line: %m");
 		return EX_OSERR;

@@ -23,6 +23,7 @@
 #include "profiles/profile_argv.h"
 #include "profiles/profile_check.h"
 #include "profiles/profile_net.h"
+#include "profiles/profile_firmware.h"
 #include "qmp/qmp.h"
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
@@ -39,6 +40,7 @@
 #include "supervisor/launch/net.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/owner.h"
+#include "supervisor/launch/platform.h"
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/host/qemu_probe.h"
 #include "supervisor/host/record.h"
@@ -47,6 +49,7 @@
 #include "supervisor/vm/restart.h"
 #include "supervisor/cli/run.h"
 #include "supervisor/cli/run_devices.h"
+#include "supervisor/cli/run_platform.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/host/trust.h"
@@ -80,6 +83,7 @@ struct sup {
 	bool confined;	    /* the supervisor's own seccomp filter is in place */
 	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
+	struct platform pl; /* firmware, TPM, the state they keep, their helpers */
 };
 
 extern char **environ;
@@ -163,6 +167,9 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 						   ? json_object_new_string(profile_audio_to_string(s->p->audio))
 						   : NULL);
 	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
+	json_object_object_add(o, "firmware", json_object_new_string(profile_firmware_to_string(s->p->firmware)));
+	json_object_object_add(o, "state_dir", s->pl.state_dir ? json_object_new_string(s->pl.state_dir) : NULL);
+	json_object_object_add(o, "helpers", run_platform_helpers_json(&s->pl));
 	return o;
 }
 
@@ -187,16 +194,22 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 		control_error(s->ctl, client, m->id, "GenericError", "QEMU is not running (vgpuvm waits to restart it)");
 }
 
+/* Whether this run keeps a crash record: it made an mdev, lent a file, made or opened a tap, or has a state directory
+ * and helpers. */
+static bool recording(const struct sup *s)
+{
+	return s->m || s->rec.n_owned > 0 || s->rec.n_taps > 0 || s->pl.state_dir;
+}
+
 static void write_record(struct sup *s, pid_t qemu_pid);
 
-/* The record as it is now, for net_up() and net_down(). */
+/* The record as it is now, for net_up() and net_down(), and run_platform_*(). */
 static void save_record(void *userdata)
 {
 	struct sup *s = userdata;
 
 	write_record(s, s->rec.qemu_pid);
 }
-
 static void write_record(struct sup *s, pid_t qemu_pid)
 {
 	int r;
@@ -246,6 +259,9 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	_cleanup_console_ struct console *con = NULL;
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	int sv[2], r, code, files[PROFILE_FILES_MAX];
+	struct profile_argv_opts opts = { .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+					  .qemu_version = sp->qemu_version,
+					  .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 };
 	size_t n_files = 0;
 	struct vm_outcome out;
 	struct vm *vm = NULL;
@@ -280,10 +296,14 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 			}
 		}
 	}
-	r = profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
-							 .qemu_version = sp->qemu_version,
-							 .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 },
-			 &argv);
+	/* The firmware and its NVRAM after the images, as fds too; the TPM's socket in any case. */
+	r = platform_qemu_files(&sp->pl, sp->id.change, files, &n_files, ELEMENTSOF(files), &opts, &error);
+	if (r < 0) {
+		close_files(files, n_files);
+		log_error("Failed to open QEMU's files: %s", error ?: strerror(-r));
+		return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
+	}
+	r = profile_argv(p, &opts, &argv);
 	if (r < 0)
 		return close_files(files, n_files), log_error_errno(r, "Failed to build QEMU's command line: %m"), EX_OSERR;
 	env = identity_env(&sp->id, environ, p->env);
@@ -324,6 +344,17 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		       &s, &error);
 	/* QEMU has its own copies now, or failed to start: the supervisor keeps none. */
 	close_files(files, n_files);
+	/* The helpers started while QEMU did: a helper that did not get to run leaves QEMU without its device. */
+	code = run_platform_confirm(&sp->pl);
+	if (code != 0) {
+		if (r >= 0) {
+			kill_and_reap(s.pid, s.pidfd);
+			close(s.pidfd);
+			safe_close(s.stdout_fd);
+			safe_close(s.stderr_fd);
+		}
+		return code;
+	}
 	if (r == -ENOENT || r == -EACCES || r == -ENOEXEC) {
 		log_error("Failed to start QEMU: %s; check \"qemu\" in the profile", error ?: strerror(-r));
 		return EX_UNAVAILABLE;
@@ -336,7 +367,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	/* Only QEMU holds the pty's other end now: once it is gone, the pty says so. */
 	slave = safe_close(slave);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
-	if (m || sp->rec.n_taps)
+	if (recording(sp))
 		write_record(sp, s.pid);
 	confine_self(sp);
 
@@ -349,6 +380,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				      .err_fd = s.stderr_fd,
 				      .ctl = sp->ctl,
 				      .con = con,
+				      .helpers = &sp->pl.helpers,
 				      .status_fn = status_json,
 				      .status_userdata = sp },
 		   &vm);
@@ -385,10 +417,16 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 			hint = NULL;
 		if (hint)
 			log_error("hint: %s", hint);
+		/* A helper's death stopped the VM: that is a failure, which a restart policy may answer. */
+		if (out.helper_failed) {
+			log_error("the VM was stopped because %s, which it needs, ended", out.helper_failed);
+			code = EX_UNAVAILABLE;
+			*ret_stopped = false;
+		}
 	}
 	vm_free(vm);
 	close(s.pidfd);
-	if (m || sp->rec.n_taps)
+	if (recording(sp))
 		write_record(sp, 0);
 	return code;
 }
@@ -578,8 +616,8 @@ static int make_mdev(struct sup *s, char **error)
 	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted
 	 * one is recorded too (created: false): the record always says what the VM uses, and recovery leaves it be.
 	 */
-	s->rec = (struct record){ .created = !s->m->exists, .supervisor_pid = getpid() };
-	snprintf(s->rec.name, sizeof(s->rec.name), "%s", s->p->name);
+	s->rec.created = !s->m->exists;
+	s->rec.supervisor_pid = getpid();
 	memcpy(s->rec.uuid, s->m->uuid, sizeof(s->rec.uuid));
 	snprintf(s->rec.type, sizeof(s->rec.type), "%s", s->m->type);
 	snprintf(s->rec.parent, sizeof(s->rec.parent), "%s", s->m->parent ?: "");
@@ -654,6 +692,8 @@ static int run_tries(struct sup *s, char **error)
 		bool stopped, guest_off;
 
 		code = lend(s);
+		if (code == 0)
+			code = run_platform_start(&s->pl, &s->rec, save_record, s);
 		if (code != 0)
 			return code;
 		if ((code = run_net_up(s->p, &s->id, &s->rec, save_record, s, &s->net)) != 0)
@@ -661,6 +701,7 @@ static int run_tries(struct sup *s, char **error)
 		code = supervise(s, &stopped, &guest_off);
 		if (!run_net_down(s->p, &s->net, &s->rec, save_record, s) && code == 0)
 			code = EX_UNAVAILABLE;
+		run_platform_stop(&s->pl, &s->rec, save_record, s);
 		if (!give_back(s) && code == 0)
 			code = EX_NOPERM;
 		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
@@ -676,6 +717,8 @@ static int run_tries(struct sup *s, char **error)
 		notify("STATUS=restarting in %u s", d.delay);
 		if (wait_delay(s, deadline_after(d.delay * USEC_PER_SEC)))
 			return 0;
+		if ((code = run_platform_start(&s->pl, &s->rec, save_record, s)) != 0)
+			return code;
 		if (s->m && !s->m->exists && (code = make_mdev(s, error)) != 0)
 			return code;
 	}
@@ -761,6 +804,7 @@ int cmd_run(int argc, char **argv)
 	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1,
 			  .net = NET_TAPS_INIT };
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
+	platform_init(&s.pl, p, &s.id);
 
 	r = runtime_acquire(p->name, &s.rt, &holder, &error);
 	if (r == -EBUSY) {
@@ -796,7 +840,8 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 || (code = run_check_devices(p, &s.id)) != 0)
+	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
+	    (code = run_check_devices(p, &s.id)) != 0 || (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
@@ -836,7 +881,9 @@ int cmd_run(int argc, char **argv)
 		} else
 			log_warning("vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
 				    "guest memory and needs %s, or the guest's display is scrambled", lim);
-		if ((code = make_mdev(&s, &error)) != 0)
+		/* The helpers start first, so that they come up while the kernel makes the mdev. */
+		if ((code = run_platform_start(&s.pl, &s.rec, save_record, &s)) != 0 ||
+		    (code = make_mdev(&s, &error)) != 0)
 			goto out_remove_mdev;
 	}
 
@@ -846,6 +893,7 @@ int cmd_run(int argc, char **argv)
 	code = run_tries(&s, &error);
 
 out_remove_mdev:
+	run_platform_stop(&s.pl, &s.rec, save_record, &s);
 	if (!give_back(&s) && code == 0)
 		code = EX_NOPERM;
 	code = remove_mdev(&s, code);
@@ -861,9 +909,10 @@ out_release:
 	}
 	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
 	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
-	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0 && s.rec.n_taps == 0)
+	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0 && s.rec.n_taps == 0 && s.rec.n_helpers == 0)
 		record_remove(s.rt->dir);
 	runtime_release(s.rt);
+	platform_done(&s.pl);
 	identity_done(&s.id);
 	return code;
 }

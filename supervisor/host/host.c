@@ -94,3 +94,13 @@ char *host_render_node(const char *dev_root)
 	free(dir);
 	return found;
 }
+
+const char *const *host_firmware_dirs(void)
+{
+	static const char *const system[] = { "/usr/share/qemu/firmware", "/etc/qemu/firmware", NULL };
+	static const char *one[2];
+
+	if (!one[0])
+		root_from_env(&one[0], "VGPUVM_FIRMWARE_DIR", "");
+	return one[0][0] ? one : system;
+}

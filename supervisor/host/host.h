@@ -33,3 +33,10 @@ bool host_pid_alive(const char *proc_root, long pid);
 
 /* The first render node under DEV_ROOT/dri, as "dri/renderD128", or NULL. */
 char *host_render_node(const char *dev_root);
+
+/*
+ * The directories of QEMU's firmware descriptors (docs/interop/firmware.json), in rising priority: a descriptor in a
+ * later one replaces the same-named one of an earlier one. $VGPUVM_FIRMWARE_DIR, when set, is the only one. The list
+ * is static and NULL-terminated.
+ */
+const char *const *host_firmware_dirs(void);

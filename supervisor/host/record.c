@@ -63,6 +63,26 @@ int record_write(const char *dir, const struct record *r)
 		json_object_object_add(o, "taps", a);
 		json_object_object_add(o, "netns", json_object_new_int64((int64_t)r->netns));
 	}
+	if (r->n_helpers) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < r->n_helpers && i < RECORD_HELPERS_MAX; i++) {
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "name", json_object_new_string(r->helpers[i].name));
+			json_object_object_add(e, "pid", json_object_new_int64(r->helpers[i].pid));
+			json_object_object_add(e, "start_time", json_object_new_int64((int64_t)r->helpers[i].start_time));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "helpers", a);
+	}
+	if (r->state_dir[0]) {
+		json_object *st = json_object_new_object();
+
+		json_object_object_add(st, "dir", json_object_new_string(r->state_dir));
+		json_object_object_add(st, "uid", json_object_new_int64(r->state_uid));
+		json_object_object_add(o, "state", st);
+	}
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -287,7 +307,27 @@ int record_parse(const char *text, size_t len, struct record *ret)
 			return -EBADMSG;
 		rec.netns = (uint64_t)n;
 	}
-	if (rec.uuid[0] ? !uuid_valid(rec.uuid) || !plain_path(rec.sysfs_root) : rec.n_owned == 0 && rec.n_taps == 0)
+	if (json_object_object_get_ex(o, "helpers", &v) && json_object_is_type(v, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(v) && rec.n_helpers < RECORD_HELPERS_MAX; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			struct record_helper *h = &rec.helpers[rec.n_helpers];
+			int64_t pid, start;
+
+			copy_string(e, "name", h->name, sizeof(h->name));
+			if (!h->name[0] || !get_int(e, "pid", 1, INT32_MAX, &pid) || !get_int(e, "start_time", 1, INT64_MAX, &start))
+				return -EBADMSG;
+			h->pid = (pid_t)pid;
+			h->start_time = (uint64_t)start;
+			rec.n_helpers++;
+		}
+	if (json_object_object_get_ex(o, "state", &v) && json_object_is_type(v, json_type_object)) {
+		copy_string(v, "dir", rec.state_dir, sizeof(rec.state_dir));
+		if (!plain_path(rec.state_dir) || !get_int(v, "uid", 0, UINT32_MAX - 1, &n))
+			return -EBADMSG;
+		rec.state_uid = (uid_t)n;
+	}
+	if (rec.uuid[0] ? !uuid_valid(rec.uuid) || !plain_path(rec.sysfs_root)
+			: rec.n_owned == 0 && rec.n_taps == 0 && rec.n_helpers == 0 && !rec.state_dir[0])
 		return -EBADMSG;
 	*ret = rec;
 	return 0;

@@ -41,7 +41,17 @@ struct record_tap {
 
 #define RECORD_TAPS_MAX 8
 
-/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU or taps it made. */
+/* A helper process of the run (swtpm): the pid with its start time, so that a reused pid is never taken for it. */
+struct record_helper {
+	char name[32];
+	pid_t pid;
+	uint64_t start_time; /* /proc/PID/stat's starttime */
+};
+
+#define RECORD_HELPERS_MAX 4
+
+/* uuid is empty when the VM has no mdev and the record only names files lent to QEMU, taps it made, helpers or its
+ * state. */
 struct record {
 	char name[128];
 	char uuid[UUID_STRING_SIZE];
@@ -56,6 +66,10 @@ struct record {
 	struct record_tap taps[RECORD_TAPS_MAX];
 	unsigned n_taps;
 	uint64_t netns; /* the network namespace the taps are in (its inode; 0: not known) */
+	struct record_helper helpers[RECORD_HELPERS_MAX]; /* running now; a supervisor that died may have left them */
+	unsigned n_helpers;
+	char state_dir[512]; /* the VM's state directory, kept on every way out; empty when it has none */
+	uid_t state_uid;     /* whom it was given to for this run (QEMU's uid, which a dynamic uid may change) */
 };
 
 #define RECORD_FILE "record.json"

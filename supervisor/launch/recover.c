@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "supervisor/host/host.h"
 #include "supervisor/host/mdev.h"
+#include "supervisor/launch/helper.h"
 #include "supervisor/launch/owner.h"
 #include "supervisor/host/record.h"
 #include "supervisor/host/tap.h"
@@ -67,6 +69,27 @@ static int remove_taps(const struct record *rec, char **ret_error)
 	return 0;
 }
 
+/* Adds a sentence to what recover() says it did. */
+static void append_done(char **done, const char *fmt, ...) _printf_(2, 3);
+
+static void append_done(char **done, const char *fmt, ...)
+{
+	_cleanup_free_ char *s = NULL;
+	va_list ap;
+	char *t;
+	int r;
+
+	if (!done)
+		return;
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0 || asprintf(&t, "%s%s%s", *done ?: "", *done ? "; " : "", s) < 0)
+		return;
+	free(*done);
+	*done = t;
+}
+
 int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_error)
 {
 	_cleanup_free_ char *needle = NULL;
@@ -94,6 +117,16 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 	/* A record names the sysfs tree it wrote to; root writes to none that someone else controls. */
 	if (rec.uuid[0] && (r = trust_path(rec.sysfs_root, "the record's sysfs_root", ret_error)) < 0)
 		return r == -ENOENT ? errmsg(ret_error, r, "the record's sysfs_root %s does not exist", rec.sysfs_root) : r;
+	/*
+	 * Helpers got the parent-death signal with their supervisor; one that outlived it (stuck, or ignoring SIGTERM)
+	 * goes now. Their sockets were pairs, with no path; the VM's state directory stays, as on every way out.
+	 */
+	for (unsigned i = 0; i < rec.n_helpers; i++)
+		if (helper_kill_leftover(rec.helpers[i].pid, rec.helpers[i].start_time) > 0)
+			append_done(ret_done, "killed %s (pid %ld) left by supervisor pid %ld", rec.helpers[i].name,
+				    (long)rec.helpers[i].pid, (long)rec.supervisor_pid);
+	if (rec.state_dir[0])
+		append_done(ret_done, "kept the VM's state in %s", rec.state_dir);
 	/* What was lent to QEMU's user goes back first, in the reverse order of the run. */
 	for (unsigned i = rec.n_owned; i-- > 0;) {
 		r = owner_return(&rec.owned[i]);
@@ -120,9 +153,8 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 			r = mdev_remove(&m, deadline_after(10 * USEC_PER_SEC), ret_error);
 			if (r < 0)
 				return r;
-			if (ret_done && asprintf(ret_done, "removed mdev %s (type %s) left by supervisor pid %ld", rec.uuid,
-						 rec.type, (long)rec.supervisor_pid) < 0)
-				*ret_done = NULL;
+			append_done(ret_done, "removed mdev %s (type %s) left by supervisor pid %ld", rec.uuid, rec.type,
+				    (long)rec.supervisor_pid);
 		}
 	}
 	record_remove(dir);

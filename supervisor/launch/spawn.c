@@ -258,3 +258,120 @@ out_close:
 			close(fd[i]);
 	return r;
 }
+
+/* In a helper's child: the steps of child() above, for a helper's fds. */
+static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t parent, int status_fd, int out_fd)
+{
+	int moved[8], in, st, out;
+	sigset_t none;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setsid() < 0)
+		child_fail(status_fd, STEP_SESSION);
+
+	if (o->n_fds > ELEMENTSOF(moved))
+		child_fail(status_fd, STEP_FDS);
+	/* Above every target first, as in child(): 3 + n_fds is the status pipe's place. */
+	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	st = fcntl(status_fd, F_DUPFD_CLOEXEC, 10 + (int)o->n_fds);
+	out = fcntl(out_fd, F_DUPFD, 10 + (int)o->n_fds);
+	if (in < 0 || st < 0 || out < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = st;
+	for (size_t i = 0; i < o->n_fds; i++)
+		if ((moved[i] = fcntl(o->fds[i], F_DUPFD, 10 + (int)o->n_fds)) < 0)
+			child_fail(status_fd, STEP_FDS);
+	if (move_fd(in, STDIN_FILENO) < 0 || move_fd(out, STDOUT_FILENO) < 0 || move_fd(out, STDERR_FILENO) < 0)
+		child_fail(status_fd, STEP_FDS);
+	for (size_t i = 0; i < o->n_fds; i++)
+		if (move_fd(moved[i], 3 + (int)i) < 0)
+			child_fail(status_fd, STEP_FDS);
+	if (dup3(st, 3 + (int)o->n_fds, O_CLOEXEC) < 0)
+		child_fail(status_fd, STEP_FDS);
+	status_fd = 3 + (int)o->n_fds;
+	if (syscall(SYS_close_range, (unsigned)status_fd + 1, ~0U, 0U) < 0)
+		child_fail(status_fd, STEP_FDS);
+
+	drop_privileges(o->id, status_fd);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
+		child_fail(status_fd, STEP_SECCOMP);
+	environ = o->envp;
+	execv(o->path, o->argv);
+	child_fail(status_fd, STEP_EXEC);
+}
+
+int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd)
+{
+	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, pidfd, r;
+	pid_t parent = getpid(), pid;
+
+	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+		r = negative_errno();
+		goto out_close;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		goto out_close;
+	}
+	if (pid == 0) {
+		close(status[0]);
+		helper_child(o, parent, status[1], outp[1]);
+	}
+	/* Right after fork, as for QEMU. A helper that cannot be watched is killed: nothing would reap it. */
+	pidfd = pidfd_open_(pid);
+	close(status[1]);
+	close(outp[1]);
+	if (pidfd < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(status[0]);
+		close(outp[0]);
+		return pidfd;
+	}
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = -1, .stderr_fd = outp[0] };
+	*ret_status_fd = status[0];
+	return 0;
+
+out_close:
+	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1] }, i = 0; i < 4; i++)
+		safe_close(fd[i]);
+	return r;
+}
+
+int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char **ret_error)
+{
+	struct child_report rep;
+	ssize_t n;
+	int r;
+
+	do
+		n = read(status_fd, &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	close(status_fd);
+	if (n != sizeof(rep))
+		return 0;
+	/* It failed before exec and is exiting: reap it here, there is nothing to watch. */
+	waitpid(s->pid, NULL, 0);
+	r = rep.error > 0 ? -rep.error : -EIO;
+	if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
+				  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start", name,
+				  strerror(-r)) < 0)
+		*ret_error = NULL;
+	s->pidfd = safe_close(s->pidfd);
+	s->stderr_fd = safe_close(s->stderr_fd);
+	return r;
+}

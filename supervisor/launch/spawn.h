@@ -36,3 +36,29 @@ int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error
 
 int pidfd_open_(pid_t pid);
 int pidfd_send_signal_(int pidfd, int sig);
+
+/* A helper process QEMU needs (swtpm, virtiofsd): started before QEMU, confined as QEMU is. */
+struct spawn_helper_opts {
+	const char *path; /* the binary, found before the fork (an absolute path) */
+	char **argv;
+	char **envp;
+	const int *fds; /* the helper finds these at fd 3, 4, ... in order */
+	size_t n_fds;
+	const struct identity *id; /* QEMU's: the same uid, no capability, NO_NEW_PRIVS */
+	bool no_spawn;		   /* the filter of confine_no_spawn() (a helper that forks, as swtpm_setup, cannot) */
+};
+
+/*
+ * Forks a helper that execs as spawn_qemu()'s QEMU does: the parent-death signal (set again after the change of uid),
+ * a session of its own, the default signals, stdin from /dev/null, stdout and stderr into one pipe (*ret's
+ * stderr_fd, non-blocking; stdout_fd is -1), no other fd than o->fds, then the identity, NO_NEW_PRIVS and the filter.
+ * Returns at once, without waiting for the exec: so that QEMU starts while the helper does. *ret_status_fd is the
+ * exec-status pipe that spawn_helper_finish() reads.
+ */
+int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd);
+
+/*
+ * Waits until the helper of spawn_helper_begin() has exec'd (0) or failed: then its negative errno, with *ret_error
+ * saying which step failed for name; the helper is reaped and s's fds closed. Closes status_fd.
+ */
+int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char **ret_error);

@@ -21,6 +21,7 @@
 #include "supervisor/vm/hints.h"
 #include "supervisor/vm/loop.h"
 #include "supervisor/host/memlock.h"
+#include "supervisor/launch/helper.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/vm/passthrough.h"
@@ -58,6 +59,8 @@ struct vm {
 
 	struct control *ctl;	 /* the control socket, or NULL */
 	struct console *con;	 /* the serial console's relay, or NULL */
+	struct helpers *helpers; /* QEMU's helper processes, or NULL */
+	const char *helper_failed; /* the helper whose death stopped the VM */
 	vm_status_fn status_fn;
 	void *status_userdata;
 	struct pending *pending; /* commands sent to QEMU, awaiting replies */
@@ -115,6 +118,7 @@ int vm_new(const struct vm_opts *o, struct vm **ret)
 		.started_at = now_usec(),
 		.ctl = o->ctl,
 		.con = o->con,
+		.helpers = o->helpers,
 		.status_fn = o->status_fn,
 		.status_userdata = o->status_userdata,
 	};
@@ -665,6 +669,70 @@ static void on_console(struct vm *vm, unsigned ev)
 		vm_stop(vm, "Ctrl-A x was typed on the console", vm->stop.stop_requested);
 }
 
+static void on_helper_line(void *userdata _unused_, const struct helper *h, const char *line)
+{
+	log_info("%s: %s", h->name, line);
+}
+
+/*
+ * A helper that ends while the VM runs takes away what the guest uses (its TPM, a filesystem): the VM is stopped
+ * cleanly rather than left running without it. One that ends while QEMU stops (swtpm follows QEMU out) is expected.
+ */
+static void on_helper_exit(struct vm *vm, struct helper *h)
+{
+	_cleanup_free_ char *tail = helper_tail(h);
+	char how[64], why[128];
+
+	helper_describe_exit(h, how, sizeof(how));
+	if (vm->stop.stop_requested || vm->stop.phase == STOP_PHASE_STOPPING || vm->qmp_eof) {
+		log_info("%s (pid %ld) %s", h->name, (long)h->pid, how);
+		return;
+	}
+	log_error("%s (pid %ld), which the VM needs, %s while the VM ran%s%s", h->name, (long)h->pid, how,
+		  tail ? "; its last words:\n" : "", tail ?: "");
+	if (!vm->helper_failed)
+		vm->helper_failed = h->name;
+	snprintf(why, sizeof(why), "%s (pid %ld) %s", h->name, (long)h->pid, how);
+	vm_stop(vm, why, false);
+}
+
+/* Takes in what the helpers said, and reaps those that have exited. */
+static void check_helpers(struct vm *vm, const struct pollfd *p, size_t n)
+{
+	for (size_t i = 0, k = 0; vm->helpers && i < vm->helpers->n && k < n; i++) {
+		struct helper *h = &vm->helpers->h[i];
+		bool gone = false;
+
+		if (h->pidfd >= 0 && !h->exited)
+			gone = p[k++].revents & POLLIN;
+		if (h->out_fd >= 0 && k < n && p[k++].revents)
+			helper_read(h, on_helper_line, vm);
+		if (!gone)
+			continue;
+		/* QEMU's last events first: a SHUTDOWN says this end was expected. */
+		read_qmp(vm);
+		helper_read(h, on_helper_line, vm);
+		if (helper_reap(h) > 0)
+			on_helper_exit(vm, h);
+	}
+}
+
+/* The helpers' pidfds and output, in the order check_helpers() reads them. */
+static size_t helper_pollfds(struct vm *vm, struct pollfd *p, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; vm->helpers && i < vm->helpers->n; i++) {
+		struct helper *h = &vm->helpers->h[i];
+
+		if (h->pidfd >= 0 && !h->exited && n < max)
+			p[n++] = (struct pollfd){ .fd = h->pidfd, .events = POLLIN };
+		if (h->out_fd >= 0 && n < max)
+			p[n++] = (struct pollfd){ .fd = h->out_fd, .events = POLLIN };
+	}
+	return n;
+}
+
 static int reap(struct vm *vm)
 {
 	siginfo_t si = {};
@@ -685,10 +753,10 @@ static int reap(struct vm *vm)
 int vm_run(struct vm *vm)
 {
 	while (vm->stop.phase != STOP_PHASE_EXITED) {
-		struct pollfd p[5 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX];
+		struct pollfd p[5 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX + 2 * HELPERS_MAX];
 		const char *buf;
 		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
-		size_t i_con, n_con;
+		size_t i_con, n_con, i_help, n_help;
 		int r;
 
 		qmp_client_output(vm->qmp, &buf, &len);
@@ -715,6 +783,9 @@ int vm_run(struct vm *vm)
 		i_ctl = n;
 		n_ctl = control_pollfds(vm->ctl, p + n, ELEMENTSOF(p) - n);
 		n += n_ctl;
+		i_help = n;
+		n_help = helper_pollfds(vm, p + n, ELEMENTSOF(p) - n);
+		n += n_help;
 
 		r = poll(p, n, deadline_poll_ms(vm->stop.deadline));
 		if (r < 0) {
@@ -734,6 +805,7 @@ int vm_run(struct vm *vm)
 			read_signals(vm);
 		on_console(vm, console_dispatch(vm->con, p + i_con, n_con));
 		control_dispatch(vm->ctl, p + i_ctl, n_ctl);
+		check_helpers(vm, p + i_help, n_help);
 		/* Commands queued while handling the above go out now rather than after another poll(). */
 		write_qmp(vm);
 		if (p[i_pid].revents & POLLIN) {
@@ -764,6 +836,7 @@ void vm_outcome(const struct vm *vm, struct vm_outcome *ret)
 		.ran = vm->running_at != 0,
 		.start_failed = vm->stop.failure != STOP_FAIL_NONE,
 		.exit_info = vm->exit_info,
+		.helper_failed = vm->helper_failed,
 	};
 }
 

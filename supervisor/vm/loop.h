@@ -18,6 +18,7 @@ struct qmp_client;
 struct qmp_msg;
 struct control;
 struct console;
+struct helpers;
 struct json_object;
 struct pending;
 struct vm;
@@ -47,6 +48,7 @@ struct vm_opts {
 	int err_fd;	     /* taken */
 	struct control *ctl; /* the control socket, or NULL */
 	struct console *con; /* the serial console's relay, or NULL */
+	struct helpers *helpers; /* borrowed: QEMU's helper processes, watched with QEMU; NULL for none */
 	vm_status_fn status_fn;
 	void *status_userdata;
 };
@@ -59,6 +61,7 @@ struct vm_outcome {
 	bool ran;	     /* QEMU reported "running" at some point */
 	bool start_failed;   /* vgpuvm gave up on the start (no QMP, or the start deadline) */
 	siginfo_t exit_info; /* from waitid() */
+	const char *helper_failed; /* the helper whose death stopped the VM (its name, in struct vm_opts' helpers), or NULL */
 };
 
 /* Handles a command from a control client while QEMU runs. */

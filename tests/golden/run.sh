@@ -14,6 +14,8 @@ update=false
 # A clean, fixed environment: no user profiles, no journal, the real sysfs paths.
 unset VGPUVM_PROFILE_PATH XDG_CONFIG_HOME VGPUVM_SYSFS_ROOT JOURNAL_STREAM VGPUVM_LOG_LEVEL
 export HOME=/nonexistent
+# UEFI profiles find their firmware among these descriptors (Debian's ovmf's own), not the host's.
+export VGPUVM_FIRMWARE_DIR=$PWD/firmware
 n=0
 # shellcheck source=tests/golden/host/lib.bash
 . host/lib.bash

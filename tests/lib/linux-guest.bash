@@ -10,7 +10,9 @@
 #   linux_guest_json SCRIPT [MEM]   the profile keys that boot it: "memory", "accel", "serial" (a file in $LG_WORK),
 #                                   "display" none, "boot" with the kernel, the initramfs ($LG_KERNEL and $LG_INITRD
 #                                   when set, else the e2e layer's) and their command line, and "extra_args" with the
-#                                   two 9p shares; add a profile's own keys after it
+#                                   two 9p shares; add a profile's own keys after it. build/e2e/kernel may be a PVH
+#                                   vmlinux, which UEFI cannot boot: linux_guest_efi_kernel gives Debian's bzImage with
+#                                   its EFI stub, for $LG_KERNEL
 #   linux_guest_exit                the script's exit status, from the guest's console (E2E-EXIT=N), or 125
 #   linux_guest_console             the guest's console so far
 
@@ -33,6 +35,11 @@ linux_guest_json() {
 	append="console=ttyS0 quiet mitigations=off panic=-1 rdinit=/init e2e_script=$script e2e_work=$LG_WORK e2e_dir=$LG_DIR e2e_vgpuvm=/bin/false e2e_top=$LG_TOP"
 	printf '"memory": "%s", "accel": "tcg", "serial": "file:%s/console", "display": {"type": "none"}, "boot": {"kernel": "%s", "initrd": "%s", "cmdline": "%s"}, "extra_args": ["-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap", "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot", "-fsdev", "local,id=work,path=%s,security_model=none", "-device", "virtio-9p-pci,fsdev=work,mount_tag=work"]' \
 		"$mem" "$LG_WORK" "${LG_KERNEL:-$LG_DIR/kernel}" "${LG_INITRD:-$LG_DIR/initrd.cpio.gz}" "$append" "$LG_WORK"
+}
+
+# Debian's kernel image, which has the EFI stub, for a guest booted through UEFI.
+linux_guest_efi_kernel() {
+	echo "/boot/vmlinuz-$(cat "$LG_DIR/kver")"
 }
 
 linux_guest_console() {
