@@ -36,6 +36,14 @@ CONTEXT = {
     "display.type": {"sandbox": {"spawn": "allow"}},  # spice-app needs it
     "vgpu.opregion": {"vgpu": {"type": "i915-GVTg_V5_4"}},  # Intel types only
     "sandbox.spawn": {"display": {"type": "gtk"}},
+    # A key inside a list's first item needs that item; a forward's host and guest are required.
+    **{f"net[].{k}": {"net": [{}]} for k in ("type", "model", "mac", "bridge", "tap", "forward")},
+    **{f"net[].forward[].{k}": {"net": [{"forward": [{"host": 2222, "guest": 22}]}]}
+       for k in ("proto", "address", "host", "guest")},
+    "audio": {"display": {"type": "spice-app"}, "sandbox": {"spawn": "allow"}},  # "spice" needs a SPICE display
+    "boot.initrd": {"boot": {"kernel": "/boot/vmlinuz"}},  # the initrd and the command line go with a kernel
+    "boot.cmdline": {"boot": {"kernel": "/boot/vmlinuz"}},
+    "boot.order": {"cdrom": "/var/lib/probe.iso", "net": [{}]},  # each device in the order must be there
 }
 NONSENSE = "vgpuvm-probe-nonsense"
 GENERIC = [NONSENSE, "", 0, 1, -1, 7, 65536, 1.5, True, False, None, {}, [], ["x"], [1]]
@@ -129,7 +137,7 @@ def set_key(profile, path, value):
         if p == "[0]":
             o = o[0]
             continue
-        if not isinstance(o.get(p), dict) and not (p == "disks" and isinstance(o.get(p), list)):
+        if not isinstance(o.get(p), (dict, list)):
             o[p] = {}
         o = o[p]
     o[parts[-1]] = value
