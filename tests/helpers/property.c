@@ -134,12 +134,28 @@ static json_object *gen_memory(void)
 	return str(buf);
 }
 
-static json_object *gen_vgpu(void)
+/*
+ * The types generated, with what profiles/profile_check.c's rules need to know of them (as QEMU has it): whether its
+ * display comes as dmabufs, which only an OpenGL display shows, and whether it is an Intel iGPU's, the only kind
+ * with an OpRegion.
+ */
+static const struct {
+	const char *name;
+	bool dmabuf, igd;
+} vgpu_types[] = {
+	{ "i915-GVTg_V5_4", true, true }, { "i915-GVTg_V5_8", true, true }, { "mdpy-vga", false, false },
+	{ "mbochs-64MB", true, false },	  { "mtty-2", false, false },
+};
+
+/* *ret_needs_gl: the vGPU shows a display that only OpenGL can (a dmabuf type with vgpu.display on). */
+static json_object *gen_vgpu(bool *ret_needs_gl)
 {
 	json_object *g = json_object_new_object();
-	bool display = chance(70);
+	bool display = chance(70), ramfb = false;
+	unsigned t = rnd(ELEMENTSOF(vgpu_types));
 
-	add(g, "type", str(PICK("i915-GVTg_V5_4", "i915-GVTg_V5_8", "mdpy-vga", "mbochs-64MB", "mtty-2")));
+	add(g, "type", str(vgpu_types[t].name));
+	*ret_needs_gl = display && vgpu_types[t].dmabuf;
 	if (chance(50))
 		add(g, "parent", str(PICK("0000:00:02.0", "mdpy", "mbochs")));
 	if (chance(30))
@@ -147,11 +163,13 @@ static json_object *gen_vgpu(void)
 	if (!display || chance(50))
 		add(g, "display", json_object_new_boolean(display));
 	if (display && chance(30))
-		add(g, "ramfb", json_object_new_boolean(chance(50)));
+		add(g, "ramfb", json_object_new_boolean((ramfb = chance(50))));
+	/* QEMU refuses x-igd-opregion on anything but an Intel iGPU's type. */
 	if (chance(30))
-		add(g, "opregion", json_object_new_boolean(chance(50)));
+		add(g, "opregion", json_object_new_boolean(vgpu_types[t].igd && chance(50)));
+	/* ramfb needs vfio-pci-nohotplug: with it, "nohotplug" may only say so. */
 	if (chance(30))
-		add(g, "nohotplug", json_object_new_boolean(chance(50)));
+		add(g, "nohotplug", json_object_new_boolean(ramfb || chance(50)));
 	if (chance(30))
 		add(g, "memlock", json_object_new_boolean(chance(50)));
 	if (display && chance(40)) {
@@ -161,13 +179,14 @@ static json_object *gen_vgpu(void)
 	return g;
 }
 
-static json_object *gen_display(bool vgpu_display)
+/* needs_gl: a display with OpenGL (never "vnc" or "none", never "gl": false), for a dmabuf vGPU's display. */
+static json_object *gen_display(bool needs_gl)
 {
 	json_object *d = json_object_new_object();
-	const char *type = PICK("gtk", "egl-headless", "spice-app", "vnc", "dbus", "none");
+	const char *type = needs_gl ? PICK("gtk", "egl-headless", "spice-app", "dbus")
+				    : PICK("gtk", "egl-headless", "spice-app", "vnc", "dbus", "none");
 	char listen[64];
 
-	(void)vgpu_display;
 	add(d, "type", str(type));
 	snprintf(listen, sizeof(listen), "%s:%u", PICK("127.0.0.1", "localhost", "[::1]", "0.0.0.0"), rnd(100));
 	if (strcmp(type, "egl-headless") == 0) {
@@ -184,7 +203,7 @@ static json_object *gen_display(bool vgpu_display)
 			add(d, "listen", str(listen));
 	} else {
 		if (chance(50))
-			add(d, "gl", json_object_new_boolean(chance(50)));
+			add(d, "gl", json_object_new_boolean(needs_gl || chance(50)));
 		if (strcmp(type, "gtk") == 0 && chance(30))
 			add(d, "full_screen", json_object_new_boolean(chance(50)));
 		if (strcmp(type, "dbus") == 0 && chance(40))
@@ -228,7 +247,8 @@ static json_object *gen_disk(unsigned i)
 static json_object *gen_profile(unsigned i)
 {
 	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
-	json_object *p = json_object_new_object(), *vgpu = NULL;
+	json_object *p = json_object_new_object(), *v;
+	bool needs_gl = false, spice_app = false;
 	char name[65];
 	int n;
 
@@ -248,15 +268,12 @@ static json_object *gen_profile(unsigned i)
 		add(p, "cpu", str(PICK("max", "qemu64", "host", "Skylake-Client", "max,-vmx")));
 	if (chance(20))
 		add(p, "qemu", str(PICK("qemu-system-x86_64", "/usr/bin/qemu-system-x86_64")));
-	if (chance(40)) {
-		vgpu = gen_vgpu();
-		add(p, "vgpu", vgpu);
-	}
+	if (chance(40))
+		add(p, "vgpu", gen_vgpu(&needs_gl));
 	if (chance(60)) {
-		json_object *v;
-		bool vgpu_display = vgpu && (!json_object_object_get_ex(vgpu, "display", &v) || json_object_get_boolean(v));
-
-		add(p, "display", gen_display(vgpu_display));
+		add(p, "display", gen_display(needs_gl));
+		spice_app = json_object_object_get_ex(json_object_object_get(p, "display"), "type", &v) &&
+			    strcmp(json_object_get_string(v), "spice-app") == 0;
 	}
 	if (chance(50)) {
 		_cleanup_free_ char *f = file_in_dir(".log", i);
@@ -313,15 +330,16 @@ static json_object *gen_profile(unsigned i)
 		add(p, "user", str(PICK("nobody", "65534", "qemu")));
 	if (chance(20))
 		add(p, "group", str(PICK("kvm", "render", "users")));
-	if (chance(40)) {
+	/* spice-app starts its viewer as a new process, which QEMU's sandbox kills it for unless spawn is allowed. */
+	if (spice_app || chance(40)) {
 		json_object *s = json_object_new_object();
 
 		if (chance(50))
 			add(s, "obsolete", str(PICK("deny", "allow")));
 		if (chance(50))
 			add(s, "elevateprivileges", str(PICK("deny", "allow", "children")));
-		if (chance(50))
-			add(s, "spawn", str(PICK("deny", "allow")));
+		if (spice_app || chance(50))
+			add(s, "spawn", str(spice_app ? "allow" : PICK("deny", "allow")));
 		if (chance(50))
 			add(s, "resourcecontrol", str(PICK("deny", "allow")));
 		add(p, "sandbox", s);

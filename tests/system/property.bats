@@ -55,7 +55,7 @@ PY
 		VM_PID=$!
 		wait_log 'is running'
 		check_status "$name" "$f"
-		"$VGPUVM" list --json | jq -e --arg n "$name" 'map(.name) | index($n) != null'
+		"$VGPUVM" list --json | jq -e --arg n "$name" '.vms | map(.name) | index($n) != null'
 		kill -TERM "$VM_PID"
 		wait_vm 30
 		[ "$VM_STATUS" -eq 0 ]
