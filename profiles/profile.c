@@ -13,9 +13,12 @@ static const char *const accel_names[PROFILE_ACCEL_MAX] = {
 };
 
 static const char *const display_names[PROFILE_DISPLAY_MAX] = {
-	[PROFILE_DISPLAY_GTK] = "gtk",   [PROFILE_DISPLAY_EGL_HEADLESS] = "egl-headless",
-	[PROFILE_DISPLAY_SPICE_APP] = "spice-app", [PROFILE_DISPLAY_VNC] = "vnc",
-	[PROFILE_DISPLAY_DBUS] = "dbus", [PROFILE_DISPLAY_NONE] = "none",
+	[PROFILE_DISPLAY_GTK] = "gtk",
+	[PROFILE_DISPLAY_EGL_HEADLESS] = "egl-headless",
+	[PROFILE_DISPLAY_SPICE_APP] = "spice-app",
+	[PROFILE_DISPLAY_VNC] = "vnc",
+	[PROFILE_DISPLAY_DBUS] = "dbus",
+	[PROFILE_DISPLAY_NONE] = "none",
 };
 
 static const char *const interface_names[PROFILE_DISK_INTERFACE_MAX] = {
@@ -112,7 +115,7 @@ static const char *const keyboard_names[PROFILE_KEYBOARD_MAX] = {
 };
 
 static const char *const audio_names[PROFILE_AUDIO_MAX] = {
-	[PROFILE_AUDIO_OFF] = NULL,  [PROFILE_AUDIO_PA] = "pa",	    [PROFILE_AUDIO_ALSA] = "alsa",
+	[PROFILE_AUDIO_OFF] = NULL,	 [PROFILE_AUDIO_PA] = "pa",	[PROFILE_AUDIO_ALSA] = "alsa",
 	[PROFILE_AUDIO_SPICE] = "spice", [PROFILE_AUDIO_NONE] = "none",
 };
 
@@ -166,13 +169,20 @@ char *profile_summary(const struct profile *p)
 	if (p->vgpu)
 		snprintf(vgpu, sizeof(vgpu), "vGPU %s on %s, uuid %s%s, display %s",
 			 p->vgpu->type ?: "(the type of the existing mdev)",
-			 p->vgpu->parent ?: p->vgpu->type ? "(the one parent offering it)" : "(its parent)", p->vgpu->uuid,
-			 p->vgpu->uuid_auto ? " (derived from the name)" : "", p->vgpu->display ? "on" : "off");
-	if (asprintf(&s, "%s: %s, %u CPU%s, %s, %s%s%s%s; %s; window: %s%s", p->name, mem, p->cpus, p->cpus == 1 ? "" : "s",
-		     p->machine, profile_accel_to_string(p->accel),
-		     p->firmware == PROFILE_FIRMWARE_UEFI ? (p->secure_boot ? ", UEFI with Secure Boot" : ", UEFI") : "",
-		     p->tpm == PROFILE_TPM_NONE ? "" : ", TPM ", p->tpm == PROFILE_TPM_1_2 ? "1.2" : p->tpm ? "2.0" : "", vgpu,
-		     disp, p->display.gl ? " with GL" : "") < 0)
+			 p->vgpu->parent
+			     ?: p->vgpu->type ? "(the one parent offering it)"
+					      : "(its parent)",
+			 p->vgpu->uuid, p->vgpu->uuid_auto ? " (derived from the name)" : "",
+			 p->vgpu->display ? "on" : "off");
+	if (asprintf(&s, "%s: %s, %u CPU%s, %s, %s%s%s%s; %s; window: %s%s", p->name, mem, p->cpus,
+		     p->cpus == 1 ? "" : "s", p->machine, profile_accel_to_string(p->accel),
+		     p->firmware == PROFILE_FIRMWARE_UEFI ? (p->secure_boot ? ", UEFI with Secure Boot" : ", UEFI")
+							  : "",
+		     p->tpm == PROFILE_TPM_NONE ? "" : ", TPM ",
+		     p->tpm == PROFILE_TPM_1_2 ? "1.2"
+		     : p->tpm		       ? "2.0"
+					       : "",
+		     vgpu, disp, p->display.gl ? " with GL" : "") < 0)
 		return NULL;
 	return s;
 }

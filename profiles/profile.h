@@ -52,16 +52,16 @@ enum profile_disk_interface {
 #define PROFILE_UUID_STRING_MAX 37
 
 struct profile_vgpu {
-	char *parent; /* PCI address or mdev_bus name; NULL: the one parent that offers the type */
-	char *type;   /* NULL: the type of the mdev the UUID names, which is adopted (profile_set_vgpu_type()) */
+	char *parent;	/* PCI address or mdev_bus name; NULL: the one parent that offers the type */
+	char *type;	/* NULL: the type of the mdev the UUID names, which is adopted (profile_set_vgpu_type()) */
 	bool uuid_auto; /* the UUID was derived from the profile name */
 	char uuid[PROFILE_UUID_STRING_MAX];
 	bool display;
 	bool ramfb;
 	bool opregion;
 	bool opregion_set; /* the profile says true or false; unset is QEMU's default (on for the iGPU from QEMU 10) */
-	bool nohotplug; /* also true when ramfb asks for it */
-	bool memlock;	/* give QEMU RLIMIT_MEMLOCK = guest RAM + 1 GiB */
+	bool nohotplug;	   /* also true when ramfb asks for it */
+	bool memlock;	   /* give QEMU RLIMIT_MEMLOCK = guest RAM + 1 GiB */
 	unsigned xres, yres; /* 0: not set */
 };
 
@@ -126,11 +126,11 @@ struct profile_forward {
 
 struct profile_nic {
 	enum profile_nic_type type;
-	char *model;	/* the QEMU device: "virtio-net-pci", "e1000e", ... */
+	char *model; /* the QEMU device: "virtio-net-pci", "e1000e", ... */
 	uint8_t mac[6];
-	bool mac_auto;	/* derived from the VM's name and the NIC's index */
-	char *bridge;	/* bridge: the bridge the tap goes on */
-	char *tap;	/* bridge: the tap vgpuvm makes (named after the VM); tap: the user's */
+	bool mac_auto;			  /* derived from the VM's name and the NIC's index */
+	char *bridge;			  /* bridge: the bridge the tap goes on */
+	char *tap;			  /* bridge: the tap vgpuvm makes (named after the VM); tap: the user's */
 	struct profile_forward *forwards; /* user only */
 	size_t n_forwards;
 };
@@ -209,8 +209,8 @@ struct profile {
 	char *cdrom;
 	struct profile_disk *disks;
 	size_t n_disks;
-	char **env; /* NAME=VALUE, NULL-terminated, never NULL */
-	char **extra_args; /* NULL-terminated, never NULL */
+	char **env;		/* NAME=VALUE, NULL-terminated, never NULL */
+	char **extra_args;	/* NULL-terminated, never NULL */
 	unsigned start_timeout; /* seconds QEMU may take to report running */
 	enum profile_restart restart;
 	unsigned restart_delay; /* seconds before the first restart; doubles on each failure */

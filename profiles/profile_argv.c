@@ -177,8 +177,8 @@ static void add_vgpu(struct builder *b, const struct profile *p, const char *sys
 	}
 	add(b, "-device");
 	addf(b, "%s,sysfsdev=%s/bus/mdev/devices/%s,display=%s%s%s%s", g->nohotplug ? "vfio-pci-nohotplug" : "vfio-pci",
-	     root, g->uuid, g->display ? "on" : "off", g->ramfb ? ",ramfb=on" : "",
-	     opregion_opt(g, qemu_version), res ?: "");
+	     root, g->uuid, g->display ? "on" : "off", g->ramfb ? ",ramfb=on" : "", opregion_opt(g, qemu_version),
+	     res ?: "");
 }
 
 size_t profile_files(const struct profile *p, struct profile_file *ret, size_t max)
@@ -191,20 +191,29 @@ size_t profile_files(const struct profile *p, struct profile_file *ret, size_t m
 	for (size_t i = 0; i < p->n_disks; i++) {
 		set++;
 		if (n < max)
-			ret[n++] = (struct profile_file){ .path = p->disks[i].file, .flags = O_RDONLY, .what = "disk", .set = set };
+			ret[n++] = (struct profile_file){
+				.path = p->disks[i].file, .flags = O_RDONLY, .what = "disk", .set = set
+			};
 		if (!p->disks[i].readonly && n < max)
-			ret[n++] = (struct profile_file){ .path = p->disks[i].file, .flags = O_RDWR, .what = "disk", .set = set };
+			ret[n++] = (struct profile_file){
+				.path = p->disks[i].file, .flags = O_RDWR, .what = "disk", .set = set
+			};
 	}
 	if (p->boot.kernel && n < max)
-		ret[n++] = (struct profile_file){ .path = p->boot.kernel, .flags = O_RDONLY, .what = "kernel",
-						  .kind = PROFILE_FILE_COPY };
+		ret[n++] = (struct profile_file){
+			.path = p->boot.kernel, .flags = O_RDONLY, .what = "kernel", .kind = PROFILE_FILE_COPY
+		};
 	if (p->boot.initrd && n < max)
-		ret[n++] = (struct profile_file){ .path = p->boot.initrd, .flags = O_RDONLY, .what = "initrd",
-						  .kind = PROFILE_FILE_COPY };
+		ret[n++] = (struct profile_file){
+			.path = p->boot.initrd, .flags = O_RDONLY, .what = "initrd", .kind = PROFILE_FILE_COPY
+		};
 	for (size_t i = 0; i < p->n_nics; i++)
 		if (p->nics[i].type != PROFILE_NIC_USER && n < max)
-			ret[n++] = (struct profile_file){ .path = p->nics[i].tap, .flags = O_RDWR, .what = "tap",
-							  .kind = PROFILE_FILE_TAP, .nic = (unsigned)i };
+			ret[n++] = (struct profile_file){ .path = p->nics[i].tap,
+							  .flags = O_RDWR,
+							  .what = "tap",
+							  .kind = PROFILE_FILE_TAP,
+							  .nic = (unsigned)i };
 	return n;
 }
 
@@ -317,8 +326,8 @@ static void add_nic(struct builder *b, const struct profile *p, size_t i, int fd
 		for (size_t j = 0; j < nic->n_forwards; j++) {
 			const struct profile_forward *fw = &nic->forwards[j];
 
-			fprintf(f, ",hostfwd=%s:%s:%u-:%u", profile_forward_proto_to_string(fw->proto), fw->address, fw->host,
-				fw->guest);
+			fprintf(f, ",hostfwd=%s:%s:%u-:%u", profile_forward_proto_to_string(fw->proto), fw->address,
+				fw->host, fw->guest);
 		}
 		if (fclose(f) != 0) {
 			free(s);

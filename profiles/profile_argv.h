@@ -14,7 +14,7 @@ struct profile;
 #define PROFILE_FILE_FD_BASE 5
 
 /* A QEMU version as one number, to compare: PROFILE_QEMU_VERSION(10, 0, 0). */
-#define PROFILE_QEMU_VERSION(major, minor, micro) ((major) * 10000u + (minor) * 100u + (micro))
+#define PROFILE_QEMU_VERSION(major, minor, micro) ((major)*10000u + (minor)*100u + (micro))
 
 struct profile_argv_opts {
 	const char *sysfs_root; /* NULL: "/sys" */
@@ -35,10 +35,10 @@ struct profile_argv_opts {
 
 /* How QEMU gets a file vgpuvm opens for it. */
 enum profile_file_kind {
-	PROFILE_FILE_IMAGE,  /* a drive's image: -add-fd into an fdset, and /dev/fdset/N */
-	PROFILE_FILE_COPY,   /* the kernel or initrd: QEMU takes only a path, and a path through /proc/self/fd/N reopens
-			      * the file with QEMU's own permissions; so QEMU gets a sealed copy in memory (a memfd) */
-	PROFILE_FILE_TAP,    /* a NIC's tap (the one vgpuvm makes on a bridge, or the user's): -netdev tap,fd=N */
+	PROFILE_FILE_IMAGE, /* a drive's image: -add-fd into an fdset, and /dev/fdset/N */
+	PROFILE_FILE_COPY,  /* the kernel or initrd: QEMU takes only a path, and a path through /proc/self/fd/N reopens
+			     * the file with QEMU's own permissions; so QEMU gets a sealed copy in memory (a memfd) */
+	PROFILE_FILE_TAP,   /* a NIC's tap (the one vgpuvm makes on a bridge, or the user's): -netdev tap,fd=N */
 	PROFILE_FILE_KIND_MAX,
 };
 
@@ -48,7 +48,7 @@ enum profile_file_kind {
 /* A file QEMU opens, which vgpuvm may open for it instead and pass as an fd. */
 struct profile_file {
 	const char *path; /* for a tap, its name */
-	int flags; /* O_RDONLY or O_RDWR */
+	int flags;	  /* O_RDONLY or O_RDWR */
 	const char *what; /* "cdrom", "disk", "kernel", "initrd", "tap" */
 	unsigned set;	  /* the fdset it belongs to: one per drive, from 1; 0 when not an image */
 	enum profile_file_kind kind;

@@ -21,8 +21,8 @@ static bool has_prefix(const char *s, const char *prefix)
 enum profile_vgpu_display profile_vgpu_display_of(const char *type)
 {
 	/*
-	 * GVT-g (drivers/gpu/drm/i915/gvt/kvmgt.c) and the kernel's mbochs sample answer VFIO_DEVICE_QUERY_GFX_PLANE for
-	 * dmabufs, the mdpy sample for a region (samples/vfio-mdev/).
+	 * GVT-g (drivers/gpu/drm/i915/gvt/kvmgt.c) and the kernel's mbochs sample answer VFIO_DEVICE_QUERY_GFX_PLANE
+	 * for dmabufs, the mdpy sample for a region (samples/vfio-mdev/).
 	 */
 	if (has_prefix(type, "i915-") || has_prefix(type, "mbochs-"))
 		return PROFILE_VGPU_DISPLAY_DMABUF;
@@ -84,17 +84,19 @@ static int check_type(const struct profile *p, char **ret_error)
 	/* hw/vfio/display.c: "vfio-display-dmabuf: opengl not available". A region display needs no GL. */
 	if (g->display && !d->gl && profile_vgpu_display_of(g->type) == PROFILE_VGPU_DISPLAY_DMABUF) {
 		if (d->type == PROFILE_DISPLAY_VNC || d->type == PROFILE_DISPLAY_NONE)
-			return fail(p, ret_error, "display.type",
-				    "\"%s\" has no OpenGL, and %s shows its display as dmabufs, which QEMU shows only "
-				    "with OpenGL (\"vfio-display-dmabuf: opengl not available\"); use \"gtk\" with \"gl\": "
-				    "true, or \"egl-headless\" (with \"listen\" for VNC beside it), or set vgpu.display "
-				    "to false",
-				    disp, g->type);
-		return fail(p, ret_error, "display.gl",
-			    "false, but %s shows its display as dmabufs, which QEMU shows only with OpenGL "
-			    "(\"vfio-display-dmabuf: opengl not available\"); remove \"gl\": false, or set vgpu.display "
+			return fail(
+			    p, ret_error, "display.type",
+			    "\"%s\" has no OpenGL, and %s shows its display as dmabufs, which QEMU shows only "
+			    "with OpenGL (\"vfio-display-dmabuf: opengl not available\"); use \"gtk\" with \"gl\": "
+			    "true, or \"egl-headless\" (with \"listen\" for VNC beside it), or set vgpu.display "
 			    "to false",
-			    g->type);
+			    disp, g->type);
+		return fail(
+		    p, ret_error, "display.gl",
+		    "false, but %s shows its display as dmabufs, which QEMU shows only with OpenGL "
+		    "(\"vfio-display-dmabuf: opengl not available\"); remove \"gl\": false, or set vgpu.display "
+		    "to false",
+		    g->type);
 	}
 	return 0;
 }

@@ -57,7 +57,8 @@ static int vfail(struct profile_parse_ctx *c, const char *field, const char *fmt
 	free(c->error);
 	c->error = NULL;
 	if (field)
-		r = asprintf(&c->error, "%s: %s: %s%s", c->path, field, msg, from_set(c, field) ? " (set with --set)" : "");
+		r = asprintf(&c->error, "%s: %s: %s%s", c->path, field, msg,
+			     from_set(c, field) ? " (set with --set)" : "");
 	else
 		r = asprintf(&c->error, "%s: %s", c->path, msg);
 	return r < 0 ? -ENOMEM : -EINVAL;
@@ -117,12 +118,13 @@ unsigned profile_edit_distance(const char *a, const char *b)
 }
 
 /* The keys each object takes. The tables are also the source of "did you mean". */
-static const char *const top_keys[] = { "$schema", "name",	  "memory", "cpus",	"machine", "cpu",   "accel",
-					"qemu",	  "vgpu",   "display",	"serial",  "graphics_off",
-					"cdrom",  "disks",  "env",	"extra_args", "shutdown", "start_timeout", "restart", "restart_delay", "user", "group", "sandbox",
-					"net", "input", "audio", "boot", "firmware", "tpm", NULL };
-static const char *const vgpu_keys[] = { "parent", "type", "uuid", "display", "ramfb",
-					 "opregion", "xres", "yres", "nohotplug", "memlock", NULL };
+static const char *const top_keys[] = { "$schema", "name",	    "memory", "cpus",	    "machine",	"cpu",
+					"accel",   "qemu",	    "vgpu",   "display",    "serial",	"graphics_off",
+					"cdrom",   "disks",	    "env",    "extra_args", "shutdown", "start_timeout",
+					"restart", "restart_delay", "user",   "group",	    "sandbox",	"net",
+					"input",   "audio",	    "boot",   "firmware",   "tpm",	NULL };
+static const char *const vgpu_keys[] = { "parent", "type", "uuid",	"display", "ramfb", "opregion",
+					 "xres",   "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
 static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", NULL };
 static const char *const shutdown_keys[] = { "powerdown_timeout", "quit_timeout", "kill_timeout", NULL };
@@ -131,9 +133,14 @@ static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "sp
 static const struct {
 	const char *prefix;
 	const char *const *keys;
-} nested_keys[] = { { "vgpu", vgpu_keys },	  { "display", display_keys },	{ "shutdown", shutdown_keys },
-		    { "sandbox", sandbox_keys }, { "input", profile_input_keys }, { "boot", profile_boot_keys },
-		    { "firmware", profile_firmware_keys }, { "tpm", profile_tpm_keys } };
+} nested_keys[] = { { "vgpu", vgpu_keys },
+		    { "display", display_keys },
+		    { "shutdown", shutdown_keys },
+		    { "sandbox", sandbox_keys },
+		    { "input", profile_input_keys },
+		    { "boot", profile_boot_keys },
+		    { "firmware", profile_firmware_keys },
+		    { "tpm", profile_tpm_keys } };
 
 static int check_keys(struct profile_parse_ctx *c, json_object *o, const char *prefix, const char *const *keys)
 {
@@ -181,11 +188,18 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 	static const struct {
 		const char *prefix;
 		const char *const *keys;
-	} tables[] = { { NULL, top_keys },	 { "vgpu", vgpu_keys },		{ "display", display_keys },
-		       { "disks[]", disk_keys }, { "shutdown", shutdown_keys }, { "sandbox", sandbox_keys },
-		       { "net[]", profile_net_keys }, { "net[].forward[]", profile_forward_keys },
-		       { "input", profile_input_keys }, { "boot", profile_boot_keys },
-		       { "firmware", profile_firmware_keys }, { "tpm", profile_tpm_keys } };
+	} tables[] = { { NULL, top_keys },
+		       { "vgpu", vgpu_keys },
+		       { "display", display_keys },
+		       { "disks[]", disk_keys },
+		       { "shutdown", shutdown_keys },
+		       { "sandbox", sandbox_keys },
+		       { "net[]", profile_net_keys },
+		       { "net[].forward[]", profile_forward_keys },
+		       { "input", profile_input_keys },
+		       { "boot", profile_boot_keys },
+		       { "firmware", profile_firmware_keys },
+		       { "tpm", profile_tpm_keys } };
 
 	for (size_t i = 0; i < ELEMENTSOF(tables); i++)
 		for (const char *const *k = tables[i].keys; *k; k++) {
@@ -247,7 +261,8 @@ static int get_bool(struct profile_parse_ctx *c, json_object *v, const char *fie
 	return 0;
 }
 
-static int get_uint(struct profile_parse_ctx *c, json_object *v, const char *field, unsigned min, unsigned max, unsigned *ret)
+static int get_uint(struct profile_parse_ctx *c, json_object *v, const char *field, unsigned min, unsigned max,
+		    unsigned *ret)
 {
 	char buf[64];
 	int64_t n;
@@ -365,9 +380,10 @@ static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profil
 		if ((r = get_string(c, v, "vgpu.parent", &g->parent)) < 0)
 			return r;
 		if (strchr(g->parent, '/') || g->parent[0] == '.')
-			return fail(c, "vgpu.parent",
-				    "\"%s\" is neither a PCI address like \"0000:00:02.0\" nor an mdev_bus name like \"mdpy\"",
-				    g->parent);
+			return fail(
+			    c, "vgpu.parent",
+			    "\"%s\" is neither a PCI address like \"0000:00:02.0\" nor an mdev_bus name like \"mdpy\"",
+			    g->parent);
 	}
 	if (json_object_object_get_ex(o, "uuid", &v)) {
 		_cleanup_free_ char *u = NULL;
@@ -378,7 +394,8 @@ static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profil
 		if (strcmp(u, "auto") != 0) {
 			if (strlen(u) != 36 || uuid_parse(u, bin) < 0)
 				return fail(c, "vgpu.uuid",
-					    "expected \"auto\" or a UUID like \"a297db4a-f4c2-11e6-90f6-d3b88d6c9525\", got \"%s\"",
+					    "expected \"auto\" or a UUID like "
+					    "\"a297db4a-f4c2-11e6-90f6-d3b88d6c9525\", got \"%s\"",
 					    u);
 			uuid_unparse_lower(bin, g->uuid);
 			g->uuid_auto = false;
@@ -392,7 +409,8 @@ static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profil
 		if (strchr(g->type, '/') || strcmp(g->type, ".") == 0 || strcmp(g->type, "..") == 0)
 			return fail(c, "vgpu.type", "\"%s\" is not an mdev type name", g->type);
 	} else if (g->uuid_auto)
-		return fail(c, "vgpu.type", "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists "
+		return fail(c, "vgpu.type",
+			    "missing; name the mdev type, e.g. \"i915-GVTg_V5_4\" (`vgpuvm types` lists "
 			    "them), or give the vgpu.uuid of an mdev that exists, to adopt it");
 	if (json_object_object_get_ex(o, "display", &v) && (r = get_bool(c, v, "vgpu.display", &g->display)) < 0)
 		return r;
@@ -416,7 +434,8 @@ static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profil
 		return r;
 
 	if (g->ramfb && !g->display)
-		return fail(c, "vgpu.ramfb", "needs the vGPU display; remove \"display\": false or set \"ramfb\": false");
+		return fail(c, "vgpu.ramfb",
+			    "needs the vGPU display; remove \"display\": false or set \"ramfb\": false");
 	if ((g->xres || g->yres) && !g->display)
 		return fail(c, g->xres ? "vgpu.xres" : "vgpu.yres",
 			    "sets the resolution of the vGPU display, which \"display\": false turns off");
@@ -424,8 +443,10 @@ static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profil
 		return fail(c, g->xres ? "vgpu.yres" : "vgpu.xres", "missing; xres and yres go together");
 	/* ramfb is only allowed on a device that cannot be unplugged, so ramfb implies the nohotplug driver. */
 	if (g->ramfb && nohotplug_set && !g->nohotplug)
-		return fail(c, "vgpu.nohotplug", "false, but \"ramfb\": true needs vfio-pci-nohotplug (QEMU puts ramfb only "
-			    "on a device that cannot be unplugged); remove \"nohotplug\": false, or set \"ramfb\": false");
+		return fail(
+		    c, "vgpu.nohotplug",
+		    "false, but \"ramfb\": true needs vfio-pci-nohotplug (QEMU puts ramfb only "
+		    "on a device that cannot be unplugged); remove \"nohotplug\": false, or set \"ramfb\": false");
 	if (g->ramfb)
 		g->nohotplug = true;
 	return 0;
@@ -448,7 +469,8 @@ static int parse_display(struct profile_parse_ctx *c, json_object *o, struct pro
 		d->type = profile_display_type_from_string(t);
 		if (d->type == PROFILE_DISPLAY_MAX)
 			return fail(c, "display.type",
-				    "\"%s\" is not one of \"gtk\", \"egl-headless\", \"spice-app\", \"vnc\", \"dbus\", \"none\"",
+				    "\"%s\" is not one of \"gtk\", \"egl-headless\", \"spice-app\", \"vnc\", \"dbus\", "
+				    "\"none\"",
 				    t);
 	}
 	if (json_object_object_get_ex(o, "gl", &v)) {
@@ -490,18 +512,23 @@ static int parse_display(struct profile_parse_ctx *c, json_object *o, struct pro
 		return fail(c, "display.rendernode", "only \"egl-headless\" and \"dbus\" take a render node");
 	/* No comma: QEMU would read what follows as more options. The node itself is checked when the VM starts. */
 	if (d->rendernode && (d->rendernode[0] != '/' || strchr(d->rendernode, ',')))
-		return fail(c, "display.rendernode", "expected a render node's path like \"/dev/dri/renderD128\" (no comma), "
-			    "got \"%s\"", d->rendernode);
+		return fail(c, "display.rendernode",
+			    "expected a render node's path like \"/dev/dri/renderD128\" (no comma), "
+			    "got \"%s\"",
+			    d->rendernode);
 	if (d->type == PROFILE_DISPLAY_VNC && !d->listen)
 		return fail(c, "display.listen", "missing; a \"vnc\" display needs an address, e.g. \"127.0.0.1:0\"");
 	if (d->listen && d->type != PROFILE_DISPLAY_VNC && d->type != PROFILE_DISPLAY_EGL_HEADLESS)
 		return fail(c, "display.listen", "only \"vnc\" and \"egl-headless\" (VNC beside it) take an address");
 	/* QEMU reads options after a comma: an address must not smuggle any in ("0.0.0.0:0,password=off"). */
 	if (d->listen && strpbrk(d->listen, ", \t\n"))
-		return fail(c, "display.listen", "expected a VNC display \"HOST:N\" like \"127.0.0.1:0\", with no comma or "
-			    "space, got \"%s\"", d->listen);
+		return fail(c, "display.listen",
+			    "expected a VNC display \"HOST:N\" like \"127.0.0.1:0\", with no comma or "
+			    "space, got \"%s\"",
+			    d->listen);
 	if (d->listen && !strchr(d->listen, ':'))
-		return fail(c, "display.listen", "expected a VNC display \"HOST:N\" like \"127.0.0.1:0\" (port 5900+N), got \"%s\"",
+		return fail(c, "display.listen",
+			    "expected a VNC display \"HOST:N\" like \"127.0.0.1:0\" (port 5900+N), got \"%s\"",
 			    d->listen);
 	return 0;
 }
@@ -534,7 +561,8 @@ static const char *default_format(const char *file)
 	const char *dot = strrchr(file, '.');
 
 	if (dot && strchr(dot, '/') == NULL)
-		for (const char *const *f = (const char *const[]){ "qcow2", "vmdk", "vdi", "vhdx", "qed", NULL }; *f; f++)
+		for (const char *const *f = (const char *const[]){ "qcow2", "vmdk", "vdi", "vhdx", "qed", NULL }; *f;
+		     f++)
 			if (strcasecmp(dot + 1, *f) == 0)
 				return *f;
 	return "raw";
@@ -571,7 +599,8 @@ static int parse_disks(struct profile_parse_ctx *c, json_object *a, struct profi
 			if ((r = get_string(c, v, field, &d->format)) < 0)
 				return r;
 			if (strchr(d->format, ','))
-				return fail(c, field, "\"%s\" is not an image format like \"raw\" or \"qcow2\"", d->format);
+				return fail(c, field, "\"%s\" is not an image format like \"raw\" or \"qcow2\"",
+					    d->format);
 		} else if (!(d->format = strdup(default_format(d->file))))
 			return -ENOMEM;
 		snprintf(field, sizeof(field), "%s.interface", prefix);
@@ -591,11 +620,13 @@ static int parse_disks(struct profile_parse_ctx *c, json_object *a, struct profi
 		if (json_object_object_get_ex(o, "snapshot", &v) && (r = get_bool(c, v, field, &d->snapshot)) < 0)
 			return r;
 		if (d->readonly && d->snapshot)
-			return fail(c, field, "a snapshot disk is already never written; drop \"readonly\" or \"snapshot\"");
+			return fail(c, field,
+				    "a snapshot disk is already never written; drop \"readonly\" or \"snapshot\"");
 		/* QEMU's IDE hard disk cannot be read-only ("Block node is read-only"): the property tests found it. */
 		snprintf(field, sizeof(field), "%s.readonly", prefix);
 		if (d->readonly && d->interface == PROFILE_DISK_IDE)
-			return fail(c, field, "QEMU has no read-only IDE disk; use \"interface\": \"virtio\", or \"snapshot\": "
+			return fail(c, field,
+				    "QEMU has no read-only IDE disk; use \"interface\": \"virtio\", or \"snapshot\": "
 				    "true to drop the guest's writes");
 	}
 	return 0;
@@ -773,13 +804,16 @@ static int parse_root(struct profile_parse_ctx *c, json_object *root, struct pro
 		if ((r = get_string(c, v, "name", &p->name)) < 0)
 			return r;
 		if (!profile_name_valid(p->name))
-			return fail(c, "name", "\"%s\" must be 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
-				    p->name);
+			return fail(
+			    c, "name",
+			    "\"%s\" must be 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+			    p->name);
 	} else {
 		if ((r = name_from_path(c->path, &p->name)) < 0)
 			return r;
 		if (!profile_name_valid(p->name))
-			return fail(c, "name", "missing, and the file name \"%s\" is not a usable name; add \"name\": \"...\"",
+			return fail(c, "name",
+				    "missing, and the file name \"%s\" is not a usable name; add \"name\": \"...\"",
 				    p->name);
 	}
 
@@ -971,7 +1005,8 @@ static int parse_exact(const char *text, size_t len, json_object **ret, size_t *
 	if (ret_offset)
 		*ret_offset = end;
 	if (ret_what)
-		*ret_what = e != json_tokener_success ? json_tokener_error_desc(e) : "unexpected text after the JSON value";
+		*ret_what =
+		    e != json_tokener_success ? json_tokener_error_desc(e) : "unexpected text after the JSON value";
 	return -EINVAL;
 }
 
@@ -1077,7 +1112,8 @@ int profile_parse(const char *path, const char *text, size_t len, char *const *s
 				line++;
 				col = 0;
 			}
-		r = fail(&c, NULL, "line %zu, column %zu: invalid JSON: %s", line, col, r < 0 ? what : "expected an object {...}");
+		r = fail(&c, NULL, "line %zu, column %zu: invalid JSON: %s", line, col,
+			 r < 0 ? what : "expected an object {...}");
 		goto out;
 	}
 	/* --set adds members to objects, and json-c asserts (aborts) when asked to add one to anything else. */
@@ -1109,7 +1145,6 @@ out:
 	free(c.error);
 	return r;
 }
-
 
 /* The field readers, for the parsers of the profile's other parts (profile_field.h). */
 int profile_field_fail(struct profile_parse_ctx *c, const char *field, const char *fmt, ...)

@@ -21,7 +21,9 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 	({                                                                                                             \
 		int _l = (level);                                                                                      \
 		_l <= log_max_level ? log_internal(_l, (error), __VA_ARGS__)                                           \
-				    : -((error) < 0 ? -(error) : (error) ? (error) : EIO);                            \
+				    : -((error) < 0 ? -(error)                                                         \
+					: (error)   ? (error)                                                          \
+						    : EIO);                                                              \
 	})
 
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)

@@ -90,8 +90,9 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int flags, int *ret_fds, si
 		char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX)];
 	} control;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)
+	};
 	size_t k = 0;
 	ssize_t n;
 

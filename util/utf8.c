@@ -65,7 +65,8 @@ bool utf8_valid(const char *s, size_t n, size_t *ret_bad)
 
 	while (i < n) {
 		unsigned char c = p[i];
-		/* The range of the second byte, which is where overlong forms, surrogates and values past U+10FFFF show. */
+		/* The range of the second byte, which is where overlong forms, surrogates and values past U+10FFFF
+		 * show. */
 		unsigned char lo = 0x80, hi = 0xbf;
 		size_t k;
 

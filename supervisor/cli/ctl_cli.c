@@ -54,7 +54,8 @@ static int base_dir(char **ret)
 	int r;
 
 	if (runtime_base(ret) < 0)
-		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"), EX_CONFIG;
+		return log_error("No runtime directory: XDG_RUNTIME_DIR is not set; set it, or VGPUVM_RUNTIME_DIR"),
+		       EX_CONFIG;
 	/* A client as root talks only to sockets in a place only root can write: anyone else could serve one there. */
 	r = trust_path(*ret, "the runtime directory", &error);
 	if (r < 0 && r != -ENOENT) {
@@ -102,13 +103,15 @@ static int ctl_check_server(int fd, const char *name, const char *path, bool qui
 	if (geteuid() != 0)
 		return 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return quiet ? EX_OSERR : (log_error_errno(errno, "Failed to read the credentials of %s: %m", path), EX_OSERR);
+		return quiet ? EX_OSERR
+			     : (log_error_errno(errno, "Failed to read the credentials of %s: %m", path), EX_OSERR);
 	if (cred.uid == 0)
 		return 0;
 	if (!quiet)
-		log_error("VM %s: the supervisor at %s runs as uid %ld, not root; root talks only to supervisors that root "
-			  "runs: run this command as uid %ld instead",
-			  name, path, (long)cred.uid, (long)cred.uid);
+		log_error(
+		    "VM %s: the supervisor at %s runs as uid %ld, not root; root talks only to supervisors that root "
+		    "runs: run this command as uid %ld instead",
+		    name, path, (long)cred.uid, (long)cred.uid);
 	return EX_NOPERM;
 }
 
@@ -138,9 +141,10 @@ static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 		if (r == ENOENT || r == ECONNREFUSED)
 			return log_error("no VM named %s is running (no supervisor at %s)", name, path), EX_UNAVAILABLE;
 		if (r == EACCES || r == EPERM)
-			return log_error("%s: permission denied: only root, the user who started VM %s and the members of "
-					 "its profile's group may control it",
-					 path, name),
+			return log_error(
+				   "%s: permission denied: only root, the user who started VM %s and the members of "
+				   "its profile's group may control it",
+				   path, name),
 			       EX_NOPERM;
 		return log_error_errno(r, "Failed to connect to %s: %m", path), EX_UNAVAILABLE;
 	}
@@ -176,7 +180,8 @@ static int ctl_execute(struct ctl *c, const char *name, const char *cmd, json_ob
 	int r = qmp_conn_execute(c->conn, cmd, args, timeout ? deadline_after(timeout) : USEC_INFINITY, &m);
 
 	if (r < 0)
-		return log_error("VM %s: %s failed: %s", name, cmd, r == -ECONNRESET ? "the supervisor went away" : strerror(-r)),
+		return log_error("VM %s: %s failed: %s", name, cmd,
+				 r == -ECONNRESET ? "the supervisor went away" : strerror(-r)),
 		       EX_PROTOCOL;
 	if (m->type == QMP_MSG_ERROR) {
 		log_error("VM %s: %s: %s", name, cmd, m->error_desc);
@@ -221,8 +226,8 @@ static void format_uptime(json_object *st, char *buf, size_t size)
 
 	/* Seconds as a double; anything else, or a value no uptime has (NaN, negative, centuries), is shown as "-". */
 	d = json_object_object_get_ex(st, "uptime", &v) && json_object_is_type(v, json_type_double)
-		    ? json_object_get_double(v)
-		    : -1;
+		? json_object_get_double(v)
+		: -1;
 	if (!(d >= 0 && d < 1e10)) {
 		snprintf(buf, size, "-");
 		return;
@@ -285,15 +290,18 @@ static void print_status(json_object *st)
 	printf("profile:      %s\n", jstr(st, "profile") ?: "?");
 	if (g) {
 		json_object_object_get_ex(g, "memlock", &ml);
-		printf("vgpu:         %s (%s on %s, %s)\n", jstr(g, "uuid") ?: "?", jstr(g, "type") ?: "?", jstr(g, "parent") ?: "?",
+		printf("vgpu:         %s (%s on %s, %s)\n", jstr(g, "uuid") ?: "?", jstr(g, "type") ?: "?",
+		       jstr(g, "parent") ?: "?",
 		       json_object_object_get_ex(g, "created", &v) && json_object_get_boolean(v) ? "made by vgpuvm"
-												   : "adopted");
+												 : "adopted");
 		if (ml && json_object_object_get_ex(ml, "soft", &v)) {
 			int64_t n;
 
 			/* null is unlimited; a value that is no byte count is too (the supervisor never sends one). */
-			memlock_format(jint(ml, "soft", 0, INT64_MAX, &n) ? (uint64_t)n : MEMLOCK_UNLIMITED, soft, sizeof(soft));
-			memlock_format(jint(ml, "hard", 0, INT64_MAX, &n) ? (uint64_t)n : MEMLOCK_UNLIMITED, hard, sizeof(hard));
+			memlock_format(jint(ml, "soft", 0, INT64_MAX, &n) ? (uint64_t)n : MEMLOCK_UNLIMITED, soft,
+				       sizeof(soft));
+			memlock_format(jint(ml, "hard", 0, INT64_MAX, &n) ? (uint64_t)n : MEMLOCK_UNLIMITED, hard,
+				       sizeof(hard));
 		}
 		printf("memlock:      %s (soft), %s (hard)\n", soft, hard);
 	} else
@@ -302,14 +310,18 @@ static void print_status(json_object *st)
 	       d && json_object_object_get_ex(d, "gl", &v) && json_object_get_boolean(v) ? ", GL" : "");
 	print_net(st);
 	audio = jstr(st, "audio");
-	printf("audio:        %s\n", !audio ? "no sound card" : strcmp(audio, "none") == 0 ? "none (a sound card that plays nowhere)" : audio);
+	printf("audio:        %s\n", !audio			  ? "no sound card"
+				     : strcmp(audio, "none") == 0 ? "none (a sound card that plays nowhere)"
+								  : audio);
 	printf("restarts:     %s\n", jstr(st, "restarts") ?: "0");
 }
 
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
 			bool *ret_json, bool *ret_done)
 {
-	static const struct option options[] = { { "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, 'j' }, {} };
+	static const struct option options[] = { { "help", no_argument, NULL, 'h' },
+						 { "json", no_argument, NULL, 'j' },
+						 {} };
 	bool json = false;
 	int c;
 
@@ -325,8 +337,8 @@ int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wa
 			json = true;
 			break;
 		default:
-			return log_error("vgpuvm %s: unknown option '%s'; see 'vgpuvm %s --help'", argv[0], argv[optind - 1],
-					 argv[0]),
+			return log_error("vgpuvm %s: unknown option '%s'; see 'vgpuvm %s --help'", argv[0],
+					 argv[optind - 1], argv[0]),
 			       EX_USAGE;
 		}
 	if (argc - optind < min_args || argc - optind > max_args)
@@ -336,10 +348,11 @@ int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wa
 	return 0;
 }
 
-static const char status_usage[] = "Usage: vgpuvm status NAME [--json]\n"
-				   "\n"
-				   "Shows a running VM: supervisor state, QEMU's status, pids, uptime, the mdev, the\n"
-				   "locked-memory limit QEMU really has, the display. --json prints the status object.\n";
+static const char status_usage[] =
+    "Usage: vgpuvm status NAME [--json]\n"
+    "\n"
+    "Shows a running VM: supervisor state, QEMU's status, pids, uptime, the mdev, the\n"
+    "locked-memory limit QEMU really has, the display. --json prints the status object.\n";
 
 int cmd_status(int argc, char **argv)
 {
@@ -357,16 +370,18 @@ int cmd_status(int argc, char **argv)
 	if (r != 0)
 		return r;
 	if (json)
-		puts(json_object_to_json_string_ext(m->data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(m->data, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_status(m->data);
 	return fflush(stdout) == 0 ? 0 : EX_IOERR;
 }
 
-static const char list_usage[] = "Usage: vgpuvm list [--json]\n"
-				 "\n"
-				 "Lists the VMs whose supervisor runs. --json prints {\"format_version\": 1, \"vms\": [...]},\n"
-				 "a status object for each VM.\n";
+static const char list_usage[] =
+    "Usage: vgpuvm list [--json]\n"
+    "\n"
+    "Lists the VMs whose supervisor runs. --json prints {\"format_version\": 1, \"vms\": [...]},\n"
+    "a status object for each VM.\n";
 
 int cmd_list(int argc, char **argv)
 {
@@ -401,7 +416,8 @@ int cmd_list(int argc, char **argv)
 
 		json_object_object_add(out, "format_version", json_object_new_int(STATUS_FORMAT_VERSION));
 		json_object_object_add(out, "vms", json_object_get(all));
-		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 		return fflush(stdout) == 0 ? 0 : EX_IOERR;
 	}
 	if (json_object_array_length(all) == 0) {
@@ -424,20 +440,20 @@ int cmd_list(int argc, char **argv)
 		format_uptime(st, up, sizeof(up));
 		if (json_object_object_get_ex(st, "vgpu", &g) && g)
 			snprintf(vgpu, sizeof(vgpu), "%s %s", jstr(g, "type") ?: "?", jstr(g, "uuid") ?: "?");
-		printf("%-*s  %-*s  %-8s  %-7s  %s\n", w_name, jstr(st, "name") ?: "?", w_state, jstr(st, "state") ?: "?",
-		       jstr(st, "qemu_pid") ?: "-", up, vgpu);
+		printf("%-*s  %-*s  %-8s  %-7s  %s\n", w_name, jstr(st, "name") ?: "?", w_state,
+		       jstr(st, "state") ?: "?", jstr(st, "qemu_pid") ?: "-", up, vgpu);
 	}
 	return 0;
 }
 
 static const char stop_usage[] =
-	"Usage: vgpuvm stop NAME [--timeout S] [--force]\n"
-	"\n"
-	"Stops a VM as SIGTERM does (the power button, then QMP quit, then SIGTERM, then SIGKILL), prints each step\n"
-	"and waits until the VM is gone and its mdev removed. Exits with the VM's exit code.\n"
-	"\n"
-	"  --timeout S   give the guest S seconds to power off, instead of the profile's powerdown_timeout\n"
-	"  --force       skip the power button: start at QMP quit\n";
+    "Usage: vgpuvm stop NAME [--timeout S] [--force]\n"
+    "\n"
+    "Stops a VM as SIGTERM does (the power button, then QMP quit, then SIGTERM, then SIGKILL), prints each step\n"
+    "and waits until the VM is gone and its mdev removed. Exits with the VM's exit code.\n"
+    "\n"
+    "  --timeout S   give the guest S seconds to power off, instead of the profile's powerdown_timeout\n"
+    "  --force       skip the power button: start at QMP quit\n";
 
 int cmd_stop(int argc, char **argv)
 {
@@ -465,7 +481,8 @@ int cmd_stop(int argc, char **argv)
 		case 't':
 			t = strtol(optarg, &end, 10);
 			if (*end || t < 0 || t > PROFILE_TIMEOUT_MAX)
-				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to %d, got \"%s\"", PROFILE_TIMEOUT_MAX, optarg),
+				return log_error("vgpuvm stop: --timeout: expected seconds from 0 to %d, got \"%s\"",
+						 PROFILE_TIMEOUT_MAX, optarg),
 				       EX_USAGE;
 			json_object_object_add(args, "timeout", json_object_new_int64(t));
 			break;
@@ -473,7 +490,9 @@ int cmd_stop(int argc, char **argv)
 			json_object_object_add(args, "force", json_object_new_boolean(true));
 			break;
 		default:
-			return log_error("vgpuvm stop: unknown option '%s'; see 'vgpuvm stop --help'", argv[optind - 1]), EX_USAGE;
+			return log_error("vgpuvm stop: unknown option '%s'; see 'vgpuvm stop --help'",
+					 argv[optind - 1]),
+			       EX_USAGE;
 		}
 	if (argc - optind != 1)
 		return log_error("vgpuvm stop: expected a VM name; see 'vgpuvm stop --help'"), EX_USAGE;
@@ -500,8 +519,9 @@ int cmd_stop(int argc, char **argv)
 			       json_object_object_get_ex(e->data, "elapsed", &v) ? json_object_get_double(v) : 0.0);
 		else if (strcmp(e->name, "SHUTDOWN") == 0)
 			printf("%s: QEMU shuts down (guest %s, reason %s)\n", name,
-			       json_object_object_get_ex(e->data, "guest", &v) && json_object_get_boolean(v) ? "powered off"
-													     : "did not",
+			       json_object_object_get_ex(e->data, "guest", &v) && json_object_get_boolean(v)
+				   ? "powered off"
+				   : "did not",
 			       jstr(e->data, "reason") ?: "?");
 		else if (strcmp(e->name, "EXITED") == 0) {
 			int64_t n;
@@ -515,10 +535,11 @@ int cmd_stop(int argc, char **argv)
 	}
 }
 
-static const char screenshot_usage[] = "Usage: vgpuvm screenshot NAME FILE.png\n"
-				       "\n"
-				       "Saves the guest's display as a PNG (QMP screendump). FILE is written as the caller; a\n"
-				       "symbolic link, a FIFO or a file of another user at FILE is refused, not followed.\n";
+static const char screenshot_usage[] =
+    "Usage: vgpuvm screenshot NAME FILE.png\n"
+    "\n"
+    "Saves the guest's display as a PNG (QMP screendump). FILE is written as the caller; a\n"
+    "symbolic link, a FIFO or a file of another user at FILE is refused, not followed.\n";
 
 /* Opens FILE for the screenshot. Returns 0, or an exit code after saying why. */
 static int open_output(const char *file, int *ret)
@@ -565,17 +586,21 @@ int cmd_screenshot(int argc, char **argv)
 	ctl_close(&c);
 	if (r != 0)
 		return r;
-	/* The client opens no path the supervisor names: only the sealed memfd it was handed, and FILE, as the caller. */
+	/* The client opens no path the supervisor names: only the sealed memfd it was handed, and FILE, as the caller.
+	 */
 	if (in < 0)
 		return log_error("VM %s: the reply to screenshot carried no file descriptor; refusing it", argv[1]),
 		       EX_PROTOCOL;
 	r = shot_check(in, &size);
 	if (r < 0)
 		return log_error("VM %s: refusing the screenshot the supervisor sent: %s", argv[1],
-				 r == -EBADFD ? "not a sealed memfd" : r == -EFBIG ? "larger than 64 MiB" : strerror(-r)),
+				 r == -EBADFD  ? "not a sealed memfd"
+				 : r == -EFBIG ? "larger than 64 MiB"
+					       : strerror(-r)),
 		       EX_PROTOCOL;
 	if (!json_object_object_get_ex(m->data, "size", &v) || json_object_get_int64(v) != (int64_t)size)
-		return log_error("VM %s: the screenshot's size is not the one the supervisor said", argv[1]), EX_PROTOCOL;
+		return log_error("VM %s: the screenshot's size is not the one the supervisor said", argv[1]),
+		       EX_PROTOCOL;
 	if ((r = open_output(argv[2], &out)) != 0)
 		return r;
 	r = shot_copy(in, out, size);
@@ -584,10 +609,11 @@ int cmd_screenshot(int argc, char **argv)
 	return 0;
 }
 
-static const char qmp_usage[] = "Usage: vgpuvm qmp NAME JSON\n"
-				"\n"
-				"Passes one QMP command to the VM's QEMU, e.g. '{\"execute\": \"query-status\"}', and prints\n"
-				"QEMU's reply. Exits 0 for a return, 1 for an error reply.\n";
+static const char qmp_usage[] =
+    "Usage: vgpuvm qmp NAME JSON\n"
+    "\n"
+    "Passes one QMP command to the VM's QEMU, e.g. '{\"execute\": \"query-status\"}', and prints\n"
+    "QEMU's reply. Exits 0 for a return, 1 for an error reply.\n";
 
 int cmd_qmp(int argc, char **argv)
 {
@@ -621,10 +647,10 @@ int cmd_qmp(int argc, char **argv)
 }
 
 static const char cleanup_usage[] =
-	"Usage: vgpuvm cleanup [NAME]\n"
-	"\n"
-	"Undoes what a supervisor that died (killed, crashed) left behind: the mdev it made, its runtime files.\n"
-	"Refuses while a QEMU still holds the mdev. Without NAME, every VM's leftovers.\n";
+    "Usage: vgpuvm cleanup [NAME]\n"
+    "\n"
+    "Undoes what a supervisor that died (killed, crashed) left behind: the mdev it made, its runtime files.\n"
+    "Refuses while a QEMU still holds the mdev. Without NAME, every VM's leftovers.\n";
 
 /* Cleans one name. Returns 0 or an exit code; *found says whether there was anything. */
 static int cleanup_one(const char *name, bool named)
@@ -646,8 +672,8 @@ static int cleanup_one(const char *name, bool named)
 		return log_error_errno(r, "Failed to look at VM %s: %m", name), EX_CANTCREAT;
 	r = recover(rt->dir, &pid, &done, &error);
 	if (r == -EBUSY) {
-		log_error("%s: QEMU pid %ld still holds its mdev; stop it (kill %ld), then run vgpuvm cleanup again", name,
-			  (long)pid, (long)pid);
+		log_error("%s: QEMU pid %ld still holds its mdev; stop it (kill %ld), then run vgpuvm cleanup again",
+			  name, (long)pid, (long)pid);
 		/* runtime_release keeps the record: it is what the next try needs. */
 		runtime_release(rt);
 		return EX_TEMPFAIL;

@@ -58,7 +58,8 @@ static void print_human(const struct doctor *d)
 			for (bool first = true; *line; first = false) {
 				const char *nl = strchr(line, '\n');
 				size_t n = nl ? (size_t)(nl - line) : strlen(line);
-				_cleanup_free_ char *raw = strndup(line, n), *esc = raw ? utf8_escape_controls(raw) : NULL;
+				_cleanup_free_ char *raw = strndup(line, n),
+						    *esc = raw ? utf8_escape_controls(raw) : NULL;
 
 				printf("     %s%s\n", first ? "fix: " : "     ", esc ?: "(out of memory)");
 				line += n + (nl ? 1 : 0);
@@ -100,19 +101,19 @@ static void print_json(const struct doctor *d)
 	json_object_object_add(root, "failed", json_object_new_int64((int64_t)count[DOCTOR_FAIL]));
 	json_object_object_add(root, "skipped", json_object_new_int64((int64_t)count[DOCTOR_SKIP]));
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static const char doctor_usage[] =
-	"Usage: vgpuvm doctor [PROFILE] [--json]\n"
-	"\n"
-	"Checks the host for what a vGPU VM needs, one line per check: PASS, WARN, FAIL or SKIP (does not apply), and\n"
-	"for each WARN and FAIL the fix. Without PROFILE: Intel GVT-g (CPU, i915, enable_gvt, kvmgt, GuC, IOMMU), mdev,\n"
-	"vfio, /dev/kvm, QEMU, render nodes, stale mdevs. With PROFILE also what it asks for: its mdev parent and type,\n"
-	"instances left, the resolution, QEMU's display and device options, a GL display for a dmabuf vGPU, the memory\n"
-	"lock. vgpuvm(1) lists every check under DOCTOR.\n"
-	"\n"
-	"Exit status: 0 when no check failed, 1 when one did, 64 bad usage, 65 bad profile, 66 profile not found.\n";
+    "Usage: vgpuvm doctor [PROFILE] [--json]\n"
+    "\n"
+    "Checks the host for what a vGPU VM needs, one line per check: PASS, WARN, FAIL or SKIP (does not apply), and\n"
+    "for each WARN and FAIL the fix. Without PROFILE: Intel GVT-g (CPU, i915, enable_gvt, kvmgt, GuC, IOMMU), mdev,\n"
+    "vfio, /dev/kvm, QEMU, render nodes, stale mdevs. With PROFILE also what it asks for: its mdev parent and type,\n"
+    "instances left, the resolution, QEMU's display and device options, a GL display for a dmabuf vGPU, the memory\n"
+    "lock. vgpuvm(1) lists every check under DOCTOR.\n"
+    "\n"
+    "Exit status: 0 when no check failed, 1 when one did, 64 bad usage, 65 bad profile, 66 profile not found.\n";
 
 int cmd_doctor(int argc, char **argv)
 {

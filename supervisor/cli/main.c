@@ -74,7 +74,9 @@ int main(int argc, char **argv)
 			/* As root, a variable that points vgpuvm at a place someone else controls is refused, for every
 			 * command: each reads or acts on what is there with root's authority. */
 			if (trust_environment(&error) < 0)
-				return log_error("%s", error ?: "an environment variable points at a place root cannot trust"),
+				return log_error("%s",
+						 error
+						     ?: "an environment variable points at a place root cannot trust"),
 				       EX_NOPERM;
 			return commands[i].run(argc - 1, argv + 1);
 		}

@@ -147,7 +147,8 @@ static int parse_profile_opts(int argc, char **argv, const char *usage, bool tak
 		}
 		case 'u':
 			if (!takes_uuid) {
-				log_error("vgpuvm %s: --uuid is not an option of this command; see 'vgpuvm %s --help'", argv[0], argv[0]);
+				log_error("vgpuvm %s: --uuid is not an option of this command; see 'vgpuvm %s --help'",
+					  argv[0], argv[0]);
 				return EX_USAGE;
 			}
 			free(*uuid_buf);
@@ -160,7 +161,8 @@ static int parse_profile_opts(int argc, char **argv, const char *usage, bool tak
 			return EX_USAGE;
 		}
 	if (optind + 1 != argc) {
-		log_error("vgpuvm %s: expected one PROFILE (a path or a name); see 'vgpuvm %s --help'", argv[0], argv[0]);
+		log_error("vgpuvm %s: expected one PROFILE (a path or a name); see 'vgpuvm %s --help'", argv[0],
+			  argv[0]);
 		return EX_USAGE;
 	}
 	o->profile = argv[optind];
@@ -171,17 +173,17 @@ static int parse_profile_opts(int argc, char **argv, const char *usage, bool tak
 }
 
 static const char argv_usage[] =
-	"Usage: vgpuvm argv PROFILE [--set KEY=VALUE]... [--uuid UUID]\n"
-	"\n"
-	"Prints the QEMU command line that `vgpuvm run PROFILE` starts, one argument per line, shell-quoted where\n"
-	"needed. QEMU finds its QMP monitor socket at fd 3. When the profile sets environment variables, the lines\n"
-	"begin with `env` and the NAME=VALUE pairs, so that the whole is one command.\n"
-	"\n"
-	"  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
-	"  --uuid UUID       use this mdev UUID instead of the profile's\n"
-	"\n"
-	"A profile that adopts an mdev by UUID without naming its type gets the type of that mdev, if it exists. With\n"
-	"\"opregion\": false, QEMU is asked its version (as nobody when root), as `run` asks it.\n";
+    "Usage: vgpuvm argv PROFILE [--set KEY=VALUE]... [--uuid UUID]\n"
+    "\n"
+    "Prints the QEMU command line that `vgpuvm run PROFILE` starts, one argument per line, shell-quoted where\n"
+    "needed. QEMU finds its QMP monitor socket at fd 3. When the profile sets environment variables, the lines\n"
+    "begin with `env` and the NAME=VALUE pairs, so that the whole is one command.\n"
+    "\n"
+    "  --set KEY=VALUE   override a profile key, e.g. --set vgpu.xres=1920 (VALUE is JSON when it parses as JSON)\n"
+    "  --uuid UUID       use this mdev UUID instead of the profile's\n"
+    "\n"
+    "A profile that adopts an mdev by UUID without naming its type gets the type of that mdev, if it exists. With\n"
+    "\"opregion\": false, QEMU is asked its version (as nobody when root), as `run` asks it.\n";
 
 int cli_profile_from_args(int argc, char **argv, const char *usage, bool takes_uuid, struct profile **ret,
 			  bool *ret_done)
@@ -213,7 +215,8 @@ int cli_adopted_type(struct profile *p, bool check)
 	}
 	r = profile_set_vgpu_type(p, type, &error);
 	if (r == -EINVAL)
-		return log_error("%s (the type of mdev %s, which the profile adopts)", error, p->vgpu->uuid), EX_DATAERR;
+		return log_error("%s (the type of mdev %s, which the profile adopts)", error, p->vgpu->uuid),
+		       EX_DATAERR;
 	if (r < 0)
 		return log_error_errno(r, "Out of memory."), EX_OSERR;
 	return 0;
@@ -228,8 +231,9 @@ unsigned cli_qemu_version(const struct profile *p, const struct qemu_probe_as *a
 		return 0;
 	r = qemu_probe_version(p->qemu, as, deadline_after(QEMU_PROBE_TIMEOUT), &v);
 	if (r < 0)
-		log_warning_errno(r, "Failed to ask %s its version, so \"opregion\": false is written out as for QEMU 10: %m",
-				  p->qemu);
+		log_warning_errno(
+		    r, "Failed to ask %s its version, so \"opregion\": false is written out as for QEMU 10: %m",
+		    p->qemu);
 	return r < 0 ? 0 : v;
 }
 
@@ -250,7 +254,8 @@ int cmd_argv(int argc, char **argv)
 	if ((r = cli_adopted_type(p, true)) != 0)
 		return r;
 	/* As root, QEMU is asked as nobody: root never runs the binary a profile names. */
-	opts.qemu_version = cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
+	opts.qemu_version =
+	    cli_qemu_version(p, geteuid() == 0 ? &(struct qemu_probe_as){ .uid = 65534, .gid = 65534 } : NULL);
 
 	/* The firmware the profile's "firmware" finds on this host, and the NVRAM in the VM's state directory. */
 	platform_init(&pl, p, NULL);
@@ -283,10 +288,10 @@ int cmd_argv(int argc, char **argv)
 }
 
 static const char check_usage[] =
-	"Usage: vgpuvm check PROFILE [--set KEY=VALUE]...\n"
-	"\n"
-	"Validates a profile and prints a one-line summary of the VM it describes. Exits 0 when the profile is good,\n"
-	"65 when it is not (the message names the file, the field and the fix), 66 when it cannot be found or read.\n";
+    "Usage: vgpuvm check PROFILE [--set KEY=VALUE]...\n"
+    "\n"
+    "Validates a profile and prints a one-line summary of the VM it describes. Exits 0 when the profile is good,\n"
+    "65 when it is not (the message names the file, the field and the fix), 66 when it cannot be found or read.\n";
 
 int cmd_check(int argc, char **argv)
 {

@@ -76,31 +76,32 @@ struct sup {
 	struct vm *vm; /* while a QEMU runs */
 	int sig_fd;
 	struct restart_history restart; /* the restart policy's; status shows its restarts */
-	bool stop_requested; /* between tries */
+	bool stop_requested;		/* between tries */
 	struct record rec;
-	struct identity id; /* whom QEMU runs as */
-	struct net_taps net; /* the taps of the current try */
-	bool confined;	    /* the supervisor's own seccomp filter is in place */
-	bool recorded;	    /* this supervisor wrote the crash record (a dead one's is not its to remove) */
+	struct identity id;    /* whom QEMU runs as */
+	struct net_taps net;   /* the taps of the current try */
+	bool confined;	       /* the supervisor's own seccomp filter is in place */
+	bool recorded;	       /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
-	struct platform pl; /* firmware, TPM, the state they keep, their helpers */
+	struct platform pl;    /* firmware, TPM, the state they keep, their helpers */
 };
 
 extern char **environ;
 
 static const char run_usage[] =
-	"Usage: vgpuvm run PROFILE [--set KEY=VALUE]... [--uuid UUID]\n"
-	"\n"
-	"Runs the VM in the foreground: creates (or adopts) the mdev, sets QEMU's locked-memory limit to guest RAM +\n"
-	"1 GiB, starts QEMU, and supervises it over QMP. SIGTERM, SIGINT or SIGHUP shut it down: the power button,\n"
-	"then QMP quit, then SIGTERM, then SIGKILL, each after the profile's deadline; a second signal skips to the\n"
-	"next step. The mdev vgpuvm made is removed on every way out.\n"
-	"\n"
-	"With \"serial\": \"stdio\" the guest's console is on vgpuvm's stdin and stdout (QEMU gets a pty of its own). On a\n"
-	"terminal, Ctrl-C goes to the guest; Ctrl-A x stops the VM as SIGTERM does, Ctrl-A h lists the keys.\n"
-	"\n"
-	"Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
-	"itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (vgpuvm(1)).\n";
+    "Usage: vgpuvm run PROFILE [--set KEY=VALUE]... [--uuid UUID]\n"
+    "\n"
+    "Runs the VM in the foreground: creates (or adopts) the mdev, sets QEMU's locked-memory limit to guest RAM +\n"
+    "1 GiB, starts QEMU, and supervises it over QMP. SIGTERM, SIGINT or SIGHUP shut it down: the power button,\n"
+    "then QMP quit, then SIGTERM, then SIGKILL, each after the profile's deadline; a second signal skips to the\n"
+    "next step. The mdev vgpuvm made is removed on every way out.\n"
+    "\n"
+    "With \"serial\": \"stdio\" the guest's console is on vgpuvm's stdin and stdout (QEMU gets a pty of its own). On "
+    "a\n"
+    "terminal, Ctrl-C goes to the guest; Ctrl-A x stops the VM as SIGTERM does, Ctrl-A h lists the keys.\n"
+    "\n"
+    "Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
+    "itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (vgpuvm(1)).\n";
 
 static int mdev_exit_code(int r)
 {
@@ -138,7 +139,8 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(o, "qemu_status", qemu_status ? json_object_new_string(qemu_status) : NULL);
 	json_object_object_add(o, "supervisor_pid", json_object_new_int64(getpid()));
 	json_object_object_add(o, "qemu_pid", vm ? json_object_new_int64(vm->pid) : NULL);
-	json_object_object_add(o, "uptime", vm ? json_object_new_double((double)(now_usec() - vm->started_at) / 1e6) : NULL);
+	json_object_object_add(o, "uptime",
+			       vm ? json_object_new_double((double)(now_usec() - vm->started_at) / 1e6) : NULL);
 	/* The path is the user's, in any bytes; the status is JSON, and JSON is UTF-8. */
 	char *path = utf8_make_valid(s->p->path);
 	json_object_object_add(o, "profile", path ? json_object_new_string(path) : NULL);
@@ -152,8 +154,10 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 		json_object_object_add(g, "parent", s->m->parent ? json_object_new_string(s->m->parent) : NULL);
 		json_object_object_add(g, "created", json_object_new_boolean(s->m->created));
 		if (vm && memlock_read(vm->pid, &soft, &hard) == 0) {
-			json_object_object_add(ml, "soft", soft == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)soft));
-			json_object_object_add(ml, "hard", hard == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)hard));
+			json_object_object_add(ml, "soft",
+					       soft == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)soft));
+			json_object_object_add(ml, "hard",
+					       hard == MEMLOCK_UNLIMITED ? NULL : json_object_new_int64((int64_t)hard));
 		}
 		json_object_object_add(g, "memlock", ml);
 		json_object_object_add(o, "vgpu", g);
@@ -163,9 +167,9 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
 	json_object_object_add(o, "display", d);
 	json_object_object_add(o, "net", profile_net_to_json(s->p));
-	json_object_object_add(o, "audio", s->p->audio != PROFILE_AUDIO_OFF
-						   ? json_object_new_string(profile_audio_to_string(s->p->audio))
-						   : NULL);
+	json_object_object_add(
+	    o, "audio",
+	    s->p->audio != PROFILE_AUDIO_OFF ? json_object_new_string(profile_audio_to_string(s->p->audio)) : NULL);
 	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
 	json_object_object_add(o, "firmware", json_object_new_string(profile_firmware_to_string(s->p->firmware)));
 	json_object_object_add(o, "state_dir", s->pl.state_dir ? json_object_new_string(s->pl.state_dir) : NULL);
@@ -191,7 +195,8 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 		s->stop_requested = true;
 		control_return(s->ctl, client, m->id, NULL);
 	} else
-		control_error(s->ctl, client, m->id, "GenericError", "QEMU is not running (vgpuvm waits to restart it)");
+		control_error(s->ctl, client, m->id, "GenericError",
+			      "QEMU is not running (vgpuvm waits to restart it)");
 }
 
 /* Whether this run keeps a crash record: it made an mdev, lent a file, made or opened a tap, or has a state directory
@@ -259,7 +264,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	_cleanup_console_ struct console *con = NULL;
 	struct spawned s = { .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	int sv[2], r, code, files[PROFILE_FILES_MAX];
-	struct profile_argv_opts opts = { .sysfs_root = m ? m->root : NULL, .qmp_fd = PROFILE_QMP_FD,
+	struct profile_argv_opts opts = { .sysfs_root = m ? m->root : NULL,
+					  .qmp_fd = PROFILE_QMP_FD,
 					  .qemu_version = sp->qemu_version,
 					  .file_fd_base = sp->id.change ? PROFILE_FILE_FD_BASE : 0 };
 	size_t n_files = 0;
@@ -281,8 +287,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 
 			if (f[i].kind == PROFILE_FILE_TAP)
 				/* Made or opened for this try by net_up(): QEMU gets its own copy of the fd. */
-				files[i] = sp->net.fd[f[i].nic] < 0 ? -EBADF
-								     : fcntl(sp->net.fd[f[i].nic], F_DUPFD_CLOEXEC, 3);
+				files[i] =
+				    sp->net.fd[f[i].nic] < 0 ? -EBADF : fcntl(sp->net.fd[f[i].nic], F_DUPFD_CLOEXEC, 3);
 			else if (f[i].kind == PROFILE_FILE_COPY)
 				files[i] = sealed_copy(f[i].path, f[i].what, &err);
 			else
@@ -291,7 +297,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				r = files[i];
 				n_files = i;
 				close_files(files, n_files);
-				log_error("Failed to open the %s %s for QEMU: %s", f[i].what, f[i].path, err ?: strerror(-r));
+				log_error("Failed to open the %s %s for QEMU: %s", f[i].what, f[i].path,
+					  err ?: strerror(-r));
 				return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
 			}
 		}
@@ -305,7 +312,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	}
 	r = profile_argv(p, &opts, &argv);
 	if (r < 0)
-		return close_files(files, n_files), log_error_errno(r, "Failed to build QEMU's command line: %m"), EX_OSERR;
+		return close_files(files, n_files), log_error_errno(r, "Failed to build QEMU's command line: %m"),
+		       EX_OSERR;
 	env = identity_env(&sp->id, environ, p->env);
 	if (!env)
 		return close_files(files, n_files), log_error_errno(ENOMEM, "Out of memory."), EX_OSERR;
@@ -315,7 +323,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		if (r < 0)
 			return log_error_errno(r, "Failed to make a pty for the serial console: %m"), EX_OSERR;
 		if (console_interactive(con))
-			log_info("the serial console is on this terminal: Ctrl-A x stops the VM, Ctrl-A h lists the keys");
+			log_info(
+			    "the serial console is on this terminal: Ctrl-A x stops the VM, Ctrl-A h lists the keys");
 	}
 
 	/*
@@ -325,9 +334,10 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	r = qemu_probe_find(p->qemu, &binary);
 	if (r == -ENOENT && !strchr(p->qemu, '/')) {
 		close_files(files, n_files);
-		log_error("Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
-			  "or name the binary with \"qemu\" in the profile",
-			  p->qemu);
+		log_error(
+		    "Failed to start QEMU: %s is not in PATH; install it (Debian: apt-get install qemu-system-x86) "
+		    "or name the binary with \"qemu\" in the profile",
+		    p->qemu);
 		return EX_UNAVAILABLE;
 	}
 	notify("STATUS=starting QEMU");
@@ -445,13 +455,14 @@ static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const
 	}
 	if (r == -ENODEV || r == -ELOOP) {
 		/* Root hands QEMU's user only the device it asked for, never whatever a path names. */
-		log_error("%s %s is not %s (it is %s); vgpuvm lends QEMU only that kind of device%s", what, path,
-			  kind == OWNED_DRM ? "a DRM render node (a character device of major 226, minor 128 or above)"
-					    : "a VFIO group's character device",
-			  r == -ELOOP ? "a symbolic link" : "another kind of file",
-			  kind == OWNED_DRM && s->p->display.rendernode
-				  ? "; set \"display\": {\"rendernode\": \"/dev/dri/renderDN\"} to one that ls -l /dev/dri lists"
-				  : "");
+		log_error(
+		    "%s %s is not %s (it is %s); vgpuvm lends QEMU only that kind of device%s", what, path,
+		    kind == OWNED_DRM ? "a DRM render node (a character device of major 226, minor 128 or above)"
+				      : "a VFIO group's character device",
+		    r == -ELOOP ? "a symbolic link" : "another kind of file",
+		    kind == OWNED_DRM && s->p->display.rendernode
+			? "; set \"display\": {\"rendernode\": \"/dev/dri/renderDN\"} to one that ls -l /dev/dri lists"
+			: "");
 		return kind == OWNED_DRM && s->p->display.rendernode ? EX_DATAERR : EX_UNAVAILABLE;
 	}
 	if (r <= 0) {
@@ -461,16 +472,18 @@ static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const
 	}
 	if (!s->id.change) {
 		if (!required) {
-			log_warning("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o); "
-				    "join its group (usermod -aG GROUP %s, then log in again)",
-				    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, s->id.name ?: "$USER");
+			log_warning(
+			    "QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o); "
+			    "join its group (usermod -aG GROUP %s, then log in again)",
+			    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, s->id.name ?: "$USER");
 			return 0;
 		}
-		log_error("QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o). As root, "
-			  "lend it for this boot (chown %ld %s), or for good with a udev rule in "
-			  "/etc/udev/rules.d/90-vgpuvm.rules: SUBSYSTEM==\"vfio\", GROUP=\"vgpuvm\", MODE=\"0660\" and join "
-			  "that group; or run vgpuvm as root",
-			  (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, (long)s->id.uid, path);
+		log_error(
+		    "QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o). As root, "
+		    "lend it for this boot (chown %ld %s), or for good with a udev rule in "
+		    "/etc/udev/rules.d/90-vgpuvm.rules: SUBSYSTEM==\"vfio\", GROUP=\"vgpuvm\", MODE=\"0660\" and join "
+		    "that group; or run vgpuvm as root",
+		    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, (long)s->id.uid, path);
 		return EX_NOPERM;
 	}
 	if (s->rec.n_owned >= RECORD_OWNED_MAX)
@@ -526,7 +539,8 @@ static int lend(struct sup *s)
 				return code;
 		}
 	}
-	if (!node && s->p->display.rendernode && (s->p->display.gl || s->p->display.type == PROFILE_DISPLAY_EGL_HEADLESS))
+	if (!node && s->p->display.rendernode &&
+	    (s->p->display.gl || s->p->display.type == PROFILE_DISPLAY_EGL_HEADLESS))
 		return EX_NOPERM; /* a render node in a place someone else controls: said by render_node() */
 	if (node && (code = lend_one(s, node, OWNED_DRM, "the render node", false)) != 0)
 		return code;
@@ -543,11 +557,10 @@ static bool give_back(struct sup *s)
 		if (r > 0)
 			log_warning("%s is no longer the device vgpuvm lent; left as it is", o->path);
 		else if (r < 0) {
-			log_error_errno(r, "Failed to give %s back to uid %ld: %m; `vgpuvm cleanup %s` tries again", o->path,
-					(long)o->uid, s->p->name);
+			log_error_errno(r, "Failed to give %s back to uid %ld: %m; `vgpuvm cleanup %s` tries again",
+					o->path, (long)o->uid, s->p->name);
 			return false;
-		}
-		else
+		} else
 			log_info("gave %s back to uid %ld (group %ld, mode %04o)", o->path, (long)o->uid, (long)o->gid,
 				 (unsigned)o->mode);
 		s->rec.n_owned--;
@@ -600,7 +613,8 @@ static int refuse_held_mdev(const struct sup *s)
 	if (g < 0 || !(who = mdev_holders(g)))
 		return 0;
 	log_error("mdev %s is in use: its VFIO group /dev/vfio/%d is open in %s; stop that first (vgpuvm adopts only "
-		  "an mdev no process holds)", s->m->uuid, g, who);
+		  "an mdev no process holds)",
+		  s->m->uuid, g, who);
 	return EX_TEMPFAIL;
 }
 
@@ -624,7 +638,8 @@ static int make_mdev(struct sup *s, char **error)
 	snprintf(s->rec.sysfs_root, sizeof(s->rec.sysfs_root), "%s", s->m->root);
 	write_record(s, 0);
 	if (s->m->exists) {
-		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid, s->m->type);
+		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid,
+			 s->m->type);
 		return 0;
 	}
 	r = mdev_create(s->m, deadline_after(MDEV_TIMEOUT), error);
@@ -743,9 +758,10 @@ static int resolve_identity(struct sup *s)
 		return r == -EPERM ? EX_NOPERM : r == -EUSERS ? EX_UNAVAILABLE : EX_CONFIG;
 	}
 	if (s->id.dynamic)
-		log_notice("there is no \"%s\" system user, so QEMU runs as a dynamic uid of its own; to choose it, create "
-			   "one (useradd --system --no-create-home --shell /usr/sbin/nologin %s) or set \"user\"",
-			   IDENTITY_DEFAULT_USER, IDENTITY_DEFAULT_USER);
+		log_notice(
+		    "there is no \"%s\" system user, so QEMU runs as a dynamic uid of its own; to choose it, create "
+		    "one (useradd --system --no-create-home --shell /usr/sbin/nologin %s) or set \"user\"",
+		    IDENTITY_DEFAULT_USER, IDENTITY_DEFAULT_USER);
 	log_info("QEMU runs as %s (uid %ld, gid %ld), with no capabilities", s->id.name ?: "?", (long)s->id.uid,
 		 (long)s->id.gid);
 	for (unsigned i = 0; i < PROFILE_SANDBOX_PART_MAX; i++)
@@ -754,7 +770,8 @@ static int resolve_identity(struct sup *s)
 				    profile_sandbox_action_to_string(s->p->sandbox[i]));
 	r = open_way_to_socket(s);
 	if (r < 0)
-		return log_error_errno(r, "Failed to open the way to the control socket in %s: %m", s->rt->dir), EX_CANTCREAT;
+		return log_error_errno(r, "Failed to open the way to the control socket in %s: %m", s->rt->dir),
+		       EX_CANTCREAT;
 	return 0;
 }
 
@@ -798,11 +815,11 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-	    (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
-	s = (struct sup){ .p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1,
-			  .net = NET_TAPS_INIT };
+	s = (struct sup){
+		.p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1, .net = NET_TAPS_INIT
+	};
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 	platform_init(&s.pl, p, &s.id);
 
@@ -828,9 +845,10 @@ int cmd_run(int argc, char **argv)
 	if (recovered)
 		log_info("recovered from a supervisor that died: %s", recovered);
 	if (r == -EBUSY) {
-		log_error("a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
-			  "run again",
-			  (long)holder, p->name, (long)holder);
+		log_error(
+		    "a QEMU (pid %ld) of a supervisor that died still holds VM %s's mdev; stop it (kill %ld), then "
+		    "run again",
+		    (long)holder, p->name, (long)holder);
 		/* runtime_release keeps the record: it is what will undo that mdev later. */
 		runtime_release(s.rt);
 		return EX_TEMPFAIL;
@@ -841,7 +859,8 @@ int cmd_run(int argc, char **argv)
 		goto out_release;
 	}
 	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
-	    (code = run_check_devices(p, &s.id)) != 0 || (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
+	    (code = run_check_devices(p, &s.id)) != 0 ||
+	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
@@ -856,7 +875,8 @@ int cmd_run(int argc, char **argv)
 			goto out_release;
 		}
 		s.m = m;
-		/* Adopted by UUID alone: the mdev's type, and the checks that need it, before QEMU is asked for anything. */
+		/* Adopted by UUID alone: the mdev's type, and the checks that need it, before QEMU is asked for
+		 * anything. */
 		if (!p->vgpu->type) {
 			r = profile_set_vgpu_type(p, m->type, &error);
 			if (r < 0) {
@@ -872,15 +892,18 @@ int cmd_run(int argc, char **argv)
 		if (p->vgpu->memlock) {
 			r = memlock_check(need, &error);
 			if (r < 0) {
-				log_error("%s; a vGPU type that pins no memory can run with \"memlock\": false in \"vgpu\"",
-					  error ?: strerror(-r));
+				log_error(
+				    "%s; a vGPU type that pins no memory can run with \"memlock\": false in \"vgpu\"",
+				    error ?: strerror(-r));
 				code = EX_NOPERM;
 				goto out_release;
 			}
 			log_info("QEMU's locked-memory limit will be %s (guest RAM + 1 GiB)", lim);
 		} else
-			log_warning("vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
-				    "guest memory and needs %s, or the guest's display is scrambled", lim);
+			log_warning(
+			    "vgpu.memlock is false: QEMU keeps the locked-memory limit it inherits; GVT-g pins all "
+			    "guest memory and needs %s, or the guest's display is scrambled",
+			    lim);
 		/* The helpers start first, so that they come up while the kernel makes the mdev. */
 		if ((code = run_platform_start(&s.pl, &s.rec, save_record, &s)) != 0 ||
 		    (code = make_mdev(&s, &error)) != 0)
@@ -888,8 +911,8 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/* QEMU's version, when the command line depends on it, asked as the user QEMU runs as. */
-	s.qemu_version = cli_qemu_version(p, s.id.change ? &(struct qemu_probe_as){ .uid = s.id.uid, .gid = s.id.gid }
-							  : NULL);
+	s.qemu_version =
+	    cli_qemu_version(p, s.id.change ? &(struct qemu_probe_as){ .uid = s.id.uid, .gid = s.id.gid } : NULL);
 	code = run_tries(&s, &error);
 
 out_remove_mdev:

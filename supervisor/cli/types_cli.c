@@ -19,12 +19,12 @@
 #include "util/utf8.h"
 
 static const char types_usage[] =
-	"Usage: vgpuvm types [--json]\n"
-	"\n"
-	"Lists every mdev parent device (PCI, such as the Intel iGPU, and class-bus ones such as the kernel's mdpy\n"
-	"sample), its vGPU types with their name and description, the instances left and the device API, and the mdevs\n"
-	"that exist now, with the VM that uses each one when vgpuvm made or adopted it. --json prints the same as one\n"
-	"object (vgpuvm(1) documents it). No parent at all is not an error: `vgpuvm doctor` then says why.\n";
+    "Usage: vgpuvm types [--json]\n"
+    "\n"
+    "Lists every mdev parent device (PCI, such as the Intel iGPU, and class-bus ones such as the kernel's mdpy\n"
+    "sample), its vGPU types with their name and description, the instances left and the device API, and the mdevs\n"
+    "that exist now, with the VM that uses each one when vgpuvm made or adopted it. --json prints the same as one\n"
+    "object (vgpuvm(1) documents it). No parent at all is not an error: `vgpuvm doctor` then says why.\n";
 
 /*
  * A JSON string of text from the host, or null: made valid UTF-8 first, as JSON must be (json-c escapes control
@@ -64,7 +64,8 @@ static json_object *type_json(const struct mdev_type_info *t)
 	json_object_object_add(o, "description", json_text(t->description));
 	json_object_object_add(o, "fields", fields);
 	json_object_object_add(o, "resolution", t->xres ? json_object_new_string(res) : NULL);
-	json_object_object_add(o, "available_instances", t->available >= 0 ? json_object_new_int64(t->available) : NULL);
+	json_object_object_add(o, "available_instances",
+			       t->available >= 0 ? json_object_new_int64(t->available) : NULL);
 	json_object_object_add(o, "device_api", json_text(t->device_api));
 	for (size_t i = 0; i < t->n_mdevs; i++)
 		json_object_array_add(mdevs, mdev_json(&t->mdevs[i]));
@@ -91,7 +92,7 @@ static int print_json(const struct mdev_host *h)
 		json_object_array_add(parents, o);
 	}
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 

@@ -29,17 +29,17 @@ enum doctor_status {
 };
 
 struct doctor_check {
-	char *id;      /* stable, e.g. "i915.enable_gvt" */
+	char *id; /* stable, e.g. "i915.enable_gvt" */
 	enum doctor_status status;
 	char *summary; /* what was found */
 	char *fix;     /* what to do about it: WARN and FAIL only, else NULL; may hold several lines */
 };
 
 struct doctor {
-	const char *sys, *proc, *dev; /* the roots */
-	const char *mdevctl_dir;      /* where mdevctl keeps its definitions, or NULL */
-	const char *runtime_base;     /* where the VMs' runtime directories are, or NULL */
-	const char *user;	      /* the user the fixes name */
+	const char *sys, *proc, *dev;  /* the roots */
+	const char *mdevctl_dir;       /* where mdevctl keeps its definitions, or NULL */
+	const char *runtime_base;      /* where the VMs' runtime directories are, or NULL */
+	const char *user;	       /* the user the fixes name */
 	const struct profile *profile; /* NULL: the host checks only */
 	struct mdev_host *host;
 	struct doctor_check *checks;

@@ -19,10 +19,10 @@
 
 enum cpu_gvt {
 	CPU_GVT_YES,
-	CPU_GVT_TOO_OLD,   /* before Broadwell */
-	CPU_GVT_GEN11,	   /* Ice Lake era: neither GVT-g nor SR-IOV */
-	CPU_GVT_SRIOV,	   /* Gen12 graphics and later: SR-IOV instead */
-	CPU_GVT_NO_IGPU,   /* a server part without graphics */
+	CPU_GVT_TOO_OLD, /* before Broadwell */
+	CPU_GVT_GEN11,	 /* Ice Lake era: neither GVT-g nor SR-IOV */
+	CPU_GVT_SRIOV,	 /* Gen12 graphics and later: SR-IOV instead */
+	CPU_GVT_NO_IGPU, /* a server part without graphics */
 	CPU_GVT_MAX,
 };
 
@@ -73,8 +73,8 @@ static const struct {
 };
 
 static const char sriov_fix[] =
-	"SR-IOV is the route: the i915 parameter max_vfs (with the out-of-tree i915-sriov-dkms module on most kernels) "
-	"makes virtual functions to pass to VMs with vfio-pci; vgpuvm's mdev path does not apply";
+    "SR-IOV is the route: the i915 parameter max_vfs (with the out-of-tree i915-sriov-dkms module on most kernels) "
+    "makes virtual functions to pass to VMs with vfio-pci; vgpuvm's mdev path does not apply";
 
 /* The value of "key : value" in the first processor's block of /proc/cpuinfo. */
 static char *cpuinfo_get(const char *cpuinfo, const char *key)
@@ -118,32 +118,36 @@ static void check_cpu_kernel(struct doctor *d, const struct igpu *g, const char 
 
 	switch (igpu_gvt_kernel(g, &need, &lacks)) {
 	case IGPU_GVT_KERNEL_TOO_OLD:
-		doctor_add(d, "cpu", DOCTOR_FAIL,
-			   lacks ? doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics), but not in Linux "
-					      "%s: Linux %u.%u does not have it yet, %u.%u does",
-					      name, gen, m, plat, g->osrelease, kv_major(lacks), kv_minor(lacks),
-					      kv_major(need), kv_minor(need))
-				 : doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics) from Linux %u.%u "
-					      "on; this kernel is %s",
-					      name, gen, m, plat, kv_major(need), kv_minor(need), g->osrelease),
-			   doctor_fmt("boot Linux %u.%u or later (Debian 11 ships 5.10, Debian 12 6.1), with "
-				      "CONFIG_DRM_I915_GVT", kv_major(need), kv_minor(need)));
+		doctor_add(
+		    d, "cpu", DOCTOR_FAIL,
+		    lacks ? doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics), but not in Linux "
+				       "%s: Linux %u.%u does not have it yet, %u.%u does",
+				       name, gen, m, plat, g->osrelease, kv_major(lacks), kv_minor(lacks),
+				       kv_major(need), kv_minor(need))
+			  : doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics) from Linux %u.%u "
+				       "on; this kernel is %s",
+				       name, gen, m, plat, kv_major(need), kv_minor(need), g->osrelease),
+		    doctor_fmt("boot Linux %u.%u or later (Debian 11 ships 5.10, Debian 12 6.1), with "
+			       "CONFIG_DRM_I915_GVT",
+			       kv_major(need), kv_minor(need)));
 		return;
 	case IGPU_GVT_KERNEL_UNSURE:
-		doctor_add(d, "cpu", DOCTOR_WARN,
-			   doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics) in Linux %u.%u; whether "
-				      "Linux %s does is not known here (%u.%u does not)",
-				      name, gen, m, plat, kv_major(need), kv_minor(need), g->osrelease, kv_major(lacks),
-				      kv_minor(lacks)),
-			   doctor_fmt("none needed if gvt.types below passes; otherwise boot Linux %u.%u or later",
-				      kv_major(need), kv_minor(need)));
+		doctor_add(
+		    d, "cpu", DOCTOR_WARN,
+		    doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU (%s graphics) in Linux %u.%u; whether "
+			       "Linux %s does is not known here (%u.%u does not)",
+			       name, gen, m, plat, kv_major(need), kv_minor(need), g->osrelease, kv_major(lacks),
+			       kv_minor(lacks)),
+		    doctor_fmt("none needed if gvt.types below passes; otherwise boot Linux %u.%u or later",
+			       kv_major(need), kv_minor(need)));
 		return;
 	case IGPU_GVT_KERNEL_YES:
 	case IGPU_GVT_KERNEL_UNKNOWN:
 	case IGPU_GVT_KERNEL_MAX:
 		break;
 	}
-	doctor_add(d, "cpu", DOCTOR_PASS, doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU", name, gen, m), NULL);
+	doctor_add(d, "cpu", DOCTOR_PASS, doctor_fmt("%s (%s, model %lu): GVT-g supports its iGPU", name, gen, m),
+		   NULL);
 }
 
 /* Also finds out which iGPU and kernel the host has, for the checks after it. */
@@ -156,9 +160,10 @@ static void check_cpu(struct doctor *d, struct igpu *ret_igpu)
 	if (!info || !(vendor = cpuinfo_get(info, "vendor_id")) || !(family = cpuinfo_get(info, "cpu family")) ||
 	    !(model = cpuinfo_get(info, "model"))) {
 		igpu_read(d, 0, -1, ret_igpu);
-		doctor_add(d, "cpu", DOCTOR_WARN, doctor_fmt("cannot read the CPU's vendor and model from /proc/cpuinfo"),
-			   doctor_fmt("none needed if the checks below pass; GVT-g needs an Intel Core CPU of the 5th to "
-				      "10th generation (Broadwell to Comet Lake)"));
+		doctor_add(
+		    d, "cpu", DOCTOR_WARN, doctor_fmt("cannot read the CPU's vendor and model from /proc/cpuinfo"),
+		    doctor_fmt("none needed if the checks below pass; GVT-g needs an Intel Core CPU of the 5th to "
+			       "10th generation (Broadwell to Comet Lake)"));
 		return;
 	}
 	name = cpuinfo_get(info, "model name");
@@ -167,9 +172,11 @@ static void check_cpu(struct doctor *d, struct igpu *ret_igpu)
 	igpu_read(d, strcmp(vendor, "GenuineIntel") == 0 && strcmp(family, "6") == 0 ? (unsigned)m : 0,
 		  stepping ? (int)strtol(stepping, NULL, 10) : -1, ret_igpu);
 	if (strcmp(vendor, "GenuineIntel") != 0) {
-		doctor_add(d, "cpu", DOCTOR_FAIL, doctor_fmt("%s (%s): GVT-g needs an Intel iGPU", name ?: vendor, vendor),
-			   doctor_fmt("GVT-g runs only on Intel Core CPUs of the 5th to 10th generation (Broadwell to Comet "
-				      "Lake) and Apollo Lake; for another vGPU, run `vgpuvm doctor PROFILE` with its profile"));
+		doctor_add(
+		    d, "cpu", DOCTOR_FAIL, doctor_fmt("%s (%s): GVT-g needs an Intel iGPU", name ?: vendor, vendor),
+		    doctor_fmt(
+			"GVT-g runs only on Intel Core CPUs of the 5th to 10th generation (Broadwell to Comet "
+			"Lake) and Apollo Lake; for another vGPU, run `vgpuvm doctor PROFILE` with its profile"));
 		return;
 	}
 	if (strcmp(family, "6") == 0)
@@ -182,43 +189,53 @@ static void check_cpu(struct doctor *d, struct igpu *ret_igpu)
 				check_cpu_kernel(d, ret_igpu, name ?: "Intel", gen, m);
 				return;
 			case CPU_GVT_TOO_OLD:
-				doctor_add(d, "cpu", DOCTOR_FAIL,
-					   doctor_fmt("%s (%s, model %lu): GVT-g starts with Broadwell", name ?: "Intel", gen, m),
-					   doctor_fmt("no vGPU route on this CPU; GVT-g needs an Intel Core of the 5th to 10th "
-						      "generation"));
+				doctor_add(
+				    d, "cpu", DOCTOR_FAIL,
+				    doctor_fmt("%s (%s, model %lu): GVT-g starts with Broadwell", name ?: "Intel", gen,
+					       m),
+				    doctor_fmt(
+					"no vGPU route on this CPU; GVT-g needs an Intel Core of the 5th to 10th "
+					"generation"));
 				return;
 			case CPU_GVT_GEN11:
-				doctor_add(d, "cpu", DOCTOR_FAIL,
-					   doctor_fmt("%s (%s, model %lu): GVT-g ends with Comet Lake and does not support "
-						      "this iGPU", name ?: "Intel", gen, m),
-					   doctor_fmt("no vGPU route on this CPU: GVT-g skips it, and i915's SR-IOV starts with "
-						      "Tiger Lake (11th generation)"));
+				doctor_add(
+				    d, "cpu", DOCTOR_FAIL,
+				    doctor_fmt("%s (%s, model %lu): GVT-g ends with Comet Lake and does not support "
+					       "this iGPU",
+					       name ?: "Intel", gen, m),
+				    doctor_fmt(
+					"no vGPU route on this CPU: GVT-g skips it, and i915's SR-IOV starts with "
+					"Tiger Lake (11th generation)"));
 				return;
 			case CPU_GVT_SRIOV:
-				doctor_add(d, "cpu", DOCTOR_FAIL,
-					   doctor_fmt("%s (%s, model %lu): GVT-g ends with Comet Lake (10th generation); "
-						      "this iGPU does SR-IOV instead", name ?: "Intel", gen, m),
-					   doctor_fmt("%s", sriov_fix));
+				doctor_add(
+				    d, "cpu", DOCTOR_FAIL,
+				    doctor_fmt("%s (%s, model %lu): GVT-g ends with Comet Lake (10th generation); "
+					       "this iGPU does SR-IOV instead",
+					       name ?: "Intel", gen, m),
+				    doctor_fmt("%s", sriov_fix));
 				return;
 			case CPU_GVT_NO_IGPU:
 			case CPU_GVT_MAX:
-				doctor_add(d, "cpu", DOCTOR_FAIL,
-					   doctor_fmt("%s (%s, model %lu): no integrated graphics", name ?: "Intel", gen, m),
-					   doctor_fmt("GVT-g needs an Intel iGPU: a Core CPU of the 5th to 10th generation"));
+				doctor_add(
+				    d, "cpu", DOCTOR_FAIL,
+				    doctor_fmt("%s (%s, model %lu): no integrated graphics", name ?: "Intel", gen, m),
+				    doctor_fmt("GVT-g needs an Intel iGPU: a Core CPU of the 5th to 10th generation"));
 				return;
 			}
 		}
 	doctor_add(d, "cpu", DOCTOR_WARN,
 		   doctor_fmt("%s (family %s, model %lu): not a model vgpuvm knows", name ?: "Intel", family, m),
 		   doctor_fmt("none needed if the checks below pass; GVT-g supports Broadwell to Comet Lake and Apollo "
-			      "Lake; 11th generation and later: %s", sriov_fix));
+			      "Lake; 11th generation and later: %s",
+			      sriov_fix));
 }
 
 static const char gvt_fix[] =
-	"echo 'options i915 enable_gvt=1' >> /etc/modprobe.d/i915-gvt.conf, then update-initramfs -u (Fedora: dracut -f) "
-	"and reboot\n"
-	"or add the kernel parameter i915.enable_gvt=1\n"
-	"NixOS: virtualisation.kvmgt.enable = true; (the vGPUs in virtualisation.kvmgt.vgpus)";
+    "echo 'options i915 enable_gvt=1' >> /etc/modprobe.d/i915-gvt.conf, then update-initramfs -u (Fedora: dracut -f) "
+    "and reboot\n"
+    "or add the kernel parameter i915.enable_gvt=1\n"
+    "NixOS: virtualisation.kvmgt.enable = true; (the vGPUs in virtualisation.kvmgt.vgpus)";
 
 /* The first parent that offers GVT-g types, or NULL. */
 static const char *gvt_types_parent(const struct doctor *d)
@@ -242,32 +259,36 @@ static void check_guc_auto(struct doctor *d, const struct igpu *g)
 	case IGPU_GUC_OFF:
 		doctor_add(d, "i915.enable_guc", DOCTOR_PASS,
 			   g->platform == IGPU_TGL || g->platform == IGPU_RKL
-				   ? doctor_fmt("enable_guc is -1: no GuC submission (auto: none on %s graphics)", plat)
-				   : doctor_fmt("enable_guc is -1: no GuC submission (auto: none before Gen12 graphics)"),
+			       ? doctor_fmt("enable_guc is -1: no GuC submission (auto: none on %s graphics)", plat)
+			       : doctor_fmt("enable_guc is -1: no GuC submission (auto: none before Gen12 graphics)"),
 			   NULL);
 		return;
 	case IGPU_GUC_HUC:
-		doctor_add(d, "i915.enable_guc", DOCTOR_PASS,
-			   doctor_fmt("enable_guc is -1: no GuC submission (auto: HuC firmware only on %s graphics)", plat),
-			   NULL);
+		doctor_add(
+		    d, "i915.enable_guc", DOCTOR_PASS,
+		    doctor_fmt("enable_guc is -1: no GuC submission (auto: HuC firmware only on %s graphics)", plat),
+		    NULL);
 		return;
 	case IGPU_GUC_SUBMISSION:
-		doctor_add(d, "i915.enable_guc", DOCTOR_FAIL,
-			   doctor_fmt("enable_guc is -1 (auto), which i915 turns into GuC submission on %s graphics, and "
-				      "GVT-g does not start with it", plat),
-			   doctor_fmt("none for GVT-g: this iGPU has no GVT-g in any case (see cpu above); the kernel "
-				      "parameter i915.enable_guc=0 turns GuC submission off, but SR-IOV, this iGPU's route, "
-				      "needs it on"));
+		doctor_add(
+		    d, "i915.enable_guc", DOCTOR_FAIL,
+		    doctor_fmt("enable_guc is -1 (auto), which i915 turns into GuC submission on %s graphics, and "
+			       "GVT-g does not start with it",
+			       plat),
+		    doctor_fmt("none for GVT-g: this iGPU has no GVT-g in any case (see cpu above); the kernel "
+			       "parameter i915.enable_guc=0 turns GuC submission off, but SR-IOV, this iGPU's route, "
+			       "needs it on"));
 		return;
 	case IGPU_GUC_UNKNOWN:
 	case IGPU_GUC_MAX:
 		break;
 	}
-	doctor_add(d, "i915.enable_guc", DOCTOR_WARN,
-		   doctor_fmt("enable_guc is -1 (auto): i915 decides by the graphics, which vgpuvm cannot tell here (no "
-			      "GuC submission before Gen12 and on Tiger Lake, Rocket Lake and Alder Lake-S; GuC "
-			      "submission from Alder Lake-P on)"),
-		   doctor_fmt("none needed if gvt.types below passes; otherwise the kernel parameter i915.enable_guc=0"));
+	doctor_add(
+	    d, "i915.enable_guc", DOCTOR_WARN,
+	    doctor_fmt("enable_guc is -1 (auto): i915 decides by the graphics, which vgpuvm cannot tell here (no "
+		       "GuC submission before Gen12 and on Tiger Lake, Rocket Lake and Alder Lake-S; GuC "
+		       "submission from Alder Lake-P on)"),
+	    doctor_fmt("none needed if gvt.types below passes; otherwise the kernel parameter i915.enable_guc=0"));
 }
 
 /* Returns whether i915 is loaded, for the checks that read its parameters. */
@@ -277,9 +298,10 @@ static bool check_i915(struct doctor *d, const struct igpu *g)
 	const char *gvt_parent;
 
 	if (!host_exists(d->sys, "module/i915")) {
-		doctor_add(d, "i915", DOCTOR_FAIL, doctor_fmt("the i915 module is not loaded: not an Intel GVT-g host"),
-			   doctor_fmt("GVT-g needs the Intel iGPU and its driver: modprobe i915 (is the iGPU enabled in the "
-				      "firmware setup?)"));
+		doctor_add(
+		    d, "i915", DOCTOR_FAIL, doctor_fmt("the i915 module is not loaded: not an Intel GVT-g host"),
+		    doctor_fmt("GVT-g needs the Intel iGPU and its driver: modprobe i915 (is the iGPU enabled in the "
+			       "firmware setup?)"));
 		doctor_add(d, "i915.enable_gvt", DOCTOR_SKIP, doctor_fmt("i915 is not loaded"), NULL);
 		doctor_add(d, "kvmgt", DOCTOR_SKIP, doctor_fmt("i915 is not loaded"), NULL);
 		doctor_add(d, "i915.enable_guc", DOCTOR_SKIP, doctor_fmt("i915 is not loaded"), NULL);
@@ -289,12 +311,14 @@ static bool check_i915(struct doctor *d, const struct igpu *g)
 
 	gvt = doctor_read(d->sys, "module/i915/parameters/enable_gvt");
 	if (!gvt)
-		doctor_add(d, "i915.enable_gvt", DOCTOR_FAIL,
-			   doctor_fmt("i915 has no enable_gvt parameter: this kernel is built without GVT-g"),
-			   doctor_fmt("use a kernel built with CONFIG_DRM_I915_GVT=y and CONFIG_DRM_I915_GVT_KVMGT=m (the "
-				      "stock kernels of Debian, Ubuntu, Fedora and Arch are)"));
+		doctor_add(
+		    d, "i915.enable_gvt", DOCTOR_FAIL,
+		    doctor_fmt("i915 has no enable_gvt parameter: this kernel is built without GVT-g"),
+		    doctor_fmt("use a kernel built with CONFIG_DRM_I915_GVT=y and CONFIG_DRM_I915_GVT_KVMGT=m (the "
+			       "stock kernels of Debian, Ubuntu, Fedora and Arch are)"));
 	else if (strcmp(gvt, "Y") == 0 || strcmp(gvt, "1") == 0)
-		doctor_add(d, "i915.enable_gvt", DOCTOR_PASS, doctor_fmt("GVT-g is enabled (enable_gvt is %s)", gvt), NULL);
+		doctor_add(d, "i915.enable_gvt", DOCTOR_PASS, doctor_fmt("GVT-g is enabled (enable_gvt is %s)", gvt),
+			   NULL);
 	else
 		doctor_add(d, "i915.enable_gvt", DOCTOR_FAIL,
 			   doctor_fmt("GVT-g is disabled (/sys/module/i915/parameters/enable_gvt is %s)", gvt),
@@ -304,41 +328,48 @@ static bool check_i915(struct doctor *d, const struct igpu *g)
 		doctor_add(d, "kvmgt", DOCTOR_PASS, doctor_fmt("the kvmgt module is loaded"), NULL);
 	else if ((gvt_parent = gvt_types_parent(d)))
 		/* Built in (CONFIG_DRM_I915_GVT_KVMGT=y), kvmgt has no /sys/module entry, having no parameters. */
-		doctor_add(d, "kvmgt", DOCTOR_PASS,
-			   doctor_fmt("kvmgt is built into the kernel (no /sys/module/kvmgt, but %s offers GVT-g types, "
-				      "which i915 makes only with kvmgt)", gvt_parent),
-			   NULL);
+		doctor_add(
+		    d, "kvmgt", DOCTOR_PASS,
+		    doctor_fmt("kvmgt is built into the kernel (no /sys/module/kvmgt, but %s offers GVT-g types, "
+			       "which i915 makes only with kvmgt)",
+			       gvt_parent),
+		    NULL);
 	else
-		doctor_add(d, "kvmgt", DOCTOR_FAIL,
-			   doctor_fmt("the kvmgt module is not loaded: i915 makes no GVT-g types without it"),
-			   doctor_fmt("echo 'softdep i915 pre: kvmgt' >> /etc/modprobe.d/i915-gvt.conf (kvmgt before i915; "
-				      "or a line 'kvmgt' in /etc/modules-load.d/kvmgt.conf), then reboot\n"
-				      "NixOS: virtualisation.kvmgt.enable = true;"));
+		doctor_add(
+		    d, "kvmgt", DOCTOR_FAIL,
+		    doctor_fmt("the kvmgt module is not loaded: i915 makes no GVT-g types without it"),
+		    doctor_fmt("echo 'softdep i915 pre: kvmgt' >> /etc/modprobe.d/i915-gvt.conf (kvmgt before i915; "
+			       "or a line 'kvmgt' in /etc/modules-load.d/kvmgt.conf), then reboot\n"
+			       "NixOS: virtualisation.kvmgt.enable = true;"));
 
 	/* enable_guc: -1 auto (by the platform), bit 0 GuC submission, bit 1 HuC loading. */
 	guc = doctor_read(d->sys, "module/i915/parameters/enable_guc");
 	if (!guc)
-		doctor_add(d, "i915.enable_guc", DOCTOR_PASS, doctor_fmt("i915 has no enable_guc parameter: no GuC"), NULL);
+		doctor_add(d, "i915.enable_guc", DOCTOR_PASS, doctor_fmt("i915 has no enable_guc parameter: no GuC"),
+			   NULL);
 	else {
 		char *end;
 		long v = strtol(guc, &end, 10);
 
 		if (end == guc || *end)
-			doctor_add(d, "i915.enable_guc", DOCTOR_WARN, doctor_fmt("enable_guc is \"%s\", not a number", guc),
+			doctor_add(d, "i915.enable_guc", DOCTOR_WARN,
+				   doctor_fmt("enable_guc is \"%s\", not a number", guc),
 				   doctor_fmt("if dmesg says GVT-g is not supported with GuC submission: the kernel "
 					      "parameter i915.enable_guc=0"));
 		else if (v == -1)
 			check_guc_auto(d, g);
 		else if (v > 0 && (v & 1))
-			doctor_add(d, "i915.enable_guc", DOCTOR_FAIL,
-				   doctor_fmt("enable_guc is %ld: GuC submission is on, and i915 does not start GVT-g with "
-					      "it (dmesg: \"not yet supported with GuC submission\")", v),
-				   doctor_fmt("echo 'options i915 enable_guc=0' >> /etc/modprobe.d/i915-gvt.conf and reboot, "
-					      "or the kernel parameter i915.enable_guc=0 (enable_guc=2, HuC firmware only, "
-					      "works too)"));
+			doctor_add(
+			    d, "i915.enable_guc", DOCTOR_FAIL,
+			    doctor_fmt("enable_guc is %ld: GuC submission is on, and i915 does not start GVT-g with "
+				       "it (dmesg: \"not yet supported with GuC submission\")",
+				       v),
+			    doctor_fmt("echo 'options i915 enable_guc=0' >> /etc/modprobe.d/i915-gvt.conf and reboot, "
+				       "or the kernel parameter i915.enable_guc=0 (enable_guc=2, HuC firmware only, "
+				       "works too)"));
 		else
-			doctor_add(d, "i915.enable_guc", DOCTOR_PASS, doctor_fmt("enable_guc is %ld: no GuC submission", v),
-				   NULL);
+			doctor_add(d, "i915.enable_guc", DOCTOR_PASS,
+				   doctor_fmt("enable_guc is %ld: no GuC submission", v), NULL);
 	}
 	return true;
 }
@@ -360,9 +391,10 @@ static void check_gvt_types(struct doctor *d)
 			return;
 		}
 	}
-	doctor_add(d, "gvt.types", DOCTOR_FAIL, doctor_fmt("no device offers GVT-g mdev types"),
-		   doctor_fmt("fix the FAIL lines above; if there are none, `dmesg | grep -i gvt` says why i915 did not "
-			      "start GVT-g"));
+	doctor_add(
+	    d, "gvt.types", DOCTOR_FAIL, doctor_fmt("no device offers GVT-g mdev types"),
+	    doctor_fmt("fix the FAIL lines above; if there are none, `dmesg | grep -i gvt` says why i915 did not "
+		       "start GVT-g"));
 }
 
 /* The first entry of a directory, or NULL when it is empty or missing. */
@@ -394,21 +426,23 @@ static void check_iommu(struct doctor *d)
 		doctor_add(d, "iommu", DOCTOR_PASS,
 			   doctor_fmt("an IOMMU is on (%s); GVT-g works with it or without it", unit), NULL);
 	else
-		doctor_add(d, "iommu", DOCTOR_WARN,
-			   doctor_fmt("no IOMMU is on: GVT-g does not need one (each vGPU gets an IOMMU group from the mdev "
-				      "core), but passing a whole PCI device to a VM does"),
-			   doctor_fmt("nothing, for GVT-g; for whole-device passthrough add the kernel parameter "
-				      "intel_iommu=on"));
+		doctor_add(
+		    d, "iommu", DOCTOR_WARN,
+		    doctor_fmt("no IOMMU is on: GVT-g does not need one (each vGPU gets an IOMMU group from the mdev "
+			       "core), but passing a whole PCI device to a VM does"),
+		    doctor_fmt("nothing, for GVT-g; for whole-device passthrough add the kernel parameter "
+			       "intel_iommu=on"));
 }
 
 void doctor_check_gvt(struct doctor *d)
 {
 	if (!doctor_wants_gvt(d)) {
 		const struct profile_vgpu *g = d->profile->vgpu;
-		doctor_add(d, "gvt", DOCTOR_SKIP,
-			   g ? doctor_fmt("the profile's vGPU (%s) is not Intel GVT-g: the GVT-g checks do not apply", g->type)
-			     : doctor_fmt("the profile has no vGPU: the GVT-g checks do not apply"),
-			   NULL);
+		doctor_add(
+		    d, "gvt", DOCTOR_SKIP,
+		    g ? doctor_fmt("the profile's vGPU (%s) is not Intel GVT-g: the GVT-g checks do not apply", g->type)
+		      : doctor_fmt("the profile has no vGPU: the GVT-g checks do not apply"),
+		    NULL);
 		return;
 	}
 	struct igpu g;

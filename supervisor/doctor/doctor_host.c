@@ -31,12 +31,13 @@ static void check_mdev_bus(struct doctor *d)
 	if (!wants_vgpu(d))
 		return;
 	if (!d->host || d->host->n_parents == 0) {
-		doctor_add(d, "mdev_bus", DOCTOR_FAIL,
-			   doctor_fmt("no mdev parent devices: /sys/class/mdev_bus is empty or missing"),
-			   doctor_wants_gvt(d)
-				   ? doctor_fmt("enable GVT-g: see the i915 and kvmgt lines above")
-				   : doctor_fmt("load the vGPU's driver (the kernel's samples: modprobe mdev, then the mdpy, "
-						"mbochs or mtty module)"));
+		doctor_add(
+		    d, "mdev_bus", DOCTOR_FAIL,
+		    doctor_fmt("no mdev parent devices: /sys/class/mdev_bus is empty or missing"),
+		    doctor_wants_gvt(d)
+			? doctor_fmt("enable GVT-g: see the i915 and kvmgt lines above")
+			: doctor_fmt("load the vGPU's driver (the kernel's samples: modprobe mdev, then the mdpy, "
+				     "mbochs or mtty module)"));
 		return;
 	}
 	if (!(f = open_memstream(&names, &len)))
@@ -46,7 +47,8 @@ static void check_mdev_bus(struct doctor *d)
 	if (fclose(f) != 0)
 		return;
 	doctor_add(d, "mdev_bus", DOCTOR_PASS,
-		   doctor_fmt("%zu mdev parent%s: %s", d->host->n_parents, d->host->n_parents == 1 ? "" : "s", names), NULL);
+		   doctor_fmt("%zu mdev parent%s: %s", d->host->n_parents, d->host->n_parents == 1 ? "" : "s", names),
+		   NULL);
 }
 
 static void check_vfio(struct doctor *d)
@@ -100,7 +102,8 @@ static void check_render_node(struct doctor *d)
 	int r;
 
 	if (p && !p->display.gl) {
-		doctor_add(d, "render_node", DOCTOR_SKIP, doctor_fmt("the profile's display does not use OpenGL"), NULL);
+		doctor_add(d, "render_node", DOCTOR_SKIP, doctor_fmt("the profile's display does not use OpenGL"),
+			   NULL);
 		return;
 	}
 	if (p && p->display.rendernode) {
@@ -150,7 +153,8 @@ void doctor_check_stale(struct doctor *d)
 	int n;
 
 	if (!d->runtime_base) {
-		doctor_add(d, "stale", DOCTOR_SKIP, doctor_fmt("no runtime directory (XDG_RUNTIME_DIR is not set)"), NULL);
+		doctor_add(d, "stale", DOCTOR_SKIP, doctor_fmt("no runtime directory (XDG_RUNTIME_DIR is not set)"),
+			   NULL);
 		return;
 	}
 	f = open_memstream(&found, &flen);
@@ -172,7 +176,8 @@ void doctor_check_stale(struct doctor *d)
 			bool qemu = host_pid_alive(d->proc, rec.qemu_pid);
 			bool mdev = asprintf(&dev, "bus/mdev/devices/%s", rec.uuid) >= 0 && host_exists(d->sys, dev);
 
-			fprintf(f, "%sVM %s (supervisor pid %ld gone)", n_stale ? "; " : "", rec.name, (long)rec.supervisor_pid);
+			fprintf(f, "%sVM %s (supervisor pid %ld gone)", n_stale ? "; " : "", rec.name,
+				(long)rec.supervisor_pid);
 			if (qemu)
 				fprintf(f, ": its QEMU, pid %ld, still runs", (long)rec.qemu_pid);
 			else if (mdev && rec.created)
@@ -180,7 +185,8 @@ void doctor_check_stale(struct doctor *d)
 			else
 				fprintf(f, ": left its runtime files");
 			if (qemu)
-				fprintf(x, "%skill %ld; vgpuvm cleanup %s", n_stale ? "\n" : "", (long)rec.qemu_pid, rec.name);
+				fprintf(x, "%skill %ld; vgpuvm cleanup %s", n_stale ? "\n" : "", (long)rec.qemu_pid,
+					rec.name);
 			else
 				fprintf(x, "%svgpuvm cleanup %s", n_stale ? "\n" : "", rec.name);
 			n_stale++;

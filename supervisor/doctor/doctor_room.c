@@ -16,8 +16,8 @@
 #include "supervisor/host/mdev_scan.h"
 
 static const char aperture_fix[] =
-	"GVT-g takes each vGPU's low_gm_size from the iGPU's aperture: a larger aperture (\"Aperture Size\" in the "
-	"firmware setup, where it has one) makes room for more vGPUs";
+    "GVT-g takes each vGPU's low_gm_size from the iGPU's aperture: a larger aperture (\"Aperture Size\" in the "
+    "firmware setup, where it has one) makes room for more vGPUs";
 
 bool doctor_is_gvt_parent(const struct mdev_parent_info *p)
 {

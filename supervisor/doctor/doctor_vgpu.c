@@ -77,17 +77,18 @@ static const struct mdev_parent_info *check_parent(struct doctor *d, const struc
 	if (g->parent) {
 		found = mdev_host_parent(d->host, g->parent);
 		if (found)
-			doctor_add(d, "vgpu.parent", DOCTOR_PASS, doctor_fmt("%s is an mdev parent (%s)", found->name, found->path),
-				   NULL);
+			doctor_add(d, "vgpu.parent", DOCTOR_PASS,
+				   doctor_fmt("%s is an mdev parent (%s)", found->name, found->path), NULL);
 		else
 			doctor_add(d, "vgpu.parent", DOCTOR_FAIL, doctor_fmt("no mdev parent %s", g->parent),
-				   all_s && *all_s ? doctor_fmt("set vgpu.parent to one of: %s (`vgpuvm types` lists them)", all_s)
-						   : doctor_fmt("the host has no mdev parents at all: see mdev_bus above"));
+				   all_s && *all_s
+				       ? doctor_fmt("set vgpu.parent to one of: %s (`vgpuvm types` lists them)", all_s)
+				       : doctor_fmt("the host has no mdev parents at all: see mdev_bus above"));
 		return found;
 	}
 	if (offer.n == 1 && found) {
-		doctor_add(d, "vgpu.parent", DOCTOR_PASS, doctor_fmt("%s is the one parent that offers %s", found->name, g->type),
-			   NULL);
+		doctor_add(d, "vgpu.parent", DOCTOR_PASS,
+			   doctor_fmt("%s is the one parent that offers %s", found->name, g->type), NULL);
 		return found;
 	}
 	if (offer.n > 1)
@@ -95,8 +96,9 @@ static const struct mdev_parent_info *check_parent(struct doctor *d, const struc
 			   doctor_fmt("set vgpu.parent to one of them"));
 	else
 		doctor_add(d, "vgpu.parent", DOCTOR_FAIL, doctor_fmt("no mdev parent offers type %s", g->type),
-			   all_s && *all_s ? doctor_fmt("set vgpu.type to a type of %s (`vgpuvm types` lists them)", all_s)
-					   : doctor_fmt("the host has no mdev parents at all: see mdev_bus above"));
+			   all_s && *all_s
+			       ? doctor_fmt("set vgpu.type to a type of %s (`vgpuvm types` lists them)", all_s)
+			       : doctor_fmt("the host has no mdev parents at all: see mdev_bus above"));
 	return NULL;
 }
 
@@ -121,26 +123,31 @@ static void check_instances(struct doctor *d, const struct profile_vgpu *g, cons
 				const struct mdev_instance *m = &t->mdevs[i];
 
 				if (m->vm && host_pid_alive(d->proc, m->supervisor_pid)) {
-					doctor_add(d, "vgpu.instances", DOCTOR_PASS,
-						   doctor_fmt("mdev %s (%s) is VM %s's, which runs now (supervisor pid %ld)",
-							      g->uuid, t->id, m->vm, (long)m->supervisor_pid),
-						   NULL);
+					doctor_add(
+					    d, "vgpu.instances", DOCTOR_PASS,
+					    doctor_fmt("mdev %s (%s) is VM %s's, which runs now (supervisor pid %ld)",
+						       g->uuid, t->id, m->vm, (long)m->supervisor_pid),
+					    NULL);
 					return;
 				}
-				doctor_add(d, "vgpu.instances", DOCTOR_PASS,
-					   doctor_fmt("mdev %s (%s) exists already: `vgpuvm run` uses it", g->uuid, t->id), NULL);
+				doctor_add(
+				    d, "vgpu.instances", DOCTOR_PASS,
+				    doctor_fmt("mdev %s (%s) exists already: `vgpuvm run` uses it", g->uuid, t->id),
+				    NULL);
 				return;
 			}
-		doctor_add(d, "vgpu.instances", DOCTOR_FAIL,
-			   doctor_fmt("mdev %s exists already, but not as a %s", g->uuid, t->id),
-			   doctor_fmt("remove it (echo 1 > /sys/bus/mdev/devices/%s/remove) or give the profile another "
-				      "vgpu.uuid", g->uuid));
+		doctor_add(
+		    d, "vgpu.instances", DOCTOR_FAIL,
+		    doctor_fmt("mdev %s exists already, but not as a %s", g->uuid, t->id),
+		    doctor_fmt("remove it (echo 1 > /sys/bus/mdev/devices/%s/remove) or give the profile another "
+			       "vgpu.uuid",
+			       g->uuid));
 		return;
 	}
 	if (t->available > 0) {
 		doctor_add(d, "vgpu.instances", DOCTOR_PASS,
-			   doctor_fmt("%lld instance%s of %s left on %s", t->available, t->available == 1 ? "" : "s", t->id,
-				      p->name),
+			   doctor_fmt("%lld instance%s of %s left on %s", t->available, t->available == 1 ? "" : "s",
+				      t->id, p->name),
 			   NULL);
 		return;
 	}
@@ -174,16 +181,17 @@ static void check_instances(struct doctor *d, const struct profile_vgpu *g, cons
 	if (fclose(h) != 0 || fclose(f) != 0)
 		return;
 	if (n > t->n_mdevs)
-		summary = doctor_fmt("no instances of %s left on %s (available_instances is 0); held by: %s; the other types' "
-				     "mdevs take from the same %s", t->id, p->name, held,
-				     doctor_is_gvt_parent(p) ? "aperture" : "device");
+		summary = doctor_fmt(
+		    "no instances of %s left on %s (available_instances is 0); held by: %s; the other types' "
+		    "mdevs take from the same %s",
+		    t->id, p->name, held, doctor_is_gvt_parent(p) ? "aperture" : "device");
 	else if (n)
 		summary = doctor_fmt("no instances of %s left on %s (available_instances is 0); held by: %s", t->id,
 				     p->name, held);
 	else
-		summary = doctor_fmt("no instances of %s left on %s (available_instances is 0), and no mdev holds any%s",
-				     t->id, p->name,
-				     doctor_is_gvt_parent(p) ? ": the iGPU's aperture is too small for one" : "");
+		summary = doctor_fmt(
+		    "no instances of %s left on %s (available_instances is 0), and no mdev holds any%s", t->id, p->name,
+		    doctor_is_gvt_parent(p) ? ": the iGPU's aperture is too small for one" : "");
 	doctor_add(d, "vgpu.instances", DOCTOR_FAIL, steal_pointer(&summary),
 		   fix && *fix ? steal_pointer(&fix) : doctor_fmt("dmesg may say why %s offers no instance", p->name));
 }
@@ -195,12 +203,13 @@ static void check_resolution(struct doctor *d, const struct profile_vgpu *g, con
 	struct list l;
 
 	if (!g->xres) {
-		doctor_add(d, "vgpu.resolution", DOCTOR_SKIP, doctor_fmt("the profile sets no vgpu.xres and vgpu.yres"), NULL);
+		doctor_add(d, "vgpu.resolution", DOCTOR_SKIP, doctor_fmt("the profile sets no vgpu.xres and vgpu.yres"),
+			   NULL);
 		return;
 	}
 	/*
-	 * QEMU passes xres and yres to the guest in an EDID it writes into the device's EDID region, and refuses them on a
-	 * device without one ("xres and yres properties need edid support"). The kernel's mdpy sample has none
+	 * QEMU passes xres and yres to the guest in an EDID it writes into the device's EDID region, and refuses them
+	 * on a device without one ("xres and yres properties need edid support"). The kernel's mdpy sample has none
 	 * (samples/vfio-mdev/mdpy.c: no VFIO_REGION_SUBTYPE_GFX_EDID); mbochs and GVT-g have one.
 	 */
 	if (strncmp(t->id, "mdpy-", 5) == 0) {
@@ -211,23 +220,27 @@ static void check_resolution(struct doctor *d, const struct profile_vgpu *g, con
 			if (p->types[i].xres == g->xres && p->types[i].yres == g->yres)
 				list_add(&l, "%s", p->types[i].id);
 		fits = list_take(&l);
-		doctor_add(d, "vgpu.resolution", DOCTOR_FAIL,
-			   doctor_fmt("%s has no EDID region, so QEMU refuses vgpu.xres and vgpu.yres on it (an mdpy type's "
-				      "resolution comes with the type%s)", t->id, own ?: ""),
-			   fits && *fits ? doctor_fmt("remove vgpu.xres and vgpu.yres; for %ux%u, use the type %s", g->xres,
-						      g->yres, fits)
-					 : doctor_fmt("remove vgpu.xres and vgpu.yres"));
+		doctor_add(
+		    d, "vgpu.resolution", DOCTOR_FAIL,
+		    doctor_fmt("%s has no EDID region, so QEMU refuses vgpu.xres and vgpu.yres on it (an mdpy type's "
+			       "resolution comes with the type%s)",
+			       t->id, own ?: ""),
+		    fits && *fits ? doctor_fmt("remove vgpu.xres and vgpu.yres; for %ux%u, use the type %s", g->xres,
+					       g->yres, fits)
+				  : doctor_fmt("remove vgpu.xres and vgpu.yres"));
 		return;
 	}
 	if (!t->xres) {
-		doctor_add(d, "vgpu.resolution", DOCTOR_SKIP,
-			   doctor_fmt("%s's description names no resolution to compare %ux%u with", t->id, g->xres, g->yres),
-			   NULL);
+		doctor_add(
+		    d, "vgpu.resolution", DOCTOR_SKIP,
+		    doctor_fmt("%s's description names no resolution to compare %ux%u with", t->id, g->xres, g->yres),
+		    NULL);
 		return;
 	}
 	if (g->xres <= t->xres && g->yres <= t->yres) {
 		doctor_add(d, "vgpu.resolution", DOCTOR_PASS,
-			   doctor_fmt("%ux%u fits %s (at most %ux%u)", g->xres, g->yres, t->id, t->xres, t->yres), NULL);
+			   doctor_fmt("%ux%u fits %s (at most %ux%u)", g->xres, g->yres, t->id, t->xres, t->yres),
+			   NULL);
 		return;
 	}
 	list_open(&l);
@@ -236,8 +249,8 @@ static void check_resolution(struct doctor *d, const struct profile_vgpu *g, con
 			list_add(&l, "%s (%ux%u)", p->types[i].id, p->types[i].xres, p->types[i].yres);
 	fits = list_take(&l);
 	doctor_add(d, "vgpu.resolution", DOCTOR_FAIL,
-		   doctor_fmt("the profile asks for %ux%u, but %s shows at most %ux%u", g->xres, g->yres, t->id, t->xres,
-			      t->yres),
+		   doctor_fmt("the profile asks for %ux%u, but %s shows at most %ux%u", g->xres, g->yres, t->id,
+			      t->xres, t->yres),
 		   doctor_fmt("set vgpu.xres and vgpu.yres to at most %ux%u%s%s", t->xres, t->yres,
 			      fits && *fits ? ", or use a type that fits: " : "", fits ?: ""));
 }
@@ -267,33 +280,38 @@ static void check_gl_display(struct doctor *d, const struct profile_vgpu *g)
 	const struct profile_display *disp = &d->profile->display;
 
 	if (!g->display) {
-		doctor_add(d, "display.gl", DOCTOR_SKIP, doctor_fmt("vgpu.display is false: QEMU does not show the vGPU"), NULL);
+		doctor_add(d, "display.gl", DOCTOR_SKIP,
+			   doctor_fmt("vgpu.display is false: QEMU does not show the vGPU"), NULL);
 		return;
 	}
 	switch (display_kind(g->type)) {
 	case DISPLAY_DMABUF:
 		if (disp->gl)
 			doctor_add(d, "display.gl", DOCTOR_PASS,
-				   doctor_fmt("%s shows its display as dmabufs, and the %s display uses OpenGL", g->type,
-					      profile_display_type_to_string(disp->type)),
+				   doctor_fmt("%s shows its display as dmabufs, and the %s display uses OpenGL",
+					      g->type, profile_display_type_to_string(disp->type)),
 				   NULL);
 		else
-			doctor_add(d, "display.gl", DOCTOR_FAIL,
-				   doctor_fmt("%s shows its display as dmabufs, which only an OpenGL display can show; the "
-					      "profile's \"%s\" display has none", g->type,
-					      profile_display_type_to_string(disp->type)),
-				   doctor_fmt("set \"display\": {\"type\": \"gtk\", \"gl\": true}, or {\"type\": "
-					      "\"egl-headless\"} without a window; or vgpu.display false for no vGPU display"));
+			doctor_add(
+			    d, "display.gl", DOCTOR_FAIL,
+			    doctor_fmt("%s shows its display as dmabufs, which only an OpenGL display can show; the "
+				       "profile's \"%s\" display has none",
+				       g->type, profile_display_type_to_string(disp->type)),
+			    doctor_fmt(
+				"set \"display\": {\"type\": \"gtk\", \"gl\": true}, or {\"type\": "
+				"\"egl-headless\"} without a window; or vgpu.display false for no vGPU display"));
 		return;
 	case DISPLAY_REGION:
 		doctor_add(d, "display.gl", DOCTOR_PASS,
-			   doctor_fmt("%s shows its display in a memory region: any display can show it", g->type), NULL);
+			   doctor_fmt("%s shows its display in a memory region: any display can show it", g->type),
+			   NULL);
 		return;
 	case DISPLAY_UNKNOWN:
-		doctor_add(d, "display.gl", DOCTOR_SKIP,
-			   doctor_fmt("how %s shows its display is not known to vgpuvm (dmabuf types need an OpenGL display)",
-				      g->type),
-			   NULL);
+		doctor_add(
+		    d, "display.gl", DOCTOR_SKIP,
+		    doctor_fmt("how %s shows its display is not known to vgpuvm (dmabuf types need an OpenGL display)",
+			       g->type),
+		    NULL);
 		return;
 	}
 }
@@ -328,38 +346,43 @@ static void check_memlock(struct doctor *d, const struct profile_vgpu *g)
 	memlock_format(need, need_s, sizeof(need_s));
 	if (!g->memlock) {
 		if (display_kind(g->type) == DISPLAY_DMABUF && strncmp(g->type, "i915-", 5) == 0)
-			doctor_add(d, "memlock", DOCTOR_WARN,
-				   doctor_fmt("vgpu.memlock is false, but GVT-g pins all guest memory: with too low a limit "
-					      "the guest's display is scrambled"),
-				   doctor_fmt("remove \"memlock\": false from the profile's vgpu"));
+			doctor_add(
+			    d, "memlock", DOCTOR_WARN,
+			    doctor_fmt("vgpu.memlock is false, but GVT-g pins all guest memory: with too low a limit "
+				       "the guest's display is scrambled"),
+			    doctor_fmt("remove \"memlock\": false from the profile's vgpu"));
 		else
 			doctor_add(d, "memlock", DOCTOR_SKIP,
 				   doctor_fmt("vgpu.memlock is false: QEMU keeps the limit it inherits"), NULL);
 		return;
 	}
 	if (read_memlock(d->proc, &hard) < 0) {
-		doctor_add(d, "memlock", DOCTOR_WARN, doctor_fmt("cannot read the locked-memory limit from /proc/self/limits"),
+		doctor_add(d, "memlock", DOCTOR_WARN,
+			   doctor_fmt("cannot read the locked-memory limit from /proc/self/limits"),
 			   doctor_fmt("ulimit -l shows it; QEMU needs %s", need_s));
 		return;
 	}
 	memlock_format(hard, hard_s, sizeof(hard_s));
 	if (hard == MEMLOCK_UNLIMITED || hard >= need)
-		doctor_add(d, "memlock", DOCTOR_PASS,
-			   doctor_fmt("the hard limit (%s) covers the %s QEMU needs (guest RAM + 1 GiB)", hard_s, need_s), NULL);
+		doctor_add(
+		    d, "memlock", DOCTOR_PASS,
+		    doctor_fmt("the hard limit (%s) covers the %s QEMU needs (guest RAM + 1 GiB)", hard_s, need_s),
+		    NULL);
 	else if (has_sys_resource(d->proc))
 		doctor_add(d, "memlock", DOCTOR_PASS,
-			   doctor_fmt("vgpuvm raises the limit from %s to the %s QEMU needs (it has CAP_SYS_RESOURCE)", hard_s,
-				      need_s),
+			   doctor_fmt("vgpuvm raises the limit from %s to the %s QEMU needs (it has CAP_SYS_RESOURCE)",
+				      hard_s, need_s),
 			   NULL);
 	else
-		doctor_add(d, "memlock", DOCTOR_FAIL,
-			   doctor_fmt("QEMU needs a locked-memory limit of %s (guest RAM + 1 GiB), but the hard limit is %s "
-				      "and vgpuvm cannot raise it without root",
-				      need_s, hard_s),
-			   doctor_fmt("add to /etc/security/limits.conf: %s hard memlock %" PRIu64 " (and the same with "
-				      "soft), then log in again\n"
-				      "a systemd service: LimitMEMLOCK=%" PRIu64 "; or run vgpuvm as root",
-				      d->user, (need + 1023) / 1024, need));
+		doctor_add(
+		    d, "memlock", DOCTOR_FAIL,
+		    doctor_fmt("QEMU needs a locked-memory limit of %s (guest RAM + 1 GiB), but the hard limit is %s "
+			       "and vgpuvm cannot raise it without root",
+			       need_s, hard_s),
+		    doctor_fmt("add to /etc/security/limits.conf: %s hard memlock %" PRIu64 " (and the same with "
+			       "soft), then log in again\n"
+			       "a systemd service: LimitMEMLOCK=%" PRIu64 "; or run vgpuvm as root",
+			       d->user, (need + 1023) / 1024, need));
 }
 
 void doctor_check_vgpu(struct doctor *d)
@@ -372,11 +395,13 @@ void doctor_check_vgpu(struct doctor *d)
 	if (!g)
 		return;
 	if (!g->type) {
-		/* The profile adopts an mdev by UUID alone, and there is none: its type, and so the rest, is unknown. */
-		doctor_add(d, "vgpu.type", DOCTOR_FAIL,
-			   doctor_fmt("the profile names no vgpu.type, and there is no mdev %s to adopt and take it from",
-				      g->uuid),
-			   doctor_fmt("set vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)"));
+		/* The profile adopts an mdev by UUID alone, and there is none: its type, and so the rest, is unknown.
+		 */
+		doctor_add(
+		    d, "vgpu.type", DOCTOR_FAIL,
+		    doctor_fmt("the profile names no vgpu.type, and there is no mdev %s to adopt and take it from",
+			       g->uuid),
+		    doctor_fmt("set vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)"));
 		return;
 	}
 	p = check_parent(d, g);
@@ -398,17 +423,18 @@ void doctor_check_vgpu(struct doctor *d)
 		bool s390 = strcmp(t->device_api, "vfio-ccw") == 0 || strcmp(t->device_api, "vfio-ap") == 0;
 
 		doctor_add(d, "vgpu.type", DOCTOR_FAIL,
-			   doctor_fmt("%s offers %s, but it is a %s device (its device_api), not a vfio-pci one", p->name,
-				      t->id, t->device_api),
+			   doctor_fmt("%s offers %s, but it is a %s device (its device_api), not a vfio-pci one",
+				      p->name, t->id, t->device_api),
 			   doctor_fmt("vgpuvm runs vfio-pci mdevs only; %s",
 				      s390 ? "only qemu-system-s390x takes this one (libvirt does it)"
 					   : "use a vfio-pci type (`vgpuvm types` lists the API of each)"));
 		return;
 	} else {
 		summary = mdev_type_summary(t);
-		doctor_add(d, "vgpu.type", DOCTOR_PASS,
-			   doctor_fmt("%s offers %s%s%s", p->name, t->id, summary && *summary ? ": " : "", summary ?: ""),
-			   NULL);
+		doctor_add(
+		    d, "vgpu.type", DOCTOR_PASS,
+		    doctor_fmt("%s offers %s%s%s", p->name, t->id, summary && *summary ? ": " : "", summary ?: ""),
+		    NULL);
 	}
 	if (t) {
 		check_instances(d, g, p, t);

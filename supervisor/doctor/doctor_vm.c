@@ -63,9 +63,11 @@ static void check_binary(struct doctor *d)
 	int r;
 
 	if (qemu_probe_find(name, &path) < 0) {
-		doctor_add(d, "qemu", DOCTOR_FAIL, doctor_fmt("no QEMU binary %s%s", name, strchr(name, '/') ? "" : " in $PATH"),
-			   doctor_fmt("install QEMU (Debian, Ubuntu: apt install qemu-system-x86; Fedora: dnf install "
-				      "qemu-kvm; Arch: pacman -S qemu-desktop), or set the profile's \"qemu\" to its path"));
+		doctor_add(
+		    d, "qemu", DOCTOR_FAIL,
+		    doctor_fmt("no QEMU binary %s%s", name, strchr(name, '/') ? "" : " in $PATH"),
+		    doctor_fmt("install QEMU (Debian, Ubuntu: apt install qemu-system-x86; Fedora: dnf install "
+			       "qemu-kvm; Arch: pacman -S qemu-desktop), or set the profile's \"qemu\" to its path"));
 		return;
 	}
 	r = qemu_probe_run(path, (const char *[]){ "-version", NULL }, deadline_after(PROBE_TIMEOUT), &out);
@@ -74,7 +76,7 @@ static void check_binary(struct doctor *d)
 		doctor_add(d, "qemu", DOCTOR_FAIL,
 			   r == -ETIMEDOUT ? doctor_fmt("%s -version did not answer within 10 s", name)
 			   : r < 0	   ? doctor_fmt("%s cannot be run: %s", name, strerror(-r))
-					   : doctor_fmt("%s -version failed (exit %d): %.200s", name, r, out ? out : ""),
+				   : doctor_fmt("%s -version failed (exit %d): %.200s", name, r, out ? out : ""),
 			   doctor_fmt("reinstall QEMU, or set the profile's \"qemu\" to a working one"));
 		return;
 	}
@@ -104,17 +106,18 @@ static void check_display(struct doctor *d)
 	}
 	if (!p) {
 		bool gl = has_line(d->display_help, "egl-headless", false);
-		doctor_add(d, "qemu.display", gl ? DOCTOR_PASS : DOCTOR_WARN,
-			   gl ? doctor_fmt("QEMU has OpenGL displays (egl-headless%s)",
-					   has_line(d->display_help, "gtk", false) ? ", gtk" : "")
-			      : doctor_fmt("QEMU has no OpenGL display (no egl-headless): a GVT-g vGPU's display needs one"),
-			   doctor_fmt("%s", display_fix));
+		doctor_add(
+		    d, "qemu.display", gl ? DOCTOR_PASS : DOCTOR_WARN,
+		    gl ? doctor_fmt("QEMU has OpenGL displays (egl-headless%s)",
+				    has_line(d->display_help, "gtk", false) ? ", gtk" : "")
+		       : doctor_fmt("QEMU has no OpenGL display (no egl-headless): a GVT-g vGPU's display needs one"),
+		    doctor_fmt("%s", display_fix));
 		return;
 	}
 	type = profile_display_type_to_string(p->display.type);
 	if (p->display.type == PROFILE_DISPLAY_NONE || p->display.type == PROFILE_DISPLAY_VNC) {
-		doctor_add(d, "qemu.display", DOCTOR_SKIP, doctor_fmt("the \"%s\" display needs no display module", type),
-			   NULL);
+		doctor_add(d, "qemu.display", DOCTOR_SKIP,
+			   doctor_fmt("the \"%s\" display needs no display module", type), NULL);
 		return;
 	}
 	if (!has_line(d->display_help, type, false)) {
@@ -125,11 +128,12 @@ static void check_display(struct doctor *d)
 	}
 	/* gl=on needs QEMU built with OpenGL; egl-headless exists only then, so its absence tells. */
 	if (p->display.gl && !has_line(d->display_help, "egl-headless", false)) {
-		doctor_add(d, "qemu.display", DOCTOR_FAIL,
-			   doctor_fmt("%s has the \"%s\" display but no OpenGL (gl=on): -display help lists no egl-headless",
-				      qemu_name(d), type),
-			   doctor_fmt("install QEMU's OpenGL support (Debian, Ubuntu: apt install qemu-system-gui; Fedora: "
-				      "qemu-ui-opengl), or set display.gl to false if the vGPU allows it"));
+		doctor_add(
+		    d, "qemu.display", DOCTOR_FAIL,
+		    doctor_fmt("%s has the \"%s\" display but no OpenGL (gl=on): -display help lists no egl-headless",
+			       qemu_name(d), type),
+		    doctor_fmt("install QEMU's OpenGL support (Debian, Ubuntu: apt install qemu-system-gui; Fedora: "
+			       "qemu-ui-opengl), or set display.gl to false if the vGPU allows it"));
 		return;
 	}
 	doctor_add(d, "qemu.display", DOCTOR_PASS,
@@ -159,8 +163,8 @@ static void check_device(struct doctor *d)
 	static const struct {
 		const char *prop, *key;
 	} props[] = {
-		{ "sysfsdev", NULL },	{ "display", "display" }, { "ramfb", "ramfb" },
-		{ "x-igd-opregion", "opregion" }, { "xres", "xres" },	   { "yres", "yres" },
+		{ "sysfsdev", NULL }, { "display", "display" }, { "ramfb", "ramfb" }, { "x-igd-opregion", "opregion" },
+		{ "xres", "xres" },   { "yres", "yres" },
 	};
 	_cleanup_free_ char *out = NULL, *arg = NULL, *header = NULL;
 
@@ -175,9 +179,10 @@ static void check_device(struct doctor *d)
 		const struct mdev_type_info *t = mdev_parent_type(&d->host->parents[i], g->type);
 
 		if (t && t->device_api && strcmp(t->device_api, "vfio-pci") != 0) {
-			doctor_add(d, "qemu.device", DOCTOR_SKIP,
-				   doctor_fmt("%s is a %s device, not a vfio-pci one (see vgpu.type)", g->type, t->device_api),
-				   NULL);
+			doctor_add(
+			    d, "qemu.device", DOCTOR_SKIP,
+			    doctor_fmt("%s is a %s device, not a vfio-pci one (see vgpu.type)", g->type, t->device_api),
+			    NULL);
 			return;
 		}
 	}
@@ -185,12 +190,13 @@ static void check_device(struct doctor *d)
 		return;
 	out = ask_qemu(d, "-device", arg);
 	if (!out || !has_line(out, header, false)) {
-		doctor_add(d, "qemu.device", DOCTOR_FAIL, doctor_fmt("%s has no %s device", qemu_name(d), dev),
-			   g && g->nohotplug
-				   ? doctor_fmt("use a QEMU built with VFIO that has vfio-pci-nohotplug, or set vgpu.ramfb "
-						"and vgpu.nohotplug to false")
-				   : doctor_fmt("use a QEMU built with VFIO (the x86 QEMU of Debian, Ubuntu, Fedora and Arch "
-						"is)"));
+		doctor_add(
+		    d, "qemu.device", DOCTOR_FAIL, doctor_fmt("%s has no %s device", qemu_name(d), dev),
+		    g && g->nohotplug
+			? doctor_fmt("use a QEMU built with VFIO that has vfio-pci-nohotplug, or set vgpu.ramfb "
+				     "and vgpu.nohotplug to false")
+			: doctor_fmt("use a QEMU built with VFIO (the x86 QEMU of Debian, Ubuntu, Fedora and Arch "
+				     "is)"));
 		return;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(props); i++) {
@@ -202,8 +208,9 @@ static void check_device(struct doctor *d)
 		doctor_add(d, "qemu.device", DOCTOR_FAIL,
 			   doctor_fmt("%s's %s device has no %s option%s%s%s", qemu_name(d), dev, props[i].prop,
 				      props[i].key ? " (vgpu." : "", props[i].key ?: "", props[i].key ? ")" : ""),
-			   props[i].key ? doctor_fmt("use a newer QEMU, or remove vgpu.%s from the profile", props[i].key)
-					: doctor_fmt("use a newer QEMU"));
+			   props[i].key
+			       ? doctor_fmt("use a newer QEMU, or remove vgpu.%s from the profile", props[i].key)
+			       : doctor_fmt("use a newer QEMU"));
 		return;
 	}
 	doctor_add(d, "qemu.device", DOCTOR_PASS, doctor_fmt("QEMU has %s with the options the profile uses", dev),
@@ -237,9 +244,10 @@ static void check_mesa_driver(struct doctor *d)
 	if (!search)
 		search = getenv("LIBGL_DRIVERS_PATH");
 	if (!*drv || strchr(drv, '/')) {
-		doctor_add(d, "env.mesa", DOCTOR_FAIL,
-			   doctor_fmt("the profile's env sets MESA_LOADER_DRIVER_OVERRIDE to \"%s\", not a driver name", drv),
-			   doctor_fmt("set it to a driver's name (iris, crocus, ...), or remove it"));
+		doctor_add(
+		    d, "env.mesa", DOCTOR_FAIL,
+		    doctor_fmt("the profile's env sets MESA_LOADER_DRIVER_OVERRIDE to \"%s\", not a driver name", drv),
+		    doctor_fmt("set it to a driver's name (iris, crocus, ...), or remove it"));
 		return;
 	}
 	if (dri_driver_find(search, drv, NULL) == 0) {
@@ -247,18 +255,19 @@ static void check_mesa_driver(struct doctor *d)
 			   doctor_fmt("the profile's env makes Mesa load %s, and %s_dri.so is there", drv, drv), NULL);
 		return;
 	}
-	doctor_add(d, "env.mesa", DOCTOR_FAIL,
-		   doctor_fmt("the profile's env sets MESA_LOADER_DRIVER_OVERRIDE=%s, but there is no %s_dri.so where Mesa "
-			      "looks (%s)%s",
-			      drv, drv, search && *search ? "the LIBGL_DRIVERS_PATH directories" : DRI_DEFAULT_PATH,
-			      strcmp(drv, "i965") == 0 ? ": Mesa 22.0 removed i965 (Debian 12's Mesa 22.3 has iris and crocus "
-							 "for Intel)"
-						       : ""),
-		   doctor_fmt("remove MESA_LOADER_DRIVER_OVERRIDE from the profile's env%s",
-			      strcmp(drv, "i965") == 0
-				      ? "; for garbled or black GVT-g output with iris (Mesa 20 and later), the known "
-					"workaround is \"INTEL_DEBUG\": \"norbc\" (intel/gvt-linux#142)"
-				      : ""));
+	doctor_add(
+	    d, "env.mesa", DOCTOR_FAIL,
+	    doctor_fmt("the profile's env sets MESA_LOADER_DRIVER_OVERRIDE=%s, but there is no %s_dri.so where Mesa "
+		       "looks (%s)%s",
+		       drv, drv, search && *search ? "the LIBGL_DRIVERS_PATH directories" : DRI_DEFAULT_PATH,
+		       strcmp(drv, "i965") == 0 ? ": Mesa 22.0 removed i965 (Debian 12's Mesa 22.3 has iris and crocus "
+						  "for Intel)"
+						: ""),
+	    doctor_fmt("remove MESA_LOADER_DRIVER_OVERRIDE from the profile's env%s",
+		       strcmp(drv, "i965") == 0
+			   ? "; for garbled or black GVT-g output with iris (Mesa 20 and later), the known "
+			     "workaround is \"INTEL_DEBUG\": \"norbc\" (intel/gvt-linux#142)"
+			   : ""));
 }
 
 void doctor_check_vm(struct doctor *d)

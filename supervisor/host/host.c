@@ -86,7 +86,8 @@ char *host_render_node(const char *dev_root)
 	int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
 
 	for (int i = 0; i < n; i++) {
-		if (!found && strncmp(names[i]->d_name, "renderD", 7) == 0 && asprintf(&found, "dri/%s", names[i]->d_name) < 0)
+		if (!found && strncmp(names[i]->d_name, "renderD", 7) == 0 &&
+		    asprintf(&found, "dri/%s", names[i]->d_name) < 0)
 			found = NULL;
 		free(names[i]);
 	}

@@ -38,7 +38,8 @@ static bool is_pci_address(const char *s)
 	if (strlen(s) != sizeof(shape) - 1)
 		return false;
 	for (size_t i = 0; shape[i]; i++)
-		if ((shape[i] == 'x' && !isxdigit((unsigned char)s[i])) || (shape[i] == 'f' && (s[i] < '0' || s[i] > '7')) ||
+		if ((shape[i] == 'x' && !isxdigit((unsigned char)s[i])) ||
+		    (shape[i] == 'f' && (s[i] < '0' || s[i] > '7')) ||
 		    (shape[i] != 'x' && shape[i] != 'f' && s[i] != shape[i]))
 			return false;
 	return true;
@@ -126,10 +127,9 @@ static int parent_dir(const char *root, const char *parent, char **ret)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-
 static const char no_parents_hint[] =
-	"no mdev parent devices at all: for Intel GVT-g, load i915 with enable_gvt=1 and the kvmgt module "
-	"(`vgpuvm doctor` checks the host)";
+    "no mdev parent devices at all: for Intel GVT-g, load i915 with enable_gvt=1 and the kvmgt module "
+    "(`vgpuvm doctor` checks the host)";
 
 /*
  * Without a parent in the profile: the one parent, PCI or class-bus, that offers the type. The scan counts a PCI
@@ -158,14 +158,15 @@ static int find_parent(const char *root, const char *type, char **ret_parent, ch
 		return *ret_parent ? 0 : -ENOMEM;
 	}
 	if (n > 1)
-		return errmsg(ret_error, -ENOTUNIQ, "several parents offer mdev type %s (%s); set vgpu.parent to one of them",
-			    type, all);
+		return errmsg(ret_error, -ENOTUNIQ,
+			      "several parents offer mdev type %s (%s); set vgpu.parent to one of them", type, all);
 	{
 		_cleanup_free_ char *parents = list_parents(root);
 		if (!parents)
 			return errmsg(ret_error, -ENODEV, "no parent offers mdev type %s: %s", type, no_parents_hint);
-		return errmsg(ret_error, -ENODEV, "no parent offers mdev type %s; parents here: %s (`vgpuvm types` lists their types)",
-			    type, parents);
+		return errmsg(ret_error, -ENODEV,
+			      "no parent offers mdev type %s; parents here: %s (`vgpuvm types` lists their types)",
+			      type, parents);
 	}
 }
 
@@ -211,12 +212,14 @@ static int check_device_api(const char *type_dir, const char *what, char **ret_e
 		return -ENOMEM;
 	if (read_one_line(p, 64, &api) < 0 || strcmp(api, "vfio-pci") == 0)
 		return 0;
-	return errmsg(ret_error, -EPROTONOSUPPORT,
-		    "%s is a %s device (its device_api), not a vfio-pci one: vgpuvm runs vfio-pci mdevs, with -device "
-		    "vfio-pci; %s", what, api,
-		    strcmp(api, "vfio-ccw") == 0 || strcmp(api, "vfio-ap") == 0
-			    ? "only qemu-system-s390x takes this one (libvirt does it)"
-			    : "use a vfio-pci type (`vgpuvm types` lists the API of each)");
+	return errmsg(
+	    ret_error, -EPROTONOSUPPORT,
+	    "%s is a %s device (its device_api), not a vfio-pci one: vgpuvm runs vfio-pci mdevs, with -device "
+	    "vfio-pci; %s",
+	    what, api,
+	    strcmp(api, "vfio-ccw") == 0 || strcmp(api, "vfio-ap") == 0
+		? "only qemu-system-s390x takes this one (libvirt does it)"
+		: "use a vfio-pci type (`vgpuvm types` lists the API of each)");
 }
 
 int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **ret, char **ret_error)
@@ -241,16 +244,18 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		_cleanup_free_ char *type = NULL, *tdir_link = NULL, *what = NULL;
 
 		if ((r = existing_type(m->path, &type)) < 0)
-			return errmsg(ret_error, r, "mdev %s exists but its type cannot be read: %s", m->uuid, strerror(-r));
+			return errmsg(ret_error, r, "mdev %s exists but its type cannot be read: %s", m->uuid,
+				      strerror(-r));
 		/* existing_type() sets type whenever it returns 0; the analyzer does not see it through the cleanup. */
 		ANALYZER_IGNORE_BEGIN("-Wanalyzer-null-argument")
 		if (g->type && strcmp(type, g->type) != 0)
 			return errmsg(ret_error, -EEXIST,
-				    "mdev %s already exists with type %s, but the profile asks for %s; remove it "
-				    "(echo 1 > %s/remove) or give the profile another vgpu.uuid",
-				    m->uuid, type, g->type, m->path);
+				      "mdev %s already exists with type %s, but the profile asks for %s; remove it "
+				      "(echo 1 > %s/remove) or give the profile another vgpu.uuid",
+				      m->uuid, type, g->type, m->path);
 		ANALYZER_IGNORE_END
-		if (asprintf(&tdir_link, "%s/mdev_type", m->path) < 0 || asprintf(&what, "mdev %s (type %s)", m->uuid, type) < 0)
+		if (asprintf(&tdir_link, "%s/mdev_type", m->path) < 0 ||
+		    asprintf(&what, "mdev %s (type %s)", m->uuid, type) < 0)
 			return -ENOMEM;
 		if ((r = check_device_api(tdir_link, what, ret_error)) < 0)
 			return r;
@@ -275,9 +280,9 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 
 	if (!g->type)
 		return errmsg(ret_error, -ENODEV,
-			    "there is no mdev %s to adopt, and the profile names no vgpu.type to make one with; set "
-			    "vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)",
-			    m->uuid);
+			      "there is no mdev %s to adopt, and the profile names no vgpu.type to make one with; set "
+			      "vgpu.type (`vgpuvm types` lists them), or make the mdev first (mdevctl start)",
+			      m->uuid);
 	if (!m->parent && (r = find_parent(root, g->type, &m->parent, ret_error)) < 0)
 		return r;
 	if ((r = parent_dir(root, m->parent, &pdir)) < 0)
@@ -286,16 +291,17 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		_cleanup_free_ char *parents = list_parents(root);
 		if (!parents)
 			return errmsg(ret_error, -ENODEV, "no mdev parent %s (%s does not exist): %s", m->parent, pdir,
-				    no_parents_hint);
-		return errmsg(ret_error, -ENODEV, "no mdev parent %s (%s does not exist); parents here: %s", m->parent, pdir,
-			    parents);
+				      no_parents_hint);
+		return errmsg(ret_error, -ENODEV, "no mdev parent %s (%s does not exist); parents here: %s", m->parent,
+			      pdir, parents);
 	}
 	if (asprintf(&tdir, "%s/mdev_supported_types/%s", pdir, g->type) < 0)
 		return -ENOMEM;
 	if (!exists(tdir)) {
 		_cleanup_free_ char *types = list_types(pdir, false);
 		if (!types)
-			return errmsg(ret_error, -ENODEV, "%s is not an mdev parent (it has no mdev_supported_types)", m->parent);
+			return errmsg(ret_error, -ENODEV, "%s is not an mdev parent (it has no mdev_supported_types)",
+				      m->parent);
 		return errmsg(ret_error, -ENODEV, "%s has no mdev type %s; its types: %s", m->parent, g->type, types);
 	}
 	{
@@ -312,10 +318,10 @@ int mdev_prepare(const char *root, const struct profile_vgpu *g, struct mdev **r
 		return errmsg(ret_error, r, "cannot read %s: %s", avail, strerror(-r));
 	if (n == 0) {
 		_cleanup_free_ char *room = list_types(pdir, true);
-		return errmsg(ret_error, -ENOSPC,
-			    "no instances of %s left on %s (available_instances is 0); %s%s", g->type, m->parent,
-			    room ? "types with room: " : "no type there has room; stop a VM that uses one",
-			    room ?: "");
+		return errmsg(ret_error, -ENOSPC, "no instances of %s left on %s (available_instances is 0); %s%s",
+			      g->type, m->parent,
+			      room ? "types with room: " : "no type there has room; stop a VM that uses one",
+			      room ?: "");
 	}
 	*ret = steal_pointer(&m);
 	return 0;
@@ -362,16 +368,17 @@ int mdev_create(struct mdev *m, uint64_t deadline, char **ret_error)
 
 	if (m->exists)
 		return 0;
-	if (parent_dir(m->root, m->parent, &pdir) < 0 || asprintf(&create, "%s/mdev_supported_types/%s/create", pdir, m->type) < 0 ||
+	if (parent_dir(m->root, m->parent, &pdir) < 0 ||
+	    asprintf(&create, "%s/mdev_supported_types/%s/create", pdir, m->type) < 0 ||
 	    asprintf(&devices, "%s/bus/mdev/devices", m->root) < 0)
 		return -ENOMEM;
 	snprintf(line, sizeof(line), "%s\n", m->uuid);
 	r = write_string(create, line);
 	if (r == -ENOSPC)
 		return errmsg(ret_error, r,
-			    "the kernel has no room for another %s on %s (ENOSPC): no instances left, or not enough "
-			    "aperture memory for this type; `dmesg` says which, and a smaller type may fit",
-			    m->type, m->parent);
+			      "the kernel has no room for another %s on %s (ENOSPC): no instances left, or not enough "
+			      "aperture memory for this type; `dmesg` says which, and a smaller type may fit",
+			      m->type, m->parent);
 	if (r == -EACCES || r == -EPERM)
 		return errmsg(ret_error, r, "cannot write %s: %s; creating an mdev needs root", create, strerror(-r));
 	if (r < 0)
@@ -380,8 +387,8 @@ int mdev_create(struct mdev *m, uint64_t deadline, char **ret_error)
 	m->created = true;
 	r = wait_for(devices, m->uuid, true, deadline);
 	if (r < 0)
-		return errmsg(ret_error, r, "mdev %s did not appear in %s after writing %s: %s", m->uuid, devices, create,
-			    strerror(-r));
+		return errmsg(ret_error, r, "mdev %s did not appear in %s after writing %s: %s", m->uuid, devices,
+			      create, strerror(-r));
 	m->exists = true;
 	return 0;
 }
@@ -422,7 +429,8 @@ char *mdev_holders(int group)
 		struct dirent *fe;
 		DIR *fds;
 
-		if (!isdigit((unsigned char)de->d_name[0]) || asprintf(&fddir, "%s/%s/fd", host_proc_root(), de->d_name) < 0)
+		if (!isdigit((unsigned char)de->d_name[0]) ||
+		    asprintf(&fddir, "%s/%s/fd", host_proc_root(), de->d_name) < 0)
 			continue;
 		fds = opendir(fddir);
 		if (!fds)
@@ -468,16 +476,20 @@ int mdev_remove(struct mdev *m, uint64_t deadline, char **ret_error)
 		_cleanup_free_ char *who = group >= 0 ? mdev_holders(group) : NULL;
 
 		if (who)
-			return errmsg(ret_error, r, "mdev %s is busy: /dev/vfio/%d is held by %s; stop it, then: echo 1 > %s",
-				    m->uuid, group, who, remove);
-		return errmsg(ret_error, r, "mdev %s is busy (EBUSY), though no process has its vfio group open; "
-			    "try again: echo 1 > %s", m->uuid, remove);
+			return errmsg(ret_error, r,
+				      "mdev %s is busy: /dev/vfio/%d is held by %s; stop it, then: echo 1 > %s",
+				      m->uuid, group, who, remove);
+		return errmsg(ret_error, r,
+			      "mdev %s is busy (EBUSY), though no process has its vfio group open; "
+			      "try again: echo 1 > %s",
+			      m->uuid, remove);
 	}
 	if (r < 0)
 		return errmsg(ret_error, r, "cannot remove mdev %s (writing %s): %s", m->uuid, remove, strerror(-r));
 	r = wait_for(devices, m->uuid, false, deadline);
 	if (r < 0)
-		return errmsg(ret_error, r, "mdev %s is still there after writing %s: %s", m->uuid, remove, strerror(-r));
+		return errmsg(ret_error, r, "mdev %s is still there after writing %s: %s", m->uuid, remove,
+			      strerror(-r));
 	m->exists = false;
 	return 0;
 }

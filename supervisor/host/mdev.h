@@ -11,15 +11,14 @@
 struct profile_vgpu;
 
 struct mdev {
-	char *root;	  /* the sysfs root: "/sys", or $VGPUVM_SYSFS_ROOT in tests */
-	char *parent;	  /* "0000:00:02.0" or "mdpy"; NULL when adopting an mdev whose parent was not named */
+	char *root;   /* the sysfs root: "/sys", or $VGPUVM_SYSFS_ROOT in tests */
+	char *parent; /* "0000:00:02.0" or "mdpy"; NULL when adopting an mdev whose parent was not named */
 	char *type;
 	char uuid[UUID_STRING_SIZE];
-	char *path;	  /* ROOT/bus/mdev/devices/UUID */
-	bool created;	  /* vgpuvm made it, so vgpuvm removes it */
-	bool exists;	  /* it is there now */
+	char *path;   /* ROOT/bus/mdev/devices/UUID */
+	bool created; /* vgpuvm made it, so vgpuvm removes it */
+	bool exists;  /* it is there now */
 };
-
 
 /* The type of the mdev UUID under ROOT, from its mdev_type link; -ENOENT when there is no such mdev. */
 int mdev_existing_type(const char *root, const char *uuid, char **ret_type);

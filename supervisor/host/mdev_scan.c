@@ -358,14 +358,16 @@ int mdev_scan(const char *sysfs_root, const char *runtime_base, struct mdev_host
 			struct stat st, *sv;
 			bool dup = false;
 
-			if (asprintf(&dir, "%s/%s", base, *name) < 0 || asprintf(&types, "%s/mdev_supported_types", dir) < 0 ||
+			if (asprintf(&dir, "%s/%s", base, *name) < 0 ||
+			    asprintf(&types, "%s/mdev_supported_types", dir) < 0 ||
 			    asprintf(&rel, "%s/%s", subdirs[s], *name) < 0) {
 				r = -ENOMEM;
 				goto out;
 			}
 			/*
 			 * A PCI parent is in both directories: count it once. The device's inode tells, where its path
-			 * may not: realpath() fails on paths longer than PATH_MAX, which the kernel follows all the same.
+			 * may not: realpath() fails on paths longer than PATH_MAX, which the kernel follows all the
+			 * same.
 			 */
 			if (access(types, F_OK) < 0 || stat(dir, &st) < 0)
 				continue;

@@ -12,17 +12,17 @@
 
 struct mdev_instance {
 	char uuid[UUID_STRING_SIZE];
-	char *vm;	     /* the VM whose record in the runtime directory names this mdev, or NULL */
+	char *vm;	      /* the VM whose record in the runtime directory names this mdev, or NULL */
 	pid_t supervisor_pid; /* from that record, 0 without one */
-	pid_t qemu_pid;	     /* from that record, 0 without one or before QEMU started */
-	int created;	     /* the record says vgpuvm made it: 1, adopted: 0, no record: -1 */
+	pid_t qemu_pid;	      /* from that record, 0 without one or before QEMU started */
+	int created;	      /* the record says vgpuvm made it: 1, adopted: 0, no record: -1 */
 };
 
 struct mdev_type_info {
-	char *id;	   /* the directory name, e.g. "i915-GVTg_V5_4": what a profile's vgpu.type names */
-	char *name;	   /* the "name" attribute, or NULL */
-	char *description; /* the "description" attribute as the driver wrote it, or NULL */
-	char **fields;	   /* key, value, key, value, ..., NULL-terminated; NULL unless every line is "key: value" */
+	char *id;	     /* the directory name, e.g. "i915-GVTg_V5_4": what a profile's vgpu.type names */
+	char *name;	     /* the "name" attribute, or NULL */
+	char *description;   /* the "description" attribute as the driver wrote it, or NULL */
+	char **fields;	     /* key, value, key, value, ..., NULL-terminated; NULL unless every line is "key: value" */
 	unsigned xres, yres; /* the resolution the description names ("resolution: WxH", or WxH in free text), else 0 */
 	long long available; /* available_instances, -1 when unreadable or out of range */
 	char *device_api;    /* "vfio-pci", ..., or NULL */
@@ -31,9 +31,9 @@ struct mdev_type_info {
 };
 
 struct mdev_parent_info {
-	char *name; /* "0000:00:02.0" or "mdpy", as /sys/class/mdev_bus names it */
+	char *name;	 /* "0000:00:02.0" or "mdpy", as /sys/class/mdev_bus names it */
 	const char *bus; /* "pci" or "mdev_bus" */
-	char *path; /* where the device is, as on the host: "/sys/devices/pci0000:00/0000:00:02.0" */
+	char *path;	 /* where the device is, as on the host: "/sys/devices/pci0000:00/0000:00:02.0" */
 	struct mdev_type_info *types;
 	size_t n_types;
 };

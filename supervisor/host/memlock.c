@@ -44,12 +44,13 @@ int memlock_check(uint64_t need, char **ret_error)
 		return 0;
 	memlock_format(need, want, sizeof(want));
 	memlock_format(rl.rlim_max, have, sizeof(have));
-	if (asprintf(ret_error,
-		     "QEMU needs a locked-memory limit of %s (guest RAM + 1 GiB, as GVT-g pins all guest memory), but the "
-		     "hard limit is %s and vgpuvm cannot raise it without root: raise it for this user with "
-		     "`ulimit -l` in a root shell, or a line in /etc/security/limits.conf such as "
-		     "\"youruser hard memlock %" PRIu64 "\" (KiB), or run vgpuvm as root",
-		     want, have, (need + 1023) / 1024) < 0)
+	if (asprintf(
+		ret_error,
+		"QEMU needs a locked-memory limit of %s (guest RAM + 1 GiB, as GVT-g pins all guest memory), but the "
+		"hard limit is %s and vgpuvm cannot raise it without root: raise it for this user with "
+		"`ulimit -l` in a root shell, or a line in /etc/security/limits.conf such as "
+		"\"youruser hard memlock %" PRIu64 "\" (KiB), or run vgpuvm as root",
+		want, have, (need + 1023) / 1024) < 0)
 		return -ENOMEM;
 	return -EPERM;
 }

@@ -100,7 +100,8 @@ int profile_find(const char *name, char *const *dirs, char **ret_path, char **re
 		free(tried);
 		tried = t;
 	}
-	if (ret_error && asprintf(ret_error, "no profile named \"%s\"; looked for:\n%s", name, tried ?: "  (nowhere)") < 0)
+	if (ret_error &&
+	    asprintf(ret_error, "no profile named \"%s\"; looked for:\n%s", name, tried ?: "  (nowhere)") < 0)
 		return -ENOMEM;
 	return -ENOENT;
 }

@@ -133,7 +133,8 @@ static int probe(const char *path, const char *const *args, const struct qemu_pr
 		}
 	}
 	out[len] = 0;
-	/* The pipe can close before the process ends (a child of its own may keep nothing open): wait, but not forever. */
+	/* The pipe can close before the process ends (a child of its own may keep nothing open): wait, but not forever.
+	 */
 	{
 		_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };

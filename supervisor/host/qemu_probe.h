@@ -15,7 +15,8 @@ int qemu_probe_find(const char *name, char **ret_path);
  */
 int qemu_probe_run(const char *path, const char *const *args, uint64_t deadline, char **ret_output);
 
-/* Whom a probe runs as, instead of the caller: root never runs the binary a profile names (it runs QEMU as another uid). */
+/* Whom a probe runs as, instead of the caller: root never runs the binary a profile names (it runs QEMU as another
+ * uid). */
 struct qemu_probe_as {
 	uid_t uid;
 	gid_t gid;

@@ -44,7 +44,8 @@ int record_write(const char *dir, const struct record *r)
 			json_object_object_add(e, "uid", json_object_new_int64(r->owned[i].uid));
 			json_object_object_add(e, "gid", json_object_new_int64(r->owned[i].gid));
 			json_object_object_add(e, "mode", json_object_new_int64(r->owned[i].mode));
-			json_object_object_add(e, "kind", json_object_new_string(owned_kind_to_string(r->owned[i].kind)));
+			json_object_object_add(e, "kind",
+					       json_object_new_string(owned_kind_to_string(r->owned[i].kind)));
 			json_object_object_add(e, "rdev", json_object_new_int64((int64_t)r->owned[i].rdev));
 			json_object_array_add(a, e);
 		}
@@ -71,7 +72,8 @@ int record_write(const char *dir, const struct record *r)
 
 			json_object_object_add(e, "name", json_object_new_string(r->helpers[i].name));
 			json_object_object_add(e, "pid", json_object_new_int64(r->helpers[i].pid));
-			json_object_object_add(e, "start_time", json_object_new_int64((int64_t)r->helpers[i].start_time));
+			json_object_object_add(e, "start_time",
+					       json_object_new_int64((int64_t)r->helpers[i].start_time));
 			json_object_array_add(a, e);
 		}
 		json_object_object_add(o, "helpers", a);
@@ -215,7 +217,8 @@ static bool plain_path(const char *s)
 	if (s[0] != '/')
 		return false;
 	for (const char *p = s; *p; p++)
-		if (*p == '/' && p[1] == '.' && (p[2] == '/' || p[2] == 0 || (p[2] == '.' && (p[3] == '/' || p[3] == 0))))
+		if (*p == '/' && p[1] == '.' &&
+		    (p[2] == '/' || p[2] == 0 || (p[2] == '.' && (p[3] == '/' || p[3] == 0))))
 			return false;
 	return true;
 }
@@ -241,7 +244,8 @@ int record_parse(const char *text, size_t len, struct record *ret)
 	json_tokener_free(tok);
 	if (!o || !json_object_is_type(o, json_type_object))
 		return -EBADMSG;
-	if (!copy_string(o, "name", rec.name, sizeof(rec.name)) || !copy_string(o, "uuid", rec.uuid, sizeof(rec.uuid)) ||
+	if (!copy_string(o, "name", rec.name, sizeof(rec.name)) ||
+	    !copy_string(o, "uuid", rec.uuid, sizeof(rec.uuid)) ||
 	    !copy_string(o, "type", rec.type, sizeof(rec.type)) ||
 	    !copy_string(o, "parent", rec.parent, sizeof(rec.parent)) ||
 	    !copy_string(o, "sysfs_root", rec.sysfs_root, sizeof(rec.sysfs_root)))
@@ -272,7 +276,8 @@ int record_parse(const char *text, size_t len, struct record *ret)
 			char kind[16];
 			int kd;
 
-			if (!json_object_is_type(e, json_type_object) || !copy_string(e, "path", w->path, sizeof(w->path)) ||
+			if (!json_object_is_type(e, json_type_object) ||
+			    !copy_string(e, "path", w->path, sizeof(w->path)) ||
 			    !copy_string(e, "kind", kind, sizeof(kind)))
 				return -EBADMSG;
 			kd = owned_kind_from_string(kind);
@@ -296,8 +301,9 @@ int record_parse(const char *text, size_t len, struct record *ret)
 
 			copy_string(e, "name", t->name, sizeof(t->name));
 			/* Only a name vgpuvm could have given: nothing that reads as a path or an option. */
-			if (!t->name[0] || strspn(t->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-						   strlen(t->name) ||
+			if (!t->name[0] ||
+			    strspn(t->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+				strlen(t->name) ||
 			    !get_int(e, "ifindex", 0, INT32_MAX, &ifindex))
 				return -EBADMSG;
 			t->ifindex = (int)ifindex;
@@ -314,7 +320,8 @@ int record_parse(const char *text, size_t len, struct record *ret)
 			int64_t pid, start;
 
 			copy_string(e, "name", h->name, sizeof(h->name));
-			if (!h->name[0] || !get_int(e, "pid", 1, INT32_MAX, &pid) || !get_int(e, "start_time", 1, INT64_MAX, &start))
+			if (!h->name[0] || !get_int(e, "pid", 1, INT32_MAX, &pid) ||
+			    !get_int(e, "start_time", 1, INT64_MAX, &start))
 				return -EBADMSG;
 			h->pid = (pid_t)pid;
 			h->start_time = (uint64_t)start;

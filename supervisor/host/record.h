@@ -21,8 +21,8 @@ enum owned_kind {
 struct owned {
 	char path[256];
 	enum owned_kind kind;
-	dev_t rdev;  /* the device it is: a give-back touches only the same device */
-	uid_t uid;   /* the owner before vgpuvm lent the file */
+	dev_t rdev; /* the device it is: a give-back touches only the same device */
+	uid_t uid;  /* the owner before vgpuvm lent the file */
 	gid_t gid;
 	mode_t mode; /* restored too: QEMU, as the owner, can chmod what it was lent */
 };
@@ -60,7 +60,7 @@ struct record {
 	char sysfs_root[512];
 	bool created; /* vgpuvm made the mdev (an adopted one is never removed) */
 	pid_t supervisor_pid;
-	pid_t qemu_pid; /* 0 before QEMU started */
+	pid_t qemu_pid;			      /* 0 before QEMU started */
 	struct owned owned[RECORD_OWNED_MAX]; /* files lent to QEMU's user, with their previous owners */
 	unsigned n_owned;
 	struct record_tap taps[RECORD_TAPS_MAX];

@@ -83,19 +83,21 @@ static int open_vm_dir(const char *base, const char *name, char **ret_error)
 	if (bfd < 0 || fstat(bfd, &st) < 0)
 		return negative_errno();
 	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return errmsg(ret_error, -EPERM,
-			      "the runtime directory %s is owned by uid %ld with mode %04o; it must be yours and writable "
-			      "by no one else (fix: chmod go-w %s, or point VGPUVM_RUNTIME_DIR elsewhere)",
-			      base, (long)st.st_uid, (unsigned)(st.st_mode & 07777), base);
+		return errmsg(
+		    ret_error, -EPERM,
+		    "the runtime directory %s is owned by uid %ld with mode %04o; it must be yours and writable "
+		    "by no one else (fix: chmod go-w %s, or point VGPUVM_RUNTIME_DIR elsewhere)",
+		    base, (long)st.st_uid, (unsigned)(st.st_mode & 07777), base);
 	if (mkdirat(bfd, name, 0700) < 0 && errno != EEXIST)
 		return negative_errno();
 	fd = trust_openat_dir(bfd, name);
 	if (fd == -EPERM || fd == -ENOTDIR)
-		return errmsg(ret_error, -EPERM,
-			      "%s/%s is not a directory that only vgpuvm's user can write (a symlink, another owner, or "
-			      "group- or world-writable); vgpuvm will not use it: remove it (rm -r %s/%s) if no vgpuvm "
-			      "made it",
-			      base, name, base, name);
+		return errmsg(
+		    ret_error, -EPERM,
+		    "%s/%s is not a directory that only vgpuvm's user can write (a symlink, another owner, or "
+		    "group- or world-writable); vgpuvm will not use it: remove it (rm -r %s/%s) if no vgpuvm "
+		    "made it",
+		    base, name, base, name);
 	return fd;
 }
 
@@ -198,7 +200,8 @@ void runtime_release(struct runtime *rt)
 			if (strcmp(de->d_name, RECORD_FILE) == 0)
 				keep = true;
 			else if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
-				 strcmp(de->d_name, "lock") != 0 && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
+				 strcmp(de->d_name, "lock") != 0 && unlinkat(dirfd(d), de->d_name, 0) < 0 &&
+				 errno == EISDIR)
 				remove_flat_dir(dirfd(d), de->d_name);
 		}
 		closedir(d);

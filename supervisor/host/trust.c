@@ -50,10 +50,10 @@ static const char *untrusted_why(const struct stat *st, bool last, char *buf, si
 #define WALK_DEPTH_MAX 128
 
 struct walk {
-	int fd;		     /* O_PATH fd of what the path names */
-	bool trusted;	     /* every directory on the way is root's alone (for an ordinary caller: its own or root's) */
-	bool last_trusted;   /* and so is what the path names */
-	struct stat st;	     /* of what the path names */
+	int fd;		   /* O_PATH fd of what the path names */
+	bool trusted;	   /* every directory on the way is root's alone (for an ordinary caller: its own or root's) */
+	bool last_trusted; /* and so is what the path names */
+	struct stat st;	   /* of what the path names */
 	char why[PATH_MAX + 128]; /* the first thing that is not, and where */
 };
 
@@ -140,8 +140,10 @@ static int walk(const char *path, struct walk *w)
 				break;
 			}
 			if (!trust[depth]) {
-				snprintf(w->why, sizeof(w->why), "%s/%s is a symbolic link in a directory that someone else can "
-					 "write, which vgpuvm will not follow", where, comp);
+				snprintf(w->why, sizeof(w->why),
+					 "%s/%s is a symbolic link in a directory that someone else can "
+					 "write, which vgpuvm will not follow",
+					 where, comp);
 				r = -EPERM;
 				break;
 			}
@@ -203,11 +205,12 @@ int trust_path(const char *path, const char *what, char **ret_error)
 	r = walk(path, &w);
 	safe_close(w.fd);
 	if (r == -EPERM || (r == 0 && (!w.trusted || !w.last_trusted)))
-		return errmsg(ret_error, -EPERM,
-			      "%s %s: %s; as root, vgpuvm uses only what root owns and no one else can write, in "
-			      "directories likewise (fix: chown root: and chmod go-w what is named, or move it to a place "
-			      "root owns, such as /etc/vgpuvm/profiles for a profile)",
-			      what, path, w.why);
+		return errmsg(
+		    ret_error, -EPERM,
+		    "%s %s: %s; as root, vgpuvm uses only what root owns and no one else can write, in "
+		    "directories likewise (fix: chown root: and chmod go-w what is named, or move it to a place "
+		    "root owns, such as /etc/vgpuvm/profiles for a profile)",
+		    what, path, w.why);
 	if (r < 0 && r != -ENOENT)
 		return errmsg(ret_error, r, "%s %s: %s", what, path, strerror(-r));
 	return r;
@@ -249,7 +252,8 @@ int trust_open_image(const char *path, int flags, char **ret_error)
 	safe_close(w.fd);
 	if (!S_ISREG(w.st.st_mode) && !(trusted && S_ISBLK(w.st.st_mode)))
 		return errmsg(ret_error, -EPERM, "not a regular file%s",
-			      trusted ? " or a block device" : " (in a directory that someone other than root can write)");
+			      trusted ? " or a block device"
+				      : " (in a directory that someone other than root can write)");
 	if (fd < 0)
 		return errmsg(ret_error, negative_errno(), "%s", strerror(errno));
 	if (fstat(fd, &st) < 0)
@@ -259,11 +263,12 @@ int trust_open_image(const char *path, int flags, char **ret_error)
 	 * not make: its owner is the only one whose file it can be.
 	 */
 	if (!trusted && st.st_uid == 0)
-		return errmsg(ret_error, -EPERM,
-			      "it is root's, in a directory that someone other than root can write (%s); vgpuvm will not "
-			      "hand it to QEMU (fix: move it to a directory root owns, such as /var/lib/vgpuvm, or chown it "
-			      "to the user whose directory it is in)",
-			      w.why);
+		return errmsg(
+		    ret_error, -EPERM,
+		    "it is root's, in a directory that someone other than root can write (%s); vgpuvm will not "
+		    "hand it to QEMU (fix: move it to a directory root owns, such as /var/lib/vgpuvm, or chown it "
+		    "to the user whose directory it is in)",
+		    w.why);
 	return TAKE_FD(fd);
 }
 
@@ -291,8 +296,9 @@ static int trust_existing(const char *path, const char *what, char **ret_error)
 int trust_environment(char **ret_error)
 {
 	static const char *const vars[] = {
-		"VGPUVM_SYSFS_ROOT", "VGPUVM_PROC_ROOT",  "VGPUVM_DEV_ROOT",	 "VGPUVM_RUNTIME_DIR",
-		"VGPUVM_STATE_DIR",  "VGPUVM_PASSWD_FILE", "VGPUVM_GROUP_FILE", "VGPUVM_MDEVCTL_DIR", "VGPUVM_FIRMWARE_DIR",
+		"VGPUVM_SYSFS_ROOT",  "VGPUVM_PROC_ROOT",   "VGPUVM_DEV_ROOT",
+		"VGPUVM_RUNTIME_DIR", "VGPUVM_STATE_DIR",   "VGPUVM_PASSWD_FILE",
+		"VGPUVM_GROUP_FILE",  "VGPUVM_MDEVCTL_DIR", "VGPUVM_FIRMWARE_DIR",
 	};
 	int r;
 
@@ -304,8 +310,10 @@ int trust_environment(char **ret_error)
 		if (!v || !*v)
 			continue;
 		if (v[0] != '/')
-			return errmsg(ret_error, -EPERM, "%s=%s: as root, vgpuvm takes only an absolute path here; unset it "
-				      "or give one", vars[i], v);
+			return errmsg(ret_error, -EPERM,
+				      "%s=%s: as root, vgpuvm takes only an absolute path here; unset it "
+				      "or give one",
+				      vars[i], v);
 		r = trust_existing(v, vars[i], ret_error);
 		if (r < 0)
 			return r == -EPERM ? r : errmsg(ret_error, -EPERM, "%s=%s: %s", vars[i], v, strerror(-r));

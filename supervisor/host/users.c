@@ -93,8 +93,9 @@ int user_lookup(const char *name, struct user_info *ret)
 		if (by_id ? uid != id : strcmp(f[0], name) != 0)
 			continue;
 		fclose(db);
-		*ret = (struct user_info){ .name = strdup(f[0]), .home = strdup(*f[5] ? f[5] : "/"),
-					   .uid = (uid_t)uid, .gid = (gid_t)gid };
+		*ret = (struct user_info){
+			.name = strdup(f[0]), .home = strdup(*f[5] ? f[5] : "/"), .uid = (uid_t)uid, .gid = (gid_t)gid
+		};
 		if (!ret->name || !ret->home) {
 			user_info_done(ret);
 			return -ENOMEM;

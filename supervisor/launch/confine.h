@@ -7,7 +7,8 @@
 
 /*
  * Installs the filter (and NO_NEW_PRIVS) on the calling process. Anything outside it fails with EPERM and a warning
- * on stderr giving the system call's number; nothing is killed, so that teardown still runs and the mdev is still removed.
+ * on stderr giving the system call's number; nothing is killed, so that teardown still runs and the mdev is still
+ * removed.
  */
 int confine_supervisor(void);
 

@@ -15,7 +15,6 @@
 #include "util/errmsg.h"
 #include "util/macro.h"
 
-
 bool identity_in_group(const struct identity *id, gid_t gid)
 {
 	if (gid == id->gid)
@@ -39,10 +38,11 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 
 		user_info_done(&u);
 		if (r < 0 || uid != geteuid())
-			return errmsg(ret_error, -EPERM,
-				    "%s: user: vgpuvm runs as uid %ld and cannot start QEMU as \"%s\" without root; remove "
-				    "\"user\" from the profile, or run vgpuvm as root",
-				    p->path, (long)geteuid(), p->user);
+			return errmsg(
+			    ret_error, -EPERM,
+			    "%s: user: vgpuvm runs as uid %ld and cannot start QEMU as \"%s\" without root; remove "
+			    "\"user\" from the profile, or run vgpuvm as root",
+			    p->path, (long)geteuid(), p->user);
 	}
 	id->uid = geteuid();
 	id->gid = getegid();
@@ -53,10 +53,11 @@ static int resolve_unprivileged(const struct profile *p, gid_t gid, struct ident
 	n = getgroups(n, id->groups + 1);
 	id->n_groups = n < 0 ? 1 : (size_t)n + 1;
 	if (p->group && !identity_in_group(id, gid))
-		return errmsg(ret_error, -EPERM,
-			    "%s: group: vgpuvm's user is not in group \"%s\", so QEMU cannot run as it without root; join it "
-			    "(usermod -aG %s $USER, then log in again), or remove \"group\"",
-			    p->path, p->group, p->group);
+		return errmsg(
+		    ret_error, -EPERM,
+		    "%s: group: vgpuvm's user is not in group \"%s\", so QEMU cannot run as it without root; join it "
+		    "(usermod -aG %s $USER, then log in again), or remove \"group\"",
+		    p->path, p->group, p->group);
 	snprintf(self, sizeof(self), "%ld", (long)geteuid());
 	if (user_lookup(self, &u) == 0) {
 		id->name = steal_pointer(&u.name);
@@ -126,9 +127,10 @@ int identity_resolve(const struct profile *p, const char *lock_dir, struct ident
 	int r;
 
 	if (p->group && group_lookup(p->group, &gid) < 0)
-		return errmsg(ret_error, -ENOENT,
-			    "%s: group: no group named \"%s\" in /etc/group; create it (groupadd --system %s) or give a number",
-			    p->path, p->group, p->group);
+		return errmsg(
+		    ret_error, -ENOENT,
+		    "%s: group: no group named \"%s\" in /etc/group; create it (groupadd --system %s) or give a number",
+		    p->path, p->group, p->group);
 	if (geteuid() != 0) {
 		r = resolve_unprivileged(p, gid, &id, ret_error);
 		if (r < 0) {
@@ -146,7 +148,8 @@ int identity_resolve(const struct profile *p, const char *lock_dir, struct ident
 		/* No system user for QEMU: a uid of its own, which owns no file and runs no other process. */
 		r = take_dynamic(p->name, lock_dir, &uid);
 		if (r == -EUSERS)
-			return errmsg(ret_error, r, "no free uid in %d-%d for QEMU; create a user for it (useradd --system "
+			return errmsg(ret_error, r,
+				      "no free uid in %d-%d for QEMU; create a user for it (useradd --system "
 				      "--no-create-home --shell /usr/sbin/nologin %s)",
 				      IDENTITY_DYNAMIC_FIRST, IDENTITY_DYNAMIC_LAST, IDENTITY_DEFAULT_USER);
 		if (r < 0)
@@ -164,18 +167,20 @@ int identity_resolve(const struct profile *p, const char *lock_dir, struct ident
 		r = 0;
 	}
 	if (r == -ENOENT)
-		return errmsg(ret_error, -ENOENT,
-			    "%s: user: no user named \"%s\" in /etc/passwd; create it (useradd --system --no-create-home "
-			    "--shell /usr/sbin/nologin %s) or give a number",
-			    p->path, p->user ?: IDENTITY_DEFAULT_USER, p->user ?: IDENTITY_DEFAULT_USER);
+		return errmsg(
+		    ret_error, -ENOENT,
+		    "%s: user: no user named \"%s\" in /etc/passwd; create it (useradd --system --no-create-home "
+		    "--shell /usr/sbin/nologin %s) or give a number",
+		    p->path, p->user ?: IDENTITY_DEFAULT_USER, p->user ?: IDENTITY_DEFAULT_USER);
 	if (r < 0)
 		return errmsg(ret_error, r, "Failed to read /etc/passwd: %s", strerror(-r));
 	if (u.uid == 0 || (p->group && gid == 0)) {
 		user_info_done(&u);
-		return errmsg(ret_error, -EPERM,
-			      "%s: %s: QEMU never runs as root (it runs the guest, which an attacker may control); name an "
-			      "unprivileged %s, or remove the key",
-			      p->path, u.uid == 0 ? "user" : "group", u.uid == 0 ? "user" : "group");
+		return errmsg(
+		    ret_error, -EPERM,
+		    "%s: %s: QEMU never runs as root (it runs the guest, which an attacker may control); name an "
+		    "unprivileged %s, or remove the key",
+		    p->path, u.uid == 0 ? "user" : "group", u.uid == 0 ? "user" : "group");
 	}
 	id.change = true;
 	id.uid = u.uid;
@@ -204,11 +209,27 @@ void identity_done(struct identity *id)
 
 /* What a display, sound, a locale and QEMU's own lookups need; everything else the supervisor has stays with it. */
 static const char *const passed_env[] = {
-	"PATH",		   "LANG",	 "LANGUAGE",	    "LC_*",	  "TZ",		"TERM",
-	"DISPLAY",	   "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "XDG_SESSION_TYPE", "DBUS_SESSION_BUS_ADDRESS",
-	"SDL_VIDEODRIVER", "GDK_BACKEND", "MESA_*",	    "LIBGL_*",	  "__GLX_*",	"EGL_*",
+	"PATH",
+	"LANG",
+	"LANGUAGE",
+	"LC_*",
+	"TZ",
+	"TERM",
+	"DISPLAY",
+	"XAUTHORITY",
+	"WAYLAND_DISPLAY",
+	"XDG_RUNTIME_DIR",
+	"XDG_SESSION_TYPE",
+	"DBUS_SESSION_BUS_ADDRESS",
+	"SDL_VIDEODRIVER",
+	"GDK_BACKEND",
+	"MESA_*",
+	"LIBGL_*",
+	"__GLX_*",
+	"EGL_*",
 	/* where "audio": "pa" finds the session's sound server and its cookie, when not in XDG_RUNTIME_DIR and HOME */
-	"PULSE_SERVER",	   "PULSE_COOKIE",
+	"PULSE_SERVER",
+	"PULSE_COOKIE",
 };
 
 static bool passed(const char *var, const char *const *names, size_t n)

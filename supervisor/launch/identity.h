@@ -12,14 +12,14 @@
 struct profile;
 
 struct identity {
-	bool change;	  /* the child switches to uid/gid/groups (vgpuvm is root); otherwise QEMU keeps the caller's */
-	bool dynamic;	  /* a uid of systemd's DynamicUser range, for want of a "vgpuvm" user (see below) */
-	int lock_fd;	  /* holds the dynamic uid for this supervisor; -1 when none */
+	bool change;  /* the child switches to uid/gid/groups (vgpuvm is root); otherwise QEMU keeps the caller's */
+	bool dynamic; /* a uid of systemd's DynamicUser range, for want of a "vgpuvm" user (see below) */
+	int lock_fd;  /* holds the dynamic uid for this supervisor; -1 when none */
 	uid_t uid;
 	gid_t gid;
-	gid_t *groups;	  /* all of QEMU's groups, primary first (the caller's, when not changing) */
+	gid_t *groups; /* all of QEMU's groups, primary first (the caller's, when not changing) */
 	size_t n_groups;
-	char *name;	  /* NULL for a bare uid */
+	char *name; /* NULL for a bare uid */
 	char *home;
 };
 

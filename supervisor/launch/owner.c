@@ -71,8 +71,9 @@ int owner_check(const char *path, enum owned_kind kind, const char *sysfs_root, 
 	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return negative_errno();
-	*ret = (struct owned){ .kind = kind, .rdev = st.st_rdev, .uid = st.st_uid, .gid = st.st_gid,
-			       .mode = st.st_mode & 07777 };
+	*ret = (struct owned){
+		.kind = kind, .rdev = st.st_rdev, .uid = st.st_uid, .gid = st.st_gid, .mode = st.st_mode & 07777
+	};
 	snprintf(ret->path, sizeof(ret->path), "%s", path);
 	if (!is_kind(kind, sysfs_root, &st))
 		return -ENODEV;

@@ -14,8 +14,6 @@
 
 struct identity;
 
-
-
 /*
  * Whether id's user must be lent path: 1 when so, with *ret naming the path and its owner, group and mode now (record
  * that first, then lend); 0 when id can open it already. -ENODEV (with *ret filled for the message) when path is not

@@ -101,8 +101,10 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 		return 0;
 	if (r == -EPERM)
 		/* Not root's (or not this user's) to act on: nothing in it is believed, and it stays for its owner. */
-		return errmsg(ret_error, r, "%s/%s is not a record vgpuvm wrote (its owner or mode is wrong); ignored it: "
-			      "remove it by hand once you know what made it", dir, RECORD_FILE);
+		return errmsg(ret_error, r,
+			      "%s/%s is not a record vgpuvm wrote (its owner or mode is wrong); ignored it: "
+			      "remove it by hand once you know what made it",
+			      dir, RECORD_FILE);
 	if (r < 0) {
 		/* A torn record tells nothing to undo; keeping it would block the name forever. */
 		record_remove(dir);
@@ -116,7 +118,8 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 	}
 	/* A record names the sysfs tree it wrote to; root writes to none that someone else controls. */
 	if (rec.uuid[0] && (r = trust_path(rec.sysfs_root, "the record's sysfs_root", ret_error)) < 0)
-		return r == -ENOENT ? errmsg(ret_error, r, "the record's sysfs_root %s does not exist", rec.sysfs_root) : r;
+		return r == -ENOENT ? errmsg(ret_error, r, "the record's sysfs_root %s does not exist", rec.sysfs_root)
+				    : r;
 	/*
 	 * Helpers got the parent-death signal with their supervisor; one that outlived it (stuck, or ignoring SIGTERM)
 	 * goes now. Their sockets were pairs, with no path; the VM's state directory stays, as on every way out.
@@ -153,8 +156,8 @@ int recover(const char *dir, pid_t *ret_qemu_pid, char **ret_done, char **ret_er
 			r = mdev_remove(&m, deadline_after(10 * USEC_PER_SEC), ret_error);
 			if (r < 0)
 				return r;
-			append_done(ret_done, "removed mdev %s (type %s) left by supervisor pid %ld", rec.uuid, rec.type,
-				    (long)rec.supervisor_pid);
+			append_done(ret_done, "removed mdev %s (type %s) left by supervisor pid %ld", rec.uuid,
+				    rec.type, (long)rec.supervisor_pid);
 		}
 	}
 	record_remove(dir);

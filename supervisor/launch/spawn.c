@@ -197,7 +197,8 @@ int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error
 	int pidfd, r;
 	ssize_t n;
 
-	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (o->stdio_fd < 0 && pipe2(outp, O_CLOEXEC) < 0)) {
+	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    (o->stdio_fd < 0 && pipe2(outp, O_CLOEXEC) < 0)) {
 		r = negative_errno();
 		goto out_close;
 	}
@@ -219,17 +220,19 @@ int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error
 	while (n < 0 && errno == EINTR);
 	if (n == sizeof(rep) || pidfd < 0) {
 		/*
-		 * The child failed before exec and is exiting, or it runs QEMU that cannot be watched: either way there is
-		 * nothing to supervise. A QEMU that did exec is killed first, or waitpid() would wait for it to end by
-		 * itself. kill() by pid is safe here: the child is not reaped yet, so its pid cannot have been reused.
+		 * The child failed before exec and is exiting, or it runs QEMU that cannot be watched: either way there
+		 * is nothing to supervise. A QEMU that did exec is killed first, or waitpid() would wait for it to end
+		 * by itself. kill() by pid is safe here: the child is not reaped yet, so its pid cannot have been
+		 * reused.
 		 */
 		if (n != sizeof(rep))
 			kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		if (pidfd < 0) {
 			r = pidfd;
-			if (ret_error && asprintf(ret_error, "cannot watch QEMU (pidfd_open): %s; Linux 5.3 or later is needed",
-						  strerror(-r)) < 0)
+			if (ret_error &&
+			    asprintf(ret_error, "cannot watch QEMU (pidfd_open): %s; Linux 5.3 or later is needed",
+				     strerror(-r)) < 0)
 				*ret_error = NULL;
 		} else {
 			r = rep.error > 0 ? -rep.error : -EIO;
@@ -367,9 +370,9 @@ int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char
 	/* It failed before exec and is exiting: reap it here, there is nothing to watch. */
 	waitpid(s->pid, NULL, 0);
 	r = rep.error > 0 ? -rep.error : -EIO;
-	if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
-				  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start", name,
-				  strerror(-r)) < 0)
+	if (ret_error &&
+	    asprintf(ret_error, "cannot %s %s: %s",
+		     rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start", name, strerror(-r)) < 0)
 		*ret_error = NULL;
 	s->pidfd = safe_close(s->pidfd);
 	s->stderr_fd = safe_close(s->stderr_fd);

@@ -9,15 +9,16 @@
 struct identity;
 
 struct spawn_opts {
-	const char *path;  /* the binary to execute: an absolute path, or one with a '/' */
-	char **argv;	   /* argv[0] is what QEMU is called, as the profile names it */
-	char **envp;	   /* the child's whole environment */
-	int qmp_fd;	   /* the child's end of the QMP socket pair; it becomes fd 3 */
-	int stdio_fd;	   /* QEMU's stdin and stdout (the serial console's pty), or -1: /dev/null and a pipe */
-	uint64_t memlock;  /* RLIMIT_MEMLOCK, soft and hard; 0 leaves the limit alone */
+	const char *path;	   /* the binary to execute: an absolute path, or one with a '/' */
+	char **argv;		   /* argv[0] is what QEMU is called, as the profile names it */
+	char **envp;		   /* the child's whole environment */
+	int qmp_fd;		   /* the child's end of the QMP socket pair; it becomes fd 3 */
+	int stdio_fd;		   /* QEMU's stdin and stdout (the serial console's pty), or -1: /dev/null and a pipe */
+	uint64_t memlock;	   /* RLIMIT_MEMLOCK, soft and hard; 0 leaves the limit alone */
 	const struct identity *id; /* whom QEMU runs as; it never keeps a capability, and gets NO_NEW_PRIVS */
 	bool no_spawn;		   /* a seccomp filter keeps QEMU from making processes (threads are fine) */
-	const int *files;	   /* fds QEMU gets at PROFILE_FILE_FD_BASE on, in profile_files() order (images, kernel, taps) */
+	const int
+	    *files; /* fds QEMU gets at PROFILE_FILE_FD_BASE on, in profile_files() order (images, kernel, taps) */
 	size_t n_files;
 };
 

@@ -26,14 +26,14 @@ struct console_buf {
 };
 
 struct console {
-	int master; /* the pty's end the supervisor keeps */
-	int in, out; /* the supervisor's own fds of the user's stdin and stdout */
+	int master;		/* the pty's end the supervisor keeps */
+	int in, out;		/* the supervisor's own fds of the user's stdin and stdout */
 	bool in_sock, out_sock; /* sockets (a service's stdout, say): recv and send with MSG_DONTWAIT */
-	bool in_done;	       /* at EOF, hung up, or not ours to read: no longer polled */
-	bool out_gone;	       /* writing failed for good: QEMU's output is dropped, with one warning */
-	bool master_done;      /* QEMU's side is closed and everything it wrote has been read */
-	bool raw;	       /* the user's terminal is in raw mode; saved is what to restore */
-	bool escape;	       /* the last byte typed was Ctrl-A */
+	bool in_done;		/* at EOF, hung up, or not ours to read: no longer polled */
+	bool out_gone;		/* writing failed for good: QEMU's output is dropped, with one warning */
+	bool master_done;	/* QEMU's side is closed and everything it wrote has been read */
+	bool raw;		/* the user's terminal is in raw mode; saved is what to restore */
+	bool escape;		/* the last byte typed was Ctrl-A */
 	struct termios saved;
 	struct console_buf to_guest, to_user;
 };
@@ -44,12 +44,13 @@ bool console_interactive(const struct console *c)
 }
 
 /*
- * A file description of the supervisor's own for fd, non-blocking. O_NONBLOCK set on fd itself would be set for everyone
- * who shares its description: the shell that started vgpuvm, and vgpuvm's own stderr when it is the same terminal; and
- * it would outlive a SIGKILLed vgpuvm. A terminal or a pipe is opened again through /proc/self/fd, which names the
- * file fd has (no path lookup anyone else controls); the result must be the same file. Anything else (a regular file,
- * /dev/null, a socket, or a terminal that cannot be opened again) is duplicated as it is: files and /dev/null never
- * block, sockets are used with MSG_DONTWAIT, and the rest is only read or written once poll() says it is ready.
+ * A file description of the supervisor's own for fd, non-blocking. O_NONBLOCK set on fd itself would be set for
+ * everyone who shares its description: the shell that started vgpuvm, and vgpuvm's own stderr when it is the same
+ * terminal; and it would outlive a SIGKILLed vgpuvm. A terminal or a pipe is opened again through /proc/self/fd, which
+ * names the file fd has (no path lookup anyone else controls); the result must be the same file. Anything else (a
+ * regular file, /dev/null, a socket, or a terminal that cannot be opened again) is duplicated as it is: files and
+ * /dev/null never block, sockets are used with MSG_DONTWAIT, and the rest is only read or written once poll() says it
+ * is ready.
  */
 static int own_fd(int fd, int mode, bool *ret_sock)
 {
@@ -97,8 +98,8 @@ static int open_pty(int *ret_master, int *ret_slave)
 	if (tcgetattr(s, &t) < 0)
 		return negative_errno();
 	cfmakeraw(&t);
-	/* QEMU turns output processing (OPOST) back on for its stdio; without ONLCR that changes nothing, and the guest's
-	 * bytes reach stdout as the guest wrote them. */
+	/* QEMU turns output processing (OPOST) back on for its stdio; without ONLCR that changes nothing, and the
+	 * guest's bytes reach stdout as the guest wrote them. */
 	t.c_oflag &= ~(tcflag_t)ONLCR;
 	if (tcsetattr(s, TCSANOW, &t) < 0 || fcntl(m, F_SETFL, O_NONBLOCK) < 0)
 		return negative_errno();
@@ -122,7 +123,8 @@ static void take_terminal(struct console *c)
 		return;
 	fg = tcgetpgrp(c->in);
 	if (fg >= 0 && fg != getpgrp()) {
-		log_info("stdin is a terminal vgpuvm does not have in the foreground: the serial console takes no input");
+		log_info(
+		    "stdin is a terminal vgpuvm does not have in the foreground: the serial console takes no input");
 		c->in_done = true;
 		return;
 	}
@@ -322,8 +324,9 @@ static void write_user(struct console *c)
 		}
 		if (errno == EINTR || errno == EAGAIN)
 			return;
-		log_warning_errno(errno, "Failed to write the serial console to stdout (%m); its output is dropped from "
-					 "here on");
+		log_warning_errno(errno,
+				  "Failed to write the serial console to stdout (%m); its output is dropped from "
+				  "here on");
 		c->out_gone = true;
 	}
 	/* Dropped, as the warning said: QEMU must not wait for an output that is gone. */
@@ -394,8 +397,8 @@ void console_flush(struct console *c, uint64_t deadline)
 	}
 	left = c->to_user.len;
 	if (!c->out_gone && (left || !c->master_done))
-		log_warning("the serial console's last output is lost (%zu bytes%s): stdout did not take it in time", left,
-			    c->master_done ? "" : " and what was still in the pty");
+		log_warning("the serial console's last output is lost (%zu bytes%s): stdout did not take it in time",
+			    left, c->master_done ? "" : " and what was still in the pty");
 	c->to_user.len = 0;
 }
 

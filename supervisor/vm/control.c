@@ -31,8 +31,8 @@ struct client {
 	char *out;
 	size_t out_len;
 	size_t out_cap;
-	unsigned inflight; /* commands handed on and not yet answered */
-	bool closing;	   /* drop once the output is written */
+	unsigned inflight;     /* commands handed on and not yet answered */
+	bool closing;	       /* drop once the output is written */
 	uint64_t connected;    /* when it was let in (monotonic usec) */
 	uint64_t last_command; /* when it last sent a command, 0 for never */
 	unsigned errors;       /* lines it sent that were no command */
@@ -51,7 +51,7 @@ struct control {
 	int fd;
 	char *path;
 	uid_t owner;
-	gid_t gid; /* whose members may connect; (gid_t)-1 for none */
+	gid_t gid;		 /* whose members may connect; (gid_t)-1 for none */
 	struct refusals refused; /* connections refused for who their peer is, per uid */
 	control_command_fn fn;
 	void *userdata;
@@ -314,7 +314,8 @@ void control_event(struct control *c, const char *event, json_object *data)
 
 		if (c->clients[i].fd < 0)
 			continue;
-		if (qmp_encode_event(event, data, (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000, &line) == 0)
+		if (qmp_encode_event(event, data, (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000,
+				     &line) == 0)
 			queue(c, &c->clients[i], line);
 	}
 }
@@ -369,10 +370,12 @@ static void warn_crowd(struct control *c)
 	if (c->turned_away + c->evicted + c->slow == 0 || (c->warned && now - c->warned < CONTROL_WARN_USEC))
 		return;
 	if (c->slow)
-		log_warning("control: dropped %u client%s that did not read their replies", c->slow, c->slow == 1 ? "" : "s");
+		log_warning("control: dropped %u client%s that did not read their replies", c->slow,
+			    c->slow == 1 ? "" : "s");
 	if (c->turned_away + c->evicted)
-		log_warning("control: too many clients: %u turned away, %u disconnected to make room (at most %d at once)",
-			    c->turned_away, c->evicted, CONTROL_CLIENTS_MAX);
+		log_warning(
+		    "control: too many clients: %u turned away, %u disconnected to make room (at most %d at once)",
+		    c->turned_away, c->evicted, CONTROL_CLIENTS_MAX);
 	c->turned_away = c->evicted = c->slow = 0;
 	c->warned = now;
 }
@@ -392,7 +395,9 @@ static void catch_up(struct control *c)
 		const struct client *cl = &c->clients[i];
 
 		p[i] = (struct pollfd){ .fd = cl->fd,
-					.events = !cl->closing && !cl->backlog && cl->inflight < CONTROL_INFLIGHT_MAX ? POLLIN : 0 };
+					.events = !cl->closing && !cl->backlog && cl->inflight < CONTROL_INFLIGHT_MAX
+						      ? POLLIN
+						      : 0 };
 	}
 	if (poll(p, CONTROL_CLIENTS_MAX, 0) <= 0)
 		return;
@@ -483,7 +488,8 @@ static int attach(struct control *c, int fd, uid_t uid, enum control_role role, 
 		c->turned_away++;
 		return -EBUSY;
 	}
-	*cl = (struct client){ .fd = fd, .serial = c->next_serial++, .uid = uid, .role = role, .connected = now_usec() };
+	*cl =
+	    (struct client){ .fd = fd, .serial = c->next_serial++, .uid = uid, .role = role, .connected = now_usec() };
 	if (qmp_reader_new(CONTROL_LINE_MAX, &cl->reader) < 0 ||
 	    qmp_encode_greeting("vgpuvm", VGPUVM_VERSION, &greeting) < 0) {
 		drop(cl);
@@ -534,7 +540,8 @@ static bool accept_one(struct control *c)
 	role = role_of(c, fd, &cred);
 	if (role == CONTROL_ROLE_NONE) {
 		log_refused(c, cred.uid,
-			    c->gid != (gid_t)-1 ? "not root, the VM's owner or a member of its group" : "not root or the VM's owner");
+			    c->gid != (gid_t)-1 ? "not root, the VM's owner or a member of its group"
+						: "not root or the VM's owner");
 		close(fd);
 		return true;
 	}
@@ -552,7 +559,8 @@ static void process(struct control *c, struct client *cl)
 		_cleanup_qmp_msg_ struct qmp_msg *m = NULL;
 		int r;
 
-		/* Any reply may have dropped this client (one that lets its replies pile up), and so may the handler. */
+		/* Any reply may have dropped this client (one that lets its replies pile up), and so may the handler.
+		 */
 		if (!find(c, serial) || cl->closing || cl->inflight >= CONTROL_INFLIGHT_MAX)
 			return;
 		if (budget-- == 0) {
@@ -630,7 +638,8 @@ size_t control_pollfds(const struct control *c, struct pollfd *p, size_t max)
 		/* A backlog asks for POLLOUT, which a socket with room has at once: poll() returns and the next round
 		 * takes the client's next lines, without waiting for anything else to happen. */
 		p[n++] = (struct pollfd){ .fd = cl->fd,
-					  .events = (short)((read ? POLLIN : 0) | (cl->out_len || cl->backlog ? POLLOUT : 0)) };
+					  .events = (short)((read ? POLLIN : 0) |
+							    (cl->out_len || cl->backlog ? POLLOUT : 0)) };
 	}
 	return n;
 }

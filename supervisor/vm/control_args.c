@@ -23,8 +23,8 @@ int control_stop_args(struct json_object *args, bool *ret_force, int *ret_timeou
 		int64_t t;
 
 		/*
-		 * The type first: json-c converts a double to an integer with a plain cast, which is undefined for NaN and
-		 * for values out of range ("timeout": NaN, 1e300).
+		 * The type first: json-c converts a double to an integer with a plain cast, which is undefined for NaN
+		 * and for values out of range ("timeout": NaN, 1e300).
 		 */
 		if (!json_object_is_type(v, json_type_int)) {
 			*ret_error = "timeout: expected seconds from 0 to 86400";

@@ -57,9 +57,9 @@ struct vm {
 	uint64_t running_at; /* when QEMU first reported running, 0 before */
 	siginfo_t exit_info; /* from waitid(), valid in STOP_PHASE_EXITED */
 
-	struct control *ctl;	 /* the control socket, or NULL */
-	struct console *con;	 /* the serial console's relay, or NULL */
-	struct helpers *helpers; /* QEMU's helper processes, or NULL */
+	struct control *ctl;	   /* the control socket, or NULL */
+	struct console *con;	   /* the serial console's relay, or NULL */
+	struct helpers *helpers;   /* QEMU's helper processes, or NULL */
 	const char *helper_failed; /* the helper whose death stopped the VM */
 	vm_status_fn status_fn;
 	void *status_userdata;
@@ -82,9 +82,9 @@ enum cmd {
 /* The cookie of a command sent to QEMU: the QMP client hands it back with the reply. */
 struct pending {
 	enum cmd cmd;
-	uint64_t client; /* the control client waiting for it, 0 for none */
-	json_object *id; /* that client's id */
-	int fd;		 /* a screenshot's memfd, -1 for none */
+	uint64_t client;	  /* the control client waiting for it, 0 for none */
+	json_object *id;	  /* that client's id */
+	int fd;			  /* a screenshot's memfd, -1 for none */
 	const char *step_command; /* CMD_STEP: which, for the stop machine */
 	struct pending *next;
 	/* The pointer that points here (the list's head or the previous entry's next): a reply unlinks its entry at
@@ -165,8 +165,8 @@ void vm_free(struct vm *vm)
 }
 
 /* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry, which takes fd. */
-static int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
-		     int fd)
+static int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client,
+		     json_object *id, int fd)
 {
 	struct pending *pd = calloc(1, sizeof(*pd));
 	int r;
@@ -284,9 +284,10 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 
 	if (pd->cmd == CMD_CLIENT_STATUS) {
 		const char *status = m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &v)
-					     ? json_object_get_string(v)
-					     : NULL;
-		st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, status);
+					 ? json_object_get_string(v)
+					 : NULL;
+		st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at },
+				   status);
 		control_return(vm->ctl, pd->client, pd->id, st);
 		json_object_put(st);
 		return;
@@ -330,7 +331,8 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 			start_failed(vm, "refused a basic QMP command");
 			return;
 		case CMD_FDSET:
-			log_warning("QMP add-fd or remove-fd for a screenshot failed: %s: %s", m->error_class, m->error_desc);
+			log_warning("QMP add-fd or remove-fd for a screenshot failed: %s: %s", m->error_class,
+				    m->error_desc);
 			return;
 		default:
 			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
@@ -387,7 +389,8 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 		log_info("event POWERDOWN: the guest was sent the power button");
 		feed(vm, &(struct stop_event){ .type = STOP_EV_POWERDOWN });
 	} else if (strcmp(m->name, "RESET") == 0) {
-		const char *reason = m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
+		const char *reason =
+		    m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
 		log_info("event RESET: the guest reset (reason %s)", reason);
 	} else if (strcmp(m->name, "STOP") == 0)
 		log_info("event STOP: the guest is paused");
@@ -414,7 +417,8 @@ static void handle_qmp_messages(struct vm *vm)
 				return;
 			}
 			if (vm->stop.phase == STOP_PHASE_STARTING && !vm->qmp_ready) {
-				log_error("QEMU's monitor sent something that is not QMP: %s", qmp_client_error(vm->qmp));
+				log_error("QEMU's monitor sent something that is not QMP: %s",
+					  qmp_client_error(vm->qmp));
 				start_failed(vm, "does not speak QMP on its monitor");
 				return;
 			}
@@ -641,7 +645,8 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		if (qmp_up)
 			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, -1);
 		else {
-			json_object *st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, NULL);
+			json_object *st = vm->status_fn(
+			    vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, NULL);
 			control_return(vm->ctl, client, m->id, st);
 			json_object_put(st);
 		}
@@ -655,7 +660,8 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		else
 			serve_qmp(vm, client, m);
 	} else
-		control_error(vm->ctl, client, m->id, "CommandNotFound", "unknown command; try status, stop, screenshot or qmp");
+		control_error(vm->ctl, client, m->id, "CommandNotFound",
+			      "unknown command; try status, stop, screenshot or qmp");
 }
 
 /* The escapes typed on the serial console. */

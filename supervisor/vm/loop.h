@@ -41,13 +41,13 @@ typedef struct json_object *(*vm_status_fn)(void *userdata, const struct vm_stat
 struct vm_opts {
 	const struct profile *profile;
 	pid_t pid;
-	int pidfd;	     /* borrowed */
-	int sig_fd;	     /* borrowed */
-	int qmp_fd;	     /* borrowed */
-	int out_fd;	     /* taken; -1 when QEMU's stdout is not piped */
-	int err_fd;	     /* taken */
-	struct control *ctl; /* the control socket, or NULL */
-	struct console *con; /* the serial console's relay, or NULL */
+	int pidfd;		 /* borrowed */
+	int sig_fd;		 /* borrowed */
+	int qmp_fd;		 /* borrowed */
+	int out_fd;		 /* taken; -1 when QEMU's stdout is not piped */
+	int err_fd;		 /* taken */
+	struct control *ctl;	 /* the control socket, or NULL */
+	struct console *con;	 /* the serial console's relay, or NULL */
 	struct helpers *helpers; /* borrowed: QEMU's helper processes, watched with QEMU; NULL for none */
 	vm_status_fn status_fn;
 	void *status_userdata;
@@ -61,7 +61,8 @@ struct vm_outcome {
 	bool ran;	     /* QEMU reported "running" at some point */
 	bool start_failed;   /* vgpuvm gave up on the start (no QMP, or the start deadline) */
 	siginfo_t exit_info; /* from waitid() */
-	const char *helper_failed; /* the helper whose death stopped the VM (its name, in struct vm_opts' helpers), or NULL */
+	const char
+	    *helper_failed; /* the helper whose death stopped the VM (its name, in struct vm_opts' helpers), or NULL */
 };
 
 /* Handles a command from a control client while QEMU runs. */
@@ -88,4 +89,3 @@ char *vm_tail(const struct vm *vm);
 
 /* The hint for the first of QEMU's last lines that has one, or NULL. */
 const char *vm_hint(const struct vm *vm);
-

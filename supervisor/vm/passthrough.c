@@ -17,7 +17,8 @@ const char *passthrough_refusal(const char *command, bool root, bool owner)
 		return "quit is vgpuvm's to send: use `vgpuvm stop NAME` (--force to skip the power button)";
 	for (size_t i = 0; i < sizeof(fd_commands) / sizeof(fd_commands[0]); i++)
 		if (strcmp(command, fd_commands[i]) == 0)
-			return "QEMU's file descriptors are vgpuvm's: add-fd, remove-fd, getfd and closefd are not passed through";
+			return "QEMU's file descriptors are vgpuvm's: add-fd, remove-fd, getfd and closefd are not "
+			       "passed through";
 	if (strcmp(command, "human-monitor-command") == 0 && !root)
 		return "human-monitor-command (HMP) is for root only: its text is not checked the way QMP commands are";
 	return NULL;

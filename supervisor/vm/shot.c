@@ -64,7 +64,8 @@ int shot_new(int *ret_memfd, int *ret_wfd)
 	memfd = memfd_create("vgpuvm-screenshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0)
 		return negative_errno();
-	/* Only its owner may open it again through /proc (QEMU, for a writable mapping, when it runs as another uid). */
+	/* Only its owner may open it again through /proc (QEMU, for a writable mapping, when it runs as another uid).
+	 */
 	if (fchmod(memfd, 0600) < 0)
 		return negative_errno();
 	wfd = reopen(memfd, O_WRONLY);
@@ -90,7 +91,8 @@ int shot_seal(int memfd, int *ret_fd, uint64_t *ret_size)
 		return -ENODATA;
 	if ((uint64_t)st.st_size > SHOT_SIZE_MAX)
 		return -EFBIG;
-	if (pread(memfd, head, sizeof(head), 0) != (ssize_t)sizeof(head) || memcmp(head, png_signature, sizeof(head)) != 0)
+	if (pread(memfd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    memcmp(head, png_signature, sizeof(head)) != 0)
 		return -EBADMSG;
 	fd = reopen(memfd, O_RDONLY);
 	if (fd < 0)

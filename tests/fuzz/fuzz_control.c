@@ -48,7 +48,8 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 	} else if (strcmp(m->name, "qmp") == 0) {
 		bool root = control_client_role(c, client, NULL) == CONTROL_ROLE_ROOT;
 
-		if (control_qmp_args(m->data, &command, &args, &why) < 0 || (why = passthrough_refusal(command, root, true))) {
+		if (control_qmp_args(m->data, &command, &args, &why) < 0 ||
+		    (why = passthrough_refusal(command, root, true))) {
 			control_error(c, client, m->id, "GenericError", why);
 			return;
 		}

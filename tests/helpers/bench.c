@@ -89,7 +89,7 @@ static char **qemu_argv(const char *vgpuvm, const char *profile)
 
 /* What QEMU gets besides its QMP socket when started by hand for the platform profile: fds at fixed numbers. */
 struct hand_platform {
-	const char *code, *nvram, *tpm_state; /* NULL: a plain profile */
+	const char *code, *nvram, *tpm_state;	       /* NULL: a plain profile */
 	int code_fd, nvram_ro_fd, nvram_rw_fd, tpm_fd; /* the numbers QEMU's argv expects */
 };
 
@@ -150,7 +150,8 @@ static void by_hand(char **argv, const struct hand_platform *pl, uint64_t *ret_s
 		dup2(fd, 1);
 		dup2(sv[1], 3);
 		if (pl && pl->code) {
-			int code = open(pl->code, O_RDONLY), ro = open(pl->nvram, O_RDONLY), rw = open(pl->nvram, O_RDWR);
+			int code = open(pl->code, O_RDONLY), ro = open(pl->nvram, O_RDONLY),
+			    rw = open(pl->nvram, O_RDWR);
 
 			if (code < 0 || ro < 0 || rw < 0)
 				_exit(126);
@@ -300,7 +301,8 @@ static void by_vgpuvm(const char *vgpuvm, const char *profile, bool measure_idle
 		/* Let it finish logging that it runs before counting. Context switches count every time the supervisor
 		 * wakes; an idle VM should not wake it at all. */
 		settle();
-		long before = status_field(pid, "voluntary_ctxt_switches") + status_field(pid, "nonvoluntary_ctxt_switches");
+		long before =
+		    status_field(pid, "voluntary_ctxt_switches") + status_field(pid, "nonvoluntary_ctxt_switches");
 		struct timespec one = { .tv_sec = 1 };
 		nanosleep(&one, NULL);
 		*ret_idle_switches = status_field(pid, "voluntary_ctxt_switches") +
@@ -361,12 +363,17 @@ static void bench_platform(const char *vgpuvm, const char *profile, size_t round
 	if (!mkdtemp(dir) || asprintf(&nvram, "%s/nvram.fd", dir) < 0 || asprintf(&state, "%s/tpm", dir) < 0 ||
 	    mkdir(state, 0700) < 0)
 		exit(2);
-	if (asprintf(&cmd, "cp '%s' '%s' && swtpm_setup --tpm2 --tpmstate '%s' --createek --lock-nvram "
-		     "--not-overwrite >/dev/null 2>&1", tmpl, nvram, state) < 0 || system(cmd) != 0) {
+	if (asprintf(&cmd,
+		     "cp '%s' '%s' && swtpm_setup --tpm2 --tpmstate '%s' --createek --lock-nvram "
+		     "--not-overwrite >/dev/null 2>&1",
+		     tmpl, nvram, state) < 0 ||
+	    system(cmd) != 0) {
 		fprintf(stderr, "bench: could not prepare QEMU and swtpm by hand (%s)\n", cmd ?: "");
 		exit(2);
 	}
-	pl = (struct hand_platform){ .code = code, .nvram = nvram, .tpm_state = state,
+	pl = (struct hand_platform){ .code = code,
+				     .nvram = nvram,
+				     .tpm_state = state,
 				     .code_fd = argv_fd(qargv, "opaque=firmware-ro"),
 				     .nvram_ro_fd = argv_fd(qargv, "opaque=nvram-ro"),
 				     .nvram_rw_fd = argv_fd(qargv, "opaque=nvram-rw"),
@@ -412,8 +419,8 @@ int main(int argc, char **argv)
 	double h_stop = median_ms(hq, rounds), v_stop = median_ms(vq, rounds);
 	printf("profile: %s\n", argv[2]);
 	printf("rounds: %zu (medians; minima in brackets)\n", rounds);
-	printf("start to running: by hand %.1f ms [%.1f], vgpuvm %.1f ms [%.1f], ratio %.3f (target <= 1.05)\n", h_start,
-	       hs[0] / 1000.0, v_start, vs[0] / 1000.0, v_start / h_start);
+	printf("start to running: by hand %.1f ms [%.1f], vgpuvm %.1f ms [%.1f], ratio %.3f (target <= 1.05)\n",
+	       h_start, hs[0] / 1000.0, v_start, vs[0] / 1000.0, v_start / h_start);
 	printf("stop via quit:    by hand %.1f ms [%.1f], vgpuvm %.1f ms [%.1f], ratio %.3f (target <= 1.2)\n", h_stop,
 	       hq[0] / 1000.0, v_stop, vq[0] / 1000.0, v_stop / h_stop);
 	printf("supervisor peak RSS: %ld KiB (target <= 2048)\n", rss);

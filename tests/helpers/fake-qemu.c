@@ -85,10 +85,10 @@ struct fake {
 
 /* The smallest PNG there is: 1x1, grey. */
 static const unsigned char tiny_png[] = {
-	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
-	0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x7e, 0x9b, 0x55, 0x00, 0x00, 0x00,
-	0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0x48, 0xaf, 0xa4,
-	0x71, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
+	0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x7e, 0x9b, 0x55, 0x00,
+	0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01,
+	0x48, 0xaf, 0xa4, 0x71, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
 static void say(const char *fmt, ...) _printf_(1, 2);
@@ -189,7 +189,8 @@ static void screendump(struct fake *f, int fd)
 	int rw, r = 0;
 
 	/* The modes that plant something need the directory. */
-	if (plant_path(path, sizeof(path)) < 0 && (strcmp(how, "path") == 0 || strchr(how, ':') || strcmp(how, "fifo") == 0)) {
+	if (plant_path(path, sizeof(path)) < 0 &&
+	    (strcmp(how, "path") == 0 || strchr(how, ':') || strcmp(how, "fifo") == 0)) {
 		say("shot: FAKE_QEMU_SHOT_DIR is not set");
 		return;
 	}
@@ -248,14 +249,15 @@ static int handle_fd_command(struct fake *f, const char *name, struct json_objec
 				f->fdsets[i].id = set;
 				f->fdsets[i].fd = f->msgfd;
 				f->msgfd = -1;
-				snprintf(buf, sizeof(buf), "\"return\": {\"fdset-id\": %lld, \"fd\": %d}", (long long)set,
-					 f->fdsets[i].fd);
+				snprintf(buf, sizeof(buf), "\"return\": {\"fdset-id\": %lld, \"fd\": %d}",
+					 (long long)set, f->fdsets[i].fd);
 				return qmp_reply(buf, id);
 			}
 		return qmp_error("GenericError", "too many fdsets", id);
 	}
 	if (strcmp(name, "screendump") == 0) {
-		const char *file = args && json_object_object_get_ex(args, "filename", &v) ? json_object_get_string(v) : "";
+		const char *file =
+		    args && json_object_object_get_ex(args, "filename", &v) ? json_object_get_string(v) : "";
 
 		if (sscanf(file, "/dev/fdset/%lld", (long long *)&set) != 1)
 			return qmp_error("GenericError", "fake-qemu only writes screenshots to /dev/fdset/N", id);
@@ -351,7 +353,9 @@ static int serve(struct fake *f)
 			char buf[CMSG_SPACE(sizeof(int) * 4)];
 		} control;
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = control.buf,
 				      .msg_controllen = sizeof(control.buf) };
 		ssize_t n = recvmsg(QMP_FD, &msg, MSG_CMSG_CLOEXEC);
 		size_t off = 0;

@@ -68,7 +68,9 @@ static char qcow2[256];
 /* A file name with what paths may hold: spaces, commas (QEMU's separator), quotes, non-ASCII. */
 static char *file_in_dir(const char *ext, unsigned i)
 {
-	static const char *const parts[] = { "disk", "a b", "a,b", "it's", "caf\xc3\xa9", "\xe2\x98\x83", "x=y", "$HOME" };
+	static const char *const parts[] = {
+		"disk", "a b", "a,b", "it's", "caf\xc3\xa9", "\xe2\x98\x83", "x=y", "$HOME"
+	};
 	char *p;
 
 	if (asprintf(&p, "%s/%s-%u%s", dir, pick(parts, ELEMENTSOF(parts)), i, ext) < 0)
@@ -159,7 +161,8 @@ static json_object *gen_vgpu(bool *ret_needs_gl)
 	if (chance(50))
 		add(g, "parent", str(PICK("0000:00:02.0", "mdpy", "mbochs")));
 	if (chance(30))
-		add(g, "uuid", str(PICK("auto", "a297db4a-f4c2-11e6-90f6-d3b88d6c9525", "A297DB4A-F4C2-11E6-90F6-D3B88D6C9525")));
+		add(g, "uuid",
+		    str(PICK("auto", "a297db4a-f4c2-11e6-90f6-d3b88d6c9525", "A297DB4A-F4C2-11E6-90F6-D3B88D6C9525")));
 	if (!display || chance(50))
 		add(g, "display", json_object_new_boolean(display));
 	if (display && chance(30))
@@ -193,7 +196,8 @@ static json_object *gen_display(bool needs_gl)
 		if (chance(30))
 			add(d, "gl", json_object_new_boolean(true));
 		if (chance(40))
-			add(d, "rendernode", str(PICK("/dev/dri/renderD128", "/dev/dri/by-path/pci-0000:00:02.0-render")));
+			add(d, "rendernode",
+			    str(PICK("/dev/dri/renderD128", "/dev/dri/by-path/pci-0000:00:02.0-render")));
 		if (chance(30))
 			add(d, "listen", str(listen));
 	} else if (strcmp(type, "vnc") == 0 || strcmp(type, "none") == 0) {
@@ -379,7 +383,8 @@ static char **move_to_sets(json_object *p)
 			free(keys[i]);
 			continue;
 		}
-		if (json_object_is_type(v, json_type_object) && strcmp(keys[i], "env") != 0 && json_object_object_length(v) > 0) {
+		if (json_object_is_type(v, json_type_object) && strcmp(keys[i], "env") != 0 &&
+		    json_object_object_length(v) > 0) {
 			/* vgpu.xres=... one by one; the object stays, emptied of what moved. */
 			char *sub[32];
 			size_t ns = 0;
@@ -402,7 +407,8 @@ static char **move_to_sets(json_object *p)
 			}
 		} else {
 			if (asprintf(&sets[n++], "%s=%s", keys[i],
-				     json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+				     json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+									   JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 				abort();
 			json_object_object_del(p, keys[i]);
 		}
@@ -411,7 +417,8 @@ static char **move_to_sets(json_object *p)
 	return sets;
 }
 
-static int parse(const char *path, const char *text, char **sets, char ***ret_argv, struct profile **ret_p, char **ret_error)
+static int parse(const char *path, const char *text, char **sets, char ***ret_argv, struct profile **ret_p,
+		 char **ret_error)
 {
 	_cleanup_profile_ struct profile *p = NULL;
 	int r = profile_parse(path, text, strlen(text), sets, &p, ret_error);
@@ -514,7 +521,8 @@ static char **for_qemu(char **argv, char *why, size_t why_size)
 			const char *u = unknown_vfio_option(a[1], unknown, sizeof(unknown));
 
 			if (u) {
-				snprintf(why, why_size, "QEMU's %.*s has no option %s", (int)strcspn(a[1], ","), a[1], u);
+				snprintf(why, why_size, "QEMU's %.*s has no option %s", (int)strcspn(a[1], ","), a[1],
+					 u);
 				free(out);
 				return NULL;
 			}
@@ -553,7 +561,8 @@ static int run_qemu(char **argv, const struct profile *p, char **envp, const cha
 			if ((fds[i] = open(files[i].path, files[i].flags | O_CLOEXEC)) < 0 ||
 			    (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100)) < 0)
 				_exit(120);
-		if (null < 0 || err < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0 || dup2(sv[1], 3) < 0)
+		if (null < 0 || err < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0 ||
+		    dup2(sv[1], 3) < 0)
 			_exit(121);
 		for (size_t i = 0; i < nf; i++)
 			if (dup2(fds[i], PROFILE_FILE_FD_BASE + (int)i) < 0)
@@ -620,7 +629,8 @@ int main(int argc, char **argv)
 		int r;
 
 		snprintf(path, sizeof(path), "p%u.json", i);
-		text = strdup(json_object_to_json_string_ext(p, chance(50) ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN));
+		text = strdup(
+		    json_object_to_json_string_ext(p, chance(50) ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN));
 		r = parse(path, text, NULL, &whole, &prof, &error);
 		if (r == 0) {
 			sets = move_to_sets(p);
@@ -669,9 +679,11 @@ int main(int argc, char **argv)
 				if (f) {
 					char line[512];
 
-					/* QEMU's error, not the warnings before it (TCG lacks some features of named CPUs). */
+					/* QEMU's error, not the warnings before it (TCG lacks some features of named
+					 * CPUs). */
 					while (fgets(line, sizeof(line), f))
-						if (!strstr(line, "warning:") && strlen(errtext) + strlen(line) < sizeof(errtext))
+						if (!strstr(line, "warning:") &&
+						    strlen(errtext) + strlen(line) < sizeof(errtext))
 							strcat(errtext, line);
 					fclose(f);
 				}

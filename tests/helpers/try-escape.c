@@ -158,7 +158,8 @@ static void try_tiocsti(const char *text)
 
 int main(int argc, char **argv)
 {
-	const char *path = getenv("TRY_ESCAPE_REPORT"), *qemu = getenv("TRY_ESCAPE_QEMU"), *sti = getenv("TRY_ESCAPE_TIOCSTI");
+	const char *path = getenv("TRY_ESCAPE_REPORT"), *qemu = getenv("TRY_ESCAPE_QEMU"),
+		   *sti = getenv("TRY_ESCAPE_TIOCSTI");
 	char line[256];
 	struct dirent *de;
 	FILE *st;
@@ -205,9 +206,9 @@ int main(int argc, char **argv)
 
 	st = fopen("/proc/self/status", "re");
 	while (st && fgets(line, sizeof(line), st))
-		if (strncmp(line, "Uid:", 4) == 0 || strncmp(line, "Gid:", 4) == 0 || strncmp(line, "Groups:", 7) == 0 ||
-		    strncmp(line, "Cap", 3) == 0 || strncmp(line, "NoNewPrivs:", 11) == 0 ||
-		    strncmp(line, "Seccomp:", 8) == 0)
+		if (strncmp(line, "Uid:", 4) == 0 || strncmp(line, "Gid:", 4) == 0 ||
+		    strncmp(line, "Groups:", 7) == 0 || strncmp(line, "Cap", 3) == 0 ||
+		    strncmp(line, "NoNewPrivs:", 11) == 0 || strncmp(line, "Seccomp:", 8) == 0)
 			fputs(line, out);
 	if (st)
 		fclose(st);

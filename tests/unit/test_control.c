@@ -44,9 +44,10 @@ static void test_stop_timeout_checked_before_conversion(void **state)
 {
 	/* json-c reads NaN, Infinity and 1e300 as doubles; each must be refused before any cast to an integer. */
 	static const char *const bad[] = {
-		"{\"timeout\": NaN}",	  "{\"timeout\": Infinity}", "{\"timeout\": -Infinity}", "{\"timeout\": 1e300}",
-		"{\"timeout\": 30.5}",	  "{\"timeout\": \"30\"}",   "{\"timeout\": -1}",	 "{\"timeout\": 86401}",
-		"{\"timeout\": 9223372036854775808}", "{\"timeout\": true}", "{\"timeout\": null}", "{\"force\": 1}",
+		"{\"timeout\": NaN}",	"{\"timeout\": Infinity}", "{\"timeout\": -Infinity}",
+		"{\"timeout\": 1e300}", "{\"timeout\": 30.5}",	   "{\"timeout\": \"30\"}",
+		"{\"timeout\": -1}",	"{\"timeout\": 86401}",	   "{\"timeout\": 9223372036854775808}",
+		"{\"timeout\": true}",	"{\"timeout\": null}",	   "{\"force\": 1}",
 		"{\"force\": \"yes\"}",
 	};
 	bool force = true;
@@ -88,7 +89,10 @@ static void test_stop_args_accepted(void **state)
 static void test_qmp_args(void **state)
 {
 	static const char *const bad[] = {
-		"{}", "{\"command\": 5}", "{\"command\": \"\"}", "{\"command\": \"query-status\\u0000x\"}",
+		"{}",
+		"{\"command\": 5}",
+		"{\"command\": \"\"}",
+		"{\"command\": \"query-status\\u0000x\"}",
 		"{\"command\": \"quit\", \"arguments\": [1]}",
 	};
 	_cleanup_json_ json_object *ok = args("{\"command\": \"query-status\", \"arguments\": {\"a\": 1}}");
@@ -151,7 +155,8 @@ static void test_command_name_with_nul_refused(void **state)
 	struct control *c = NULL;
 	uint64_t client;
 	int sv[2];
-	static const char line[] = "{\"execute\": \"status\\u0000x\", \"id\": 1}\r\n{\"execute\": \"status\", \"id\": 2}\r\n";
+	static const char line[] =
+	    "{\"execute\": \"status\\u0000x\", \"id\": 1}\r\n{\"execute\": \"status\", \"id\": 2}\r\n";
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));

@@ -111,10 +111,8 @@ static void test_passthrough_printable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refusals_burst),
-		cmocka_unit_test(test_refusals_uids),
-		cmocka_unit_test(test_passthrough_who),
-		cmocka_unit_test(test_passthrough_what),
+		cmocka_unit_test(test_refusals_burst),	      cmocka_unit_test(test_refusals_uids),
+		cmocka_unit_test(test_passthrough_who),	      cmocka_unit_test(test_passthrough_what),
 		cmocka_unit_test(test_passthrough_printable),
 	};
 

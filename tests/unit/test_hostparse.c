@@ -22,7 +22,8 @@
 
 #define UUID "a297db4a-f4c2-11e6-90f6-d3b88d6c9525"
 #define GOOD "\"name\":\"vm\",\"uuid\":\"" UUID "\",\"type\":\"mdpy-vga\",\"parent\":\"mdpy\",\"sysfs_root\":\"/sys\""
-#define LENT(uid) "\"lent\":[{\"path\":\"/dev/vfio/7\",\"uid\":" uid ",\"gid\":0,\"mode\":384,\"kind\":\"vfio\",\"rdev\":1}]"
+#define LENT(uid)                                                                                                      \
+	"\"lent\":[{\"path\":\"/dev/vfio/7\",\"uid\":" uid ",\"gid\":0,\"mode\":384,\"kind\":\"vfio\",\"rdev\":1}]"
 
 static int parse(const char *text, struct record *ret)
 {
@@ -32,13 +33,21 @@ static int parse(const char *text, struct record *ret)
 static void test_record_accepts_what_vgpuvm_writes(void **state)
 {
 	char dir[] = "/tmp/vgpuvm-unit-rec-XXXXXX";
-	struct record r = { .name = "vm-1", .uuid = UUID, .type = "i915-GVTg_V5_4", .parent = "0000:00:02.0",
-			    .sysfs_root = "/sys", .created = true, .supervisor_pid = 12, .qemu_pid = 13, .n_owned = 1 },
+	struct record r = { .name = "vm-1",
+			    .uuid = UUID,
+			    .type = "i915-GVTg_V5_4",
+			    .parent = "0000:00:02.0",
+			    .sysfs_root = "/sys",
+			    .created = true,
+			    .supervisor_pid = 12,
+			    .qemu_pid = 13,
+			    .n_owned = 1 },
 		      back;
 
 	(void)state;
-	r.owned[0] = (struct owned){ .path = "/dev/vfio/7", .kind = OWNED_VFIO, .rdev = 7, .uid = 4294967294u, .gid = 5,
-				     .mode = 0600 };
+	r.owned[0] = (struct owned){
+		.path = "/dev/vfio/7", .kind = OWNED_VFIO, .rdev = 7, .uid = 4294967294u, .gid = 5, .mode = 0600
+	};
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(record_write(dir, &r), 0);
 	assert_int_equal(record_read(dir, &back), 0);
@@ -77,14 +86,20 @@ static void test_record_refuses_loose_values(void **state)
 		"{" GOOD ",\"created\":\"no\",\"supervisor_pid\":1}",
 		"{" GOOD ",\"created\":1,\"supervisor_pid\":1}",
 		/* Strings: too long to keep (once cut short to a valid uuid), with a NUL, walking a path. */
-		"{\"name\":\"vm\",\"uuid\":\"" UUID "/../x\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
-		"{\"name\":\"vm\",\"uuid\":\"" UUID "0\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
-		"{\"name\":\"vm\",\"uuid\":\"../../../../../../../../../../../../..\",\"sysfs_root\":\"/sys\",\"created\":true,"
+		"{\"name\":\"vm\",\"uuid\":\"" UUID
+		"/../x\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
+		"{\"name\":\"vm\",\"uuid\":\"" UUID
+		"0\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
+		"{\"name\":\"vm\",\"uuid\":\"../../../../../../../../../../../../..\",\"sysfs_root\":\"/"
+		"sys\",\"created\":true,"
 		"\"supervisor_pid\":1}",
-		"{\"name\":\"vm\",\"uuid\":\"" UUID "\",\"sysfs_root\":\"/tmp/../sys\",\"created\":true,\"supervisor_pid\":1}",
+		"{\"name\":\"vm\",\"uuid\":\"" UUID
+		"\",\"sysfs_root\":\"/tmp/../sys\",\"created\":true,\"supervisor_pid\":1}",
 		"{\"name\":\"vm\",\"uuid\":\"" UUID "\",\"sysfs_root\":\"sys\",\"created\":true,\"supervisor_pid\":1}",
-		"{\"name\":\"v\\u0000m\",\"uuid\":\"" UUID "\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
-		"{\"name\":\"../vm\",\"uuid\":\"" UUID "\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
+		"{\"name\":\"v\\u0000m\",\"uuid\":\"" UUID
+		"\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
+		"{\"name\":\"../vm\",\"uuid\":\"" UUID
+		"\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
 		"{\"name\":\"vm\",\"type\":\"..\",\"uuid\":\"" UUID "\",\"sysfs_root\":\"/sys\",\"created\":true,"
 		"\"supervisor_pid\":1}",
 		"{\"name\":5,\"uuid\":\"" UUID "\",\"sysfs_root\":\"/sys\",\"created\":true,\"supervisor_pid\":1}",
@@ -160,8 +175,15 @@ static void test_sysfs_counts_and_names(void **state)
 		const char *text;
 		long long v;
 	} cases[] = {
-		{ "4", 4 }, { "0", 0 }, { "-1", -1 }, { "+4", -1 }, { " 4", -1 }, { "4x", -1 }, { "", -1 },
-		{ "99999999999999999999", -1 }, { "9223372036854775807", -1 },
+		{ "4", 4 },
+		{ "0", 0 },
+		{ "-1", -1 },
+		{ "+4", -1 },
+		{ " 4", -1 },
+		{ "4x", -1 },
+		{ "", -1 },
+		{ "99999999999999999999", -1 },
+		{ "9223372036854775807", -1 },
 	};
 
 	(void)state;

@@ -64,7 +64,8 @@ static int confined_child(const char *dir)
 	if (getpid() <= 0)
 		return 13;
 	/* The terminal's settings can be read and set back, as at the end of a run. */
-	if (!isatty(tty) || tcgetattr(tty, &t) < 0 || tcsetattr(tty, TCSANOW, &t) < 0 || tcsetattr(tty, TCSADRAIN, &t) < 0)
+	if (!isatty(tty) || tcgetattr(tty, &t) < 0 || tcsetattr(tty, TCSANOW, &t) < 0 ||
+	    tcsetattr(tty, TCSADRAIN, &t) < 0)
 		return 14;
 	/* Not TIOCSTI, which pushes input into a terminal (root has CAP_SYS_ADMIN: only the filter stops it here). */
 	errno = 0;
@@ -132,8 +133,16 @@ static const char *find(char **env, const char *name)
 
 static void test_identity_env(void **state)
 {
-	char *base[] = { "PATH=/usr/bin", "DISPLAY=:1",	  "SSH_AUTH_SOCK=/tmp/agent", "HOME=/root", "LC_ALL=C",
-			 "MESA_DEBUG=1",  "LD_PRELOAD=/x.so", "TERM=xterm",		"SECRET=1",   NULL };
+	char *base[] = { "PATH=/usr/bin",
+			 "DISPLAY=:1",
+			 "SSH_AUTH_SOCK=/tmp/agent",
+			 "HOME=/root",
+			 "LC_ALL=C",
+			 "MESA_DEBUG=1",
+			 "LD_PRELOAD=/x.so",
+			 "TERM=xterm",
+			 "SECRET=1",
+			 NULL };
 	char *prof[] = { "TERM=dumb", "FOO=bar", NULL };
 	struct identity id = { .change = true, .uid = 1000, .gid = 1000, .name = "qemu", .home = "/var/lib/qemu" };
 	char **env = identity_env(&id, base, prof);
@@ -263,7 +272,8 @@ static void test_owner_lend_and_return(void **state)
 
 	/* A VFIO group is told apart by its class in sysfs, as /sys/dev/char/MAJ:MIN links it. */
 	snprintf(sys, sizeof(sys), "%s/sys", tmpdir);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s/dev/char %s/devices/virtual/vfio/7 && ln -s ../../devices/virtual/vfio/7 "
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/dev/char %s/devices/virtual/vfio/7 && ln -s ../../devices/virtual/vfio/7 "
 		 "%s/dev/char/511:7 && mknod %s/vfio-7 c 511 7 && mknod %s/other c 511 8",
 		 sys, sys, sys, tmpdir, tmpdir);
 	assert_int_equal(system(cmd), 0);
@@ -291,9 +301,14 @@ static void test_record_lent(void **state)
 	char path[512];
 
 	(void)state;
-	r.owned[0] = (struct owned){ .path = "/dev/vfio/12", .kind = OWNED_VFIO, .rdev = makedev(511, 12), .mode = 0600 };
-	r.owned[1] = (struct owned){ .path = "/dev/dri/renderD128", .kind = OWNED_DRM, .rdev = makedev(226, 128),
-				     .uid = 0, .gid = 106, .mode = 0660 };
+	r.owned[0] =
+	    (struct owned){ .path = "/dev/vfio/12", .kind = OWNED_VFIO, .rdev = makedev(511, 12), .mode = 0600 };
+	r.owned[1] = (struct owned){ .path = "/dev/dri/renderD128",
+				     .kind = OWNED_DRM,
+				     .rdev = makedev(226, 128),
+				     .uid = 0,
+				     .gid = 106,
+				     .mode = 0660 };
 	/* Without an mdev a record is still valid when it names something lent. */
 	assert_int_equal(record_write(tmpdir, &r), 0);
 	assert_int_equal(record_read(tmpdir, &back), 0);

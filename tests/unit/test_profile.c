@@ -74,10 +74,10 @@ static void test_defaults(void **state)
 
 static void test_operate_keys(void **state)
 {
-	_cleanup_profile_ struct profile *p = parse_ok(
-		"{\"memory\": \"1G\", \"restart\": \"on-failure\", \"restart_delay\": 0, \"group\": \"kvm\","
-		" \"start_timeout\": 7, \"vgpu\": {\"type\": \"x\", \"memlock\": false}}",
-		NULL);
+	_cleanup_profile_ struct profile *p =
+	    parse_ok("{\"memory\": \"1G\", \"restart\": \"on-failure\", \"restart_delay\": 0, \"group\": \"kvm\","
+		     " \"start_timeout\": 7, \"vgpu\": {\"type\": \"x\", \"memlock\": false}}",
+		     NULL);
 
 	(void)state;
 	assert_int_equal(p->restart, PROFILE_RESTART_ON_FAILURE);
@@ -90,7 +90,8 @@ static void test_operate_keys(void **state)
 
 static void test_vgpu_defaults(void **state)
 {
-	_cleanup_profile_ struct profile *p = parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
+	_cleanup_profile_ struct profile *p =
+	    parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
 
 	(void)state;
 	assert_non_null(p->vgpu);
@@ -107,9 +108,12 @@ static void test_vgpu_defaults(void **state)
 /* The derived UUID depends on the name only, so the guest sees the same device on every boot and every machine. */
 static void test_uuid_stable(void **state)
 {
-	_cleanup_profile_ struct profile *a = parse_ok("{\"name\": \"win10\", \"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", NULL);
-	_cleanup_profile_ struct profile *b = parse_ok("{\"name\": \"win10\", \"memory\": \"2G\", \"vgpu\": {\"type\": \"y\", \"uuid\": \"auto\"}}", NULL);
-	_cleanup_profile_ struct profile *c = parse_ok("{\"name\": \"win11\", \"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", NULL);
+	_cleanup_profile_ struct profile *a =
+	    parse_ok("{\"name\": \"win10\", \"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", NULL);
+	_cleanup_profile_ struct profile *b = parse_ok(
+	    "{\"name\": \"win10\", \"memory\": \"2G\", \"vgpu\": {\"type\": \"y\", \"uuid\": \"auto\"}}", NULL);
+	_cleanup_profile_ struct profile *c =
+	    parse_ok("{\"name\": \"win11\", \"memory\": \"1G\", \"vgpu\": {\"type\": \"x\"}}", NULL);
 
 	(void)state;
 	assert_string_equal(a->vgpu->uuid, b->vgpu->uuid);
@@ -123,11 +127,12 @@ static void test_uuid_stable(void **state)
 
 static void test_shutdown_and_disks(void **state)
 {
-	_cleanup_profile_ struct profile *p = parse_ok(
-		"{\"memory\": 64, \"shutdown\": {\"powerdown_timeout\": 0, \"kill_timeout\": 2},"
-		" \"disks\": [{\"file\": \"a.QCOW2\"}, {\"file\": \"b.img\", \"format\": \"qcow2\", \"interface\": \"ide\"}],"
-		" \"env\": {\"A\": \"1\", \"B_2\": \"x=y\"}, \"extra_args\": [\"-usb\"]}",
-		NULL);
+	_cleanup_profile_ struct profile *p =
+	    parse_ok("{\"memory\": 64, \"shutdown\": {\"powerdown_timeout\": 0, \"kill_timeout\": 2},"
+		     " \"disks\": [{\"file\": \"a.QCOW2\"}, {\"file\": \"b.img\", \"format\": \"qcow2\", "
+		     "\"interface\": \"ide\"}],"
+		     " \"env\": {\"A\": \"1\", \"B_2\": \"x=y\"}, \"extra_args\": [\"-usb\"]}",
+		     NULL);
 
 	(void)state;
 	assert_int_equal(p->memory, UINT64_C(64) << 20);
@@ -169,10 +174,12 @@ static void test_errors(void **state)
 		{ "{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"xres\": \"abc\"}}",
 		  "t.json: vgpu.xres: expected a positive integer, got \"abc\"" },
 		{ "{\"memroy\": \"1G\"}", "t.json: memroy: unknown key; did you mean \"memory\"?" },
-		{ "{\"memory\": \"1G\", \"display\": {\"type\": \"vnc\"}}", "t.json: display.listen: missing; a \"vnc\" display needs an address, e.g. \"127.0.0.1:0\"" },
+		{ "{\"memory\": \"1G\", \"display\": {\"type\": \"vnc\"}}",
+		  "t.json: display.listen: missing; a \"vnc\" display needs an address, e.g. \"127.0.0.1:0\"" },
 		{ "{\"memory\": \"1G\", \"ramfb\": true}", "t.json: ramfb: unknown key; did you mean \"vgpu.ramfb\"?" },
 		{ "{\"memory\": \"17T\"}", "t.json: memory: 17T is more than 16T" },
-		{ "{\"memory\": \"99999999999999999999999G\"}", "t.json: memory: 99999999999999999999999G is more than 16T" },
+		{ "{\"memory\": \"99999999999999999999999G\"}",
+		  "t.json: memory: 99999999999999999999999G is more than 16T" },
 		{ "{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"display\": false, \"xres\": 800, \"yres\": 600}}",
 		  "t.json: vgpu.xres: sets the resolution of the vGPU display, which \"display\": false turns off" },
 	};
@@ -241,15 +248,18 @@ static void test_memory_format(void **state)
 
 static void test_argv_sysfs_root_and_fd(void **state)
 {
-	_cleanup_profile_ struct profile *p =
-		parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}", NULL);
+	_cleanup_profile_ struct profile *p = parse_ok(
+	    "{\"memory\": \"1G\", \"vgpu\": {\"type\": \"x\", \"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}",
+	    NULL);
 	_cleanup_strv_free_ char **argv = NULL;
 	bool dev = false, chardev = false;
 
 	(void)state;
-	assert_int_equal(profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = "/tmp/fake,sys", .qmp_fd = 7 }, &argv), 0);
+	assert_int_equal(
+	    profile_argv(p, &(struct profile_argv_opts){ .sysfs_root = "/tmp/fake,sys", .qmp_fd = 7 }, &argv), 0);
 	for (char **a = argv; *a; a++) {
-		if (strcmp(*a, "vfio-pci,sysfsdev=/tmp/fake,,sys/bus/mdev/devices/6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f,display=on") == 0)
+		if (strcmp(*a, "vfio-pci,sysfsdev=/tmp/fake,,sys/bus/mdev/devices/"
+			       "6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f,display=on") == 0)
 			dev = true;
 		if (strcmp(*a, "socket,id=vgpuvm-qmp,fd=7") == 0)
 			chardev = true;
@@ -280,14 +290,14 @@ static bool line_has(const struct profile *p, unsigned v, const char *opt)
 
 static void test_opregion_by_qemu_version(void **state)
 {
-	_cleanup_profile_ struct profile *off = parse_ok(
-		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": false}}", NULL);
+	_cleanup_profile_ struct profile *off =
+	    parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": false}}", NULL);
 	_cleanup_profile_ struct profile *unset =
-		parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
-	_cleanup_profile_ struct profile *on = parse_ok(
-		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": true}}", NULL);
-	_cleanup_profile_ struct profile *mdpy = parse_ok(
-		"{\"memory\": \"1G\", \"vgpu\": {\"type\": \"mdpy-vga\", \"opregion\": false}}", NULL);
+	    parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\"}}", NULL);
+	_cleanup_profile_ struct profile *on =
+	    parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"i915-GVTg_V5_4\", \"opregion\": true}}", NULL);
+	_cleanup_profile_ struct profile *mdpy =
+	    parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"type\": \"mdpy-vga\", \"opregion\": false}}", NULL);
 
 	(void)state;
 	/* false is written out where QEMU's default is on (10.0 and later) or not known, and nowhere else. */
@@ -311,11 +321,11 @@ static void test_opregion_by_qemu_version(void **state)
 static void test_adopted_type(void **state)
 {
 	_cleanup_profile_ struct profile *p = parse_ok(
-		"{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\", \"opregion\": false},"
-		" \"display\": {\"type\": \"vnc\", \"listen\": \"127.0.0.1:0\"}}",
-		NULL);
-	_cleanup_profile_ struct profile *q = parse_ok(
-		"{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}", NULL);
+	    "{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\", \"opregion\": false},"
+	    " \"display\": {\"type\": \"vnc\", \"listen\": \"127.0.0.1:0\"}}",
+	    NULL);
+	_cleanup_profile_ struct profile *q =
+	    parse_ok("{\"memory\": \"1G\", \"vgpu\": {\"uuid\": \"6f0d3f5e-8a1b-4c2d-9e3f-0a1b2c3d4e5f\"}}", NULL);
 	_cleanup_free_ char *error = NULL, *e2 = NULL, *summary = NULL;
 
 	(void)state;
@@ -327,10 +337,11 @@ static void test_adopted_type(void **state)
 	assert_non_null(strstr(summary, "vGPU (the type of the existing mdev) on (its parent), uuid 6f0d3f5e-"));
 	/* The mdev turns out to be GVT-g's: a dmabuf display on VNC is refused now, as `check` would have. */
 	assert_int_equal(profile_set_vgpu_type(p, "i915-GVTg_V5_8", &error), -EINVAL);
-	assert_string_equal(error, "t.json: display.type: \"vnc\" has no OpenGL, and i915-GVTg_V5_8 shows its display as "
-				   "dmabufs, which QEMU shows only with OpenGL (\"vfio-display-dmabuf: opengl not "
-				   "available\"); use \"gtk\" with \"gl\": true, or \"egl-headless\" (with \"listen\" for VNC "
-				   "beside it), or set vgpu.display to false");
+	assert_string_equal(error,
+			    "t.json: display.type: \"vnc\" has no OpenGL, and i915-GVTg_V5_8 shows its display as "
+			    "dmabufs, which QEMU shows only with OpenGL (\"vfio-display-dmabuf: opengl not "
+			    "available\"); use \"gtk\" with \"gl\": true, or \"egl-headless\" (with \"listen\" for VNC "
+			    "beside it), or set vgpu.display to false");
 	/* A region display is fine on VNC. */
 	assert_int_equal(profile_set_vgpu_type(q, "mdpy-vga", &e2), 0);
 	assert_null(e2);
@@ -425,7 +436,9 @@ static bool key_known(const char *key_path)
 		if (list)
 			parts[i][len - 2] = 0;
 		snprintf(json + used, sizeof(json) - used, "%s\"%s\": %s", i == 0 && json[1] ? ", " : "", parts[i],
-			 i + 1 == n ? "[]" : list ? "[{" : "{");
+			 i + 1 == n ? "[]"
+			 : list	    ? "[{"
+				    : "{");
 		if (i + 1 < n) {
 			memmove(close + (list ? 2 : 1), close, strlen(close) + 1);
 			memcpy(close, list ? "}]" : "}", list ? 2 : 1);
@@ -504,16 +517,23 @@ static void test_foreach_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_vgpu_defaults),
-		cmocka_unit_test(test_uuid_stable),   cmocka_unit_test(test_shutdown_and_disks),
-		cmocka_unit_test(test_sets),	      cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_set_errors),    cmocka_unit_test(test_edit_distance),
-		cmocka_unit_test(test_shell_quote),   cmocka_unit_test(test_memory_format),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_vgpu_defaults),
+		cmocka_unit_test(test_uuid_stable),
+		cmocka_unit_test(test_shutdown_and_disks),
+		cmocka_unit_test(test_sets),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_set_errors),
+		cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_shell_quote),
+		cmocka_unit_test(test_memory_format),
 		cmocka_unit_test(test_argv_sysfs_root_and_fd),
 		cmocka_unit_test(test_opregion_by_qemu_version),
 		cmocka_unit_test(test_adopted_type),
-		cmocka_unit_test(test_display_kinds), cmocka_unit_test(test_lookup),
-		cmocka_unit_test(test_operate_keys),  cmocka_unit_test(test_foreach_key),
+		cmocka_unit_test(test_display_kinds),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_operate_keys),
+		cmocka_unit_test(test_foreach_key),
 	};
 
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);

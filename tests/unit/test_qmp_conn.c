@@ -722,7 +722,9 @@ static bool srv_send_fds(struct server *s, const char *line, const int *fds, siz
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} control = {};
 	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control.buf,
 			      .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 

@@ -422,16 +422,11 @@ static void test_shot_under_supervisor_filter(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shot_seal),
-		cmocka_unit_test(test_shot_seal_refuses),
-		cmocka_unit_test(test_shot_wfd_cannot_map),
-		cmocka_unit_test(test_shot_check_refuses),
-		cmocka_unit_test(test_shot_open_output),
-		cmocka_unit_test(test_shot_copy),
-		cmocka_unit_test(test_shot_args),
-		cmocka_unit_test(test_fdpass_boundaries),
-		cmocka_unit_test(test_fdpass_limits),
-		cmocka_unit_test(test_shot_under_supervisor_filter),
+		cmocka_unit_test(test_shot_seal),	    cmocka_unit_test(test_shot_seal_refuses),
+		cmocka_unit_test(test_shot_wfd_cannot_map), cmocka_unit_test(test_shot_check_refuses),
+		cmocka_unit_test(test_shot_open_output),    cmocka_unit_test(test_shot_copy),
+		cmocka_unit_test(test_shot_args),	    cmocka_unit_test(test_fdpass_boundaries),
+		cmocka_unit_test(test_fdpass_limits),	    cmocka_unit_test(test_shot_under_supervisor_filter),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -41,7 +41,8 @@ static int refused_child(void)
 		return 3;
 	seccomp_release(ctx);
 	t0 = now_usec();
-	r = spawn_qemu(&(struct spawn_opts){ .argv = argv, .envp = envp, .qmp_fd = sv[1], .stdio_fd = -1 }, &sp, &error);
+	r = spawn_qemu(&(struct spawn_opts){ .argv = argv, .envp = envp, .qmp_fd = sv[1], .stdio_fd = -1 }, &sp,
+		       &error);
 	if (r != -ENOSYS)
 		return 4;
 	if (!error || !strstr(error, "pidfd_open"))

@@ -25,7 +25,7 @@
 #define PID 4242
 /* An arbitrary monotonic time for QEMU's start; events are given in milliseconds after it. */
 #define T0 (1000 * USEC_PER_SEC)
-#define AT(ms) (T0 + (uint64_t)(ms) * USEC_PER_MSEC)
+#define AT(ms) (T0 + (uint64_t)(ms)*USEC_PER_MSEC)
 
 #define EV(t, ...) ((struct stop_event){ .type = STOP_EV_##t, __VA_ARGS__ })
 #define SIGNAL(n) EV(SIGNAL, .signo = (n))
@@ -78,7 +78,8 @@ static const char *feed(struct t *t, struct stop_event e, uint64_t ms)
 			len += snprintf(t->out + len, sizeof(t->out) - len, "%ssignal %s", sep, sigabbrev_np(x->signo));
 			break;
 		case STOP_ACTION_LOG:
-			len += snprintf(t->out + len, sizeof(t->out) - len, "%s%s: %s", sep, level_name(x->level), x->text);
+			len += snprintf(t->out + len, sizeof(t->out) - len, "%s%s: %s", sep, level_name(x->level),
+					x->text);
 			break;
 		case STOP_ACTION_NOTIFY:
 			len += snprintf(t->out + len, sizeof(t->out) - len, "%snotify %s", sep, x->text);
@@ -147,13 +148,14 @@ static void test_every_deadline_in_turn(void **state)
 
 	(void)state;
 	init_running(&t, NULL);
-	assert_string_equal(feed(&t, SIGNAL(SIGTERM), 1000),
-			    "notify STOPPING=1\n"
-			    "qmp system_powerdown\n"
-			    "info: shutdown: got SIGTERM; pressing the power button (system_powerdown), waiting up to 60 s "
-			    "for the guest to power off\n"
-			    "step powerdown 0.000\n"
-			    "notify STATUS=stopping: powerdown");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGTERM), 1000),
+	    "notify STOPPING=1\n"
+	    "qmp system_powerdown\n"
+	    "info: shutdown: got SIGTERM; pressing the power button (system_powerdown), waiting up to 60 s "
+	    "for the guest to power off\n"
+	    "step powerdown 0.000\n"
+	    "notify STATUS=stopping: powerdown");
 	assert_int_equal(t.s.phase, STOP_PHASE_STOPPING);
 	assert_string_equal(stop_phase_to_string(t.s.phase), "stopping");
 	assert_string_equal(stop_step_name(t.s.step), "powerdown");
@@ -169,12 +171,13 @@ static void test_every_deadline_in_turn(void **state)
 			    "step quit 60.000\n"
 			    "notify STATUS=stopping: quit");
 	assert_deadline_in(&t, 71000);
-	assert_string_equal(feed(&t, DEADLINE, 71500),
-			    "signal TERM\n"
-			    "info: shutdown: QEMU did not quit in time; sending SIGTERM to QEMU (pid 4242) after 70.500 s, "
-			    "waiting up to 5 s\n"
-			    "step term 70.500\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, DEADLINE, 71500),
+	    "signal TERM\n"
+	    "info: shutdown: QEMU did not quit in time; sending SIGTERM to QEMU (pid 4242) after 70.500 s, "
+	    "waiting up to 5 s\n"
+	    "step term 70.500\n"
+	    "notify STATUS=stopping: term");
 	assert_deadline_in(&t, 76500);
 	assert_string_equal(feed(&t, DEADLINE, 76500),
 			    "signal KILL\n"
@@ -245,19 +248,21 @@ static void test_second_signal_skips_a_step(void **state)
 	(void)state;
 	init_running(&t, NULL);
 	feed(&t, SIGNAL(SIGTERM), 1000);
-	assert_string_equal(feed(&t, SIGNAL(SIGINT), 3000),
-			    "qmp quit\n"
-			    "info: shutdown: got SIGINT again; asking QEMU to quit (QMP quit) after 2.000 s, waiting up to "
-			    "10 s\n"
-			    "step quit 2.000\n"
-			    "notify STATUS=stopping: quit");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGINT), 3000),
+	    "qmp quit\n"
+	    "info: shutdown: got SIGINT again; asking QEMU to quit (QMP quit) after 2.000 s, waiting up to "
+	    "10 s\n"
+	    "step quit 2.000\n"
+	    "notify STATUS=stopping: quit");
 	assert_deadline_in(&t, 13000);
-	assert_string_equal(feed(&t, SIGNAL(SIGHUP), 3500),
-			    "signal TERM\n"
-			    "info: shutdown: got SIGHUP again; sending SIGTERM to QEMU (pid 4242) after 2.500 s, waiting up "
-			    "to 5 s\n"
-			    "step term 2.500\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGHUP), 3500),
+	    "signal TERM\n"
+	    "info: shutdown: got SIGHUP again; sending SIGTERM to QEMU (pid 4242) after 2.500 s, waiting up "
+	    "to 5 s\n"
+	    "step term 2.500\n"
+	    "notify STATUS=stopping: term");
 	assert_string_equal(feed(&t, SIGNAL(SIGTERM), 3600),
 			    "signal KILL\n"
 			    "warning: shutdown: got SIGTERM again; killing QEMU (pid 4242, SIGKILL) after 2.600 s\n"
@@ -274,28 +279,31 @@ static void test_control_stop(void **state)
 
 	(void)state;
 	init_running(&t, NULL);
-	assert_string_equal(feed(&t, STOP("a stop was asked for", false, -1), 1000),
-			    "notify STOPPING=1\n"
-			    "qmp system_powerdown\n"
-			    "info: shutdown: a stop was asked for; pressing the power button (system_powerdown), waiting up "
-			    "to 60 s for the guest to power off\n"
-			    "step powerdown 0.000\n"
-			    "notify STATUS=stopping: powerdown");
+	assert_string_equal(
+	    feed(&t, STOP("a stop was asked for", false, -1), 1000),
+	    "notify STOPPING=1\n"
+	    "qmp system_powerdown\n"
+	    "info: shutdown: a stop was asked for; pressing the power button (system_powerdown), waiting up "
+	    "to 60 s for the guest to power off\n"
+	    "step powerdown 0.000\n"
+	    "notify STATUS=stopping: powerdown");
 	/* Asked again: only a forced stop hurries the step under way. */
 	assert_string_equal(feed(&t, STOP("a stop was asked for", false, -1), 2000), "");
-	assert_string_equal(feed(&t, STOP("a forced stop was asked for", true, -1), 3000),
-			    "qmp quit\n"
-			    "info: shutdown: a forced stop was asked for; asking QEMU to quit (QMP quit) after 2.000 s, "
-			    "waiting up to 10 s\n"
-			    "step quit 2.000\n"
-			    "notify STATUS=stopping: quit");
+	assert_string_equal(
+	    feed(&t, STOP("a forced stop was asked for", true, -1), 3000),
+	    "qmp quit\n"
+	    "info: shutdown: a forced stop was asked for; asking QEMU to quit (QMP quit) after 2.000 s, "
+	    "waiting up to 10 s\n"
+	    "step quit 2.000\n"
+	    "notify STATUS=stopping: quit");
 	/* A signal after a control stop is a second request too. */
-	assert_string_equal(feed(&t, SIGNAL(SIGTERM), 4000),
-			    "signal TERM\n"
-			    "info: shutdown: got SIGTERM again; sending SIGTERM to QEMU (pid 4242) after 3.000 s, waiting "
-			    "up to 5 s\n"
-			    "step term 3.000\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGTERM), 4000),
+	    "signal TERM\n"
+	    "info: shutdown: got SIGTERM again; sending SIGTERM to QEMU (pid 4242) after 3.000 s, waiting "
+	    "up to 5 s\n"
+	    "step term 3.000\n"
+	    "notify STATUS=stopping: term");
 	feed(&t, EXITED(CLD_EXITED, 0), 4100);
 	assert_int_equal(stop_exit_code(&t.s), 0);
 }
@@ -306,13 +314,14 @@ static void test_force_skips_powerdown(void **state)
 
 	(void)state;
 	init_running(&t, NULL);
-	assert_string_equal(feed(&t, STOP("a forced stop was asked for", true, -1), 1000),
-			    "notify STOPPING=1\n"
-			    "qmp quit\n"
-			    "info: shutdown: a forced stop was asked for; asking QEMU to quit (QMP quit) after 0.000 s, "
-			    "waiting up to 10 s\n"
-			    "step quit 0.000\n"
-			    "notify STATUS=stopping: quit");
+	assert_string_equal(
+	    feed(&t, STOP("a forced stop was asked for", true, -1), 1000),
+	    "notify STOPPING=1\n"
+	    "qmp quit\n"
+	    "info: shutdown: a forced stop was asked for; asking QEMU to quit (QMP quit) after 0.000 s, "
+	    "waiting up to 10 s\n"
+	    "step quit 0.000\n"
+	    "notify STATUS=stopping: quit");
 	assert_deadline_in(&t, 11000);
 	/* A signal now goes on from quit, never back to the power button. */
 	feed(&t, SIGNAL(SIGTERM), 1500);
@@ -325,13 +334,14 @@ static void test_stop_timeout(void **state)
 
 	(void)state;
 	init_running(&t, NULL);
-	assert_string_equal(feed(&t, STOP("a stop was asked for", false, 2), 1000),
-			    "notify STOPPING=1\n"
-			    "qmp system_powerdown\n"
-			    "info: shutdown: a stop was asked for; pressing the power button (system_powerdown), waiting up "
-			    "to 2 s for the guest to power off\n"
-			    "step powerdown 0.000\n"
-			    "notify STATUS=stopping: powerdown");
+	assert_string_equal(
+	    feed(&t, STOP("a stop was asked for", false, 2), 1000),
+	    "notify STOPPING=1\n"
+	    "qmp system_powerdown\n"
+	    "info: shutdown: a stop was asked for; pressing the power button (system_powerdown), waiting up "
+	    "to 2 s for the guest to power off\n"
+	    "step powerdown 0.000\n"
+	    "notify STATUS=stopping: powerdown");
 	assert_deadline_in(&t, 3000);
 	assert_string_equal(stop_step_name(t.s.step), "powerdown");
 	feed(&t, DEADLINE, 3000);
@@ -409,22 +419,24 @@ static void test_guest_powers_off_by_itself(void **state)
 			    "info: shutdown: got SIGTERM; the guest is already shutting down");
 	assert_true(t.s.stop_requested);
 	assert_string_equal(stop_step_name(t.s.step), "quit");
-	assert_string_equal(feed(&t, SIGNAL(SIGTERM), 5200),
-			    "signal TERM\n"
-			    "info: shutdown: got SIGTERM again; sending SIGTERM to QEMU (pid 4242) after 0.200 s, waiting "
-			    "up to 5 s\n"
-			    "step term 0.200\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGTERM), 5200),
+	    "signal TERM\n"
+	    "info: shutdown: got SIGTERM again; sending SIGTERM to QEMU (pid 4242) after 0.200 s, waiting "
+	    "up to 5 s\n"
+	    "step term 0.200\n"
+	    "notify STATUS=stopping: term");
 	/* So does a stop asked over the control socket, then a forced one. */
 	init_running(&t, NULL);
 	feed(&t, SHUTDOWN(true, "guest-shutdown"), 5000);
 	assert_string_equal(feed(&t, STOP("a forced stop was asked for", true, -1), 5100), "");
-	assert_string_equal(feed(&t, STOP("a forced stop was asked for", true, -1), 5200),
-			    "signal TERM\n"
-			    "info: shutdown: a forced stop was asked for; sending SIGTERM to QEMU (pid 4242) after 0.200 s, "
-			    "waiting up to 5 s\n"
-			    "step term 0.200\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, STOP("a forced stop was asked for", true, -1), 5200),
+	    "signal TERM\n"
+	    "info: shutdown: a forced stop was asked for; sending SIGTERM to QEMU (pid 4242) after 0.200 s, "
+	    "waiting up to 5 s\n"
+	    "step term 0.200\n"
+	    "notify STATUS=stopping: term");
 }
 
 /* The guest powered off but QEMU hangs: the steps after quit end it, and that is no failure. */
@@ -435,12 +447,13 @@ static void test_guest_off_and_qemu_hangs(void **state)
 	(void)state;
 	init_running(&t, NULL);
 	feed(&t, SHUTDOWN(true, "guest-shutdown"), 5000);
-	assert_string_equal(feed(&t, DEADLINE, 15000),
-			    "signal TERM\n"
-			    "info: shutdown: QEMU did not quit in time; sending SIGTERM to QEMU (pid 4242) after 10.000 s, "
-			    "waiting up to 5 s\n"
-			    "step term 10.000\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, DEADLINE, 15000),
+	    "signal TERM\n"
+	    "info: shutdown: QEMU did not quit in time; sending SIGTERM to QEMU (pid 4242) after 10.000 s, "
+	    "waiting up to 5 s\n"
+	    "step term 10.000\n"
+	    "notify STATUS=stopping: term");
 	feed(&t, DEADLINE, 20000);
 	assert_string_equal(stop_step_name(t.s.step), "kill");
 	feed(&t, EXITED(CLD_KILLED, SIGKILL), 20100);
@@ -503,13 +516,14 @@ static void test_stop_during_start(void **state)
 	(void)state;
 	/* Before QMP is up: no power button, no quit; SIGTERM at once, and the start deadline no longer counts. */
 	init(&t, NULL, 120);
-	assert_string_equal(feed(&t, SIGNAL(SIGTERM), 500),
-			    "notify STOPPING=1\n"
-			    "signal TERM\n"
-			    "info: shutdown: got SIGTERM; sending SIGTERM to QEMU (pid 4242) after 0.000 s, waiting up to "
-			    "5 s\n"
-			    "step term 0.000\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGTERM), 500),
+	    "notify STOPPING=1\n"
+	    "signal TERM\n"
+	    "info: shutdown: got SIGTERM; sending SIGTERM to QEMU (pid 4242) after 0.000 s, waiting up to "
+	    "5 s\n"
+	    "step term 0.000\n"
+	    "notify STATUS=stopping: term");
 	assert_deadline_in(&t, 5500);
 	/* QMP coming up, or QEMU running, afterwards changes nothing. */
 	assert_string_equal(feed(&t, EV(QMP_READY), 600), "");
@@ -524,13 +538,14 @@ static void test_stop_during_start(void **state)
 	/* With QMP up but the guest not yet running: quit, since a guest that does not run cannot obey the button. */
 	init(&t, NULL, 120);
 	feed(&t, EV(QMP_READY), 500);
-	assert_string_equal(feed(&t, STOP("a stop was asked for", false, -1), 600),
-			    "notify STOPPING=1\n"
-			    "qmp quit\n"
-			    "info: shutdown: a stop was asked for; asking QEMU to quit (QMP quit) after 0.000 s, waiting up "
-			    "to 10 s\n"
-			    "step quit 0.000\n"
-			    "notify STATUS=stopping: quit");
+	assert_string_equal(
+	    feed(&t, STOP("a stop was asked for", false, -1), 600),
+	    "notify STOPPING=1\n"
+	    "qmp quit\n"
+	    "info: shutdown: a stop was asked for; asking QEMU to quit (QMP quit) after 0.000 s, waiting up "
+	    "to 10 s\n"
+	    "step quit 0.000\n"
+	    "notify STATUS=stopping: quit");
 
 	/* Forced, before QMP: SIGTERM too. */
 	init(&t, NULL, 120);
@@ -546,14 +561,15 @@ static void test_start_timeout(void **state)
 	init(&t, NULL, 2);
 	assert_deadline_in(&t, 2000);
 	assert_string_equal(feed(&t, DEADLINE, 1999), "");
-	assert_string_equal(feed(&t, DEADLINE, 2000),
-			    "error: QEMU (pid 4242) did not report running within 2 s (no QMP greeting); stopping it\n"
-			    "notify STOPPING=1\n"
-			    "signal TERM\n"
-			    "info: shutdown: QEMU did not start properly; sending SIGTERM to QEMU (pid 4242) after 0.000 s, "
-			    "waiting up to 5 s\n"
-			    "step term 0.000\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, DEADLINE, 2000),
+	    "error: QEMU (pid 4242) did not report running within 2 s (no QMP greeting); stopping it\n"
+	    "notify STOPPING=1\n"
+	    "signal TERM\n"
+	    "info: shutdown: QEMU did not start properly; sending SIGTERM to QEMU (pid 4242) after 0.000 s, "
+	    "waiting up to 5 s\n"
+	    "step term 0.000\n"
+	    "notify STATUS=stopping: term");
 	assert_int_equal(t.s.failure, STOP_FAIL_START_TIMEOUT);
 	feed(&t, EXITED(CLD_KILLED, SIGTERM), 2100);
 	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
@@ -561,14 +577,15 @@ static void test_start_timeout(void **state)
 	/* QMP up but never "running": quit, and no word of the greeting. */
 	init(&t, NULL, 2);
 	feed(&t, EV(QMP_READY), 100);
-	assert_string_equal(feed(&t, DEADLINE, 2500),
-			    "error: QEMU (pid 4242) did not report running within 2 s; stopping it\n"
-			    "notify STOPPING=1\n"
-			    "qmp quit\n"
-			    "info: shutdown: QEMU did not start properly; asking QEMU to quit (QMP quit) after 0.000 s, "
-			    "waiting up to 10 s\n"
-			    "step quit 0.000\n"
-			    "notify STATUS=stopping: quit");
+	assert_string_equal(
+	    feed(&t, DEADLINE, 2500),
+	    "error: QEMU (pid 4242) did not report running within 2 s; stopping it\n"
+	    "notify STOPPING=1\n"
+	    "qmp quit\n"
+	    "info: shutdown: QEMU did not start properly; asking QEMU to quit (QMP quit) after 0.000 s, "
+	    "waiting up to 10 s\n"
+	    "step quit 0.000\n"
+	    "notify STATUS=stopping: quit");
 	/* Even if QEMU exits cleanly after quit, the run failed. */
 	feed(&t, EXITED(CLD_EXITED, 0), 2600);
 	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
@@ -582,14 +599,14 @@ static void test_start_failed(void **state)
 	/* A monitor that talks garbage before the capabilities: SIGTERM. */
 	init(&t, NULL, 120);
 	assert_string_equal(
-		feed(&t, EV(START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = "does not speak QMP on its monitor"), 100),
-		"error: QEMU (pid 4242) does not speak QMP on its monitor; stopping it\n"
-		"notify STOPPING=1\n"
-		"signal TERM\n"
-		"info: shutdown: QEMU did not start properly; sending SIGTERM to QEMU (pid 4242) after 0.000 s, waiting up "
-		"to 5 s\n"
-		"step term 0.000\n"
-		"notify STATUS=stopping: term");
+	    feed(&t, EV(START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = "does not speak QMP on its monitor"), 100),
+	    "error: QEMU (pid 4242) does not speak QMP on its monitor; stopping it\n"
+	    "notify STOPPING=1\n"
+	    "signal TERM\n"
+	    "info: shutdown: QEMU did not start properly; sending SIGTERM to QEMU (pid 4242) after 0.000 s, waiting up "
+	    "to 5 s\n"
+	    "step term 0.000\n"
+	    "notify STATUS=stopping: term");
 	assert_int_equal(t.s.failure, STOP_FAIL_PROTOCOL);
 	feed(&t, EXITED(CLD_EXITED, 0), 200);
 	assert_int_equal(stop_exit_code(&t.s), -EPROTO);
@@ -614,12 +631,13 @@ static void test_command_errors(void **state)
 	/* quit refused: SIGTERM at once. */
 	init_running(&t, NULL);
 	feed(&t, STOP("a forced stop was asked for", true, -1), 1000);
-	assert_string_equal(feed(&t, REPLY("quit", false), 1050),
-			    "signal TERM\n"
-			    "info: shutdown: the command failed; sending SIGTERM to QEMU (pid 4242) after 0.050 s, waiting "
-			    "up to 5 s\n"
-			    "step term 0.050\n"
-			    "notify STATUS=stopping: term");
+	assert_string_equal(
+	    feed(&t, REPLY("quit", false), 1050),
+	    "signal TERM\n"
+	    "info: shutdown: the command failed; sending SIGTERM to QEMU (pid 4242) after 0.050 s, waiting "
+	    "up to 5 s\n"
+	    "step term 0.050\n"
+	    "notify STATUS=stopping: term");
 
 	/* system_powerdown refused: quit at once. */
 	init_running(&t, NULL);
@@ -672,11 +690,12 @@ static void test_action_failed(void **state)
 	(void)state;
 	init_running(&t, NULL);
 	feed(&t, SIGNAL(SIGTERM), 1000);
-	assert_string_equal(feed(&t, EV(FAILED), 1000),
-			    "qmp quit\n"
-			    "info: shutdown: got SIGTERM; asking QEMU to quit (QMP quit) after 0.000 s, waiting up to 10 s\n"
-			    "step quit 0.000\n"
-			    "notify STATUS=stopping: quit");
+	assert_string_equal(
+	    feed(&t, EV(FAILED), 1000),
+	    "qmp quit\n"
+	    "info: shutdown: got SIGTERM; asking QEMU to quit (QMP quit) after 0.000 s, waiting up to 10 s\n"
+	    "step quit 0.000\n"
+	    "notify STATUS=stopping: quit");
 	feed(&t, EV(FAILED), 1000);
 	assert_string_equal(stop_step_name(t.s.step), "term");
 	feed(&t, EV(FAILED), 1000);
@@ -703,12 +722,8 @@ static void test_exit_codes(void **state)
 	static const struct {
 		int how, status, code;
 	} alone[] = {
-		{ CLD_EXITED, 0, 0 },
-		{ CLD_EXITED, 1, 1 },
-		{ CLD_KILLED, SIGKILL, 137 },
-		{ CLD_KILLED, SIGTERM, 143 },
-		{ CLD_DUMPED, SIGSEGV, 139 },
-		{ CLD_KILLED, SIGSYS, 128 + SIGSYS },
+		{ CLD_EXITED, 0, 0 },	      { CLD_EXITED, 1, 1 },	    { CLD_KILLED, SIGKILL, 137 },
+		{ CLD_KILLED, SIGTERM, 143 }, { CLD_DUMPED, SIGSEGV, 139 }, { CLD_KILLED, SIGSYS, 128 + SIGSYS },
 	};
 	struct t t;
 

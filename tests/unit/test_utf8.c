@@ -74,7 +74,9 @@ static void test_controls_are_escaped(void **state)
 	escaped("a\nb\tc\rd", "a\\x0ab\\x09c\\x0dd");
 	escaped("bell\x07 del\x7f", "bell\\x07 del\\x7f");
 	/* C1 controls: U+009B is CSI for terminals that take 8-bit controls. */
-	escaped("\xc2\x9b" "2J \xc2\x85", "\\x9b2J \\x85");
+	escaped("\xc2\x9b"
+		"2J \xc2\x85",
+		"\\x9b2J \\x85");
 	/* Not controls: U+00A0 and up. */
 	escaped("\xc2\xa0\xc3\xa9", "\xc2\xa0\xc3\xa9");
 	/* A backslash is doubled, so that "\x1b" in the text is not an escaped ESC. */
@@ -129,8 +131,9 @@ static void test_valid_agrees_with_make_valid(void **state)
 				assert_true(bad < len);
 				if (strcmp(out, in) == 0)
 					fail_msg("utf8_valid refused %02x %02x %02x %02x (len %zu) at %zu, which "
-						 "utf8_make_valid keeps", edge[code % k], (unsigned char)in[1],
-						 (unsigned char)in[2], (unsigned char)in[3], len, bad);
+						 "utf8_make_valid keeps",
+						 edge[code % k], (unsigned char)in[1], (unsigned char)in[2],
+						 (unsigned char)in[3], len, bad);
 				assert_memory_equal(out, in, bad);
 				assert_memory_equal(out + bad, FFFD, 3);
 				n_bad++;
@@ -159,12 +162,9 @@ static void test_valid_reads_exactly_n(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_well_formed_is_kept),
-		cmocka_unit_test(test_ill_formed_is_replaced),
-		cmocka_unit_test(test_controls_are_escaped),
-		cmocka_unit_test(test_columns),
-		cmocka_unit_test(test_valid_agrees_with_make_valid),
-		cmocka_unit_test(test_valid_reads_exactly_n),
+		cmocka_unit_test(test_well_formed_is_kept),	     cmocka_unit_test(test_ill_formed_is_replaced),
+		cmocka_unit_test(test_controls_are_escaped),	     cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_valid_agrees_with_make_valid), cmocka_unit_test(test_valid_reads_exactly_n),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
