@@ -78,3 +78,21 @@ int write_string(const char *path, const char *s)
 	n = close(TAKE_FD(fd));
 	return n < 0 && errno != EINTR ? negative_errno() : 0;
 }
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, mode) < 0 && errno != EEXIST)
+				return negative_errno();
+			*s = '/';
+		}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return negative_errno();
+	return 0;
+}

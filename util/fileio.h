@@ -2,6 +2,8 @@
 /* Small whole-file reads and writes, as sysfs and /proc want them. */
 #pragma once
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,3 +18,6 @@ int read_uint64(const char *path, uint64_t *ret);
 
 /* Writes s to path in one write() call, as sysfs attributes require. Returns 0 or the negative errno of open/write. */
 int write_string(const char *path, const char *s);
+
+/* mkdir -p: path and every directory above it that is missing, each with mode. */
+int mkdir_p(const char *path, mode_t mode);

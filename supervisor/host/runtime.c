@@ -14,6 +14,7 @@
 #include "supervisor/host/runtime.h"
 #include "supervisor/host/trust.h"
 #include "util/errmsg.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 
 int runtime_base(char **ret)
@@ -33,24 +34,6 @@ int runtime_base(char **ret)
 	if (!s)
 		return -ENOMEM;
 	*ret = s;
-	return 0;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			if (mkdir(p, mode) < 0 && errno != EEXIST)
-				return negative_errno();
-			*s = '/';
-		}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return negative_errno();
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "supervisor/host/state.h"
 #include "supervisor/host/trust.h"
 #include "util/errmsg.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 
 /* The state holds a directory or two (the TPM's, its certificates' CA); deeper is not vgpuvm's. */
@@ -47,24 +48,6 @@ int state_path(const char *name, char **ret)
 	if (r < 0)
 		return r;
 	return asprintf(ret, "%s/%s", base, name) < 0 ? -ENOMEM : 0;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			if (mkdir(p, mode) < 0 && errno != EEXIST)
-				return negative_errno();
-			*s = '/';
-		}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return negative_errno();
-	return 0;
 }
 
 /* The base, made when need be and checked: as root, root's and writable by no one else, all the way from /. */

@@ -119,11 +119,12 @@ static void drop_privileges(const struct identity *id, int status_fd)
 		child_fail(status_fd, STEP_NNP);
 }
 
-/* In the child, after fork: the order is the house style's, so that each step runs with what it needs. */
-static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status_fd, int out_fd, int err_fd)
+/*
+ * The first steps of every child, QEMU's and a helper's: tied to the supervisor's life, signals as a new process has
+ * them, and a session of its own.
+ */
+static void child_begin(pid_t parent, int status_fd)
 {
-	struct rlimit rl = { .rlim_cur = o->memlock, .rlim_max = o->memlock };
-	int qmp, in, st, out, err, files[PROFILE_FILES_MAX];
 	sigset_t none;
 
 	/* QEMU must not outlive its supervisor: SIGTERM makes QEMU quit cleanly and flush its disks. */
@@ -148,6 +149,15 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 	 */
 	if (setsid() < 0)
 		child_fail(status_fd, STEP_SESSION);
+}
+
+/* In the child, after fork: the order is the house style's, so that each step runs with what it needs. */
+static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status_fd, int out_fd, int err_fd)
+{
+	struct rlimit rl = { .rlim_cur = o->memlock, .rlim_max = o->memlock };
+	int qmp, in, st, out, err, files[PROFILE_FILES_MAX];
+
+	child_begin(parent, status_fd);
 
 	in = o->stdio_fd >= 0 ? fcntl(o->stdio_fd, F_DUPFD, 10) : open("/dev/null", O_RDONLY);
 	qmp = fcntl(o->qmp_fd, F_DUPFD, 10);
@@ -266,19 +276,8 @@ out_close:
 static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t parent, int status_fd, int out_fd)
 {
 	int moved[8], in, st, out;
-	sigset_t none;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		child_fail(status_fd, STEP_PDEATHSIG);
-	if (getppid() != parent)
-		_exit(127);
-	for (int sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (setsid() < 0)
-		child_fail(status_fd, STEP_SESSION);
+	child_begin(parent, status_fd);
 
 	if (o->n_fds > ELEMENTSOF(moved))
 		child_fail(status_fd, STEP_FDS);
