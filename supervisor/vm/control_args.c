@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "supervisor/vm/control_args.h"
+#include "util/macro.h"
 
 int control_stop_args(struct json_object *args, bool *ret_force, int *ret_timeout, const char **ret_error)
 {
@@ -27,13 +28,13 @@ int control_stop_args(struct json_object *args, bool *ret_force, int *ret_timeou
 		 * and for values out of range ("timeout": NaN, 1e300).
 		 */
 		if (!json_object_is_type(v, json_type_int)) {
-			*ret_error = "timeout: expected seconds from 0 to 86400";
+			*ret_error = "timeout: expected seconds from 0 to " STRINGIFY(PROFILE_TIMEOUT_MAX);
 			return -EINVAL;
 		}
 		errno = 0;
 		t = json_object_get_int64(v);
 		if (errno != 0 || t < 0 || t > CONTROL_STOP_TIMEOUT_MAX) {
-			*ret_error = "timeout: expected seconds from 0 to 86400";
+			*ret_error = "timeout: expected seconds from 0 to " STRINGIFY(PROFILE_TIMEOUT_MAX);
 			return -EINVAL;
 		}
 		timeout = (int)t;

@@ -5,12 +5,14 @@
  */
 #pragma once
 
+#include "profiles/profile.h"
+
 #include <stdbool.h>
 
 struct json_object;
 
 /* The longest a stop may be given per step, in seconds. */
-#define CONTROL_STOP_TIMEOUT_MAX 86400
+#define CONTROL_STOP_TIMEOUT_MAX PROFILE_TIMEOUT_MAX /* the profile's own limit: a stop may ask what a profile may */
 
 /*
  * stop's arguments (args may be NULL): "force" a boolean, "timeout" an integer number of seconds from 0 to
