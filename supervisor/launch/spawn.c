@@ -151,6 +151,25 @@ static void child_begin(pid_t parent, int status_fd)
 		child_fail(status_fd, STEP_SESSION);
 }
 
+/*
+ * The last steps of every child, QEMU's and a helper's: its identity without a capability, the parent-death signal
+ * again (a change of uid or gid clears it; and the parent must not have gone in between), the no-spawn filter, exec.
+ */
+static _Noreturn void child_end(const struct identity *id, bool no_spawn, const char *path, char **argv, char **envp,
+				pid_t parent, int status_fd)
+{
+	drop_privileges(id, status_fd);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		child_fail(status_fd, STEP_PDEATHSIG);
+	if (getppid() != parent)
+		_exit(127);
+	if (no_spawn && (errno = -confine_no_spawn()) > 0)
+		child_fail(status_fd, STEP_SECCOMP);
+	environ = envp;
+	execv(path, argv);
+	child_fail(status_fd, STEP_EXEC);
+}
+
 /* In the child, after fork: the order is the house style's, so that each step runs with what it needs. */
 static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status_fd, int out_fd, int err_fd)
 {
@@ -184,19 +203,7 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 
 	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		child_fail(status_fd, STEP_MEMLOCK);
-	drop_privileges(o->id, status_fd);
-	/* A change of uid or gid clears the parent-death signal: set it again, and check the parent did not go in
-	 * between. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		child_fail(status_fd, STEP_PDEATHSIG);
-	if (getppid() != parent)
-		_exit(127);
-	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
-		child_fail(status_fd, STEP_SECCOMP);
-
-	environ = o->envp;
-	execv(o->path, o->argv);
-	child_fail(status_fd, STEP_EXEC);
+	child_end(o->id, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
 }
 
 int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error)
@@ -302,16 +309,7 @@ static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t pare
 	if (syscall(SYS_close_range, (unsigned)status_fd + 1, ~0U, 0U) < 0)
 		child_fail(status_fd, STEP_FDS);
 
-	drop_privileges(o->id, status_fd);
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		child_fail(status_fd, STEP_PDEATHSIG);
-	if (getppid() != parent)
-		_exit(127);
-	if (o->no_spawn && (errno = -confine_no_spawn()) > 0)
-		child_fail(status_fd, STEP_SECCOMP);
-	environ = o->envp;
-	execv(o->path, o->argv);
-	child_fail(status_fd, STEP_EXEC);
+	child_end(o->id, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
 }
 
 int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd)
