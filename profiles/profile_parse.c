@@ -940,26 +940,6 @@ static int parse_root(struct profile_parse_ctx *c, json_object *root, struct pro
 }
 
 /*
- * The offset of the first \u0000 escape inside a JSON string of text, or SIZE_MAX. json-c cuts an object's key at it
- * without a word ("LD_PRELOAD\u0000x" becomes LD_PRELOAD), so such a profile is refused before it is parsed.
- */
-static size_t nul_escape(const char *text, size_t len)
-{
-	bool in_string = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == '"')
-			in_string = !in_string;
-		else if (in_string && text[i] == '\\' && i + 1 < len) {
-			if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
-				return i;
-			i++;
-		}
-	}
-	return SIZE_MAX;
-}
-
-/*
  * Parses text as exactly one JSON value with nothing but white space after it. A bare "null" gives 0 and *ret NULL.
  * On a syntax error, *ret_offset and *ret_what (both optional) say where and what.
  */
@@ -972,7 +952,7 @@ static int parse_exact(const char *text, size_t len, json_object **ret, size_t *
 
 	if (len > INT32_MAX)
 		return -E2BIG;
-	if ((end = nul_escape(text, len)) != SIZE_MAX) {
+	if ((end = json_text_nul_escape(text, len)) != SIZE_MAX) {
 		if (ret_offset)
 			*ret_offset = end;
 		if (ret_what)

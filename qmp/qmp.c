@@ -368,6 +368,10 @@ static int reader_parse(struct qmp_reader *r, char *line, size_t n, struct qmp_m
 	if (!utf8_valid(line, n, &end))
 		return reader_fail(r, -EBADMSG, "invalid JSON at byte %zu: not UTF-8", end);
 
+	end = json_text_nul_escape(line, n);
+	if (end != SIZE_MAX)
+		return reader_fail(r, -EBADMSG, "invalid JSON at byte %zu: a \\u0000 (NUL) in a string", end);
+
 	/* Handing json-c the terminating NUL tells it the input is complete, so a bare number at the end parses. */
 	line[n] = '\0';
 	json_tokener_reset(r->tok);

@@ -473,6 +473,31 @@ static void test_garbage(void **state)
 	}
 }
 
+/*
+ * json-c cuts an object's key at a \u0000 escape without a word: {"execute":"stop","arguments":{"force\u0000x":1}}
+ * would reach a command as "force". Any \u0000, key or value, is refused; an escaped backslash before "u0000" is text.
+ */
+static void test_nul_escape(void **state)
+{
+	struct qmp_reader *r = reader_new(0);
+	struct qmp_msg *m;
+
+	(void)state;
+	feeds(r, "{\"execute\": \"stop\", \"arguments\": {\"force\\u0000x\": true}}\n");
+	next_error(r, -EBADMSG);
+	assert_non_null(strstr(qmp_reader_error(r), "NUL"));
+	feeds(r, "{\"execute\": \"status\", \"id\": \"a\\u0000\"}\n");
+	next_error(r, -EBADMSG);
+	feeds(r, "{\"execute\": \"status\", \"id\": \"a\\\\u0000\"}\n");
+	m = next_msg(r, QMP_MSG_COMMAND);
+	assert_string_equal(json_object_get_string(json_object_object_get(m->root, "id")), "a\\u0000");
+	qmp_msg_free(m);
+	next_none(r);
+	qmp_reader_free(r);
+	assert_int_equal(json_text_nul_escape("\"\\\"\\u0000\"", 10), 3);
+	assert_true(json_text_nul_escape("\\u0000", 6) == SIZE_MAX);
+}
+
 /* Nesting deeper than the parser allows is an error, not a stack overflow. */
 static void test_deep_nesting(void **state)
 {
@@ -705,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_transcript_fields),
 		cmocka_unit_test(test_several_and_partial),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_nul_escape),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_oversized_bounded),
 		cmocka_unit_test(test_oversized_order),
