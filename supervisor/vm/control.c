@@ -327,7 +327,8 @@ void control_event(struct control *c, const char *event, json_object *data)
  * garbage, then one that does not read its replies, one that has stalled half-way through a line, and last one that
  * has not sent a command yet, the oldest first (vgpuvm's own client sends its command within a millisecond of the
  * greeting). So a crowd of clients that connect and misbehave takes places from each other, never from one that asks
- * for something; when every place is held by clients that behave, a new one is turned away.
+ * for something; when every place is held by clients that behave, a new one is turned away, unless it is root or
+ * the VM's owner (victim_for()).
  */
 static int rank(const struct client *cl)
 {
@@ -360,6 +361,25 @@ static struct client *victim(struct control *c)
 		}
 	}
 	return best >= 0 ? v : NULL;
+}
+
+/*
+ * With every place held by clients that behave: for root or the VM's owner, the group member that has been there
+ * longest makes room, so that the group's members, whatever they do, can never keep root from stopping the VM.
+ */
+static struct client *victim_for(struct control *c, enum control_role role)
+{
+	struct client *v = victim(c);
+
+	if (v || role == CONTROL_ROLE_GROUP)
+		return v;
+	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->fd >= 0 && cl->role == CONTROL_ROLE_GROUP && (!v || cl->connected < v->connected))
+			v = cl;
+	}
+	return v;
 }
 
 /* Says how many clients were turned away, made room for or dropped as slow, at most once per CONTROL_WARN_USEC. */
@@ -474,7 +494,7 @@ static int attach(struct control *c, int fd, uid_t uid, enum control_role role, 
 			if (c->clients[i].fd < 0)
 				cl = &c->clients[i];
 	}
-	if (!cl && (cl = victim(c))) {
+	if (!cl && (cl = victim_for(c, role))) {
 		static const char bye[] = "{\"error\": {\"class\": \"GenericError\", \"desc\": \"too many clients: "
 					  "disconnected to make room\"}}\r\n";
 		/* A word of why, if its socket has room; it is gone either way. */

@@ -113,6 +113,40 @@ as_uid() {
 	assert_clean vm
 }
 
+@test "access: group members holding every place of the control socket cannot keep root out" {
+	access_profile vm '"group": "users"'
+	start_vm vm
+	wait_log 'is running'
+	name=$(vm_name vm)
+	sock=$(ctl_socket vm)
+
+	# Sixteen members' clients that behave (each asked for the status and read it) hold every place.
+	setpriv --reuid=65534 --regid=65534 --groups=100 -- timeout 60 "$CTL_PYTHON" -c "$CTL_PY" hold "$sock" 16 >"$T/hold" 3>&- &
+	holder=$!
+	for _ in $(seq 100); do grep -q held "$T/hold" && break; sleep 0.1; done
+	[ "$(cat "$T/hold")" = "held 16 turned away 0" ]
+	# Another member is turned away: the places are full of clients that behave.
+	run as_uid 65534 65534 100 "$CTL_PYTHON" -c "$CTL_PY" hold "$sock" 1
+	echo "$output"
+	[ "${lines[0]}" = "held 0 turned away 1" ]
+
+	# Root is not: the member that has been there longest makes room.
+	run timeout 10 "$VGPUVM" status "$name" --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e '.state == "running"' <<<"$output"
+	kill -TERM "$holder"
+	wait "$holder" || true
+	cat "$T/hold"
+	grep -qx 'hung up 1' "$T/hold"
+
+	run timeout 30 "$VGPUVM" stop "$name" --force
+	[ "$status" -eq 0 ]
+	wait_vm 10
+	[ "$VM_STATUS" -eq 0 ]
+	assert_clean vm
+}
+
 @test "access: qmp passthrough: quit, the fd commands and qmp_capabilities are refused; each command is logged; root has HMP" {
 	access_profile vm
 	start_vm vm

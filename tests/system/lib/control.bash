@@ -26,6 +26,9 @@
 #                                   it) and, for the first, "fd TYPE size=N sealed=yes|no"; copy its content to OUT
 #   ctl shot-late SOCK              as shot, but before reading the fd ask for status on a second connection; then
 #                                   print the fd's first 8 bytes in hex
+#   ctl hold SOCK N                 connect N times and behave on each: take the greeting, send a status, read its
+#                                   reply; print "held H turned away T", then (if H > 0) wait until killed, and on SIGTERM print
+#                                   "hung up K" (how many the server has hung up on) and exit
 #   ctl knock SOCK N                connect N times, one after the other, and wait for each to be greeted or hung up
 #                                   on; print "greeted G refused R"
 #   ctl serve SOCK MODE             a fake vgpuvm control socket at SOCK: greets, answers status and qmp_capabilities,
@@ -267,6 +270,45 @@ def cmd_knock(path, n):
         s.close()
     print("greeted %d refused %d" % (greeted, refused), flush=True)
 
+def cmd_hold(path, n):
+    import signal
+    held, away = [], 0
+    for _ in range(int(n)):
+        s = connect(path)
+        r = Lines(s)
+        g = r.next()
+        if g is None or "QMP" not in g:
+            away += 1
+            s.close()
+            continue
+        s.sendall(b'{"execute": "status", "id": 1}\r\n')
+        if reply_to(r, '{"id": 1}') is None:
+            away += 1
+            continue
+        held.append(s)
+    print("held %d turned away %d" % (len(held), away), flush=True)
+    if not held:
+        return
+    def report(*_):
+        gone = 0
+        for s in held:
+            s.setblocking(False)
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        gone += 1
+                        break
+            except BlockingIOError:
+                pass
+            except OSError:
+                gone += 1
+        print("hung up %d" % gone, flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, report)
+    while True:
+        signal.pause()
+
 def cmd_serve(path, mode):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
@@ -303,7 +345,7 @@ def cmd_serve(path, mode):
         c.close()
 
 cmds = {"greeting": cmd_greeting, "exchange": cmd_exchange, "events": cmd_events, "stuck": cmd_stuck, "oversize": cmd_oversize,
-        "flood": cmd_flood, "wait-gone": cmd_wait_gone, "shot": cmd_shot, "shot-late": cmd_shot_late, "knock": cmd_knock,
+        "flood": cmd_flood, "wait-gone": cmd_wait_gone, "shot": cmd_shot, "shot-late": cmd_shot_late, "knock": cmd_knock, "hold": cmd_hold,
         "serve": cmd_serve}
 if len(sys.argv) < 2 or sys.argv[1] not in cmds:
     die(64, "usage: ctl " + "|".join(cmds) + " ARGS...")
