@@ -4,8 +4,9 @@
 vm_setup() {
 	VGPUVM=${VGPUVM:-$BATS_TEST_DIRNAME/../../build/vgpuvm}
 	ROOT_DIR=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-	# The helpers built with the binary under test (BUILD=build-dev make helpers puts them beside it).
+	# The helpers built with the binary under test (BUILD=build-dev make helpers puts them beside it), else build's.
 	HELPERS=$(dirname "$VGPUVM")/helpers
+	[ -d "$HELPERS" ] || HELPERS=$ROOT_DIR/build/helpers
 	T=$(mktemp -d /tmp/vgpuvm-test.XXXXXX)
 	export VGPUVM_RUNTIME_DIR=$T/run
 	unset VGPUVM_SYSFS_ROOT VGPUVM_PROFILE_PATH JOURNAL_STREAM
