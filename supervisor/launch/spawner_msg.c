@@ -163,7 +163,8 @@ int spawner_decode(void *buf, size_t len, size_t n_fds, struct spawner_req *ret)
 	/* The sizes are bounded above, so that this sum cannot wrap. */
 	if ((size_t)h.n_groups * sizeof(uint32_t) + h.strings_len != len - sizeof(h))
 		return -EINVAL;
-	if (!(h.flags & F_HAS_ID) && (h.flags & F_ID_CHANGE || h.n_groups > 0))
+	/* Without an identity, nothing of one: each request has one encoding. */
+	if (!(h.flags & F_HAS_ID) && (h.flags & F_ID_CHANGE || h.n_groups > 0 || h.uid != 0 || h.gid != 0))
 		return -EINVAL;
 	if (h.kind == SPAWNER_QEMU) {
 		size_t fixed = 1 + !!(h.flags & F_HAS_STDIO);

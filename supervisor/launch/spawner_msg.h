@@ -54,9 +54,9 @@ int spawner_encode_helper(const struct spawn_helper_opts *o, void **ret_buf, siz
 			  size_t *ret_n_fds);
 
 /*
- * Decodes len bytes (which it may change: the strings are ended in place) that came with n_fds fds. Everything is
- * checked against fixed limits: the kind, the counts (fds as the kind needs them), every string ended within the
- * bytes and none left over. Returns 0 or -EINVAL (*ret is then unusable).
+ * Decodes the len bytes of one message that came with n_fds fds. Everything is checked against fixed limits: the
+ * kind, the flags, the counts (fds as the kind needs them), every string ended within the bytes and nothing left over,
+ * so that what decodes encodes back to the same bytes. Returns 0 or -EINVAL (*ret is then unusable).
  */
 int spawner_decode(void *buf, size_t len, size_t n_fds, struct spawner_req *ret);
 
