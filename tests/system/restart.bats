@@ -8,6 +8,7 @@ load lib/fakesys
 load lib/control
 load lib/operate
 load lib/assert
+load lib/spawner
 
 setup() {
 	vm_setup
@@ -232,59 +233,6 @@ status_of() {
 	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
 }
 
-# The supervisor's child called vgpuvm-spawner.
-spawner_of() {
-	local p
-	for p in $(pgrep -P "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vgpuvm-spawner ] && echo "$p"
-	done
-	return 0
-}
-
-# socket_inodes PID: the inodes of the sockets PID holds, one a line.
-socket_inodes() {
-	local f
-	for f in /proc/"$1"/fd/*; do
-		readlink "$f" 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p'
-	done
-}
-
-# The spawner: no capability but what spawning needs, NO_NEW_PRIVS, its own filter, one fd (its socket), the
-# supervisor's child. Prints the inodes of its socket pair (its end, then the supervisor's).
-check_spawner() {
-	local sp=$1 eff bnd fds ino peer
-	[ -n "$sp" ]
-	[ "$(status_of "$sp" PPid)" = "$VM_PID" ]
-	[ "$(status_of "$sp" NoNewPrivs)" = 1 ]
-	[ "$(status_of "$sp" Seccomp)" = 2 ]
-	# CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_RESOURCE at most, in every set; as root, at least the ids.
-	eff=$((16#$(status_of "$sp" CapEff)))
-	bnd=$((16#$(status_of "$sp" CapBnd)))
-	[ $((eff & ~0x1000001c0)) -eq 0 ]
-	[ $((bnd & ~0x1000001c0)) -eq 0 ]
-	[ $((16#$(status_of "$sp" CapPrm) & ~0x1000001c0)) -eq 0 ]
-	[ $((eff & 0xc0)) -eq $((0xc0)) ]
-	fds=$(ls /proc/"$sp"/fd)
-	[ "$(wc -w <<<"$fds")" -eq 1 ]
-	ino=$(socket_inodes "$sp")
-	[ -n "$ino" ]
-	peer=$(ss -xa | awk -v i="$ino" '$6 == i { print $8 }')
-	[ -n "$peer" ]
-	# The check below means something only if these are the pair's inodes: the supervisor holds the other end.
-	socket_inodes "$VM_PID" | grep -qx "$peer"
-	echo "$ino $peer"
-}
-
-# refute_holds PID INODE...: PID holds none of these sockets.
-refute_holds() {
-	local pid=$1 i; shift
-	for i in "$@"; do
-		if socket_inodes "$pid" | grep -qx "$i"; then
-			echo "pid $pid holds socket $i"; return 1
-		fi
-	done
-}
-
 @test "restarts keep the supervisor filtered: Seccomp 2 through each try, QEMU its child, the spawner confined; SIGKILL leaves nothing" {
 	for policy in on-failure always; do
 		plain_profile "f$policy" "\"restart\": \"$policy\", \"restart_delay\": 1"
@@ -292,7 +240,9 @@ refute_holds() {
 		wait_log 'is running'
 		q1=$(qemu_pid)
 		sp=$(spawner_of "$VM_PID")
-		pair=$(check_spawner "$sp")
+		check_spawner "$sp"
+		pair=$(spawner_pair "$sp")
+		[ -n "$pair" ]
 		echo "policy $policy: supervisor $VM_PID, spawner $sp (sockets $pair), QEMU $q1"
 		[ "$(status_of "$q1" PPid)" = "$VM_PID" ]
 		[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
@@ -300,7 +250,8 @@ refute_holds() {
 		kill -KILL "$q1"
 		wait_log_count 'is running' 2 30
 		q2=$(sed -n 's/.*started QEMU (pid \([0-9]*\)).*/\1/p' "$T/log" | sed -n 2p)
-		[ -n "$q2" ] && [ "$q2" != "$q1" ]
+		[ -n "$q2" ]
+		[ "$q2" != "$q1" ]
 		# The second QEMU was started by the filtered supervisor, through the same spawner.
 		[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
 		[ "$(status_of "$q2" PPid)" = "$VM_PID" ]
@@ -315,6 +266,8 @@ refute_holds() {
 		pid_gone "$sp" 10
 		pid_gone "$q2" 20
 		run "$VGPUVM" cleanup "$(vm_name "f$policy")"
+		echo "$output"
+		[ "$status" -eq 0 ]
 		assert_clean "f$policy"
 	done
 }
