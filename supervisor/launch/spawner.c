@@ -50,15 +50,16 @@ static ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *f
 }
 
 /*
- * Reads one message and up to max fds (close-on-exec); a message cut short, or one whose fds were, is refused (-EBADMSG)
- * with every fd that came closed. Returns its length (0 at EOF) or a negative errno.
+ * Reads one message and up to max fds (close-on-exec); a message cut short, or one whose fds were, is refused
+ * (-EBADMSG) with every fd that came closed. Returns its length (0 at EOF) or a negative errno.
  */
 static ssize_t recv_with_fds(int sock, void *buf, size_t len, int *ret_fds, size_t max, size_t *ret_n)
 {
 	union fd_control control;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)
+	};
 	size_t k = 0;
 	bool bad;
 	ssize_t n;
@@ -171,8 +172,8 @@ static int keep_spawning_caps(void)
 	capng_clear(CAPNG_SELECT_BOTH);
 	/* Only those it has: a container's root may lack one (CAP_SYS_RESOURCE, say), and cannot add it back. */
 	for (size_t i = 0; i < ELEMENTSOF(kept); i++)
-		if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-					    kept[i]) < 0)
+		if (have[i] &&
+		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET, kept[i]) < 0)
 			return -EPERM;
 	return capng_apply(CAPNG_SELECT_BOTH) < 0 ? -EPERM : 0;
 }

@@ -53,8 +53,8 @@ static int put_string(char *buf, size_t *at, const char *s)
 	return 0;
 }
 
-static int encode(enum spawner_kind kind, const struct identity *id, uint32_t flags, uint64_t memlock,
-		  const char *path, char **argv, char **envp, size_t n_fds, void **ret_buf, size_t *ret_len)
+static int encode(enum spawner_kind kind, const struct identity *id, uint32_t flags, uint64_t memlock, const char *path,
+		  char **argv, char **envp, size_t n_fds, void **ret_buf, size_t *ret_len)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct req_head h = { .magic = REQ_MAGIC, .kind = kind, .flags = flags, .memlock = memlock };
@@ -125,8 +125,8 @@ int spawner_encode_helper(const struct spawn_helper_opts *o, void **ret_buf, siz
 
 	if (o->n_fds > SPAWNER_HELPER_FDS_MAX)
 		return -E2BIG;
-	r = encode(SPAWNER_HELPER, o->id, o->no_spawn ? F_NO_SPAWN : 0, 0, o->path, o->argv, o->envp, o->n_fds,
-		   ret_buf, ret_len);
+	r = encode(SPAWNER_HELPER, o->id, o->no_spawn ? F_NO_SPAWN : 0, 0, o->path, o->argv, o->envp, o->n_fds, ret_buf,
+		   ret_len);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < o->n_fds; i++)
@@ -157,8 +157,8 @@ int spawner_decode(void *buf, size_t len, size_t n_fds, struct spawner_req *ret)
 		return -EINVAL;
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != REQ_MAGIC || (h.kind != SPAWNER_QEMU && h.kind != SPAWNER_HELPER) || (h.flags & ~F_ALL) ||
-	    h.n_groups > SPAWNER_GROUPS_MAX || h.argc == 0 || h.argc > SPAWNER_ARGS_MAX ||
-	    h.envc > SPAWNER_ENV_MAX || h.n_fds != n_fds)
+	    h.n_groups > SPAWNER_GROUPS_MAX || h.argc == 0 || h.argc > SPAWNER_ARGS_MAX || h.envc > SPAWNER_ENV_MAX ||
+	    h.n_fds != n_fds)
 		return -EINVAL;
 	/* The sizes are bounded above, so that this sum cannot wrap. */
 	if ((size_t)h.n_groups * sizeof(uint32_t) + h.strings_len != len - sizeof(h))
@@ -186,7 +186,8 @@ int spawner_decode(void *buf, size_t len, size_t n_fds, struct spawner_req *ret)
 				     .gid = (gid_t)h.gid,
 				     .groups = ret->groups,
 				     .n_groups = h.n_groups };
-	/* An id that changes is never uid 0 (identity_resolve() refuses it), nor the (uid_t)-1 that setresuid() takes for "unchanged". */
+	/* An id that changes is never uid 0 (identity_resolve() refuses it), nor the (uid_t)-1 that setresuid() takes
+	 * for "unchanged". */
 	if (ret->id.change && (h.uid == 0 || h.uid == UINT32_MAX || h.gid == UINT32_MAX))
 		return -EINVAL;
 	p = (char *)buf + sizeof(h);

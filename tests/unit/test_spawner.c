@@ -105,7 +105,9 @@ static void test_refused_meanings(void **state)
 	struct identity root = id;
 	struct spawn_opts o = qemu_opts;
 	int hfds[SPAWNER_HELPER_FDS_MAX + 1] = {}, fds[SPAWNER_FDS_MAX];
-	struct spawn_helper_opts h = { .path = "/usr/bin/swtpm", .argv = qemu_argv, .envp = env, .fds = hfds, .n_fds = 2 };
+	struct spawn_helper_opts h = {
+		.path = "/usr/bin/swtpm", .argv = qemu_argv, .envp = env, .fds = hfds, .n_fds = 2
+	};
 	void *buf = NULL;
 	size_t len, n_fds;
 
@@ -191,8 +193,9 @@ static void test_garbage_then_more(void **state)
 	struct spawner_reply rep;
 	char junk[100], c;
 	struct iovec iov = { .iov_base = junk, .iov_len = sizeof(junk) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)
+	};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	int sv[2];
 
