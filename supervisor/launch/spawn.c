@@ -248,6 +248,11 @@ static pid_t fork_child(pid_t parent, int *ret_pidfd)
 		struct clone_args_v0 a = { .flags = CLONE_PARENT | CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd };
 
 		pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+		/* Where clone3() is missing (valgrind says ENOSYS), clone() takes the same flags; x86-64's argument
+		 * order: flags, stack, parent_tid (where CLONE_PIDFD puts the pidfd), child_tid, tls. */
+		if (pid < 0 && errno == ENOSYS)
+			pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | CLONE_PIDFD), NULL, &pidfd, NULL,
+					     0UL);
 		if (pid < 0)
 			return negative_errno();
 		if (pid == 0) {
