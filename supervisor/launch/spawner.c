@@ -37,7 +37,9 @@ static ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *f
 
 		msg.msg_control = control.buf;
 		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-		c = CMSG_FIRSTHDR(&msg);
+		/* The union's own header, where CMSG_FIRSTHDR() points: the analyzer cannot tell that it is never NULL.
+		 */
+		c = &control.h;
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
