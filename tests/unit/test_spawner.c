@@ -216,6 +216,35 @@ static void test_garbage_then_more(void **state)
 	test_child_is_ours(state);
 }
 
+/*
+ * The spawner's filter stays with what it starts: PTRACE_TRACEME, which any process may ask, fails with EPERM in a
+ * child the spawner forked, and works in one forked here, so that the check can tell them apart.
+ */
+static void test_filter_inherited(void **state)
+{
+	char *argv[] = { (char *)"python3", (char *)"-c",
+			 (char *)"import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.ptrace(0, 0, 0, 0); "
+				 "print('ptrace=%d errno=%d' % (r, ctypes.get_errno()))",
+			 NULL };
+	struct spawn_helper_opts o = { .path = "/usr/bin/python3", .argv = argv, .envp = env };
+	char *out = NULL;
+
+	(void)state;
+	if (access("/usr/bin/python3", X_OK) < 0)
+		skip();
+	assert_int_equal(helper_run("py", &o, deadline_after(20 * USEC_PER_SEC), &out, NULL), 0);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "ptrace=-1 errno=1"));
+	free(out);
+	out = NULL;
+	spawn_set_spawner(-1);
+	assert_int_equal(helper_run("py", &o, deadline_after(20 * USEC_PER_SEC), &out, NULL), 0);
+	spawn_set_spawner(spawner_sock);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "ptrace=0 errno=0"));
+	free(out);
+}
+
 /* The spawner ends when its socket closes: reaped, with status 0. */
 static void test_ends_with_socket(void **state)
 {
@@ -239,6 +268,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_child_is_ours, start, stop),
 		cmocka_unit_test_setup_teardown(test_exec_fails, start, stop),
 		cmocka_unit_test_setup_teardown(test_garbage_then_more, start, stop),
+		cmocka_unit_test_setup_teardown(test_filter_inherited, start, stop),
 		cmocka_unit_test(test_ends_with_socket),
 	};
 
