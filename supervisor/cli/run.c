@@ -52,6 +52,7 @@
 #include "supervisor/cli/run_platform.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
+#include "supervisor/launch/spawner.h"
 #include "supervisor/host/trust.h"
 #include "supervisor/host/users.h"
 #include "util/macro.h"
@@ -84,6 +85,8 @@ struct sup {
 	bool recorded;	       /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
 	struct platform pl;    /* firmware, TPM, the state they keep, their helpers */
+	pid_t spawner_pid;     /* the process that forks QEMU and the helpers (spawner.h) */
+	int spawner_fd;
 };
 
 extern char **environ;
@@ -227,14 +230,15 @@ static void write_record(struct sup *s, pid_t qemu_pid)
 }
 
 /*
- * Once QEMU runs, the supervisor needs only its loop, its control socket and teardown: it confines itself to those.
- * A restart policy needs fork and exec again, which the filter would pass on to the next QEMU, so it stays off then.
+ * Once QEMU runs, the supervisor needs only its loop, its control socket, teardown and what a restart does besides
+ * forking (lending files, opening images and taps, the mdev): it confines itself to those, whatever the restart
+ * policy. The next QEMU and its helpers are forked by the spawner, which never had this filter.
  */
 static void confine_self(struct sup *s)
 {
 	int r;
 
-	if (s->confined || s->p->restart != PROFILE_RESTART_NO)
+	if (s->confined)
 		return;
 	r = confine_supervisor();
 	if (r < 0) {
@@ -795,7 +799,7 @@ int cmd_run(int argc, char **argv)
 	_cleanup_mdev_ struct mdev *m = NULL;
 	_cleanup_free_ char *error = NULL, *recovered = NULL;
 	_cleanup_close_ int sig_fd = -1;
-	struct sup s = { .id.lock_fd = -1, .net = NET_TAPS_INIT };
+	struct sup s = { .id.lock_fd = -1, .net = NET_TAPS_INIT, .spawner_fd = -1 };
 	pid_t holder = 0;
 	sigset_t mask;
 	bool done;
@@ -818,7 +822,12 @@ int cmd_run(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return log_error_errno(errno, "Failed to set up signal handling: %m"), EX_OSERR;
 	s = (struct sup){
-		.p = p, .sig_fd = sig_fd, .rec = { .supervisor_pid = getpid() }, .id.lock_fd = -1, .net = NET_TAPS_INIT
+		.p = p,
+		.sig_fd = sig_fd,
+		.rec = { .supervisor_pid = getpid() },
+		.id.lock_fd = -1,
+		.net = NET_TAPS_INIT,
+		.spawner_fd = -1,
 	};
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 	platform_init(&s.pl, p, &s.id);
@@ -858,6 +867,17 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
+	/*
+	 * The spawner is forked before anything is started and long before the supervisor's filter loads; it holds no
+	 * fd but its socket, so it is forked before the control socket too.
+	 */
+	r = spawner_start(&s.spawner_pid, &s.spawner_fd);
+	if (r < 0) {
+		log_error_errno(r, "Failed to start the spawner: %m");
+		code = EX_OSERR;
+		goto out_release;
+	}
+	spawn_set_spawner(s.spawner_fd);
 	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
 	    (code = run_check_devices(p, &s.id)) != 0 ||
 	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
@@ -937,5 +957,7 @@ out_release:
 	runtime_release(s.rt);
 	platform_done(&s.pl);
 	identity_done(&s.id);
+	spawn_set_spawner(-1);
+	spawner_stop(s.spawner_pid, s.spawner_fd);
 	return code;
 }

@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -36,6 +37,9 @@ static const int allowed[] = {
 	SCMP_SYS(dup),
 	SCMP_SYS(dup3),
 	SCMP_SYS(pipe2),
+	/* a restart's QMP and swtpm socket pairs; a memfd's copy of a kernel or initrd */
+	SCMP_SYS(socketpair),
+	SCMP_SYS(sendfile),
 	/* files: the record, sysfs, /proc, the runtime directory */
 	SCMP_SYS(openat),
 	SCMP_SYS(open),
@@ -136,6 +140,12 @@ static const unsigned long allowed_ioctls[] = {
 	TCSETS,
 	TCSETSW,
 	TCSETSF,
+	/* a restart's serial console: a new pty (posix_openpt, unlockpt, the other end by TIOCGPTPEER) */
+	TIOCGPTN,
+	TIOCSPTLCK,
+	TIOCGPTPEER,
+	/* a restart's tap: attaching to it, made by netlink */
+	TUNSETIFF,
 };
 
 /* Reports a refused call and lets it fail with EPERM. Only async-signal-safe work here: write(2), no stdio. */
@@ -218,6 +228,65 @@ int confine_no_spawn(void)
 		goto out;
 	r = seccomp_load(ctx);
 out:
+	seccomp_release(ctx);
+	return r;
+}
+
+/*
+ * What neither the spawner nor anything it starts (QEMU, swtpm, virtiofsd) ever needs: the kernel's own machinery,
+ * other processes' memory, the clock, and the file-handle opening that lets a process with CAP_DAC_READ_SEARCH walk
+ * out of its mount. A filter stays with every child, so the spawner's cannot be an allow-list of spawning alone
+ * (QEMU's exec and everything QEMU does would then have to be in it): this list is what it can take away from all.
+ */
+static const int spawner_denied[] = {
+	SCMP_SYS(ptrace),
+	SCMP_SYS(process_vm_readv),
+	SCMP_SYS(process_vm_writev),
+	SCMP_SYS(pidfd_getfd),
+	SCMP_SYS(kexec_load),
+	SCMP_SYS(kexec_file_load),
+	SCMP_SYS(init_module),
+	SCMP_SYS(finit_module),
+	SCMP_SYS(delete_module),
+	SCMP_SYS(reboot),
+	SCMP_SYS(swapon),
+	SCMP_SYS(swapoff),
+	SCMP_SYS(acct),
+	SCMP_SYS(settimeofday),
+	SCMP_SYS(clock_settime),
+	SCMP_SYS(clock_adjtime),
+	SCMP_SYS(adjtimex),
+	SCMP_SYS(sethostname),
+	SCMP_SYS(setdomainname),
+	SCMP_SYS(iopl),
+	SCMP_SYS(ioperm),
+	SCMP_SYS(bpf),
+	SCMP_SYS(perf_event_open),
+	SCMP_SYS(keyctl),
+	SCMP_SYS(add_key),
+	SCMP_SYS(request_key),
+	SCMP_SYS(userfaultfd),
+	SCMP_SYS(quotactl),
+	SCMP_SYS(syslog),
+	SCMP_SYS(vhangup),
+	SCMP_SYS(open_by_handle_at),
+	SCMP_SYS(lookup_dcookie),
+	SCMP_SYS(uselib),
+	SCMP_SYS(kcmp),
+};
+
+int confine_spawner(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(spawner_denied) && r == 0; i++)
+		if (spawner_denied[i] >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), spawner_denied[i], 0);
+	if (r == 0)
+		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return r;
 }

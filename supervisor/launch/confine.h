@@ -17,3 +17,9 @@ int confine_supervisor(void);
  * QEMU's own sandbox allows; threads may. Used unless the profile relaxes QEMU's "spawn".
  */
 int confine_no_spawn(void);
+
+/*
+ * For the spawner (spawner.h), and so for everything it starts: the calls none of them needs are refused with EPERM.
+ * The caller has set NO_NEW_PRIVS.
+ */
+int confine_spawner(void);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "supervisor/launch/confine.h"
 #include "supervisor/launch/identity.h"
 #include "supervisor/launch/spawn.h"
+#include "supervisor/launch/spawner.h"
 #include "util/macro.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -206,77 +209,151 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 	child_end(o->id, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
 }
 
-int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error)
+/* The kernel's struct clone_args, as far as clone3() needs it here (CLONE_ARGS_SIZE_VER0). */
+struct clone_args_v0 {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+};
+
+/*
+ * Forks a child whose parent is parent: this process (fork, then pidfd_open), or this process's own parent, when the
+ * spawner forks for the supervisor (clone3 with CLONE_PARENT, and the pidfd from CLONE_PIDFD). Returns the pid (0 in
+ * the child) and *ret_pidfd, or a negative errno. A child that cannot be watched is killed and reaped here.
+ */
+static pid_t fork_child(pid_t parent, int *ret_pidfd)
 {
-	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	struct child_report rep;
-	pid_t parent = getpid(), pid;
-	int pidfd, r;
-	ssize_t n;
+	pid_t pid;
+	int pidfd = -1;
+
+	if (parent == getpid()) {
+		pid = fork();
+		if (pid <= 0)
+			return pid < 0 ? negative_errno() : 0;
+		/* Right after fork, so that every later signal goes to this process and never to a reused pid. */
+		pidfd = pidfd_open_(pid);
+		if (pidfd < 0) {
+			/* kill() by pid is safe: the child is not reaped yet, so its pid cannot have been reused. */
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return pidfd;
+		}
+	} else {
+		/* With CLONE_PARENT the exit signal is the spawner's own (SIGCHLD); clone3() wants 0 asked for here. */
+		struct clone_args_v0 a = { .flags = CLONE_PARENT | CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd };
+
+		pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+		/* Where clone3() is missing (valgrind says ENOSYS), clone() takes the same flags; x86-64's argument
+		 * order: flags, stack, parent_tid (where CLONE_PIDFD puts the pidfd), child_tid, tls. */
+		if (pid < 0 && errno == ENOSYS)
+			pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | CLONE_PIDFD), NULL, &pidfd, NULL,
+					     0UL);
+		if (pid < 0)
+			return negative_errno();
+		if (pid == 0) {
+			/* A bare clone3() runs no fork handlers: libcap-ng would still act on the spawner's pid. */
+			capng_setpid((int)getpid());
+			return 0;
+		}
+	}
+	*ret_pidfd = pidfd;
+	return pid;
+}
+
+static void child_close(struct spawn_child *c)
+{
+	c->pidfd = safe_close(c->pidfd);
+	c->status_fd = safe_close(c->status_fd);
+	c->stdout_fd = safe_close(c->stdout_fd);
+	c->stderr_fd = safe_close(c->stderr_fd);
+}
+
+int spawn_fork_qemu(const struct spawn_opts *o, pid_t parent, struct spawn_child *ret)
+{
+	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, pidfd = -1, r;
+	pid_t pid;
 
 	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    (o->stdio_fd < 0 && pipe2(outp, O_CLOEXEC) < 0)) {
 		r = negative_errno();
 		goto out_close;
 	}
-	pid = fork();
+	pid = fork_child(parent, &pidfd);
 	if (pid < 0) {
-		r = negative_errno();
+		r = pid;
 		goto out_close;
 	}
 	if (pid == 0) {
 		close(status[0]);
 		child(o, parent, status[1], outp[1], errp[1]);
 	}
-	/* Right after fork, so that every later signal goes to this process and never to a reused pid. */
-	pidfd = pidfd_open_(pid);
 	close(status[1]);
-	status[1] = -1;
-	do
-		n = read(status[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
-	if (n == sizeof(rep) || pidfd < 0) {
-		/*
-		 * The child failed before exec and is exiting, or it runs QEMU that cannot be watched: either way there
-		 * is nothing to supervise. A QEMU that did exec is killed first, or waitpid() would wait for it to end
-		 * by itself. kill() by pid is safe here: the child is not reaped yet, so its pid cannot have been
-		 * reused.
-		 */
-		if (n != sizeof(rep))
-			kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		if (pidfd < 0) {
-			r = pidfd;
-			if (ret_error &&
-			    asprintf(ret_error, "cannot watch QEMU (pidfd_open): %s; Linux 5.3 or later is needed",
-				     strerror(-r)) < 0)
-				*ret_error = NULL;
-		} else {
-			r = rep.error > 0 ? -rep.error : -EIO;
-			if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
-						  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start",
-						  o->argv[0], strerror(-r)) < 0)
-				*ret_error = NULL;
-			close(pidfd);
-		}
-		goto out_close;
-	}
-	close(status[0]);
 	close(errp[1]);
-	if (outp[1] >= 0)
-		close(outp[1]);
-	/* The loop reads QEMU's output until it would block; QEMU's own ends stay blocking. */
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	if (outp[0] >= 0)
-		fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = outp[0], .stderr_fd = errp[0] };
+	safe_close(outp[1]);
+	*ret = (struct spawn_child){
+		.pid = pid, .pidfd = pidfd, .status_fd = status[0], .stdout_fd = outp[0], .stderr_fd = errp[0]
+	};
 	return 0;
 
 out_close:
 	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1], errp[0], errp[1] }, i = 0; i < 6; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
+		safe_close(fd[i]);
 	return r;
+}
+
+/* The spawner's socket, once run has one: every child is then forked there (spawner.h). */
+static int spawner_sock = -1;
+
+void spawn_set_spawner(int sock)
+{
+	spawner_sock = sock;
+}
+
+int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error)
+{
+	struct spawn_child c;
+	struct child_report rep;
+	ssize_t n;
+	int r;
+
+	r = spawner_sock >= 0 ? spawner_qemu(spawner_sock, o, &c) : spawn_fork_qemu(o, getpid(), &c);
+	if (r < 0) {
+		if (ret_error &&
+		    asprintf(ret_error,
+			     spawner_sock >= 0
+				 ? "cannot start %s through the spawner: %s"
+				 : "cannot start or watch %s (fork, pidfd_open): %s; Linux 5.3 or later is needed",
+			     o->argv[0], strerror(-r)) < 0)
+			*ret_error = NULL;
+		return r;
+	}
+	do
+		n = read(c.status_fd, &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(rep)) {
+		/* The child failed before exec and is exiting: there is nothing to supervise. It is this process's
+		 * child either way (the spawner forks it with CLONE_PARENT). */
+		waitpid(c.pid, NULL, 0);
+		r = rep.error > 0 ? -rep.error : -EIO;
+		if (ret_error && asprintf(ret_error, "cannot %s %s: %s",
+					  rep.step >= 0 && rep.step < STEP_MAX ? step_names[rep.step] : "start",
+					  o->argv[0], strerror(-r)) < 0)
+			*ret_error = NULL;
+		child_close(&c);
+		return r;
+	}
+	c.status_fd = safe_close(c.status_fd);
+	/* The loop reads QEMU's output until it would block; QEMU's own ends stay blocking. */
+	fcntl(c.stderr_fd, F_SETFL, O_NONBLOCK);
+	if (c.stdout_fd >= 0)
+		fcntl(c.stdout_fd, F_SETFL, O_NONBLOCK);
+	*ret = (struct spawned){ .pid = c.pid, .pidfd = c.pidfd, .stdout_fd = c.stdout_fd, .stderr_fd = c.stderr_fd };
+	return 0;
 }
 
 /* In a helper's child: the steps of child() above, for a helper's fds. */
@@ -312,44 +389,50 @@ static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t pare
 	child_end(o->id, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
 }
 
-int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd)
+int spawn_fork_helper(const struct spawn_helper_opts *o, pid_t parent, struct spawn_child *ret)
 {
-	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, pidfd, r;
-	pid_t parent = getpid(), pid;
+	int status[2] = { -1, -1 }, outp[2] = { -1, -1 }, pidfd = -1, r;
+	pid_t pid;
 
 	if (pipe2(status, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
 		r = negative_errno();
 		goto out_close;
 	}
-	pid = fork();
+	pid = fork_child(parent, &pidfd);
 	if (pid < 0) {
-		r = negative_errno();
+		r = pid;
 		goto out_close;
 	}
 	if (pid == 0) {
 		close(status[0]);
 		helper_child(o, parent, status[1], outp[1]);
 	}
-	/* Right after fork, as for QEMU. A helper that cannot be watched is killed: nothing would reap it. */
-	pidfd = pidfd_open_(pid);
 	close(status[1]);
 	close(outp[1]);
-	if (pidfd < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(status[0]);
-		close(outp[0]);
-		return pidfd;
-	}
-	fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	*ret = (struct spawned){ .pid = pid, .pidfd = pidfd, .stdout_fd = -1, .stderr_fd = outp[0] };
-	*ret_status_fd = status[0];
+	*ret = (struct spawn_child){
+		.pid = pid, .pidfd = pidfd, .status_fd = status[0], .stdout_fd = -1, .stderr_fd = outp[0]
+	};
 	return 0;
 
 out_close:
 	for (int *fd = (int[]){ status[0], status[1], outp[0], outp[1] }, i = 0; i < 4; i++)
 		safe_close(fd[i]);
 	return r;
+}
+
+int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, int *ret_status_fd)
+{
+	struct spawn_child c;
+	int r;
+
+	/* A helper that cannot be watched was killed already: nothing would reap it. */
+	r = spawner_sock >= 0 ? spawner_helper(spawner_sock, o, &c) : spawn_fork_helper(o, getpid(), &c);
+	if (r < 0)
+		return r;
+	fcntl(c.stderr_fd, F_SETFL, O_NONBLOCK);
+	*ret = (struct spawned){ .pid = c.pid, .pidfd = c.pidfd, .stdout_fd = -1, .stderr_fd = c.stderr_fd };
+	*ret_status_fd = c.status_fd;
+	return 0;
 }
 
 int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char **ret_error)

@@ -63,3 +63,26 @@ int spawn_helper_begin(const struct spawn_helper_opts *o, struct spawned *ret, i
  * saying which step failed for name; the helper is reaped and s's fds closed. Closes status_fd.
  */
 int spawn_helper_finish(struct spawned *s, int status_fd, const char *name, char **ret_error);
+
+/* A child just forked, before its exec: what its parent holds of it. */
+struct spawn_child {
+	pid_t pid;
+	int pidfd;
+	int status_fd; /* the exec-status pipe's read end: a struct of the failing step and errno, or EOF at exec */
+	int stdout_fd; /* read ends of its output, -1 when not piped */
+	int stderr_fd;
+};
+
+/*
+ * The fork alone, without waiting for the exec: the child's parent is parent, which is either this process (fork) or
+ * this process's own parent (clone3 with CLONE_PARENT: the spawner forks the supervisor's children). Returns 0 or a
+ * negative errno; a child that could not be watched (no pidfd) is killed and reaped first.
+ */
+int spawn_fork_qemu(const struct spawn_opts *o, pid_t parent, struct spawn_child *ret);
+int spawn_fork_helper(const struct spawn_helper_opts *o, pid_t parent, struct spawn_child *ret);
+
+/*
+ * From now on spawn_qemu() and spawn_helper_begin() ask the spawner on sock (spawner.h) to fork, instead of forking
+ * here; -1 forks here again. The calls stay the same for their callers.
+ */
+void spawn_set_spawner(int sock);

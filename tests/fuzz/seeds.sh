@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 c=tests/fuzz/corpus
-mkdir -p $c/qmp $c/control $c/profile $c/sysfs $c/record
+mkdir -p $c/qmp $c/control $c/profile $c/sysfs $c/record $c/spawner
 rm -f $c/*/seed-*
 put() { printf '%b' "$3" >"$c/$1/seed-$2"; }
 
@@ -72,3 +72,30 @@ put record uuid-long '{"name":"vm","uuid":"a297db4a-f4c2-11e6-90f6-d3b88d6c9525/
 put record uuid-dots '{"name":"vm","uuid":"../../../../../../../../../../../../../","sysfs_root":"/sys","created":true,"supervisor_pid":1}'
 put record cut-short "{$ok,\"qemu_pid\":12"
 put record root-dots "{\"name\":\"vm\",\"uuid\":\"a297db4a-f4c2-11e6-90f6-d3b88d6c9525\",\"sysfs_root\":\"/tmp/../sys\",\"created\":true,\"supervisor_pid\":1}"
+
+# spawner: the number of fds, then a request as spawner_encode_*() makes it: a head of ten little-endian 32-bit words
+# (magic, kind, flags, uid, gid, groups, argc, envc, fds, the strings' length) and a 64-bit memlock, the groups, then
+# path, argv and envp, each ended by a NUL. Flags: 1 no-spawn, 2 an identity, 4 it changes, 8 a pty for QEMU.
+le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
+# spawner_req NAME KIND FLAGS UID GID "GROUPS" MEMLOCK NFDS ARGC ENVC STRING...
+spawner_req() {
+	local name=$1 kind=$2 flags=$3 uid=$4 gid=$5 groups=$6 memlock=$7 nfds=$8 argc=$9 envc=${10} s strings="" len=0 g n=0
+	shift 10
+	for s in "$@"; do strings+="$s\\x00"; len=$((len + ${#s} + 1)); done
+	for g in $groups; do n=$((n + 1)); done
+	{
+		printf '%b' "$(printf '\\x%02x' "$nfds")"
+		printf '%b' "$(le32 0x76675271)$(le32 "$kind")$(le32 "$flags")$(le32 "$uid")$(le32 "$gid")$(le32 "$n")"
+		printf '%b' "$(le32 "$argc")$(le32 "$envc")$(le32 "$nfds")$(le32 "$len")$(le32 $((memlock & 0xffffffff)))$(le32 $((memlock >> 32)))"
+		for g in $groups; do printf '%b' "$(le32 "$g")"; done
+		printf '%b' "$strings"
+	} >"$c/spawner/seed-$name"
+}
+spawner_req qemu 1 15 64000 64000 "64000 27" 2147483648 5 3 2 /usr/bin/qemu-system-x86_64 qemu-system-x86_64 -name vm \
+	PATH=/usr/bin:/bin HOME=/
+spawner_req qemu-plain 1 0 0 0 "" 0 1 1 0 qemu qemu
+spawner_req swtpm 2 7 64000 64000 "64000" 0 2 3 1 /usr/bin/swtpm swtpm socket --tpm2 PATH=/usr/bin
+spawner_req swtpm-setup 2 6 65534 65534 "65534" 0 0 2 0 /usr/bin/swtpm_setup swtpm_setup --tpm2
+spawner_req root 1 6 0 0 "0" 0 1 1 0 /bin/sh sh
+spawner_req no-nul 2 0 0 0 "" 0 0 1 0 /bin/sh
+

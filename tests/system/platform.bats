@@ -300,3 +300,36 @@ guest_profile_uefi() {
 	run "$VGPUVM" cleanup "$n"
 	[ -d "$(statedir idle)" ]
 }
+
+@test "platform: a restart starts swtpm and QEMU again through the spawner, both the filtered supervisor's children, nothing refused" {
+	idle_profile idle '"restart": "on-failure", "restart_delay": 1'
+	start_vm idle
+	wait_log 'is running' 120
+	s1=$(swtpm_pid)
+	q1=$(qemu_pid)
+	[ "$(awk '/^Seccomp:/{print $2}' /proc/"$VM_PID"/status)" = 2 ]
+	kill -KILL "$q1"
+	# The second try: swtpm is stopped with the first QEMU, then both are started again under the filter.
+	seen=$(timeout 120 tail -n +1 --pid="$VM_PID" -f "$T/log" 2>/dev/null | grep -m 2 -c 'is running')
+	[ "$seen" -eq 2 ]
+	s2=$(swtpm_pid)
+	q2=$(sed -n 's/.*started QEMU (pid \([0-9]*\)).*/\1/p' "$T/log" | tail -n1)
+	echo "supervisor $VM_PID: swtpm $s1 then $s2, QEMU $q1 then $q2"
+	[ -n "$s2" ]
+	[ "$s2" != "$s1" ]
+	[ "$q2" != "$q1" ]
+	[ "$(awk '/^Seccomp:/{print $2}' /proc/"$VM_PID"/status)" = 2 ]
+	[ "$(awk '/^PPid:/{print $2}' /proc/"$s2"/status)" = "$VM_PID" ]
+	[ "$(awk '/^PPid:/{print $2}' /proc/"$q2"/status)" = "$VM_PID" ]
+	[ "$(awk '/^NoNewPrivs/{print $2}' /proc/"$s2"/status)" = 1 ]
+	[ "$(awk '/^CapEff/{print $2}' /proc/"$s2"/status)" = 0000000000000000 ]
+	st=$(json_of "$VGPUVM" status "$(vm_name idle)" --json)
+	[ "$(jq -r '.helpers[0].pid' <<<"$st")" = "$s2" ]
+	[ "$(jq -r '.restarts' <<<"$st")" = 1 ]
+	run "$VGPUVM" stop "$(vm_name idle)"
+	[ "$status" -eq 0 ]
+	wait_vm 60
+	[ "$VM_STATUS" -eq 0 ]
+	refute grep "seccomp filter refused" "$T/log"
+	assert_clean idle
+}

@@ -9,6 +9,7 @@ load lib/fakesys
 load lib/control
 load lib/operate
 load lib/assert
+load lib/spawner
 
 setup() {
 	fakesys_vm_setup
@@ -64,6 +65,12 @@ stop_and_check() {
 	[ "$(status_of "$q" NoNewPrivs)" = 1 ]
 	[ "$(status_of "$q" Seccomp)" = 2 ]
 	[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
+	[ "$(status_of "$q" PPid)" = "$VM_PID" ]
+	# What forked it: the spawner, confined as docs/security.md says, and none of its fds QEMU's.
+	check_spawner "$(spawner_of "$VM_PID")"
+	pair=$(spawner_pair "$(spawner_of "$VM_PID")")
+	[ -n "$pair" ]
+	refute_holds "$q" $pair
 	grep -q 'QEMU runs as nobody (uid 65534, gid 65534), with no capabilities' "$T/log"
 	# Status, a screenshot attempt and the QMP pass-through all work under the supervisor's filter.
 	run "$VGPUVM" status "$(vm_name vm)"

@@ -8,6 +8,7 @@ load lib/fakesys
 load lib/control
 load lib/operate
 load lib/assert
+load lib/spawner
 
 setup() {
 	vm_setup
@@ -16,9 +17,13 @@ setup() {
 }
 
 teardown() {
+	# Every try after the first runs under the supervisor's filter: nothing a restart does may be refused.
+	local refused
+	refused=$(grep "seccomp filter refused" "$T/log" 2>/dev/null || true)
 	operate_teardown
 	fakesys_stop "$S"
 	vm_teardown
+	[ -z "$refused" ] || { echo "$refused"; return 1; }
 }
 
 plain_profile() {
@@ -225,4 +230,48 @@ wait_log_count() {
 	refute grep -qE 'created mdev|removed mdev' "$T/log"
 	[ "$(fakesys_mdevs "$S")" = "$u" ]
 	assert_clean adopt
+}
+
+# status_of PID FIELD: a field of /proc/PID/status, tabs squeezed to spaces.
+status_of() {
+	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+@test "restarts keep the supervisor filtered: Seccomp 2 through each try, QEMU its child, the spawner confined; SIGKILL leaves nothing" {
+	for policy in on-failure always; do
+		plain_profile "f$policy" "\"restart\": \"$policy\", \"restart_delay\": 1"
+		start_vm "f$policy"
+		wait_log 'is running'
+		q1=$(qemu_pid)
+		sp=$(spawner_of "$VM_PID")
+		check_spawner "$sp"
+		pair=$(spawner_pair "$sp")
+		[ -n "$pair" ]
+		echo "policy $policy: supervisor $VM_PID, spawner $sp (sockets $pair), QEMU $q1"
+		[ "$(status_of "$q1" PPid)" = "$VM_PID" ]
+		[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
+		refute_holds "$q1" $pair
+		kill -KILL "$q1"
+		wait_log_count 'is running' 2 30
+		q2=$(sed -n 's/.*started QEMU (pid \([0-9]*\)).*/\1/p' "$T/log" | sed -n 2p)
+		[ -n "$q2" ]
+		[ "$q2" != "$q1" ]
+		# The second QEMU was started by the filtered supervisor, through the same spawner.
+		[ "$(status_of "$VM_PID" Seccomp)" = 2 ]
+		[ "$(status_of "$q2" PPid)" = "$VM_PID" ]
+		[ "$(status_of "$q2" NoNewPrivs)" = 1 ]
+		[ "$(status_of "$q2" CapEff)" = 0000000000000000 ]
+		[ "$(spawner_of "$VM_PID")" = "$sp" ]
+		refute_holds "$q2" $pair
+		if grep "seccomp filter refused" "$T/log"; then false; fi
+		# The parent-death signals: no spawner and no QEMU outlive a supervisor killed outright.
+		kill -KILL "$VM_PID"
+		wait_vm 10 || true
+		pid_gone "$sp" 10
+		pid_gone "$q2" 20
+		run "$VGPUVM" cleanup "$(vm_name "f$policy")"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		assert_clean "f$policy"
+	done
 }

@@ -10,6 +10,7 @@ load lib/fakesys
 load lib/control
 load lib/operate
 load lib/assert
+load lib/spawner
 
 setup() {
 	fakesys_vm_setup
@@ -250,6 +251,10 @@ plain() {
 	wait_log 'is running'
 	cat "$T/out/report"
 	grep -qx done "$T/out/report"
+	# Nor can it reach the spawner, which forks as root: neither end of its socket pair is QEMU's.
+	pair=$(spawner_pair "$(spawner_of "$VM_PID")")
+	[ -n "$pair" ]
+	refute_holds "$(qemu_pid)" $pair
 	for try in "write /etc/shadow" "write $T/victim" "write /proc/sys/kernel/core_pattern" "read /etc/shadow" \
 		"read $T/victim" "kill ppid" "kill $ROOT_SLEEP" "kill 1" 'setuid(0)'; do
 		grep -qF "$try: refused" "$T/out/report"
