@@ -839,6 +839,7 @@ int cmd_run(int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the runtime directory for %s: %m", p->name), EX_CANTCREAT;
 	error = mfree(error);
+	s.pl.runtime_dir = s.rt->dir;
 
 	/* A supervisor of this name that died left its record: undo what it made before making anything. */
 	r = recover(s.rt->dir, &holder, &recovered, &error);

@@ -272,6 +272,31 @@ int trust_open_image(const char *path, int flags, char **ret_error)
 	return TAKE_FD(fd);
 }
 
+int trust_open_share(const char *path, char **ret_error)
+{
+	_cleanup_close_ int fd = -1;
+	struct walk w;
+	bool trusted;
+	int r;
+
+	r = walk(path, &w);
+	if (r == -EPERM)
+		return errmsg(ret_error, r, "%s", w.why);
+	if (r < 0)
+		return errmsg(ret_error, r, "%s", strerror(-r));
+	fd = w.fd;
+	trusted = !trust_is_root() || w.trusted;
+	if (!S_ISDIR(w.st.st_mode))
+		return errmsg(ret_error, -ENOTDIR, "not a directory");
+	if (!trusted && w.st.st_uid == 0)
+		return errmsg(ret_error, -EPERM,
+			      "it is root's, in a directory that someone other than root can write (%s); vgpuvm will "
+			      "not share it (fix: move it to a directory root owns, or chown it to the user whose "
+			      "directory it is in)",
+			      w.why);
+	return TAKE_FD(fd);
+}
+
 /* The nearest part of path that exists: a directory vgpuvm is to create is as safe as the one it goes in. */
 static int trust_existing(const char *path, const char *what, char **ret_error)
 {

@@ -15,7 +15,7 @@
 
 struct spawn_helper_opts;
 
-#define HELPERS_MAX 4
+#define HELPERS_MAX 10 /* swtpm and a virtiofsd for each of 8 shares, and one spare */
 #define HELPER_NAME_MAX 32
 #define HELPER_TAIL_LINES 8
 #define HELPER_LINE_MAX 1024

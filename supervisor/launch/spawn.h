@@ -47,6 +47,13 @@ struct spawn_helper_opts {
 	size_t n_fds;
 	const struct identity *id; /* QEMU's: the same uid, no capability, NO_NEW_PRIVS */
 	bool no_spawn;		   /* the filter of confine_no_spawn() (a helper that forks, as swtpm_setup, cannot) */
+	/* A helper that stays root (id NULL; virtiofsd): the only capabilities it keeps, bounding set included, as
+	 * 1 << CAP_*. 0: none, as QEMU. */
+	uint64_t keep_caps;
+	/* Called in the child once its fds are in place, before any privilege is dropped: a sandbox of the helper's
+	 * own (virtiofsd's mount namespace). Returns 0 or a negative errno. NULL: none. */
+	int (*setup)(void *userdata);
+	void *setup_userdata;
 };
 
 /*
