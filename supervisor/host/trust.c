@@ -321,9 +321,9 @@ static int trust_existing(const char *path, const char *what, char **ret_error)
 int trust_environment(char **ret_error)
 {
 	static const char *const vars[] = {
-		"VGPUVM_SYSFS_ROOT",  "VGPUVM_PROC_ROOT",   "VGPUVM_DEV_ROOT",
-		"VGPUVM_RUNTIME_DIR", "VGPUVM_STATE_DIR",   "VGPUVM_PASSWD_FILE",
-		"VGPUVM_GROUP_FILE",  "VGPUVM_MDEVCTL_DIR", "VGPUVM_FIRMWARE_DIR",
+		"VGPUVM_SYSFS_ROOT",   "VGPUVM_PROC_ROOT",   "VGPUVM_DEV_ROOT",	  "VGPUVM_RUNTIME_DIR",
+		"VGPUVM_STATE_DIR",    "VGPUVM_PASSWD_FILE", "VGPUVM_GROUP_FILE", "VGPUVM_MDEVCTL_DIR",
+		"VGPUVM_FIRMWARE_DIR", "VGPUVM_VIRTIOFSD",
 	};
 	int r;
 

@@ -30,8 +30,8 @@
  * sandbox, once at its start: SYS_ADMIN (unshare, mount, pivot_root) and SETPCAP (its waiting parent empties its own
  * bounding set); virtiofsd drops both from its effective set once the sandbox is up.
  */
-#define VIRTIOFSD_CAPS                                                                                               \
-	(CAP(CAP_CHOWN) | CAP(CAP_DAC_OVERRIDE) | CAP(CAP_FOWNER) | CAP(CAP_FSETID) | CAP(CAP_SETGID) |               \
+#define VIRTIOFSD_CAPS                                                                                                 \
+	(CAP(CAP_CHOWN) | CAP(CAP_DAC_OVERRIDE) | CAP(CAP_FOWNER) | CAP(CAP_FSETID) | CAP(CAP_SETGID) |                \
 	 CAP(CAP_SETUID) | CAP(CAP_MKNOD) | CAP(CAP_SETFCAP) | CAP(CAP_SYS_ADMIN) | CAP(CAP_SETPCAP))
 
 /* virtiofsd keeps an fd for each inode the guest looks up: QEMU 7.2's default limit, set here instead of by it. */
@@ -62,9 +62,8 @@ static int setup_namespace(void *userdata)
 	tree = open_tree(SHARE_FD, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (tree < 0)
 		return negative_errno();
-	if (s->readonly &&
-	    mount_setattr(tree, "", AT_EMPTY_PATH, &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY },
-			  sizeof(struct mount_attr)) < 0)
+	if (s->readonly && mount_setattr(tree, "", AT_EMPTY_PATH, &(struct mount_attr){ .attr_set = MOUNT_ATTR_RDONLY },
+					 sizeof(struct mount_attr)) < 0)
 		return negative_errno();
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
 	    move_mount(tree, "", AT_FDCWD, s->mountpoint, MOVE_MOUNT_F_EMPTY_PATH) < 0)
