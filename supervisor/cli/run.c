@@ -49,6 +49,7 @@
 #include "supervisor/vm/restart.h"
 #include "supervisor/cli/run.h"
 #include "supervisor/cli/run_devices.h"
+#include "supervisor/cli/run_disks.h"
 #include "supervisor/cli/run_platform.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
@@ -861,7 +862,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
 	    (code = run_check_devices(p, &s.id)) != 0 ||
-	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
+	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0 || (code = run_make_disks(p)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {
