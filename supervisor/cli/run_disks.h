@@ -4,5 +4,6 @@
 
 struct profile;
 
-/* Makes each disk of p that has a "size" and does not exist (host/disk_make.h), saying so. Returns 0 or an exit code. */
+/* Makes each disk of p that has a "size" and does not exist (host/disk_make.h), saying so. Returns 0 or an exit code.
+ */
 int run_make_disks(const struct profile *p);
