@@ -25,8 +25,7 @@ static void check_firmware(struct doctor *d)
 		return;
 	r = firmware_find(p->machine, p->secure_boot, &fw, &error);
 	if (r < 0) {
-		doctor_add(d, "firmware.uefi", DOCTOR_FAIL,
-			   doctor_fmt("%s", error ?: strerror(-r)),
+		doctor_add(d, "firmware.uefi", DOCTOR_FAIL, doctor_fmt("%s", error ?: strerror(-r)),
 			   doctor_fmt("apt install ovmf (Fedora: dnf install edk2-ovmf; Arch: pacman -S edk2-ovmf)"));
 		return;
 	}
@@ -42,10 +41,10 @@ static void check_swtpm(struct doctor *d)
 	if (d->profile->tpm == PROFILE_TPM_NONE)
 		return;
 	if (qemu_probe_find("swtpm", &swtpm) < 0 || qemu_probe_find("swtpm_setup", &setup) < 0) {
-		doctor_add(d, "tpm.swtpm", DOCTOR_FAIL,
-			   doctor_fmt("the profile has a \"tpm\", but %s is not in $PATH",
-				      swtpm ? "swtpm_setup" : "swtpm"),
-			   doctor_fmt("apt install swtpm swtpm-tools (Fedora: dnf install swtpm swtpm-tools)"));
+		doctor_add(
+		    d, "tpm.swtpm", DOCTOR_FAIL,
+		    doctor_fmt("the profile has a \"tpm\", but %s is not in $PATH", swtpm ? "swtpm_setup" : "swtpm"),
+		    doctor_fmt("apt install swtpm swtpm-tools (Fedora: dnf install swtpm swtpm-tools)"));
 		return;
 	}
 	doctor_add(d, "tpm.swtpm", DOCTOR_PASS, doctor_fmt("%s and %s", swtpm, setup), NULL);
