@@ -64,6 +64,14 @@ static void walk_distrust(struct walk *w, const char *where, const char *what)
 	w->trusted = false;
 }
 
+/* Whether the directory dir_fd is sticky and others can write it. */
+static bool sticky_open(int dir_fd)
+{
+	struct stat st;
+
+	return fstat(dir_fd, &st) == 0 && (st.st_mode & S_ISVTX) && (st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 /*
  * Resolves path as the kernel would, one component at a time from an fd, with O_NOFOLLOW, so that what is checked is
  * what is used: no directory can be swapped for a symlink between the two. A symlink is followed only when the
@@ -144,6 +152,16 @@ static int walk(const char *path, struct walk *w)
 					 "%s/%s is a symbolic link in a directory that someone else can "
 					 "write, which vgpuvm will not follow",
 					 where, comp);
+				r = -EPERM;
+				break;
+			}
+			/* A sticky directory others can write (/tmp) is trusted for what root made in it, not for
+			 * another user's link there: the kernel's protected_symlinks rule. */
+			if (!owner_trusted(st.st_uid) && sticky_open(stack[depth])) {
+				snprintf(w->why, sizeof(w->why),
+					 "%s/%s is a symbolic link of uid %ld in a sticky directory that others can "
+					 "write, which vgpuvm will not follow",
+					 where, comp, (long)st.st_uid);
 				r = -EPERM;
 				break;
 			}

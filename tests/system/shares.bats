@@ -185,6 +185,17 @@ idle_profile() {
 	[ "$status" -eq 77 ]
 	[[ $output == *"$T/pub/link is a symbolic link in a directory that someone else can write"* ]]
 	assert_clean idle
+	# Nor is another user's symlink in a sticky directory that everyone can write (/tmp), as the kernel's
+	# protected_symlinks.
+	mkdir -m 1777 "$T/sticky"
+	ln -s "$T/rw" "$T/sticky/link"
+	chown -h 65534:65534 "$T/sticky/link"
+	profile idle3 "\"memory\": \"256M\", \"accel\": \"tcg\", \"serial\": \"none\", \"display\": {\"type\": \"none\"}, \"shares\": [{\"path\": \"$T/sticky/link\", \"tag\": \"rw\"}]"
+	run timeout 60 "$VGPUVM" run "$T/idle3.json"
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ $output == *"$T/sticky/link is a symbolic link of uid 65534 in a sticky directory that others can write"* ]]
+	assert_clean idle3
 	# A directory of root's in such a directory is refused too.
 	mkdir "$T/pub/roots"
 	profile idle2 "\"memory\": \"256M\", \"accel\": \"tcg\", \"serial\": \"none\", \"display\": {\"type\": \"none\"}, \"shares\": [{\"path\": \"$T/pub/roots\", \"tag\": \"rw\"}]"

@@ -52,7 +52,8 @@ static void test_shares(void **state)
 		{ "[{\"path\": \"/a\", \"tag\": \"a b\"}]", "shares[0].tag: expected" },
 		{ "[{\"path\": \"/a\", \"tag\": \"x\"}, {\"path\": \"/b\", \"tag\": \"x\"}]",
 		  "shares[1].tag: \"x\" is shares[0]'s tag already" },
-		{ "[{\"path\": \"/a\", \"tag\": \"x\", \"readonly\": 1}]", "shares[0].readonly: expected true or false" },
+		{ "[{\"path\": \"/a\", \"tag\": \"x\", \"readonly\": 1}]",
+		  "shares[0].readonly: expected true or false" },
 		{ "[{\"path\": \"/a\", \"tag\": \"x\", \"ro\": true}]", "shares[0].ro: unknown key" },
 	};
 
@@ -118,11 +119,11 @@ static void test_sizes(void **state)
 	}
 	/* The name or "format" says raw; a known extension keeps its format; no size keeps the old default. */
 	{
-		_cleanup_profile_ struct profile *a =
-		    parse("{\"memory\": \"1G\", \"disks\": [{\"file\": \"/d/x.img\", \"size\": \"1G\"}, {\"file\": "
-			  "\"/d/y\", \"size\": \"1G\", \"format\": \"raw\"}, {\"file\": \"/d/z.vdi\", \"size\": \"1G\"}, "
-			  "{\"file\": \"/d/w\"}]}",
-			  NULL);
+		_cleanup_profile_ struct profile *a = parse(
+		    "{\"memory\": \"1G\", \"disks\": [{\"file\": \"/d/x.img\", \"size\": \"1G\"}, {\"file\": "
+		    "\"/d/y\", \"size\": \"1G\", \"format\": \"raw\"}, {\"file\": \"/d/z.vdi\", \"size\": \"1G\"}, "
+		    "{\"file\": \"/d/w\"}]}",
+		    NULL);
 
 		assert_non_null(a);
 		assert_string_equal(a->disks[0].format, "raw");
@@ -135,13 +136,13 @@ static void test_sizes(void **state)
 
 static void test_share_fds(void **state)
 {
-	_cleanup_profile_ struct profile *p = parse(
-	    "{\"memory\": \"1G\", \"shares\": [{\"path\": \"/a\", \"tag\": \"a\"}, {\"path\": \"/b\", \"tag\": \"b\"}]}",
+	_cleanup_profile_ struct profile *p = parse("{\"memory\": \"1G\", \"shares\": [{\"path\": \"/a\", \"tag\": "
+						    "\"a\"}, {\"path\": \"/b\", \"tag\": \"b\"}]}",
+						    NULL);
+	_cleanup_profile_ struct profile *t = parse(
+	    "{\"memory\": \"1G\", \"tpm\": true, \"disks\": [{\"file\": \"/d/x\"}], \"shares\": [{\"path\": \"/a\", "
+	    "\"tag\": \"a\"}]}",
 	    NULL);
-	_cleanup_profile_ struct profile *t =
-	    parse("{\"memory\": \"1G\", \"tpm\": true, \"disks\": [{\"file\": \"/d/x\"}], \"shares\": [{\"path\": \"/a\", "
-		  "\"tag\": \"a\"}]}",
-		  NULL);
 	struct profile_argv_opts fds = { .file_fd_base = PROFILE_FILE_FD_BASE };
 
 	(void)state;
