@@ -43,6 +43,8 @@ int virtiofsd_bin_find(struct virtiofsd_bin *ret, char **ret_error)
 	r = qemu_probe_run(found, (const char *const[]){ "--help", NULL }, deadline_after(PROBE_TIMEOUT), &help);
 	if (r < 0)
 		return errmsg(ret_error, r, "cannot run %s --help: %s", found, strerror(-r));
-	*ret = (struct virtiofsd_bin){ .path = strdup(found), .rust = help && strstr(help, "--shared-dir") };
+	*ret = (struct virtiofsd_bin){ .path = strdup(found),
+				       .rust = help && strstr(help, "--shared-dir"),
+				       .readonly = help && strstr(help, "--readonly") };
 	return ret->path ? 0 : -ENOMEM;
 }

@@ -12,7 +12,8 @@
 
 struct virtiofsd_bin {
 	char *path;
-	bool rust; /* the Rust virtiofsd (--shared-dir, --readonly, ...); else QEMU's C one (-o source=...) */
+	bool rust;     /* the Rust virtiofsd (--shared-dir, ...); else QEMU's C one (-o source=...) */
+	bool readonly; /* it has --readonly (the Rust one from 1.11) */
 };
 
 /*

@@ -153,7 +153,8 @@ int virtiofsd_start(struct helpers *hs, const struct virtiofsd_bin *b, const str
 		argv[n++] = "--seccomp=kill";
 		argv[n++] = "--rlimit-nofile=0";
 		argv[n++] = "--log-level=warn";
-		if (sh->readonly)
+		/* Its own refusal on top of the read-only mount, which holds either way. */
+		if (sh->readonly && b->readonly)
 			argv[n++] = "--readonly";
 	} else {
 		if (asprintf(&source, "source=%s", mnt) < 0)

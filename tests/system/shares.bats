@@ -205,3 +205,20 @@ idle_profile() {
 	[[ $output == *"it is root's, in a directory that someone other than root can write"* ]]
 	assert_clean idle2
 }
+
+@test "shares: with the Rust virtiofsd (a stand-in that has its options), the options are its own" {
+	mkdir -m 0755 "$T/rust"
+	cat >"$T/rust/virtiofsd" <<'SH'
+#!/bin/sh
+case "$1" in --help) echo "      --shared-dir <SHARED_DIR>"; echo "      --readonly"; exit 0 ;; esac
+echo "args: $*"
+exit 3
+SH
+	chmod 0755 "$T/rust/virtiofsd"
+	profile idle "\"memory\": \"256M\", \"accel\": \"tcg\", \"serial\": \"none\", \"display\": {\"type\": \"none\"}, \"shares\": [{\"path\": \"$T/ro\", \"tag\": \"ro\", \"readonly\": true}], \"start_timeout\": 20"
+	VGPUVM_VIRTIOFSD=$T/rust/virtiofsd run timeout 120 "$VGPUVM" run "$T/idle.json"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"virtiofsd: args: --fd=3 --shared-dir=$VGPUVM_RUNTIME_DIR/$(vm_name idle)/fs-0 --sandbox=namespace --seccomp=kill --rlimit-nofile=0 --log-level=warn --readonly"* ]]
+	assert_clean idle
+}
