@@ -222,3 +222,19 @@ SH
 	[[ $output == *"virtiofsd: args: --fd=3 --shared-dir=$VGPUVM_RUNTIME_DIR/$(vm_name idle)/fs-0 --sandbox=namespace --seccomp=kill --rlimit-nofile=0 --log-level=warn --readonly"* ]]
 	assert_clean idle
 }
+
+@test "shares: QEMU killed ends virtiofsd too; the VM's end is QEMU's (137), not blamed on virtiofsd" {
+	idle_profile idle
+	start_vm idle
+	wait_log 'is running' 120
+	v=$(virtiofsd_pid)
+	q=$(qemu_pid)
+	kill -KILL "$q"
+	wait_vm 60
+	cat "$T/log"
+	[ "$VM_STATUS" -eq 137 ]
+	grep -q "QEMU (pid $q) was killed by SIGKILL" "$T/log"
+	refute grep -q 'which the VM needs' "$T/log"
+	pid_gone "$v" 10
+	assert_clean idle
+}
