@@ -90,7 +90,7 @@ int run_platform_start(struct platform *pl, struct record *rec, run_save_fn save
 		rh->pid = hs->h[i].pid;
 		rh->start_time = hs->h[i].start_time;
 		/* virtiofsd stays root, in a sandbox of its own (launch/virtiofsd.h). */
-		if (strncmp(hs->h[i].name, "virtiofsd", 9) == 0)
+		if (hs->h[i].root)
 			log_info("started %s (pid %ld) as root, in a sandbox of its own", hs->h[i].name,
 				 (long)hs->h[i].pid);
 		else

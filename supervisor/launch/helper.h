@@ -27,6 +27,7 @@ struct helper {
 	int out_fd;	     /* its stdout and stderr, non-blocking; -1 at EOF */
 	int status_fd;	     /* its exec-status pipe until helpers_confirm(), then -1 */
 	uint64_t start_time; /* /proc/PID/stat's starttime: with the pid, what tells it apart from a reused pid */
+	bool root;	     /* it stays root, with only the capabilities it keeps (virtiofsd); else QEMU's uid */
 	bool exited;
 	siginfo_t exit_info; /* from waitid(), once exited */
 	char buf[HELPER_LINE_MAX];
