@@ -238,3 +238,23 @@ SH
 	pid_gone "$v" 10
 	assert_clean idle
 }
+
+@test "shares: beside UEFI and a TPM (their fds before the share's), the guest mounts the share" {
+	[ -e /usr/share/qemu/firmware/60-edk2-x86_64.json ] || skip "ovmf is not installed"
+	command -v swtpm_setup >/dev/null || skip "swtpm-tools is not installed"
+	export VGPUVM_STATE_DIR=$T/state
+	linux_guest_setup
+	LG_KERNEL=$(linux_guest_efi_kernel)
+	profile lg "$(linux_guest_json tests/guest-linux/shares.sh), \"machine\": \"q35\", \"firmware\": \"uefi\", \"tpm\": true, \"shares\": [{\"path\": \"$T/rw\", \"tag\": \"rw\"}]"
+	start_vm lg
+	wait_vm 240
+	cat "$T/log"
+	[ "$VM_STATUS" -eq 0 ]
+	cat "$LG_WORK/report"
+	grep -qx "read-rw from-the-host-$$" "$LG_WORK/report"
+	grep -qx 'write-rw yes' "$LG_WORK/report"
+	grep -qx 'mount-ro no' "$LG_WORK/report"
+	grep -q 'started swtpm (pid' "$T/log"
+	grep -q 'started virtiofsd (pid' "$T/log"
+	assert_clean lg
+}
