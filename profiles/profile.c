@@ -212,6 +212,11 @@ void profile_free(struct profile *p)
 		free(p->disks[i].format);
 	}
 	free(p->disks);
+	for (size_t i = 0; i < p->n_shares; i++) {
+		free(p->shares[i].path);
+		free(p->shares[i].tag);
+	}
+	free(p->shares);
 	for (size_t i = 0; i < p->n_nics; i++) {
 		free(p->nics[i].model);
 		free(p->nics[i].bridge);

@@ -79,6 +79,14 @@ struct profile_disk {
 	enum profile_disk_interface interface;
 	bool readonly;
 	bool snapshot;
+	uint64_t size; /* bytes: made at this size when the file does not exist; 0: it must exist */
+};
+
+/* A host directory the guest mounts through virtiofs ("shares"). */
+struct profile_share {
+	char *path; /* absolute */
+	char *tag;  /* what the guest mounts: mount -t virtiofs TAG /mnt */
+	bool readonly;
 };
 
 /* QEMU's own seccomp sandbox (-sandbox on,...): each part denied unless the profile relaxes it. */
@@ -226,6 +234,8 @@ struct profile {
 	enum profile_firmware firmware;
 	bool secure_boot; /* UEFI with Secure Boot enforced (enrolled keys), which needs q35 with SMM */
 	enum profile_tpm tpm;
+	struct profile_share *shares;
+	size_t n_shares;
 };
 
 void profile_free(struct profile *p);

@@ -454,6 +454,44 @@ static void add_tpm(struct builder *b, const struct profile *p, const struct pro
 										 : "tpm-tis,tpmdev=vgpuvm-tpm");
 }
 
+int profile_share_fd(const struct profile *p, const struct profile_argv_opts *opts, size_t i)
+{
+	int base = opts ? opts->file_fd_base : 0, tpm = profile_tpm_fd(p, opts);
+
+	if (i >= p->n_shares)
+		return -1;
+	if (tpm >= 0)
+		return tpm + 1 + (int)i;
+	if (base <= 0)
+		return PROFILE_FILE_FD_BASE + (int)i;
+	return base + (int)count_files(p) + (p->firmware == PROFILE_FIRMWARE_UEFI ? PROFILE_FIRMWARE_FDS : 0) + (int)i;
+}
+
+/*
+ * A vhost-user device's backend reads and writes the guest's RAM itself: the RAM is a memfd QEMU shares with it,
+ * which only the shares need (vhost-user-fs-pci refuses private memory).
+ */
+static void add_shared_memory(struct builder *b, const struct profile *p, const char *mem)
+{
+	if (p->n_shares == 0)
+		return;
+	add(b, "-object");
+	addf(b, "memory-backend-memfd,id=vgpuvm-mem,size=%s,share=on", mem);
+	add(b, "-numa");
+	add(b, "node,memdev=vgpuvm-mem");
+}
+
+/* Each share: virtiofsd's socket, which vgpuvm connected, and the device the guest mounts by its tag. */
+static void add_shares(struct builder *b, const struct profile *p, const struct profile_argv_opts *opts)
+{
+	for (size_t i = 0; i < p->n_shares; i++) {
+		add(b, "-chardev");
+		addf(b, "socket,id=vgpuvm-fs%zu,fd=%d", i, profile_share_fd(p, opts, i));
+		add(b, "-device");
+		addf(b, "vhost-user-fs-pci,chardev=vgpuvm-fs%zu,tag=%s", i, p->shares[i].tag);
+	}
+}
+
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret)
 {
 	struct builder b = {};
@@ -495,6 +533,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	add(&b, mem);
 	add(&b, "-smp");
 	addf(&b, "%u", p->cpus);
+	add_shared_memory(&b, p, mem);
 	if (p->graphics_off) {
 		add(&b, "-M");
 		add(&b, "graphics=off");
@@ -516,6 +555,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	add_audio(&b, p);
 	add_firmware(&b, p, opts);
 	add_tpm(&b, p, opts);
+	add_shares(&b, p, opts);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);
 

@@ -77,6 +77,12 @@ bool profile_argv_wants_qemu_version(const struct profile *p);
  */
 int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts);
 
+/*
+ * Where QEMU finds the vhost-user socket of share i's virtiofsd (a socket vgpuvm connected, no path): right after the
+ * TPM's socket, or where the TPM's would be when there is none. -1 when there is no share i.
+ */
+int profile_share_fd(const struct profile *p, const struct profile_argv_opts *opts, size_t i);
+
 /* Builds the NULL-terminated argv that `vgpuvm run` executes; argv[0] is the profile's qemu binary. */
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret);
 

@@ -18,6 +18,7 @@
 #include "profiles/profile_field.h"
 #include "profiles/profile_net.h"
 #include "profiles/profile_firmware.h"
+#include "profiles/profile_storage.h"
 #include "profiles/profile_parse.h"
 #include "util/json.h"
 #include "util/macro.h"
@@ -122,11 +123,12 @@ static const char *const top_keys[] = { "$schema", "name",	    "memory", "cpus",
 					"accel",   "qemu",	    "vgpu",   "display",    "serial",	"graphics_off",
 					"cdrom",   "disks",	    "env",    "extra_args", "shutdown", "start_timeout",
 					"restart", "restart_delay", "user",   "group",	    "sandbox",	"net",
-					"input",   "audio",	    "boot",   "firmware",   "tpm",	NULL };
+					"input",   "audio",	    "boot",   "firmware",   "tpm",	"shares",
+					NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid",	"display", "ramfb", "opregion",
 					 "xres",   "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
-static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", NULL };
+static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", "size", NULL };
 static const char *const shutdown_keys[] = { "powerdown_timeout", "quit_timeout", "kill_timeout", NULL };
 static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "spawn", "resourcecontrol", NULL };
 
@@ -199,7 +201,8 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 		       { "input", profile_input_keys },
 		       { "boot", profile_boot_keys },
 		       { "firmware", profile_firmware_keys },
-		       { "tpm", profile_tpm_keys } };
+		       { "tpm", profile_tpm_keys },
+		       { "shares[]", profile_share_keys } };
 
 	for (size_t i = 0; i < ELEMENTSOF(tables); i++)
 		for (const char *const *k = tables[i].keys; *k; k++) {
@@ -568,6 +571,14 @@ static const char *default_format(const char *file)
 	return "raw";
 }
 
+/* Whether a file's name says it is a raw image: .img or .raw. */
+static bool ends_with_raw(const char *file)
+{
+	const char *dot = strrchr(file, '.');
+
+	return dot && !strchr(dot, '/') && (strcasecmp(dot, ".img") == 0 || strcasecmp(dot, ".raw") == 0);
+}
+
 static int parse_disks(struct profile_parse_ctx *c, json_object *a, struct profile *p)
 {
 	char buf[64];
@@ -628,6 +639,26 @@ static int parse_disks(struct profile_parse_ctx *c, json_object *a, struct profi
 			return fail(c, field,
 				    "QEMU has no read-only IDE disk; use \"interface\": \"virtio\", or \"snapshot\": "
 				    "true to drop the guest's writes");
+		snprintf(field, sizeof(field), "%s.size", prefix);
+		if (json_object_object_get_ex(o, "size", &v)) {
+			_cleanup_free_ char *msg = NULL;
+
+			if ((r = profile_disk_size_parse(v, &d->size, &msg)) < 0)
+				return r == -EINVAL ? fail(c, field, "%s", msg) : r;
+			if (d->readonly || d->snapshot)
+				return fail(c, field,
+					    "a disk that vgpuvm makes starts empty: a read-only or snapshot one would "
+					    "stay so; drop \"size\", or \"%s\"",
+					    d->readonly ? "readonly" : "snapshot");
+			/* A disk vgpuvm makes is qcow2 (it grows as the guest writes) unless its name or
+			 * "format" says raw. */
+			if (!json_object_object_get_ex(o, "format", NULL) && strcmp(d->format, "raw") == 0 &&
+			    !ends_with_raw(d->file)) {
+				free(d->format);
+				if (!(d->format = strdup("qcow2")))
+					return -ENOMEM;
+			}
+		}
 	}
 	return 0;
 }
@@ -753,6 +784,17 @@ static int parse_firmware_tpm(struct profile_parse_ctx *c, json_object *root, st
 		r = profile_firmware_parse(v, p, json_object_object_get_ex(root, "machine", NULL), &field, &msg);
 	if (r == 0 && json_object_object_get_ex(root, "tpm", &v))
 		r = profile_tpm_parse(v, p, &field, &msg);
+	if (r == -EINVAL)
+		return fail(c, field, "%s", msg);
+	return r;
+}
+
+/* "shares" (profile_storage.c). */
+static int parse_shares(struct profile_parse_ctx *c, json_object *v, struct profile *p)
+{
+	_cleanup_free_ char *field = NULL, *msg = NULL;
+	int r = profile_shares_parse(v, p, &field, &msg);
+
 	if (r == -EINVAL)
 		return fail(c, field, "%s", msg);
 	return r;
@@ -932,6 +974,8 @@ static int parse_root(struct profile_parse_ctx *c, json_object *root, struct pro
 	}
 	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
+		return r;
+	if (json_object_object_get_ex(root, "shares", &v) && (r = parse_shares(c, v, p)) < 0)
 		return r;
 	if ((r = parse_firmware_tpm(c, root, p)) < 0)
 		return r;

@@ -49,10 +49,12 @@
 #include "supervisor/vm/restart.h"
 #include "supervisor/cli/run.h"
 #include "supervisor/cli/run_devices.h"
+#include "supervisor/cli/run_disks.h"
 #include "supervisor/cli/run_platform.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/launch/spawner.h"
+#include "supervisor/launch/virtiofsd.h"
 #include "supervisor/host/trust.h"
 #include "supervisor/host/users.h"
 #include "util/macro.h"
@@ -848,6 +850,7 @@ int cmd_run(int argc, char **argv)
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the runtime directory for %s: %m", p->name), EX_CANTCREAT;
 	error = mfree(error);
+	s.pl.runtime_dir = s.rt->dir;
 
 	/* A supervisor of this name that died left its record: undo what it made before making anything. */
 	r = recover(s.rt->dir, &holder, &recovered, &error);
@@ -869,9 +872,10 @@ int cmd_run(int argc, char **argv)
 	}
 	/*
 	 * The spawner is forked before anything is started and long before the supervisor's filter loads; it holds no
-	 * fd but its socket, so it is forked before the control socket too.
+	 * fd but its socket, so it is forked before the control socket too. It keeps virtiofsd's capabilities only when
+	 * there are shares to serve.
 	 */
-	r = spawner_start(&s.spawner_pid, &s.spawner_fd);
+	r = spawner_start(p->n_shares > 0 ? virtiofsd_caps() : 0, &s.spawner_pid, &s.spawner_fd);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the spawner: %m");
 		code = EX_OSERR;
@@ -880,7 +884,7 @@ int cmd_run(int argc, char **argv)
 	spawn_set_spawner(s.spawner_fd);
 	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
 	    (code = run_check_devices(p, &s.id)) != 0 ||
-	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0)
+	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0 || (code = run_make_disks(p)) != 0)
 		goto out_release;
 
 	if (p->vgpu) {

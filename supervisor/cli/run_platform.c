@@ -43,7 +43,10 @@ int run_platform_prepare(struct platform *pl, struct record *rec, run_save_fn sa
 	r = platform_find(pl, &error);
 	if (r < 0) {
 		log_error("%s", error ?: strerror(-r));
-		return r == -ENOENT ? EX_UNAVAILABLE : r == -ENXIO ? EX_CONFIG : EX_OSERR;
+		return r == -ENOENT || r == -ENOEXEC ? EX_UNAVAILABLE
+		       : r == -ENXIO		     ? EX_CONFIG
+		       : r == -EPERM		     ? EX_NOPERM
+						     : EX_OSERR;
 	}
 	if (pl->fw.code)
 		log_info("UEFI firmware: %s, from %s%s", pl->fw.code, pl->fw.descriptor,
@@ -86,7 +89,13 @@ int run_platform_start(struct platform *pl, struct record *rec, run_save_fn save
 		snprintf(rh->name, sizeof(rh->name), "%s", hs->h[i].name);
 		rh->pid = hs->h[i].pid;
 		rh->start_time = hs->h[i].start_time;
-		log_info("started %s (pid %ld) as uid %ld", hs->h[i].name, (long)hs->h[i].pid, (long)pl->id->uid);
+		/* virtiofsd stays root, in a sandbox of its own (launch/virtiofsd.h). */
+		if (hs->h[i].root)
+			log_info("started %s (pid %ld) as root, in a sandbox of its own", hs->h[i].name,
+				 (long)hs->h[i].pid);
+		else
+			log_info("started %s (pid %ld) as uid %ld", hs->h[i].name, (long)hs->h[i].pid,
+				 (long)pl->id->uid);
 	}
 	if (hs->n > before)
 		save(userdata);

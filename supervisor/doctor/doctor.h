@@ -68,6 +68,7 @@ void doctor_check_gvt(struct doctor *d);
 void doctor_check_host(struct doctor *d);
 void doctor_check_vm(struct doctor *d);
 void doctor_check_vgpu(struct doctor *d);
+void doctor_check_platform(struct doctor *d);
 void doctor_check_stale(struct doctor *d);
 void doctor_check_room(struct doctor *d);
 

@@ -276,5 +276,6 @@ void doctor_check_vm(struct doctor *d)
 	check_display(d);
 	check_device(d);
 	check_mesa_driver(d);
+	doctor_check_platform(d);
 	doctor_check_vgpu(d);
 }

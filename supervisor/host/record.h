@@ -48,7 +48,7 @@ struct record_helper {
 	uint64_t start_time; /* /proc/PID/stat's starttime */
 };
 
-#define RECORD_HELPERS_MAX 4
+#define RECORD_HELPERS_MAX 10
 
 /* uuid is empty when the VM has no mdev and the record only names files lent to QEMU, taps it made, helpers or its
  * state. */

@@ -64,6 +64,14 @@ static void walk_distrust(struct walk *w, const char *where, const char *what)
 	w->trusted = false;
 }
 
+/* Whether the directory dir_fd is sticky and others can write it. */
+static bool sticky_open(int dir_fd)
+{
+	struct stat st;
+
+	return fstat(dir_fd, &st) == 0 && (st.st_mode & S_ISVTX) && (st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 /*
  * Resolves path as the kernel would, one component at a time from an fd, with O_NOFOLLOW, so that what is checked is
  * what is used: no directory can be swapped for a symlink between the two. A symlink is followed only when the
@@ -144,6 +152,16 @@ static int walk(const char *path, struct walk *w)
 					 "%s/%s is a symbolic link in a directory that someone else can "
 					 "write, which vgpuvm will not follow",
 					 where, comp);
+				r = -EPERM;
+				break;
+			}
+			/* A sticky directory others can write (/tmp) is trusted for what root made in it, not for
+			 * another user's link there: the kernel's protected_symlinks rule. */
+			if (!owner_trusted(st.st_uid) && sticky_open(stack[depth])) {
+				snprintf(w->why, sizeof(w->why),
+					 "%s/%s is a symbolic link of uid %ld in a sticky directory that others can "
+					 "write, which vgpuvm will not follow",
+					 where, comp, (long)st.st_uid);
 				r = -EPERM;
 				break;
 			}
@@ -272,6 +290,31 @@ int trust_open_image(const char *path, int flags, char **ret_error)
 	return TAKE_FD(fd);
 }
 
+int trust_open_share(const char *path, char **ret_error)
+{
+	_cleanup_close_ int fd = -1;
+	struct walk w;
+	bool trusted;
+	int r;
+
+	r = walk(path, &w);
+	if (r == -EPERM)
+		return errmsg(ret_error, r, "%s", w.why);
+	if (r < 0)
+		return errmsg(ret_error, r, "%s", strerror(-r));
+	fd = w.fd;
+	trusted = !trust_is_root() || w.trusted;
+	if (!S_ISDIR(w.st.st_mode))
+		return errmsg(ret_error, -ENOTDIR, "not a directory");
+	if (!trusted && w.st.st_uid == 0)
+		return errmsg(ret_error, -EPERM,
+			      "it is root's, in a directory that someone other than root can write (%s); vgpuvm will "
+			      "not share it (fix: move it to a directory root owns, or chown it to the user whose "
+			      "directory it is in)",
+			      w.why);
+	return TAKE_FD(fd);
+}
+
 /* The nearest part of path that exists: a directory vgpuvm is to create is as safe as the one it goes in. */
 static int trust_existing(const char *path, const char *what, char **ret_error)
 {
@@ -296,9 +339,9 @@ static int trust_existing(const char *path, const char *what, char **ret_error)
 int trust_environment(char **ret_error)
 {
 	static const char *const vars[] = {
-		"VGPUVM_SYSFS_ROOT",  "VGPUVM_PROC_ROOT",   "VGPUVM_DEV_ROOT",
-		"VGPUVM_RUNTIME_DIR", "VGPUVM_STATE_DIR",   "VGPUVM_PASSWD_FILE",
-		"VGPUVM_GROUP_FILE",  "VGPUVM_MDEVCTL_DIR", "VGPUVM_FIRMWARE_DIR",
+		"VGPUVM_SYSFS_ROOT",   "VGPUVM_PROC_ROOT",   "VGPUVM_DEV_ROOT",	  "VGPUVM_RUNTIME_DIR",
+		"VGPUVM_STATE_DIR",    "VGPUVM_PASSWD_FILE", "VGPUVM_GROUP_FILE", "VGPUVM_MDEVCTL_DIR",
+		"VGPUVM_FIRMWARE_DIR", "VGPUVM_VIRTIOFSD",
 	};
 	int r;
 

@@ -39,3 +39,11 @@ int trust_environment(char **ret_error);
  * (a hard link planted there would hand QEMU a root file). Returns the fd, or a negative errno with *ret_error.
  */
 int trust_open_image(const char *path, int flags, char **ret_error);
+
+/*
+ * Opens a directory to share with the guest (a profile's "shares"), O_PATH, reached as trust_open_image() reaches an
+ * image: a symlink is followed only in a directory root alone can write. The directory is the user's data and may be
+ * anyone's; but in a directory someone other than root can write, one of root's is refused (it got there by a rename
+ * root did not make). Returns the fd, or a negative errno with *ret_error (-EPERM: not to be trusted, -ENOTDIR).
+ */
+int trust_open_share(const char *path, char **ret_error);

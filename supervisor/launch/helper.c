@@ -55,6 +55,7 @@ int helper_start(struct helpers *hs, const char *name, const struct spawn_helper
 	h = &hs->h[hs->n++];
 	*h = (struct helper){ .pid = s.pid, .pidfd = s.pidfd, .out_fd = s.stderr_fd, .status_fd = status_fd };
 	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->root = o->keep_caps != 0;
 	/* Set at the fork; the exec does not change it. */
 	h->start_time = helper_start_time(s.pid);
 	return 0;

@@ -15,7 +15,7 @@
 
 struct spawn_helper_opts;
 
-#define HELPERS_MAX 4
+#define HELPERS_MAX 10 /* swtpm and a virtiofsd for each of 8 shares, and one spare */
 #define HELPER_NAME_MAX 32
 #define HELPER_TAIL_LINES 8
 #define HELPER_LINE_MAX 1024
@@ -27,6 +27,7 @@ struct helper {
 	int out_fd;	     /* its stdout and stderr, non-blocking; -1 at EOF */
 	int status_fd;	     /* its exec-status pipe until helpers_confirm(), then -1 */
 	uint64_t start_time; /* /proc/PID/stat's starttime: with the pid, what tells it apart from a reused pid */
+	bool root;	     /* it stays root, with only the capabilities it keeps (virtiofsd); else QEMU's uid */
 	bool exited;
 	siginfo_t exit_info; /* from waitid(), once exited */
 	char buf[HELPER_LINE_MAX];

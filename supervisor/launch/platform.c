@@ -9,10 +9,12 @@
 
 #include "profiles/profile.h"
 #include "profiles/profile_argv.h"
+#include "profiles/profile_storage.h"
 #include "supervisor/host/state.h"
 #include "supervisor/host/trust.h"
 #include "supervisor/launch/identity.h"
 #include "supervisor/launch/platform.h"
+#include "supervisor/launch/virtiofsd.h"
 #include "util/errmsg.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -22,9 +24,19 @@
 
 extern char **environ;
 
+_Static_assert(PLATFORM_SHARES_MAX == PROFILE_SHARES_MAX, "a virtiofsd for each share");
+
+static void close_share_fds(struct platform *pl)
+{
+	for (size_t i = 0; i < PLATFORM_SHARES_MAX; i++)
+		pl->share_qemu_fd[i] = safe_close(pl->share_qemu_fd[i]);
+}
+
 void platform_init(struct platform *pl, const struct profile *p, const struct identity *id)
 {
 	*pl = (struct platform){ .p = p, .id = id, .state_fd = -1, .tpm_qemu_fd = -1 };
+	for (size_t i = 0; i < PLATFORM_SHARES_MAX; i++)
+		pl->share_qemu_fd[i] = -1;
 }
 
 static bool keeps_state(const struct profile *p)
@@ -42,6 +54,13 @@ int platform_find(struct platform *pl, char **ret_error)
 		return r;
 	if (p->tpm != PROFILE_TPM_NONE && (r = swtpm_find(&pl->tpm, ret_error)) < 0)
 		return r;
+	if (p->n_shares > 0) {
+		if ((r = virtiofsd_bin_find(&pl->vfs, ret_error)) < 0)
+			return r;
+		/* It runs as root: a binary someone else can change would be theirs to run as root. */
+		if ((r = trust_path(pl->vfs.path, "virtiofsd", ret_error)) < 0)
+			return r == -ENOENT ? -ENOEXEC : r;
+	}
 	if (keeps_state(p)) {
 		if ((r = state_path(p->name, &pl->state_dir)) < 0)
 			return r == -ENXIO ? errmsg(ret_error, r,
@@ -114,10 +133,25 @@ int platform_prepare(struct platform *pl, char **ret_error)
 
 int platform_start_helpers(struct platform *pl, char **ret_error)
 {
+	int r;
+
 	/* Once per try: started until platform_stop_helpers() and helpers_clear(). */
-	if (pl->p->tpm == PROFILE_TPM_NONE || pl->helpers.n > 0)
+	if (pl->helpers.n > 0)
 		return 0;
-	return swtpm_start(&pl->helpers, pl->state_dir, pl->p, &pl->tpm, pl->id, pl->env, &pl->tpm_qemu_fd, ret_error);
+	if (pl->p->tpm != PROFILE_TPM_NONE && (r = swtpm_start(&pl->helpers, pl->state_dir, pl->p, &pl->tpm, pl->id,
+							       pl->env, &pl->tpm_qemu_fd, ret_error)) < 0)
+		return r;
+	if (pl->p->n_shares == 0)
+		return 0;
+	if (!pl->runtime_dir || pl->p->n_shares > PLATFORM_SHARES_MAX)
+		return -EINVAL;
+	if (!pl->env && !(pl->env = identity_env(pl->id, environ, NULL)))
+		return -ENOMEM;
+	for (size_t i = 0; i < pl->p->n_shares; i++)
+		if ((r = virtiofsd_start(&pl->helpers, &pl->vfs, pl->p, i, pl->runtime_dir, pl->env,
+					 &pl->share_qemu_fd[i], ret_error)) < 0)
+			return r;
+	return 0;
 }
 
 int platform_confirm_helpers(struct platform *pl, char **ret_error)
@@ -175,12 +209,21 @@ int platform_qemu_files(struct platform *pl, bool as_fds, int *files, size_t *n,
 		if ((r = push(files, n, max, fd)) < 0)
 			return errmsg(ret_error, r, "too many files for QEMU");
 	}
+	/* The shares' sockets right after, in profile_share_fd()'s order. */
+	for (size_t i = 0; i < pl->p->n_shares && i < PLATFORM_SHARES_MAX; i++) {
+		int fd = pl->share_qemu_fd[i];
+
+		pl->share_qemu_fd[i] = -1;
+		if ((r = push(files, n, max, fd < 0 ? -EBADF : fd)) < 0)
+			return errmsg(ret_error, r, "virtiofsd's socket for QEMU: %s", strerror(-r));
+	}
 	return 0;
 }
 
 void platform_stop_helpers(struct platform *pl, helper_line_fn fn, void *userdata)
 {
 	pl->tpm_qemu_fd = safe_close(pl->tpm_qemu_fd);
+	close_share_fds(pl);
 	if (pl->helpers.n == 0)
 		return;
 	helpers_stop(&pl->helpers, deadline_after(HELPER_STOP_TIMEOUT), fn, userdata);
@@ -190,11 +233,13 @@ void platform_done(struct platform *pl)
 {
 	helpers_clear(&pl->helpers);
 	safe_close(pl->tpm_qemu_fd);
+	close_share_fds(pl);
+	virtiofsd_bin_done(&pl->vfs);
 	safe_close(pl->state_fd);
 	firmware_done(&pl->fw);
 	swtpm_binaries_done(&pl->tpm);
 	strv_free(pl->env);
 	free(pl->state_dir);
 	free(pl->nvram);
-	*pl = (struct platform){ .state_fd = -1, .tpm_qemu_fd = -1 };
+	platform_init(pl, NULL, NULL);
 }

@@ -12,11 +12,15 @@
 
 #include "supervisor/host/firmware.h"
 #include "supervisor/launch/helper.h"
+#include "supervisor/host/virtiofsd_bin.h"
 #include "supervisor/launch/swtpm.h"
 
 struct identity;
 struct profile;
 struct profile_argv_opts;
+
+/* The most shares a profile has (PROFILE_SHARES_MAX). */
+#define PLATFORM_SHARES_MAX 8
 
 struct platform {
 	const struct profile *p;
@@ -27,19 +31,23 @@ struct platform {
 	char *state_dir;	   /* the VM's state directory; NULL when it keeps nothing */
 	char *nvram;		   /* its NVRAM's path, for a QEMU that opens it itself */
 	int state_fd;
-	uid_t state_previous_uid; /* whom the state belonged to before this run */
-	bool tpm_made;		  /* this run made the TPM's state (its first with a TPM) */
-	bool nvram_made;	  /* this run made the NVRAM */
-	struct helpers helpers;	  /* this try's */
-	int tpm_qemu_fd;	  /* QEMU's end of swtpm's control channel, for this try; -1 */
+	uid_t state_previous_uid;		/* whom the state belonged to before this run */
+	bool tpm_made;				/* this run made the TPM's state (its first with a TPM) */
+	bool nvram_made;			/* this run made the NVRAM */
+	struct helpers helpers;			/* this try's */
+	int tpm_qemu_fd;			/* QEMU's end of swtpm's control channel, for this try; -1 */
+	struct virtiofsd_bin vfs;		/* the shares' virtiofsd, once found */
+	const char *runtime_dir;		/* where the shares' sockets and mount points go; set by the caller */
+	int share_qemu_fd[PLATFORM_SHARES_MAX]; /* QEMU's ends of each virtiofsd's socket, for this try; -1 */
 };
 
 /* Sets pl up for p and id (nothing is looked at yet). */
 void platform_init(struct platform *pl, const struct profile *p, const struct identity *id);
 
 /*
- * Finds what the profile's platform needs on the host, changing nothing: the UEFI firmware (firmware_find()) and
- * swtpm. -ENOENT with *ret_error naming the package to install.
+ * Finds what the profile's platform needs on the host, changing nothing: the UEFI firmware (firmware_find()), swtpm
+ * and virtiofsd. -ENOENT with *ret_error naming the package to install; -EPERM when virtiofsd, which runs as root, is
+ * not root's alone.
  */
 int platform_find(struct platform *pl, char **ret_error);
 
@@ -50,7 +58,8 @@ int platform_find(struct platform *pl, char **ret_error);
  */
 int platform_prepare(struct platform *pl, char **ret_error);
 
-/* Starts this try's helpers (swtpm), without waiting for them: platform_confirm_helpers() does, once QEMU started. */
+/* Starts this try's helpers (swtpm, a virtiofsd for each share), without waiting for them: platform_confirm_helpers()
+ * does, once QEMU started. */
 int platform_start_helpers(struct platform *pl, char **ret_error);
 
 /* Whether every helper got to run (helpers_confirm()). */

@@ -19,6 +19,7 @@
 #include "supervisor/launch/confine.h"
 #include "supervisor/launch/identity.h"
 #include "supervisor/launch/spawn.h"
+#include "supervisor/launch/virtiofsd.h"
 #include "supervisor/launch/spawner.h"
 #include "util/macro.h"
 
@@ -50,6 +51,7 @@ enum child_step {
 	STEP_CAPS,
 	STEP_NNP,
 	STEP_SECCOMP,
+	STEP_SETUP,
 	STEP_EXEC,
 	STEP_MAX,
 };
@@ -63,6 +65,7 @@ static const char *const step_names[STEP_MAX] = {
 	[STEP_CAPS] = "drop privileges (user, group, capabilities) for",
 	[STEP_NNP] = "set no_new_privs for",
 	[STEP_SECCOMP] = "load the seccomp filter for",
+	[STEP_SETUP] = "set up the sandbox of",
 	[STEP_EXEC] = "execute",
 };
 
@@ -92,7 +95,7 @@ static int move_fd(int fd, int target)
  * QEMU keeps no capability at all, whoever it runs as: the sets are emptied, the bounding set too (so that exec
  * cannot give any back, even to uid 0), and NO_NEW_PRIVS makes setuid binaries and file capabilities inert.
  */
-static void drop_privileges(const struct identity *id, int status_fd)
+static void drop_privileges(const struct identity *id, uint64_t keep_caps, int status_fd)
 {
 	bool setpcap;
 	int r;
@@ -105,6 +108,13 @@ static void drop_privileges(const struct identity *id, int status_fd)
 	/* Only a process with CAP_SETPCAP can empty its bounding set; one without it has no capability to lose. */
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_ALL);
+	/* A helper that stays root keeps these, and the bounding set only these: exec as uid 0 gives it no more. */
+	for (unsigned cap = 0; cap < 64 && !(id && id->change); cap++)
+		if ((keep_caps & (UINT64_C(1) << cap)) &&
+		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET, cap) < 0) {
+			errno = EINVAL;
+			child_fail(status_fd, STEP_CAPS);
+		}
 	if (id && id->change) {
 		/* The groups first, while CAP_SETGID is still there; libcap-ng then changes the ids. */
 		if (setgroups(id->n_groups, id->groups) < 0)
@@ -158,10 +168,10 @@ static void child_begin(pid_t parent, int status_fd)
  * The last steps of every child, QEMU's and a helper's: its identity without a capability, the parent-death signal
  * again (a change of uid or gid clears it; and the parent must not have gone in between), the no-spawn filter, exec.
  */
-static _Noreturn void child_end(const struct identity *id, bool no_spawn, const char *path, char **argv, char **envp,
-				pid_t parent, int status_fd)
+static _Noreturn void child_end(const struct identity *id, uint64_t keep_caps, bool no_spawn, const char *path,
+				char **argv, char **envp, pid_t parent, int status_fd)
 {
-	drop_privileges(id, status_fd);
+	drop_privileges(id, keep_caps, status_fd);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		child_fail(status_fd, STEP_PDEATHSIG);
 	if (getppid() != parent)
@@ -206,7 +216,7 @@ static _Noreturn void child(const struct spawn_opts *o, pid_t parent, int status
 
 	if (o->memlock && setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		child_fail(status_fd, STEP_MEMLOCK);
-	child_end(o->id, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
+	child_end(o->id, 0, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
 }
 
 /* The kernel's struct clone_args, as far as clone3() needs it here (CLONE_ARGS_SIZE_VER0). */
@@ -386,7 +396,9 @@ static _Noreturn void helper_child(const struct spawn_helper_opts *o, pid_t pare
 	if (syscall(SYS_close_range, (unsigned)status_fd + 1, ~0U, 0U) < 0)
 		child_fail(status_fd, STEP_FDS);
 
-	child_end(o->id, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
+	if (o->setup == SPAWN_SETUP_SHARE && (errno = -virtiofsd_setup_namespace(o->setup_path, o->setup_readonly)) > 0)
+		child_fail(status_fd, STEP_SETUP);
+	child_end(o->id, o->keep_caps, o->no_spawn, o->path, o->argv, o->envp, parent, status_fd);
 }
 
 int spawn_fork_helper(const struct spawn_helper_opts *o, pid_t parent, struct spawn_child *ret)

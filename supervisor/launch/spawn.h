@@ -38,6 +38,14 @@ int spawn_qemu(const struct spawn_opts *o, struct spawned *ret, char **ret_error
 int pidfd_open_(pid_t pid);
 int pidfd_send_signal_(int pidfd, int sig);
 
+enum spawn_setup {
+	SPAWN_SETUP_NONE,
+	/* virtiofsd's: the directory at fd 4 mounted on setup_path in a mount namespace of the helper's own
+	 * (virtiofsd_setup_namespace()) */
+	SPAWN_SETUP_SHARE,
+	SPAWN_SETUP_MAX,
+};
+
 /* A helper process QEMU needs (swtpm, virtiofsd): started before QEMU, confined as QEMU is. */
 struct spawn_helper_opts {
 	const char *path; /* the binary, found before the fork (an absolute path) */
@@ -47,6 +55,14 @@ struct spawn_helper_opts {
 	size_t n_fds;
 	const struct identity *id; /* QEMU's: the same uid, no capability, NO_NEW_PRIVS */
 	bool no_spawn;		   /* the filter of confine_no_spawn() (a helper that forks, as swtpm_setup, cannot) */
+	/* A helper that stays root (id NULL; virtiofsd): the only capabilities it keeps, bounding set included, as
+	 * 1 << CAP_*. 0: none, as QEMU. */
+	uint64_t keep_caps;
+	/* Done in the child once its fds are in place, before any privilege is dropped: a sandbox of the helper's own.
+	 * A kind and its data rather than a function, since the request crosses the spawner's socket. */
+	enum spawn_setup setup;
+	const char *setup_path; /* SPAWN_SETUP_SHARE: the mount point */
+	bool setup_readonly;	/* SPAWN_SETUP_SHARE: mount the share read-only */
 };
 
 /*

@@ -136,7 +136,11 @@ static void serve(int sock, pid_t parent, void *buf, size_t len, int *fds, size_
 					       .fds = fds,
 					       .n_fds = n_fds,
 					       .id = req.has_id ? &req.id : NULL,
-					       .no_spawn = req.no_spawn };
+					       .no_spawn = req.no_spawn,
+					       .keep_caps = req.keep_caps,
+					       .setup = req.setup,
+					       .setup_path = req.setup_path,
+					       .setup_readonly = req.setup_readonly };
 
 		r = spawn_fork_helper(&o, parent, &c);
 	}
@@ -158,29 +162,33 @@ static void serve(int sock, pid_t parent, void *buf, size_t len, int *fds, size_
 /*
  * The spawner keeps, of root's powers, only what its children's change of identity and limits need: the ids
  * (CAP_SETUID, CAP_SETGID), emptying a bounding set (CAP_SETPCAP) and raising RLIMIT_MEMLOCK (CAP_SYS_RESOURCE).
- * Without CAP_SETPCAP (vgpuvm is not root) it has nothing to give up.
+ * And extra: those a helper that stays root keeps (virtiofsd's, only when the profile has shares), since a child
+ * can have no capability its parent lost. Without CAP_SETPCAP (vgpuvm is not root) it has nothing to give up.
  */
-static int keep_spawning_caps(void)
+static int keep_spawning_caps(uint64_t extra)
 {
-	static const unsigned kept[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_RESOURCE };
-	bool have[ELEMENTSOF(kept)];
+	static const unsigned base[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_RESOURCE };
+	bool have[CAP_LAST_CAP + 1];
+	uint64_t kept = extra;
 
 	if (capng_get_caps_process() < 0)
 		return -EPERM;
 	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP))
 		return 0;
-	for (size_t i = 0; i < ELEMENTSOF(kept); i++)
-		have[i] = capng_have_capability(CAPNG_PERMITTED, kept[i]);
+	for (size_t i = 0; i < ELEMENTSOF(base); i++)
+		kept |= UINT64_C(1) << base[i];
+	for (unsigned c = 0; c <= CAP_LAST_CAP; c++)
+		have[c] = capng_have_capability(CAPNG_PERMITTED, c);
 	capng_clear(CAPNG_SELECT_BOTH);
 	/* Only those it has: a container's root may lack one (CAP_SYS_RESOURCE, say), and cannot add it back. */
-	for (size_t i = 0; i < ELEMENTSOF(kept); i++)
-		if (have[i] &&
-		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET, kept[i]) < 0)
+	for (unsigned c = 0; c <= CAP_LAST_CAP; c++)
+		if ((kept & (UINT64_C(1) << c)) && have[c] &&
+		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET, c) < 0)
 			return -EPERM;
 	return capng_apply(CAPNG_SELECT_BOTH) < 0 ? -EPERM : 0;
 }
 
-static _Noreturn void spawner_main(int sock, pid_t parent)
+static _Noreturn void spawner_main(int sock, pid_t parent, uint64_t extra_caps)
 {
 	static char buf[SPAWNER_MSG_MAX];
 	int fds[SPAWNER_FDS_MAX];
@@ -194,7 +202,7 @@ static _Noreturn void spawner_main(int sock, pid_t parent)
 	    syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
 		_exit(127);
 	sock = 3;
-	if (keep_spawning_caps() < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || confine_spawner() < 0)
+	if (keep_spawning_caps(extra_caps) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || confine_spawner() < 0)
 		_exit(127);
 
 	for (;;) {
@@ -213,7 +221,7 @@ static _Noreturn void spawner_main(int sock, pid_t parent)
 	}
 }
 
-int spawner_start(pid_t *ret_pid, int *ret_sock)
+int spawner_start(uint64_t extra_caps, pid_t *ret_pid, int *ret_sock)
 {
 	pid_t parent = getpid(), pid;
 	int sv[2];
@@ -229,7 +237,7 @@ int spawner_start(pid_t *ret_pid, int *ret_sock)
 		return r;
 	}
 	if (pid == 0)
-		spawner_main(sv[1], parent);
+		spawner_main(sv[1], parent, extra_caps);
 	close(sv[1]);
 	*ret_pid = pid;
 	*ret_sock = sv[0];

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct spawn_opts;
@@ -15,9 +16,10 @@ struct spawn_child;
 
 /*
  * Forks the spawner. Returns 0 with its pid and the supervisor's end of its socket (SOCK_SEQPACKET, close-on-exec),
- * or a negative errno. The spawner ends when the socket closes, or with SIGKILL when the supervisor dies.
+ * or a negative errno. The spawner ends when the socket closes, or with SIGKILL when the supervisor dies. It keeps
+ * the capabilities spawning needs and extra_caps (1 << CAP_*: those of a helper that stays root), no others.
  */
-int spawner_start(pid_t *ret_pid, int *ret_sock);
+int spawner_start(uint64_t extra_caps, pid_t *ret_pid, int *ret_sock);
 
 /* Closes the socket and reaps the spawner. */
 void spawner_stop(pid_t pid, int sock);

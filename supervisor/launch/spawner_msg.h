@@ -43,6 +43,10 @@ struct spawner_req {
 	char *argv[SPAWNER_ARGS_MAX + 1];
 	char *envp[SPAWNER_ENV_MAX + 1];
 	size_t n_fds;
+	uint64_t keep_caps;	/* a helper that stays root: its capabilities (spawn_helper_opts) */
+	enum spawn_setup setup; /* and its own sandbox, with setup_path and setup_readonly */
+	const char *setup_path;
+	bool setup_readonly;
 };
 
 /*

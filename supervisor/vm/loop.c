@@ -690,7 +690,9 @@ static void on_helper_exit(struct vm *vm, struct helper *h)
 	char how[64], why[128];
 
 	helper_describe_exit(h, how, sizeof(how));
-	if (vm->stop.stop_requested || vm->stop.phase == STOP_PHASE_STOPPING || vm->qmp_eof) {
+	/* QEMU dying closes the helper's socket (virtiofsd then ends): that death is QEMU's, reaped next. */
+	if (vm->stop.stop_requested || vm->stop.phase == STOP_PHASE_STOPPING || vm->qmp_eof ||
+	    poll(&(struct pollfd){ .fd = vm->pidfd, .events = POLLIN }, 1, 0) > 0) {
 		log_info("%s (pid %ld) %s", h->name, (long)h->pid, how);
 		return;
 	}

@@ -45,7 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_assert(p && p->name && profile_name_valid(p->name));
 	fuzz_assert(p->memory >= (UINT64_C(16) << 20) && p->memory % (UINT64_C(1) << 20) == 0);
-	fuzz_assert(profile_argv(p, &(struct profile_argv_opts){ .file_fd_base = PROFILE_FILE_FD_BASE }, &argv) == 0);
+	/* As `run` calls it: a UEFI profile comes with the firmware the host's descriptors chose. */
+	fuzz_assert(profile_argv(p,
+				 &(struct profile_argv_opts){ .file_fd_base = PROFILE_FILE_FD_BASE,
+							      .firmware_code = "/usr/share/OVMF/OVMF_CODE_4M.fd",
+							      .nvram = "/var/lib/vgpuvm/vm/OVMF_VARS_4M.fd" },
+				 &argv) == 0);
 	/* What reaches QEMU is whole and UTF-8: no argument was cut at a NUL, none carries a malformed sequence. */
 	for (char **a = argv; *a; a++)
 		fuzz_assert(utf8_valid(*a, strlen(*a), NULL));

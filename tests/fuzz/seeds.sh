@@ -74,8 +74,10 @@ put record cut-short "{$ok,\"qemu_pid\":12"
 put record root-dots "{\"name\":\"vm\",\"uuid\":\"a297db4a-f4c2-11e6-90f6-d3b88d6c9525\",\"sysfs_root\":\"/tmp/../sys\",\"created\":true,\"supervisor_pid\":1}"
 
 # spawner: the number of fds, then a request as spawner_encode_*() makes it: a head of ten little-endian 32-bit words
-# (magic, kind, flags, uid, gid, groups, argc, envc, fds, the strings' length) and a 64-bit memlock, the groups, then
-# path, argv and envp, each ended by a NUL. Flags: 1 no-spawn, 2 an identity, 4 it changes, 8 a pty for QEMU.
+# (magic, kind, flags, uid, gid, groups, argc, envc, fds, the strings' length), a 64-bit memlock, the 64-bit
+# capabilities a root helper keeps ($KEEP), a 32-bit setup kind ($SETUP: 1 a share's mount) and a zero word, the
+# groups, then path, argv, envp and the setup's path, each ended by a NUL. Flags: 1 no-spawn, 2 an identity, 4 it
+# changes, 8 a pty for QEMU, 16 the setup is read-only.
 le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
 # spawner_req NAME KIND FLAGS UID GID "GROUPS" MEMLOCK NFDS ARGC ENVC STRING...
 spawner_req() {
@@ -87,6 +89,7 @@ spawner_req() {
 		printf '%b' "$(printf '\\x%02x' "$nfds")"
 		printf '%b' "$(le32 0x76675271)$(le32 "$kind")$(le32 "$flags")$(le32 "$uid")$(le32 "$gid")$(le32 "$n")"
 		printf '%b' "$(le32 "$argc")$(le32 "$envc")$(le32 "$nfds")$(le32 "$len")$(le32 $((memlock & 0xffffffff)))$(le32 $((memlock >> 32)))"
+		printf '%b' "$(le32 $((${KEEP:-0} & 0xffffffff)))$(le32 $((${KEEP:-0} >> 32)))$(le32 "${SETUP:-0}")$(le32 0)"
 		for g in $groups; do printf '%b' "$(le32 "$g")"; done
 		printf '%b' "$strings"
 	} >"$c/spawner/seed-$name"
@@ -98,4 +101,6 @@ spawner_req swtpm 2 7 64000 64000 "64000" 0 2 3 1 /usr/bin/swtpm swtpm socket --
 spawner_req swtpm-setup 2 6 65534 65534 "65534" 0 0 2 0 /usr/bin/swtpm_setup swtpm_setup --tpm2
 spawner_req root 1 6 0 0 "0" 0 1 1 0 /bin/sh sh
 spawner_req no-nul 2 0 0 0 "" 0 0 1 0 /bin/sh
+KEEP=0x2001cf SETUP=1 spawner_req virtiofsd 2 16 0 0 "" 0 2 4 0 /usr/lib/qemu/virtiofsd virtiofsd --fd=3 -o \
+	/run/vgpuvm/vm/fs-0
 

@@ -44,6 +44,8 @@ CONTEXT = {
     "boot.initrd": {"boot": {"kernel": "/boot/vmlinuz"}},  # the initrd and the command line go with a kernel
     "boot.cmdline": {"boot": {"kernel": "/boot/vmlinuz"}},
     "boot.order": {"cdrom": "/var/lib/probe.iso", "net": [{}]},  # each device in the order must be there
+    # A share's path and tag are required.
+    **{f"shares[].{k}": {"shares": [{"path": "/srv/probe", "tag": "probe"}]} for k in ("path", "tag", "readonly")},
 }
 NONSENSE = "vgpuvm-probe-nonsense"
 GENERIC = [NONSENSE, "", 0, 1, -1, 7, 65536, 1.5, True, False, None, {}, [], ["x"], [1]]

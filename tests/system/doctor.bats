@@ -142,3 +142,50 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[ "$(jq '.parents | length' <<<"$output")" -eq 0 ]
 }
+
+# A profile that asks for UEFI, a TPM, a share and a disk to make: the platform's checks.
+platform_profile() {
+	printf '{"name": "plat", "memory": "1G", "accel": "tcg", "machine": "q35", "firmware": "uefi", "tpm": true, "shares": [{"path": "/srv", "tag": "srv"}], "disks": [{"file": "/var/lib/vgpuvm/plat.qcow2", "size": "20G"}]}\n' >"$T/profiles/plat.json"
+}
+
+check_of() {
+	jq -r --arg id "$1" --arg f "$2" '.checks[] | select(.id == $id) | .[$f]' <<<"$output"
+}
+
+@test "doctor: a profile's UEFI, TPM, shares and disk to make pass when ovmf, swtpm, virtiofsd and qemu-img are there" {
+	command -v swtpm_setup >/dev/null || skip "swtpm-tools is not installed"
+	[ -x /usr/lib/qemu/virtiofsd ] || [ -x /usr/libexec/virtiofsd ] || skip "virtiofsd is not installed"
+	platform_profile
+	VGPUVM_FIRMWARE_DIR=$BATS_TEST_DIRNAME/../golden/firmware run "$VGPUVM" doctor --json "$T/profiles/plat.json"
+	echo "$output"
+	[ "$(check_of firmware.uefi status)" = PASS ]
+	[[ $(check_of firmware.uefi summary) == *OVMF_CODE* ]]
+	[ "$(check_of tpm.swtpm status)" = PASS ]
+	[ "$(check_of shares.virtiofsd status)" = PASS ]
+	[[ $(check_of shares.virtiofsd summary) == *virtiofsd* ]]
+	[ "$(check_of disks.qemu-img status)" = PASS ]
+	# A profile without them has none of these checks.
+	run "$VGPUVM" doctor --json "$T/profiles/gvt.json"
+	[ -z "$(check_of firmware.uefi status)" ]
+	[ -z "$(check_of tpm.swtpm status)" ]
+	[ -z "$(check_of shares.virtiofsd status)" ]
+	[ -z "$(check_of disks.qemu-img status)" ]
+}
+
+@test "doctor: ovmf, swtpm, virtiofsd or qemu-img missing fails its check, naming the package" {
+	platform_profile
+	mkdir "$T/nofw"
+	VGPUVM_FIRMWARE_DIR=$T/nofw VGPUVM_VIRTIOFSD=$T/no-virtiofsd PATH=$T/bin run "$VGPUVM" doctor --json "$T/profiles/plat.json"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(check_of firmware.uefi status)" = FAIL ]
+	[[ $(check_of firmware.uefi fix) == *"apt install ovmf"* ]]
+	[ "$(check_of tpm.swtpm status)" = FAIL ]
+	[[ $(check_of tpm.swtpm summary) == *"swtpm is not in \$PATH"* ]]
+	[[ $(check_of tpm.swtpm fix) == *"apt install swtpm swtpm-tools"* ]]
+	[ "$(check_of shares.virtiofsd status)" = FAIL ]
+	[[ $(check_of shares.virtiofsd summary) == *"virtiofsd is not there ($T/no-virtiofsd)"* ]]
+	[[ $(check_of shares.virtiofsd fix) == *"apt install qemu-system-common"* ]]
+	[ "$(check_of disks.qemu-img status)" = FAIL ]
+	[[ $(check_of disks.qemu-img fix) == *"apt install qemu-utils"* ]]
+}

@@ -137,7 +137,7 @@ static int spawner_sock = -1;
 static int start(void **state)
 {
 	(void)state;
-	if (spawner_start(&spawner_pid, &spawner_sock) < 0)
+	if (spawner_start(0, &spawner_pid, &spawner_sock) < 0)
 		return -1;
 	spawn_set_spawner(spawner_sock);
 	return 0;
@@ -252,7 +252,7 @@ static void test_ends_with_socket(void **state)
 	int sock, status;
 
 	(void)state;
-	assert_int_equal(spawner_start(&pid, &sock), 0);
+	assert_int_equal(spawner_start(0, &pid, &sock), 0);
 	close(sock);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
