@@ -1,0 +1,203 @@
+#!/usr/bin/env bats
+# vgpuvm metrics: a VM with an mdev in the fake sysfs (lib/fakesys) run by a real QEMU under TCG; the text file it
+# writes served by Debian's prometheus-node-exporter (started here on 127.0.0.1, textfile collector only) and scraped
+# with curl; Debian's promtool checks the format. A SIGKILLed supervisor's record, the fake types' counts, QEMU paused,
+# and the rules of --textfile (atomic, root's directory, *.prom).
+
+load lib/vm
+load lib/fakesys
+load lib/control
+load lib/operate
+load lib/assert
+
+setup() {
+	fakesys_vm_setup
+	for c in prometheus-node-exporter promtool curl; do
+		command -v "$c" >/dev/null || {
+			echo "$c is not installed: scripts/deps.sh test installs it" >&2
+			return 1
+		}
+	done
+	TF=$T/textfile
+	mkdir -m 0755 "$TF"
+}
+
+teardown() {
+	fakesys_vm_teardown
+}
+
+# The value of one sample line of the text in FILE (exact name and labels), or nothing.
+sample() {
+	# ENVIRON, not -v: awk would take the backslashes of an escaped label value as its own escapes.
+	key=$2 awk '$1 == ENVIRON["key"] { print $2 }' "$1"
+}
+
+# A free port on 127.0.0.1, chosen by the kernel.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# node_exporter DIR: starts prometheus-node-exporter with only the textfile collector on DIR, and scrapes it into
+# $T/scrape once it answers.
+node_exporter() {
+	local port
+	port=$(free_port)
+	prometheus-node-exporter --web.listen-address="127.0.0.1:$port" --collector.disable-defaults \
+		--collector.textfile --collector.textfile.directory="$1" >"$T/node-exporter.log" 2>&1 3>&- &
+	CLIENT_PIDS+=($!)
+	curl -sS --retry 30 --retry-connrefused --retry-delay 1 --max-time 30 -o "$T/scrape" \
+		"http://127.0.0.1:$port/metrics" || {
+		cat "$T/node-exporter.log"
+		return 1
+	}
+}
+
+kill_supervisor() {
+	local q
+	q=$(qemu_pid)
+	kill -KILL "$VM_PID"
+	wait_vm 10 || true
+	[ "$VM_STATUS" -eq 137 ]
+	[ -z "$q" ] || pid_gone "$q" 20
+}
+
+@test "metrics --textfile while a VM runs: node_exporter serves its values (up, running, RSS, restarts, the mdev); promtool passes" {
+	vgpu_profile gvt '{"parent": "mdpy", "type": "mdpy-vga"}'
+	name=$(vm_name gvt)
+	start_vm gvt
+	wait_log 'is running'
+	q=$(qemu_pid)
+	run "$VGPUVM" metrics --textfile "$TF/vgpuvm.prom"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	rss_proc=$(awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$q/status")
+	[ -z "$output" ]
+	# The file is whole, 0644 for node_exporter's user, and no temporary file is left beside it.
+	[ "$(stat -c %a "$TF/vgpuvm.prom")" = 644 ]
+	[ "$(ls -A "$TF")" = vgpuvm.prom ]
+	run promtool check metrics <"$TF/vgpuvm.prom"
+	echo "$output"
+	[ "$status" -eq 0 ]
+
+	node_exporter "$TF"
+	# node_exporter read the file without error, and serves the VM's samples as vgpuvm wrote them.
+	[ "$(sample "$T/scrape" node_textfile_scrape_error)" = 0 ]
+	[ "$(sample "$T/scrape" "vgpuvm_vm_up{vm=\"$name\"}")" = 1 ]
+	[ "$(sample "$T/scrape" "vgpuvm_vm_state{state=\"running\",vm=\"$name\"}")" = 1 ]
+	[ "$(sample "$T/scrape" "vgpuvm_vm_state{state=\"stopping\",vm=\"$name\"}")" = 0 ]
+	[ "$(sample "$T/scrape" "vgpuvm_vm_restarts_total{vm=\"$name\"}")" = 0 ]
+	[ "$(sample "$T/scrape" "vgpuvm_vm_last_exit_code{vm=\"$name\"}")" = 0 ]
+	up=$(sample "$T/scrape" "vgpuvm_vm_uptime_seconds{vm=\"$name\"}")
+	awk -v u="$up" 'BEGIN { exit !(u > 0 && u < 300) }'
+	# QEMU's RSS as /proc said it just after, within 25% (a TCG guest's memory still moves a little).
+	rss=$(sample "$T/scrape" "vgpuvm_vm_qemu_rss_bytes{vm=\"$name\"}")
+	echo "rss $rss, /proc $rss_proc"
+	awk -v a="$rss" -v b="$rss_proc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 10000000 && d < b / 4) }'
+	# The VM's mdev is the one used instance of mdpy-vga; available as the fake sysfs says.
+	[ "$(sample "$T/scrape" 'vgpuvm_mdev_type_used_instances{parent="mdpy",type="mdpy-vga"}')" = 1 ]
+	[ "$(sample "$T/scrape" 'vgpuvm_mdev_type_available_instances{parent="mdpy",type="mdpy-vga"}')" = \
+		"$(fakesys_instances "$S" mdpy mdpy-vga)" ]
+	[ "$(sample "$T/scrape" 'vgpuvm_mdev_type_used_instances{parent="mdpy",type="mdpy-xga"}')" = 0 ]
+	# Doctor's checks by id, and when the file was written (node_exporter keeps vgpuvm's own timestamp metric).
+	grep -q '^vgpuvm_doctor_check_failed{check="kvm"} [01]$' "$T/scrape"
+	ts=$(sample "$T/scrape" vgpuvm_metrics_timestamp_seconds)
+	awk -v t="$ts" -v now="$(date +%s)" 'BEGIN { exit !(t > now - 120 && t <= now + 1) }'
+	stop_and_wait_gvt
+}
+
+stop_and_wait_gvt() {
+	kill -TERM "$VM_PID"
+	wait_vm 60
+	[ "$VM_STATUS" -eq 0 ]
+}
+
+@test "metrics: a supervisor that was SIGKILLed leaves its record: vm_up 0 and nothing else of it; cleanup removes it" {
+	vgpu_profile gvt '{"parent": "mdpy", "type": "mdpy-vga"}'
+	name=$(vm_name gvt)
+	start_vm gvt
+	wait_log 'is running'
+	kill_supervisor
+	run "$VGPUVM" metrics --no-doctor
+	echo "$output"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$T/out"
+	[ "$(sample "$T/out" "vgpuvm_vm_up{vm=\"$name\"}")" = 0 ]
+	[ "$(grep -c "vm=\"$name\"" "$T/out")" -eq 1 ]
+	# The mdev the dead supervisor left still counts as used.
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_used_instances{parent="mdpy",type="mdpy-vga"}')" = 1 ]
+	promtool check metrics <"$T/out"
+	"$VGPUVM" cleanup "$name"
+	run "$VGPUVM" metrics --no-doctor
+	[ "$status" -eq 0 ]
+	[[ $output != *"vm=\"$name\""* ]]
+	[[ $output == *'vgpuvm_mdev_type_used_instances{parent="mdpy",type="mdpy-vga"} 0'* ]]
+}
+
+@test "metrics: the fake sysfs's types give their available and used instances; --no-doctor leaves doctor out" {
+	fakesys_set_instances "$S" 0000:00:02.0 i915-GVTg_V5_4 3
+	fakesys_precreate "$S" 0000:00:02.0 i915-GVTg_V5_8 11111111-2222-3333-4444-555555555555
+	fakesys_precreate "$S" 0000:00:02.0 i915-GVTg_V5_8 11111111-2222-3333-4444-666666666666
+	fakesys_add_type "$S" mdpy 'mdpy-we"ird' 7
+	run "$VGPUVM" metrics --no-doctor
+	echo "$output"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$T/out"
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_available_instances{parent="0000:00:02.0",type="i915-GVTg_V5_4"}')" = 3 ]
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_used_instances{parent="0000:00:02.0",type="i915-GVTg_V5_4"}')" = 0 ]
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_used_instances{parent="0000:00:02.0",type="i915-GVTg_V5_8"}')" = 2 ]
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_available_instances{parent="0000:00:02.0",type="i915-GVTg_V5_8"}')" = \
+		"$(fakesys_instances "$S" 0000:00:02.0 i915-GVTg_V5_8)" ]
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_available_instances{parent="mdpy",type="mdpy-vga"}')" = 4 ]
+	# A type name with a double quote comes out escaped, and the format still parses.
+	[ "$(sample "$T/out" 'vgpuvm_mdev_type_available_instances{parent="mdpy",type="mdpy-we\"ird"}')" = 7 ]
+	[[ $output != *vgpuvm_doctor_check* ]]
+	promtool check metrics <"$T/out"
+	run "$VGPUVM" metrics
+	[ "$status" -eq 0 ]
+	[[ $output == *'vgpuvm_doctor_check_failed{check="mdev_bus"}'* ]]
+}
+
+@test "metrics: a guest paused over QMP shows as paused, from the supervisor's own state" {
+	vgpu_profile gvt '{"parent": "mdpy", "type": "mdpy-vga"}'
+	name=$(vm_name gvt)
+	start_vm gvt
+	wait_log 'is running'
+	"$VGPUVM" qmp "$name" '{"execute": "stop"}'
+	wait_log 'event STOP'
+	run "$VGPUVM" metrics --no-doctor
+	echo "$output"
+	printf '%s\n' "$output" >"$T/out"
+	[ "$(sample "$T/out" "vgpuvm_vm_state{vm=\"$name\",state=\"paused\"}")" = 1 ]
+	[ "$(sample "$T/out" "vgpuvm_vm_state{vm=\"$name\",state=\"running\"}")" = 0 ]
+	"$VGPUVM" qmp "$name" '{"execute": "cont"}'
+	wait_log 'event RESUME'
+	run "$VGPUVM" metrics --no-doctor
+	printf '%s\n' "$output" >"$T/out"
+	[ "$(sample "$T/out" "vgpuvm_vm_state{vm=\"$name\",state=\"running\"}")" = 1 ]
+	stop_and_wait_gvt
+}
+
+@test "metrics --textfile: replaces a symlink rather than writing through it; refuses a directory others can write (77) and a name not *.prom (64)" {
+	echo secret >"$T/secret"
+	ln -s "$T/secret" "$TF/vgpuvm.prom"
+	run "$VGPUVM" metrics --no-doctor --textfile "$TF/vgpuvm.prom"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/secret")" = secret ]
+	[ -f "$TF/vgpuvm.prom" ] && [ ! -L "$TF/vgpuvm.prom" ]
+	grep -q '^vgpuvm_metrics_timestamp_seconds ' "$TF/vgpuvm.prom"
+
+	mkdir -m 0777 "$T/open"
+	run "$VGPUVM" metrics --no-doctor --textfile "$T/open/vgpuvm.prom"
+	echo "$output"
+	[ "$status" -eq 77 ]
+	[[ $output == *"$T/open"* ]]
+	[ -z "$(ls -A "$T/open")" ]
+
+	run "$VGPUVM" metrics --no-doctor --textfile "$TF/vgpuvm.txt"
+	[ "$status" -eq 64 ]
+	[[ $output == *".prom"* ]]
+	run "$VGPUVM" metrics --textfile "$T/none/vgpuvm.prom"
+	echo "$output"
+	[ "$status" -eq 73 ]
+}
