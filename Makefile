@@ -195,11 +195,15 @@ bench: deps
 $(BUILD)/dist/vgpuvm@.service: examples/vgpuvm@.service
 	@mkdir -p $(dir $@)
 	sed -e 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' -e 's|^Documentation=.*|Documentation=man:vgpuvm(1) man:vgpuvm-profile(5)|' $< >$@
+$(BUILD)/dist/vgpuvm-metrics.%: dist/vgpuvm-metrics.%
+	@mkdir -p $(dir $@)
+	sed -e 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' -e 's|^Documentation=.*|Documentation=man:vgpuvm(1)|' $< >$@
 $(BUILD)/dist/70-vgpuvm.rules: dist/70-vgpuvm.rules.in
 	@mkdir -p $(dir $@)
 	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $< >$@
 
-install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/70-vgpuvm.rules
+install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/vgpuvm-metrics.service $(BUILD)/dist/vgpuvm-metrics.timer \
+		$(BUILD)/dist/70-vgpuvm.rules
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/vgpuvm $(DESTDIR)$(BINDIR)/vgpuvm
@@ -207,6 +211,8 @@ install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/70-vgpuvm.rules
 	install -m 0644 profiles/profile.schema.json $(DESTDIR)$(DATADIR)/vgpuvm/profile.schema.json
 	install -m 0644 completion/vgpuvm.bash $(DESTDIR)$(BASHCOMPDIR)/vgpuvm
 	install -m 0644 $(BUILD)/dist/vgpuvm@.service $(DESTDIR)$(UNITDIR)/vgpuvm@.service
+	install -m 0644 $(BUILD)/dist/vgpuvm-metrics.service $(DESTDIR)$(UNITDIR)/vgpuvm-metrics.service
+	install -m 0644 $(BUILD)/dist/vgpuvm-metrics.timer $(DESTDIR)$(UNITDIR)/vgpuvm-metrics.timer
 	install -m 0644 dist/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf
 	install -m 0644 dist/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf
 	install -m 0644 $(BUILD)/dist/70-vgpuvm.rules $(DESTDIR)$(UDEVRULESDIR)/70-vgpuvm.rules
@@ -226,7 +232,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man7/vgpuvm-control.7
 	rm -rf $(DESTDIR)$(STOCKDIR)
 	rm -f $(DESTDIR)$(DATADIR)/vgpuvm/profile.schema.json $(DESTDIR)$(BASHCOMPDIR)/vgpuvm \
-		$(DESTDIR)$(UNITDIR)/vgpuvm@.service $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf \
+		$(DESTDIR)$(UNITDIR)/vgpuvm@.service $(DESTDIR)$(UNITDIR)/vgpuvm-metrics.service \
+		$(DESTDIR)$(UNITDIR)/vgpuvm-metrics.timer $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf \
 		$(DESTDIR)$(UDEVRULESDIR)/70-vgpuvm.rules $(DESTDIR)$(LIBEXECDIR)/vfio-group-is-mdev
 	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 

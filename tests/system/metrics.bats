@@ -201,3 +201,29 @@ stop_and_wait_gvt() {
 	echo "$output"
 	[ "$status" -eq 73 ]
 }
+
+@test "the metrics timer and service: systemd-analyze verify passes with no warning; examples/ has the same units" {
+	command -v systemd-analyze >/dev/null || {
+		echo "systemd-analyze is not installed (apt-get install systemd)" >&2
+		return 1
+	}
+	cmp "$ROOT_DIR/dist/vgpuvm-metrics.service" "$ROOT_DIR/examples/vgpuvm-metrics.service"
+	cmp "$ROOT_DIR/dist/vgpuvm-metrics.timer" "$ROOT_DIR/examples/vgpuvm-metrics.timer"
+	# verify wants the binary it names to exist: point it at this build.
+	sed "s|/usr/local/bin/vgpuvm|$(cd "$(dirname "$VGPUVM")" && pwd)/$(basename "$VGPUVM")|g" \
+		"$ROOT_DIR/dist/vgpuvm-metrics.service" >"$T/vgpuvm-metrics.service"
+	cp "$ROOT_DIR/dist/vgpuvm-metrics.timer" "$T/"
+	run systemd-analyze verify "$T/vgpuvm-metrics.service" "$T/vgpuvm-metrics.timer"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -qx 'ExecStart=/usr/local/bin/vgpuvm metrics --textfile /var/lib/prometheus/node-exporter/vgpuvm.prom' \
+		"$ROOT_DIR/dist/vgpuvm-metrics.service"
+	grep -qx 'OnUnitActiveSec=15s' "$ROOT_DIR/dist/vgpuvm-metrics.timer"
+	# make install puts both in the unit directory, with the installed vgpuvm's path.
+	make -s -C "$ROOT_DIR" install DESTDIR="$T/inst" PREFIX=/usr >/dev/null
+	grep -qx 'ExecStart=/usr/bin/vgpuvm metrics --textfile /var/lib/prometheus/node-exporter/vgpuvm.prom' \
+		"$T/inst/usr/lib/systemd/system/vgpuvm-metrics.service"
+	grep -qx 'OnUnitActiveSec=15s' "$T/inst/usr/lib/systemd/system/vgpuvm-metrics.timer"
+	grep -qx 'Documentation=man:vgpuvm(1)' "$T/inst/usr/lib/systemd/system/vgpuvm-metrics.timer"
+}
