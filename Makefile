@@ -180,7 +180,8 @@ demo: deps
 # Speed and memory against the targets in the README: vgpuvm beside the same QEMU driven by a minimal QMP client.
 # The runtime directory is on tmpfs, as /run and $$XDG_RUNTIME_DIR are on a real system.
 # Each profile in turn: a plain VM, and one with a user NIC and a tablet. After the plain one, the same bench with
-# UEFI and a TPM, with a state directory of its own: QEMU's uid passes through $$d to it.
+# UEFI and a TPM, with a state directory of its own: QEMU's uid passes through $$d to it. Last, `vgpuvm list` with 1
+# and with 20 tiny VMs running (tests/helpers/bench-list.c).
 BENCH_PROFILES := tests/bench/plain-tcg.json tests/bench/user-net-tablet.json
 BENCH_PLATFORM := tests/bench/uefi-tpm.json
 bench: deps
@@ -188,7 +189,9 @@ bench: deps
 	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && chmod 0711 $$d && r=0 && for p in $(BENCH_PROFILES); do \
 		pl=; [ $$p = tests/bench/plain-tcg.json ] && pl=$(BENCH_PLATFORM); \
 		VGPUVM_RUNTIME_DIR=$$d VGPUVM_STATE_DIR=$$d/state $(BUILD)/helpers/bench $(CURDIR)/$(BUILD)/vgpuvm $$p 31 \
-		$$pl || r=$$?; done; rm -rf $$d; exit $$r
+		$$pl || r=$$?; done; \
+		VGPUVM_RUNTIME_DIR=$$d/run $(BUILD)/helpers/bench-list $(CURDIR)/$(BUILD)/vgpuvm $$d 20 51 || r=$$?; \
+		rm -rf $$d; exit $$r
 
 # The unit and the udev rule name installed paths (the unit points at the installed manual pages, which
 # systemd-analyze verify checks); the rest is installed as it is in the tree.

@@ -400,11 +400,15 @@ int cmd_list(int argc, char **argv)
 		return r;
 	if (!(names = cli_vm_names(base)))
 		return EX_OSERR;
-	/* All at once: a directory whose supervisor does not answer is a leftover for cleanup, not a running VM. */
+	/*
+	 * All at once: a directory whose supervisor does not answer is a leftover for cleanup, not a running VM. The
+	 * table shows nothing QEMU must be asked for, so each supervisor answers from its own state; --json asks QEMU,
+	 * so that each status object is the one `status --json` gives.
+	 */
 	n = 0;
 	while (names[n])
 		n++;
-	if (ctl_gather_status(base, names, n, true, deadline_after(CONNECT_TIMEOUT), &replies) < 0)
+	if (ctl_gather_status(base, names, n, json, deadline_after(CONNECT_TIMEOUT), &replies) < 0)
 		return log_error("out of memory"), EX_OSERR;
 	for (size_t i = 0; i < n; i++)
 		if (replies[i])
