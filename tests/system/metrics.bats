@@ -227,3 +227,26 @@ stop_and_wait_gvt() {
 	grep -qx 'OnUnitActiveSec=15s' "$T/inst/usr/lib/systemd/system/vgpuvm-metrics.timer"
 	grep -qx 'Documentation=man:vgpuvm(1)' "$T/inst/usr/lib/systemd/system/vgpuvm-metrics.timer"
 }
+
+@test "metrics between two tries: state restarting, the restart counted, the failed try's exit code" {
+	fake_profile crash crash '"restart": "on-failure", "restart_delay": 30'
+	name=$(vm_name crash)
+	start_vm crash
+	wait_log 'restarting in'
+	run "$VGPUVM" metrics --no-doctor
+	echo "$output"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$T/out"
+	[ "$(sample "$T/out" "vgpuvm_vm_up{vm=\"$name\"}")" = 1 ]
+	[ "$(sample "$T/out" "vgpuvm_vm_state{vm=\"$name\",state=\"restarting\"}")" = 1 ]
+	[ "$(sample "$T/out" "vgpuvm_vm_state{vm=\"$name\",state=\"running\"}")" = 0 ]
+	[ "$(sample "$T/out" "vgpuvm_vm_restarts_total{vm=\"$name\"}")" = 1 ]
+	[ "$(sample "$T/out" "vgpuvm_vm_last_exit_code{vm=\"$name\"}")" = 3 ]
+	# No QEMU between tries: no uptime, no RSS.
+	[ -z "$(sample "$T/out" "vgpuvm_vm_uptime_seconds{vm=\"$name\"}")" ]
+	[ -z "$(sample "$T/out" "vgpuvm_vm_qemu_rss_bytes{vm=\"$name\"}")" ]
+	promtool check metrics <"$T/out"
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	[ "$VM_STATUS" -eq 0 ]
+}
