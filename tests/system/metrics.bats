@@ -250,3 +250,69 @@ stop_and_wait_gvt() {
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
 }
+
+# fake_server DIR: a control socket at DIR/control, served by uid 65534, that answers like a supervisor (greeting,
+# qmp_capabilities, and a status object naming the VM "evil"): root must not believe it.
+fake_server() {
+	mkdir -p "$1"
+	chown 65534:65534 "$1"
+	# The base open to uid 65534, for its own list to see the directory (not writable: it stays root's alone).
+	chmod 0755 "$(dirname "$1")"
+	as_nobody /usr/bin/python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1] + "/control")
+s.listen(8)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n")
+    f = c.makefile("rb")
+    for line in f:
+        m = json.loads(line)
+        r = {} if m["execute"] == "qmp_capabilities" else {"format_version": 1, "name": "evil", "state": "running", "uptime": 1.0, "qemu_pid": 1, "restarts": 0}
+        c.sendall(json.dumps({"return": r, "id": m.get("id")}).encode() + b"\r\n")
+    c.close()
+' "$1" >"$T/fake-server.log" 2>&1 3>&- &
+	CLIENT_PIDS+=($!)
+	wait_file "$T/fake-server.log" listening 10
+}
+
+@test "list and metrics ask every supervisor at once: three VMs listed; a dead socket and, as root, a supervisor of another uid are left out" {
+	for v in a b c; do
+		profile "$v" '"memory": "32M", "accel": "tcg", "serial": "none", "display": {"type": "none"}, "shutdown": {"powerdown_timeout": 0, "quit_timeout": 5}'
+		start_vm_named "$v"
+	done
+	for v in a b c; do
+		wait_log_of "$v" 'is running'
+	done
+	# A directory whose socket no one listens on any more, and one served by uid 65534.
+	mkdir -p "$VGPUVM_RUNTIME_DIR/$(vm_name dead)"
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$VGPUVM_RUNTIME_DIR/$(vm_name dead)/control"
+	fake_server "$VGPUVM_RUNTIME_DIR/$(vm_name evil)"
+	# The fake server does answer: a client of its own uid is believed.
+	[ "$(as_nobody env VGPUVM_RUNTIME_DIR="$VGPUVM_RUNTIME_DIR" "$VGPUVM" list --json | jq -r '.vms[].name')" = evil ]
+
+	run "$VGPUVM" list
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <<<"$output")" -eq 4 ]
+	for v in a b c; do
+		grep -qE "^$(vm_name "$v") +running " <<<"$output"
+	done
+	[[ $output != *evil* ]]
+	run "$VGPUVM" list --json
+	[ "$status" -eq 0 ]
+	[ "$(jq '.vms | length' <<<"$output")" -eq 3 ]
+	jq -e '[.vms[].qemu_status] == ["running", "running", "running"]' <<<"$output"
+	run "$VGPUVM" metrics --no-doctor
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^vgpuvm_vm_up{vm=".*"} 1$' <<<"$output")" -eq 3 ]
+	[[ $output != *evil* && $output != *"$(vm_name dead)"* ]]
+	for v in a b c; do
+		kill -TERM "${PIDS[$v]}"
+		wait_vm_of "$v" 30
+		[ "$VM_STATUS" -eq 0 ]
+	done
+}
