@@ -29,6 +29,7 @@
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
+#include "supervisor/vm/control_args.h"
 #include "supervisor/vm/hints.h"
 #include "supervisor/host/host.h"
 #include "supervisor/launch/identity.h"
@@ -190,6 +191,13 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 	}
 	/* Between tries there is no QEMU: status and stop still work. */
 	if (strcmp(m->name, "status") == 0) {
+		const char *why = NULL;
+		bool ask_qemu;
+
+		if (control_status_args(m->data, &ask_qemu, &why) < 0) {
+			control_error(s->ctl, client, m->id, "GenericError", why);
+			return;
+		}
 		st = status_json(s, NULL, NULL);
 		control_return(s->ctl, client, m->id, st);
 		json_object_put(st);

@@ -646,14 +646,16 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 	bool qmp_up = vm->qmp_ready && !vm->qmp_eof;
 
 	if (strcmp(m->name, "status") == 0) {
-		json_object *v;
+		const char *why = NULL;
+		bool ask_qemu;
 
 		/*
 		 * "ask_qemu": false (a metrics scrape) is answered from the supervisor's own state, with QEMU's run
 		 * state as its events last said: no round trip to a QEMU that may be slow to answer.
 		 */
-		if (m->data && json_object_object_get_ex(m->data, "ask_qemu", &v) &&
-		    json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v)) {
+		if (control_status_args(m->data, &ask_qemu, &why) < 0)
+			control_error(vm->ctl, client, m->id, "GenericError", why);
+		else if (!ask_qemu) {
 			json_object *st = vm->status_fn(vm->status_userdata,
 							&(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at },
 							vm->qemu_status[0] ? vm->qemu_status : NULL);
