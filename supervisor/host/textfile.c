@@ -42,12 +42,22 @@ static int create_temp(int dfd, const char *tmp)
 
 int textfile_write(const char *path, const char *data, size_t len, char **ret_error)
 {
-	_cleanup_free_ char *d = strdup(path), *b = strdup(path), *tmp = NULL;
+	_cleanup_free_ char *cwd = NULL, *abs = NULL, *d = NULL, *b = NULL, *tmp = NULL;
 	_cleanup_close_ int dfd = -1, fd = -1;
 	const char *dir, *base;
 	struct stat st;
 	int r;
 
+	/* The trust walk judges absolute paths: a relative one is taken from the working directory. */
+	if (path[0] != '/') {
+		if (!(cwd = get_current_dir_name()))
+			return errmsg(ret_error, -errno, "the working directory: %s", strerror(errno));
+		if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+			return -ENOMEM;
+		path = abs;
+	}
+	d = strdup(path);
+	b = strdup(path);
 	if (!d || !b)
 		return -ENOMEM;
 	dir = dirname(d);

@@ -177,7 +177,7 @@ stop_and_wait_gvt() {
 	stop_and_wait_gvt
 }
 
-@test "metrics --textfile: replaces a symlink rather than writing through it; refuses a directory others can write (77) and a name not *.prom (64)" {
+@test "metrics --textfile: replaces a symlink rather than writing through it; a relative name; refuses a directory others can write (77) and a name not *.prom (64)" {
 	echo secret >"$T/secret"
 	ln -s "$T/secret" "$TF/vgpuvm.prom"
 	run "$VGPUVM" metrics --no-doctor --textfile "$TF/vgpuvm.prom"
@@ -186,6 +186,9 @@ stop_and_wait_gvt() {
 	[ "$(cat "$T/secret")" = secret ]
 	[ -f "$TF/vgpuvm.prom" ] && [ ! -L "$TF/vgpuvm.prom" ]
 	grep -q '^vgpuvm_metrics_timestamp_seconds ' "$TF/vgpuvm.prom"
+	# A relative name is taken from the working directory.
+	(cd "$TF" && "$VGPUVM" metrics --no-doctor --textfile rel.prom)
+	grep -q '^vgpuvm_metrics_timestamp_seconds ' "$TF/rel.prom"
 
 	mkdir -m 0777 "$T/open"
 	run "$VGPUVM" metrics --no-doctor --textfile "$T/open/vgpuvm.prom"
