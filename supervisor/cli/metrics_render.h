@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `vgpuvm metrics` as text: the Prometheus text exposition format (0.0.4, what node_exporter's textfile collector
- * reads), written so that an OpenMetrics parser takes it too: one # HELP and # TYPE per family, the family's samples
- * together, label values as valid UTF-8 with backslash, double quote and newline escaped. Pure: the caller gathers
- * the values, this only writes them.
+ * reads): one # HELP and # TYPE per family, the family's samples together, label values as valid UTF-8 with
+ * backslash, double quote and newline escaped. Names and types stay within OpenMetrics' rules (a counter ends in
+ * _total), so that a server exposing them as OpenMetrics keeps them. Pure: the caller gathers the values, this only
+ * writes them.
  */
 #pragma once
 
