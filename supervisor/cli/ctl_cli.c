@@ -408,8 +408,8 @@ int cmd_list(int argc, char **argv)
 	n = 0;
 	while (names[n])
 		n++;
-	if (ctl_gather_status(base, names, n, json, deadline_after(CONNECT_TIMEOUT), &replies) < 0)
-		return log_error("out of memory"), EX_OSERR;
+	if ((r = ctl_gather_status(base, names, n, json, deadline_after(CONNECT_TIMEOUT), &replies)) < 0)
+		return log_error_errno(r, "Failed to ask the supervisors: %m"), EX_OSERR;
 	for (size_t i = 0; i < n; i++)
 		if (replies[i])
 			json_object_array_add(all, json_object_get(replies[i]));

@@ -20,7 +20,8 @@ struct json_object;
  * unless ask_qemu), and waits until every one answered, failed, or the deadline (monotonic usec) passed. As root, a
  * supervisor that root does not run is not asked (the socket's path comes from the environment). *ret gets an array
  * of n status objects (the reply's "return" value, a new reference each), NULL where the supervisor did not answer:
- * none listens (a stale directory), it is not root's, it refused, or it was too slow. Returns 0 or -ENOMEM.
+ * none listens (a stale directory), it is not root's, it refused, or it was too slow. Returns 0, or -ENOMEM or
+ * poll()'s negative errno.
  */
 int ctl_gather_status(const char *base, char *const *names, size_t n, bool ask_qemu, uint64_t deadline,
 		      struct json_object ***ret);
