@@ -190,7 +190,7 @@ bench: deps
 		pl=; [ $$p = tests/bench/plain-tcg.json ] && pl=$(BENCH_PLATFORM); \
 		VGPUVM_RUNTIME_DIR=$$d VGPUVM_STATE_DIR=$$d/state $(BUILD)/helpers/bench $(CURDIR)/$(BUILD)/vgpuvm $$p 31 \
 		$$pl || r=$$?; done; \
-		VGPUVM_RUNTIME_DIR=$$d/run $(BUILD)/helpers/bench-list $(CURDIR)/$(BUILD)/vgpuvm $$d 20 51 || r=$$?; \
+		$(BUILD)/helpers/bench-list $(CURDIR)/$(BUILD)/vgpuvm $$d 20 51 || r=$$?; \
 		rm -rf $$d; exit $$r
 
 # The unit and the udev rule name installed paths (the unit points at the installed manual pages, which

@@ -7,8 +7,9 @@
  *
  *   bench-list VGPUVM DIR [N [ROUNDS]]
  *
- * DIR is a directory only root can write (the profiles are written there, and VGPUVM_RUNTIME_DIR should point into
- * it). Target: N VMs within 3 times the one-VM time.
+ * DIR is a directory only root can write: the profiles are written there, one VM runs with the runtime directory
+ * DIR/one and N with DIR/many, and the two lists are timed in turn, round after round, so that both see the same load
+ * on a shared machine. Target: N VMs within 3 times the one-VM time.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -43,8 +44,8 @@ static double median_ms(uint64_t *v, size_t n)
 	return (n % 2 ? (double)v[n / 2] : (double)(v[n / 2 - 1] + v[n / 2]) / 2) / 1000.0;
 }
 
-/* Runs VGPUVM with up to three arguments, output to /dev/null; returns its exit status or -1. */
-static int run(const char *vgpuvm, const char *a, const char *b, const char *c)
+/* Runs VGPUVM with up to three arguments and the runtime directory rt, output to /dev/null; its exit status or -1. */
+static int run(const char *vgpuvm, const char *rt, const char *a, const char *b, const char *c)
 {
 	int status;
 	pid_t pid = fork();
@@ -53,6 +54,7 @@ static int run(const char *vgpuvm, const char *a, const char *b, const char *c)
 		int fd = open("/dev/null", O_RDWR);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		setenv("VGPUVM_RUNTIME_DIR", rt, 1);
 		execl(vgpuvm, vgpuvm, a, b, c, (char *)NULL);
 		_exit(127);
 	}
@@ -62,7 +64,7 @@ static int run(const char *vgpuvm, const char *a, const char *b, const char *c)
 }
 
 /* Starts `vgpuvm run` on a new tiny profile, waits until it says QEMU runs, and pauses the guest. */
-static void start(const char *vgpuvm, const char *dir, size_t i, struct vm *vm)
+static void start(const char *vgpuvm, const char *dir, const char *rt, size_t i, struct vm *vm)
 {
 	char profile[4096], line[4096];
 	int p[2];
@@ -88,6 +90,7 @@ static void start(const char *vgpuvm, const char *dir, size_t i, struct vm *vm)
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(p[1], 2);
+		setenv("VGPUVM_RUNTIME_DIR", rt, 1);
 		execl(vgpuvm, vgpuvm, "run", profile, (char *)NULL);
 		_exit(127);
 	}
@@ -95,7 +98,7 @@ static void start(const char *vgpuvm, const char *dir, size_t i, struct vm *vm)
 	vm->log = fdopen(p[0], "r");
 	while (vm->log && fgets(line, sizeof(line), vm->log))
 		if (strstr(line, "is running")) {
-			if (run(vgpuvm, "qmp", vm->name, "{\"execute\": \"stop\"}") != 0)
+			if (run(vgpuvm, rt, "qmp", vm->name, "{\"execute\": \"stop\"}") != 0)
 				fprintf(stderr, "bench-list: could not pause %s\n", vm->name);
 			return;
 		}
@@ -118,30 +121,25 @@ static void stop_all(struct vm *vms, size_t n)
 	}
 }
 
-/* `vgpuvm list` (json: `vgpuvm list --json`, which asks each QEMU too), median of rounds. */
-static double list_ms(const char *vgpuvm, bool json, size_t rounds)
+/* One `vgpuvm list` (json: `vgpuvm list --json`, which asks each QEMU too) with the runtime directory rt, in usec. */
+static uint64_t list_once(const char *vgpuvm, const char *rt, bool json)
 {
-	uint64_t v[ROUNDS_MAX];
+	uint64_t t0 = now_usec();
 
-	/* Once to warm the page cache. */
-	run(vgpuvm, "list", json ? "--json" : NULL, NULL);
-	for (size_t i = 0; i < rounds; i++) {
-		uint64_t t0 = now_usec();
-
-		if (run(vgpuvm, "list", json ? "--json" : NULL, NULL) != 0) {
-			fprintf(stderr, "bench-list: vgpuvm list failed\n");
-			exit(2);
-		}
-		v[i] = now_usec() - t0;
+	if (run(vgpuvm, rt, "list", json ? "--json" : NULL, NULL) != 0) {
+		fprintf(stderr, "bench-list: vgpuvm list failed\n");
+		exit(2);
 	}
-	return median_ms(v, rounds);
+	return now_usec() - t0;
 }
 
 int main(int argc, char **argv)
 {
-	static struct vm vms[VMS_MAX];
+	static uint64_t one[ROUNDS_MAX], many[ROUNDS_MAX], one_json[ROUNDS_MAX], many_json[ROUNDS_MAX];
+	static struct vm vms[VMS_MAX + 1];
+	char rt_one[4096], rt_many[4096];
 	size_t n, rounds;
-	double one, many, one_json, many_json;
+	double a, b, c, d;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: bench-list VGPUVM DIR [N [ROUNDS]]\n");
@@ -154,18 +152,28 @@ int main(int argc, char **argv)
 	if (rounds < 1 || rounds > ROUNDS_MAX)
 		rounds = 51;
 	signal(SIGPIPE, SIG_IGN);
-	start(argv[1], argv[2], 0, &vms[0]);
-	one = list_ms(argv[1], false, rounds);
-	one_json = list_ms(argv[1], true, rounds);
-	for (size_t i = 1; i < n; i++)
-		start(argv[1], argv[2], i, &vms[i]);
-	many = list_ms(argv[1], false, rounds);
-	many_json = list_ms(argv[1], true, rounds);
-	stop_all(vms, n);
-	printf("vgpuvm list:        1 VM %.2f ms, %zu VMs %.2f ms, ratio %.2f (medians of %zu, process start "
+	snprintf(rt_one, sizeof(rt_one), "%s/one", argv[2]);
+	snprintf(rt_many, sizeof(rt_many), "%s/many", argv[2]);
+	start(argv[1], argv[2], rt_one, 0, &vms[0]);
+	for (size_t i = 1; i <= n; i++)
+		start(argv[1], argv[2], rt_many, i, &vms[i]);
+	/* Once each to warm the page cache, then in turn. */
+	list_once(argv[1], rt_one, false);
+	list_once(argv[1], rt_many, false);
+	for (size_t i = 0; i < rounds; i++) {
+		one[i] = list_once(argv[1], rt_one, false);
+		many[i] = list_once(argv[1], rt_many, false);
+		one_json[i] = list_once(argv[1], rt_one, true);
+		many_json[i] = list_once(argv[1], rt_many, true);
+	}
+	stop_all(vms, n + 1);
+	a = median_ms(one, rounds);
+	b = median_ms(many, rounds);
+	c = median_ms(one_json, rounds);
+	d = median_ms(many_json, rounds);
+	printf("vgpuvm list:        1 VM %.2f ms, %zu VMs %.2f ms, ratio %.2f (medians of %zu, in turn, process start "
 	       "included; target <= 3)\n",
-	       one, n, many, many / one, rounds);
-	printf("vgpuvm list --json: 1 VM %.2f ms, %zu VMs %.2f ms, ratio %.2f (each QEMU asked too)\n", one_json, n,
-	       many_json, many_json / one_json);
+	       a, n, b, b / a, rounds);
+	printf("vgpuvm list --json: 1 VM %.2f ms, %zu VMs %.2f ms, ratio %.2f (each QEMU asked too)\n", c, n, d, d / c);
 	return 0;
 }
