@@ -180,7 +180,8 @@ demo: deps
 # Speed and memory against the targets in the README: vgpuvm beside the same QEMU driven by a minimal QMP client.
 # The runtime directory is on tmpfs, as /run and $$XDG_RUNTIME_DIR are on a real system.
 # Each profile in turn: a plain VM, and one with a user NIC and a tablet. After the plain one, the same bench with
-# UEFI and a TPM, with a state directory of its own: QEMU's uid passes through $$d to it.
+# UEFI and a TPM, with a state directory of its own: QEMU's uid passes through $$d to it. Last, `vgpuvm list` with 1
+# and with 20 tiny VMs running (tests/helpers/bench-list.c).
 BENCH_PROFILES := tests/bench/plain-tcg.json tests/bench/user-net-tablet.json
 BENCH_PLATFORM := tests/bench/uefi-tpm.json
 bench: deps
@@ -188,18 +189,24 @@ bench: deps
 	d=$$(mktemp -d /dev/shm/vgpuvm-bench.XXXXXX) && chmod 0711 $$d && r=0 && for p in $(BENCH_PROFILES); do \
 		pl=; [ $$p = tests/bench/plain-tcg.json ] && pl=$(BENCH_PLATFORM); \
 		VGPUVM_RUNTIME_DIR=$$d VGPUVM_STATE_DIR=$$d/state $(BUILD)/helpers/bench $(CURDIR)/$(BUILD)/vgpuvm $$p 31 \
-		$$pl || r=$$?; done; rm -rf $$d; exit $$r
+		$$pl || r=$$?; done; \
+		$(BUILD)/helpers/bench-list $(CURDIR)/$(BUILD)/vgpuvm $$d 20 51 || r=$$?; \
+		rm -rf $$d; exit $$r
 
 # The unit and the udev rule name installed paths (the unit points at the installed manual pages, which
 # systemd-analyze verify checks); the rest is installed as it is in the tree.
 $(BUILD)/dist/vgpuvm@.service: examples/vgpuvm@.service
 	@mkdir -p $(dir $@)
 	sed -e 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' -e 's|^Documentation=.*|Documentation=man:vgpuvm(1) man:vgpuvm-profile(5)|' $< >$@
+$(BUILD)/dist/vgpuvm-metrics.%: dist/vgpuvm-metrics.%
+	@mkdir -p $(dir $@)
+	sed -e 's|/usr/local/bin/vgpuvm|$(BINDIR)/vgpuvm|g' -e 's|^Documentation=.*|Documentation=man:vgpuvm(1)|' $< >$@
 $(BUILD)/dist/70-vgpuvm.rules: dist/70-vgpuvm.rules.in
 	@mkdir -p $(dir $@)
 	sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' $< >$@
 
-install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/70-vgpuvm.rules
+install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/vgpuvm-metrics.service $(BUILD)/dist/vgpuvm-metrics.timer \
+		$(BUILD)/dist/70-vgpuvm.rules
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(STOCKDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/vgpuvm $(DESTDIR)$(BINDIR)/vgpuvm
@@ -207,6 +214,8 @@ install: all $(BUILD)/dist/vgpuvm@.service $(BUILD)/dist/70-vgpuvm.rules
 	install -m 0644 profiles/profile.schema.json $(DESTDIR)$(DATADIR)/vgpuvm/profile.schema.json
 	install -m 0644 completion/vgpuvm.bash $(DESTDIR)$(BASHCOMPDIR)/vgpuvm
 	install -m 0644 $(BUILD)/dist/vgpuvm@.service $(DESTDIR)$(UNITDIR)/vgpuvm@.service
+	install -m 0644 $(BUILD)/dist/vgpuvm-metrics.service $(DESTDIR)$(UNITDIR)/vgpuvm-metrics.service
+	install -m 0644 $(BUILD)/dist/vgpuvm-metrics.timer $(DESTDIR)$(UNITDIR)/vgpuvm-metrics.timer
 	install -m 0644 dist/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf
 	install -m 0644 dist/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf
 	install -m 0644 $(BUILD)/dist/70-vgpuvm.rules $(DESTDIR)$(UDEVRULESDIR)/70-vgpuvm.rules
@@ -226,7 +235,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man7/vgpuvm-control.7
 	rm -rf $(DESTDIR)$(STOCKDIR)
 	rm -f $(DESTDIR)$(DATADIR)/vgpuvm/profile.schema.json $(DESTDIR)$(BASHCOMPDIR)/vgpuvm \
-		$(DESTDIR)$(UNITDIR)/vgpuvm@.service $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf \
+		$(DESTDIR)$(UNITDIR)/vgpuvm@.service $(DESTDIR)$(UNITDIR)/vgpuvm-metrics.service \
+		$(DESTDIR)$(UNITDIR)/vgpuvm-metrics.timer $(DESTDIR)$(SYSUSERSDIR)/vgpuvm.conf $(DESTDIR)$(TMPFILESDIR)/vgpuvm.conf \
 		$(DESTDIR)$(UDEVRULESDIR)/70-vgpuvm.rules $(DESTDIR)$(LIBEXECDIR)/vfio-group-is-mdev
 	-rmdir $(DESTDIR)$(DATADIR)/vgpuvm $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 

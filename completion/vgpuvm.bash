@@ -96,7 +96,7 @@ _vgpuvm() {
 	bin=${w[0]}
 	for ((i = 1; i < ${#w[@]}; i++)); do
 		case ${w[i]} in
-		--set | --uuid | --timeout) ((i++)) ;;
+		--set | --uuid | --timeout | --textfile) ((i++)) ;;
 		-*) ;;
 		*) if [ -z "$cmd" ]; then cmd=${w[i]}; else n=$((n + 1)); fi ;;
 		esac
@@ -136,6 +136,12 @@ _vgpuvm() {
 		return 0
 		;;
 	--timeout) return 0 ;;
+	--textfile)
+		# metrics writes a *.prom file, the name node_exporter's textfile collector reads.
+		compopt -o filenames 2>/dev/null || true
+		mapfile -t COMPREPLY < <(compgen -d -- "$word" || :; compgen -f -X '!*.prom' -- "$word" || :)
+		return 0
+		;;
 	esac
 
 	if [[ $word == -* ]]; then

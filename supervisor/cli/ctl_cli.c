@@ -24,6 +24,7 @@
 #include "profiles/profile_parse.h"
 #include "qmp/qmp_conn.h"
 #include "supervisor/cli/ctl_cli.h"
+#include "supervisor/cli/ctl_gather.h"
 #include "supervisor/log.h"
 #include "supervisor/host/memlock.h"
 #include "supervisor/launch/recover.h"
@@ -48,7 +49,7 @@ static void ctl_close(struct ctl *c)
 }
 
 /* The directory of every VM's runtime directory. Returns 0 or an exit code, after saying why. */
-static int base_dir(char **ret)
+int cli_base_dir(char **ret)
 {
 	_cleanup_free_ char *error = NULL;
 	int r;
@@ -77,7 +78,7 @@ static int check_name(const char *name)
  * The names of the runtime directories there are, sorted: the VMs that run, and the leftovers of ones that died.
  * Returns a NULL-terminated list (empty when there is no base directory yet) or NULL without memory.
  */
-static char **vm_names(const char *base)
+char **cli_vm_names(const char *base)
 {
 	struct dirent **names = NULL;
 	char **l;
@@ -123,7 +124,7 @@ static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 	struct ctl c = { .fd = -1 };
 	int r;
 
-	if ((r = check_name(name)) != 0 || (r = base_dir(&base)) != 0)
+	if ((r = check_name(name)) != 0 || (r = cli_base_dir(&base)) != 0)
 		return r;
 	if (asprintf(&path, "%s/%s/control", base, name) < 0)
 		return EX_OSERR;
@@ -388,28 +389,31 @@ int cmd_list(int argc, char **argv)
 	_cleanup_json_ json_object *all = json_object_new_array();
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_free_ char *base = NULL;
+	json_object **replies = NULL;
 	bool json = false, done = false;
+	size_t n;
 	int r;
 
 	if ((r = cli_parse_json_flag(argc, argv, list_usage, "no arguments", 0, 0, &json, &done)) != 0 || done)
 		return r;
-	if ((r = base_dir(&base)) != 0)
+	if ((r = cli_base_dir(&base)) != 0)
 		return r;
-	if (!(names = vm_names(base)))
+	if (!(names = cli_vm_names(base)))
 		return EX_OSERR;
-	for (char **name = names; *name; name++) {
-		struct qmp_msg *m = NULL;
-		struct ctl c;
-
-		/* A directory whose supervisor does not answer is a leftover for cleanup, not a running VM. */
-		if (ctl_open(*name, true, &c) != 0)
-			continue;
-		if (ctl_execute(&c, *name, "status", NULL, CONNECT_TIMEOUT, &m) == 0) {
-			json_object_array_add(all, json_object_get(m->data));
-			qmp_msg_free(m);
-		}
-		ctl_close(&c);
-	}
+	/*
+	 * All at once: a directory whose supervisor does not answer is a leftover for cleanup, not a running VM. The
+	 * table shows nothing QEMU must be asked for, so each supervisor answers from its own state; --json asks QEMU,
+	 * so that each status object is the one `status --json` gives.
+	 */
+	n = 0;
+	while (names[n])
+		n++;
+	if ((r = ctl_gather_status(base, names, n, json, deadline_after(CONNECT_TIMEOUT), &replies)) < 0)
+		return log_error_errno(r, "Failed to ask the supervisors: %m"), EX_OSERR;
+	for (size_t i = 0; i < n; i++)
+		if (replies[i])
+			json_object_array_add(all, json_object_get(replies[i]));
+	ctl_gather_free(replies, n);
 	if (json) {
 		/* An object rather than a bare list, so that the format's version is there even when no VM runs. */
 		_cleanup_json_ json_object *out = json_object_new_object();
@@ -700,9 +704,9 @@ int cmd_cleanup(int argc, char **argv)
 		return log_error("vgpuvm cleanup: expected at most one VM name"), EX_USAGE;
 	if (argc == 2)
 		return (r = check_name(argv[1])) != 0 ? r : cleanup_one(argv[1], true);
-	if ((r = base_dir(&base)) != 0)
+	if ((r = cli_base_dir(&base)) != 0)
 		return r;
-	if (!(names = vm_names(base)))
+	if (!(names = cli_vm_names(base)))
 		return EX_OSERR;
 	for (char **name = names; *name; name++)
 		if ((r = cleanup_one(*name, false)) != 0)

@@ -19,6 +19,18 @@
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
 			bool *ret_json, bool *ret_done);
 
+/*
+ * The directory of every VM's runtime directory, checked as root's to trust when root asks. Returns 0, or an exit code
+ * after saying why.
+ */
+int cli_base_dir(char **ret);
+
+/*
+ * The names of the runtime directories under base, sorted: the VMs that run, and the leftovers of ones that died.
+ * Returns a NULL-terminated list (empty when there is no base directory yet) or NULL without memory.
+ */
+char **cli_vm_names(const char *base);
+
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);

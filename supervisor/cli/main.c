@@ -8,6 +8,7 @@
 
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/cli/doctor_cli.h"
+#include "supervisor/cli/metrics_cli.h"
 #include "supervisor/log.h"
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/cli/run.h"
@@ -34,6 +35,7 @@ static const struct command commands[] = {
 	{ "forget", cmd_forget, "remove a VM's state (its UEFI NVRAM, its TPM)" },
 	{ "doctor", cmd_doctor, "check the host for what a vGPU VM needs, and say how to fix it" },
 	{ "types", cmd_types, "list the host's mdev parents, vGPU types and mdevs" },
+	{ "metrics", cmd_metrics, "print the host's VMs, mdev types and doctor's findings for Prometheus" },
 };
 
 static void help(FILE *f)

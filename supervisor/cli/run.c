@@ -29,6 +29,7 @@
 #include "supervisor/launch/confine.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
+#include "supervisor/vm/control_args.h"
 #include "supervisor/vm/hints.h"
 #include "supervisor/host/host.h"
 #include "supervisor/launch/identity.h"
@@ -80,6 +81,7 @@ struct sup {
 	int sig_fd;
 	struct restart_history restart; /* the restart policy's; status shows its restarts */
 	bool stop_requested;		/* between tries */
+	int last_exit_code;		/* the last try's, 0 before any: status shows it */
 	struct record rec;
 	struct identity id;    /* whom QEMU runs as */
 	struct net_taps net;   /* the taps of the current try */
@@ -176,6 +178,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	    o, "audio",
 	    s->p->audio != PROFILE_AUDIO_OFF ? json_object_new_string(profile_audio_to_string(s->p->audio)) : NULL);
 	json_object_object_add(o, "restarts", json_object_new_int64(s->restart.restarts));
+	json_object_object_add(o, "last_exit_code", json_object_new_int(s->last_exit_code));
 	json_object_object_add(o, "firmware", json_object_new_string(profile_firmware_to_string(s->p->firmware)));
 	json_object_object_add(o, "state_dir", s->pl.state_dir ? json_object_new_string(s->pl.state_dir) : NULL);
 	json_object_object_add(o, "helpers", run_platform_helpers_json(&s->pl));
@@ -193,6 +196,13 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 	}
 	/* Between tries there is no QEMU: status and stop still work. */
 	if (strcmp(m->name, "status") == 0) {
+		const char *why = NULL;
+		bool ask_qemu;
+
+		if (control_status_args(m->data, &ask_qemu, &why) < 0) {
+			control_error(s->ctl, client, m->id, "GenericError", why);
+			return;
+		}
 		st = status_json(s, NULL, NULL);
 		control_return(s->ctl, client, m->id, st);
 		json_object_put(st);
@@ -725,6 +735,7 @@ static int run_tries(struct sup *s, char **error)
 		run_platform_stop(&s->pl, &s->rec, save_record, s);
 		if (!give_back(s) && code == 0)
 			code = EX_NOPERM;
+		s->last_exit_code = code;
 		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
 		if (d.verdict == RESTART_GIVE_UP)
 			log_error("%s", d.text);

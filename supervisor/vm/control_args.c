@@ -44,6 +44,22 @@ int control_stop_args(struct json_object *args, bool *ret_force, int *ret_timeou
 	return 0;
 }
 
+int control_status_args(struct json_object *args, bool *ret_ask_qemu, const char **ret_error)
+{
+	json_object *v;
+
+	if (args && json_object_object_get_ex(args, "ask_qemu", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			*ret_error = "ask_qemu: expected true or false";
+			return -EINVAL;
+		}
+		*ret_ask_qemu = json_object_get_boolean(v);
+		return 0;
+	}
+	*ret_ask_qemu = true;
+	return 0;
+}
+
 int control_qmp_args(struct json_object *args, const char **ret_command, struct json_object **ret_arguments,
 		     const char **ret_error)
 {

@@ -22,6 +22,12 @@ struct json_object;
 int control_stop_args(struct json_object *args, bool *ret_force, int *ret_timeout, const char **ret_error);
 
 /*
+ * status's arguments (args may be NULL): "ask_qemu" a boolean, true when absent (false: answer from the supervisor's
+ * own state, without a round trip to QEMU). Returns 0 or -EINVAL as above.
+ */
+int control_status_args(struct json_object *args, bool *ret_ask_qemu, const char **ret_error);
+
+/*
  * qmp's arguments: "command" a non-empty string with no NUL, and "arguments" an object or absent. Which commands may
  * go on to QEMU, and for whom, is passthrough.h's to say. *ret_command and *ret_arguments point into args. Returns 0
  * or -EINVAL as above.

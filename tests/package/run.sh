@@ -92,9 +92,12 @@ if [ "${1:-}" = --inside ]; then
 		local o
 		o=$(in_root systemd-analyze verify vgpuvm@mdpy-demo.service 2>&1) || { echo "$o"; return 1; }
 		[ -z "$o" ] || { echo "$o"; return 1; }
-		grep -qx 'ExecStart=/usr/bin/vgpuvm run %i' "$M/usr/lib/systemd/system/vgpuvm@.service"
+		grep -qx 'ExecStart=/usr/bin/vgpuvm run %i' "$M/usr/lib/systemd/system/vgpuvm@.service" || return 1
+		o=$(in_root systemd-analyze verify vgpuvm-metrics.service vgpuvm-metrics.timer 2>&1) || { echo "$o"; return 1; }
+		[ -z "$o" ] || { echo "$o"; return 1; }
+		grep -q '^ExecStart=/usr/bin/vgpuvm metrics --textfile ' "$M/usr/lib/systemd/system/vgpuvm-metrics.service"
 	}
-	t "systemd-analyze verify vgpuvm@mdpy-demo.service: no warning; it runs /usr/bin/vgpuvm" verify
+	t "systemd-analyze verify vgpuvm@mdpy-demo.service and the metrics timer: no warning; they run /usr/bin/vgpuvm" verify
 
 	man_pages() {
 		local p o r=0
@@ -222,12 +225,14 @@ files() {
 		/usr/share/vgpuvm/profile.schema.json /usr/share/man/man1/vgpuvm.1.gz /usr/share/man/man5/vgpuvm-profile.5.gz \
 		/usr/share/man/man7/vgpuvm-control.7.gz /usr/lib/systemd/system/vgpuvm@.service /usr/lib/sysusers.d/vgpuvm.conf \
 		/usr/lib/tmpfiles.d/vgpuvm.conf /usr/lib/udev/rules.d/70-vgpuvm.rules /usr/libexec/vgpuvm/vfio-group-is-mdev \
-		/usr/share/bash-completion/completions/vgpuvm /etc/vgpuvm/profiles/; do
+		/usr/share/bash-completion/completions/vgpuvm /etc/vgpuvm/profiles/ \
+		/usr/lib/systemd/system/vgpuvm-metrics.service /usr/lib/systemd/system/vgpuvm-metrics.timer \
+		/usr/share/doc/vgpuvm/examples/vgpuvm-metrics.timer; do
 		grep -qxF "$f" <<<"$list" || { echo "missing: $f"; r=1; }
 	done
 	return $r
 }
-t "the package holds the binary, profiles, schema, man pages, unit, sysusers, tmpfiles, udev rule, completion" files
+t "the package holds the binary, profiles, schema, man pages, units, sysusers, tmpfiles, udev rule, completion" files
 
 # What this machine has before, so that the end can check the test changed nothing of it.
 state() {

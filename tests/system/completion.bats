@@ -56,6 +56,13 @@ words() { printf '%s\n' "$@" | sort; }
 	# Nothing after --timeout: it takes seconds.
 	complete_line "$VGPUVM stop vm --timeout "
 	[ -z "$output" ]
+	complete_line "$VGPUVM metrics --"
+	[ "$output" = "$(words --help --no-doctor --textfile)" ]
+	# After --textfile, directories and *.prom files.
+	mkdir "$T/tf" "$T/tf/sub"
+	touch "$T/tf/vgpuvm.prom" "$T/tf/other.txt"
+	complete_line "$VGPUVM metrics --textfile $T/tf/"
+	[ "$output" = "$(words "$T/tf/sub" "$T/tf/vgpuvm.prom")" ]
 }
 
 @test "completion: profile names from VGPUVM_PROFILE_PATH, the user's directory and the stock ones, each once" {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
-# Every CLI command under valgrind's memcheck at least once: check, argv (with --set), types, doctor and status, on
-# good input and on the error paths bad input takes. The binary is build/helpers/vgpuvm-dynamic, the same objects
-# linked dynamically (memcheck cannot replace malloc in the static ./vgpuvm). A use of uninitialised memory, an invalid
-# read or write, or a definite or indirect leak fails the test; memory still reachable at exit (json-c's and libc's
+# Every CLI command under valgrind's memcheck at least once: check, argv (with --set), types, doctor, status, list and
+# metrics, on good input and on the error paths bad input takes. The binary is build/helpers/vgpuvm-dynamic, the same
+# objects linked dynamically (memcheck cannot replace malloc in the static ./vgpuvm). A use of uninitialised memory, an
+# invalid read or write, or a definite or indirect leak fails the test; memory still reachable at exit (json-c's and libc's
 # caches) does not count. Needs valgrind (scripts/deps.sh test installs it).
 
 load lib/vm
@@ -81,6 +81,10 @@ memcheck() {
 	[[ $output == *"vgpu.type"* ]]
 	memcheck doctor --json
 	jq -e '.' <<<"$output" >/dev/null
+	memcheck metrics
+	[ "$status" -eq 0 ]
+	[[ $output == *'vgpuvm_mdev_type_available_instances{parent="0000:00:02.0",type="i915-GVTg_V5_4"}'* ]]
+	[[ $output == *'vgpuvm_doctor_check_failed{check="'* ]]
 }
 
 @test "memcheck: status and list against a running VM, in text and JSON" {
@@ -95,6 +99,12 @@ memcheck() {
 	jq -e '.state == "running"' <<<"$output"
 	memcheck list --json
 	[ "$status" -eq 0 ]
+	memcheck list
+	[ "$status" -eq 0 ]
+	[[ $output == *"$(vm_name plain)"* ]]
+	memcheck metrics --no-doctor
+	[ "$status" -eq 0 ]
+	[[ $output == *"vgpuvm_vm_up{vm=\"$(vm_name plain)\"} 1"* ]]
 	memcheck status nonexistent-vm
 	[ "$status" -ne 0 ]
 	kill -TERM "$VM_PID"

@@ -86,6 +86,37 @@ static void test_stop_args_accepted(void **state)
 	assert_int_equal(timeout, -1);
 }
 
+static void test_status_args(void **state)
+{
+	static const char *const bad[] = { "{\"ask_qemu\": 0}", "{\"ask_qemu\": \"false\"}", "{\"ask_qemu\": null}" };
+	_cleanup_json_ json_object *no = args("{\"ask_qemu\": false}");
+	_cleanup_json_ json_object *yes = args("{\"ask_qemu\": true}");
+	_cleanup_json_ json_object *none = args("{}");
+	const char *why = NULL;
+	bool ask = true;
+
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_json_ json_object *a = args(bad[i]);
+
+		why = NULL;
+		if (control_status_args(a, &ask, &why) != -EINVAL)
+			fail_msg("accepted %s", bad[i]);
+		assert_non_null(why);
+		assert_true(ask);
+	}
+	assert_int_equal(control_status_args(no, &ask, &why), 0);
+	assert_false(ask);
+	assert_int_equal(control_status_args(yes, &ask, &why), 0);
+	assert_true(ask);
+	ask = false;
+	assert_int_equal(control_status_args(none, &ask, &why), 0);
+	assert_true(ask);
+	ask = false;
+	assert_int_equal(control_status_args(NULL, &ask, &why), 0);
+	assert_true(ask);
+}
+
 static void test_qmp_args(void **state)
 {
 	static const char *const bad[] = {
@@ -419,6 +450,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stop_timeout_checked_before_conversion),
 		cmocka_unit_test(test_stop_args_accepted),
+		cmocka_unit_test(test_status_args),
 		cmocka_unit_test(test_qmp_args),
 		cmocka_unit_test(test_command_name_with_nul_refused),
 		cmocka_unit_test(test_crowd_makes_room),
