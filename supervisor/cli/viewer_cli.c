@@ -86,12 +86,14 @@ int cmd_viewer(int argc, char **argv)
 	name = argv[optind];
 	/*
 	 * A viewer is a GUI program on someone's X or Wayland session: root running one there under sudo would be root
-	 * on that user's desktop (its X clients, its D-Bus). The user runs it; the socket's group says whether they may.
+	 * on that user's desktop (its X clients, its D-Bus). The user runs it; the socket's group says whether they
+	 * may.
 	 */
 	if (geteuid() == 0 && sudo_user && *sudo_user)
-		return log_error("viewer: not as root under sudo: run \"vgpuvm viewer %s\" as %s (who must be in the VM's "
-				 "\"group\"; for root's VMs with VGPUVM_RUNTIME_DIR=/run/vgpuvm)",
-				 name, sudo_user),
+		return log_error(
+			   "viewer: not as root under sudo: run \"vgpuvm viewer %s\" as %s (who must be in the VM's "
+			   "\"group\"; for root's VMs with VGPUVM_RUNTIME_DIR=/run/vgpuvm)",
+			   name, sudo_user),
 		       EX_NOPERM;
 
 	if ((code = ctl_open(name, false, &c)) != 0)
@@ -113,8 +115,9 @@ int cmd_viewer(int argc, char **argv)
 	}
 	qmp_msg_free(m);
 
-	char *args[] = { "remote-viewer", "--title", (char *)name, full ? "--full-screen" : uri, full ? uri : NULL,
-			 NULL };
+	char *args[] = {
+		"remote-viewer", "--title", (char *)name, full ? "--full-screen" : uri, full ? uri : NULL, NULL
+	};
 	fflush(NULL);
 	execvp(args[0], args);
 	if (errno == ENOENT)

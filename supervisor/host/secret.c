@@ -35,8 +35,8 @@ int secret_read(const char *path, const char *what, size_t max, char **ret, char
 
 	r = trust_path(path, what, ret_error);
 	if (r == -ENOENT)
-		return fail(ret_error, r, "%s %s does not exist; create it (a line with the password, mode 0600)",
-			    what, path);
+		return fail(ret_error, r, "%s %s does not exist; create it (a line with the password, mode 0600)", what,
+			    path);
 	if (r < 0)
 		return r;
 	/* Non-blocking: a FIFO put there would otherwise hold the supervisor until someone writes to it. */
