@@ -132,6 +132,15 @@ free_port() {
 	shows_guest vm
 	kill -TERM "$VIEWER_PID"
 	wait "$VIEWER_PID" || true
+	# --full-screen goes to remote-viewer.
+	"$VGPUVM" viewer "$(vm_name vm)" --full-screen >"$T/viewer-full.log" 2>&1 3>&- &
+	full=$!
+	VIEWER_PIDS+=("$full")
+	for _ in $(seq 100); do
+		tr '\0' ' ' < "/proc/$full/cmdline" | grep -q '^remote-viewer ' && break
+		sleep 0.1
+	done
+	tr '\0' ' ' < "/proc/$full/cmdline" | grep -q "^remote-viewer --title $(vm_name vm) --full-screen spice+unix://$sock"
 	kill -TERM "$VM_PID"
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
@@ -170,6 +179,17 @@ print("answered" if data == b"REDQ" else "closed")'
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = answered ]
+	# The whole way as a member: vgpuvm viewer as uid 65534 in group users, its remote-viewer on the test's X server.
+	xvfb_start
+	install -d -o 65534 -g 65534 -m 0700 "$T/home-nobody"
+	viewer_start vm env HOME="$T/home-nobody" setpriv --reuid=65534 --regid=65534 --groups=100 --
+	shows_guest vm
+	[ "$(stat -c %u "/proc/$VIEWER_PID")" = 65534 ]
+	tr '\0' ' ' < "/proc/$VIEWER_PID/cmdline" | grep -q "^remote-viewer .*spice+unix://$sock"
+	# Outside the group, viewer gets no further than the control socket.
+	run env HOME="$T/home-nobody" setpriv --reuid=65534 --regid=65534 --clear-groups -- "$VGPUVM" viewer "$(vm_name vm)"
+	echo "$output"
+	[ "$status" -eq 77 ]
 	# With the mode opened by hand, the supervisor still asks who connects, and closes on a stranger.
 	chmod 0666 "$sock"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups -- "$CTL_PYTHON" -c "$connect" "$sock"
