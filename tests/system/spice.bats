@@ -2,12 +2,14 @@
 # The SPICE display (issue 14, item 6): a real QEMU under TCG with std VGA (SeaBIOS's text screen), its SPICE on the
 # supervisor's socket RUNTIME/NAME/spice.sock, each connection handed to QEMU by fd; remote-viewer (virt-viewer) under
 # an Xvfb of the test's own, through `vgpuvm viewer`; the socket's mode and group, and the supervisor's own check of
-# each peer; SPICE over TCP only with a password that never shows in QEMU's argv or environment.
+# each peer; SPICE over TCP only with a password that never shows in QEMU's argv or environment; and from inside the Linux test
+# guest (tests/lib/linux-guest.bash), the agent's virtio-serial port.
 
 load lib/vm
 load lib/control
 load lib/operate
 load lib/assert
+load ../lib/linux-guest
 
 setup() {
 	vm_setup
@@ -276,4 +278,22 @@ print("answered" if data == b"REDQ" else "closed")'
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
 	assert_clean vm
+}
+
+@test "spice: inside a Linux guest, the agent's port com.redhat.spice.0 on a virtio-serial controller, and the tablet a window gets" {
+	chmod 0711 "$T"
+	linux_guest_setup
+	json=$(linux_guest_json tests/guest-linux/spice.sh)
+	[[ $json == *'"display": {"type": "none"}'* ]]
+	profile g "${json/'"display": {"type": "none"}'/'"display": {"type": "spice"}'}"
+	start_vm g
+	wait_vm 120
+	cat "$LG_WORK/report"
+	[ "$VM_STATUS" -eq 0 ]
+	[ "$(linux_guest_exit)" = 0 ]
+	# virtio-serial (1af4:1003, a simple communication controller), its port for the agent, and the tablet.
+	grep -qx 'pci 1af4:1003 0x078000' "$LG_WORK/report"
+	grep -qx 'vport com.redhat.spice.0' "$LG_WORK/report"
+	grep -qx 'usb QEMU USB Tablet' "$LG_WORK/report"
+	assert_clean g
 }
