@@ -2,8 +2,8 @@
 # The SPICE display (issue 14, item 6): a real QEMU under TCG with std VGA (SeaBIOS's text screen), its SPICE on the
 # supervisor's socket RUNTIME/NAME/spice.sock, each connection handed to QEMU by fd; remote-viewer (virt-viewer) under
 # an Xvfb of the test's own, through `vgpuvm viewer`; the socket's mode and group, and the supervisor's own check of
-# each peer; SPICE over TCP only with a password that never shows in QEMU's argv or environment; and from inside the Linux test
-# guest (tests/lib/linux-guest.bash), the agent's virtio-serial port.
+# each peer; SPICE over TCP only with a password that never shows in QEMU's argv or environment; and from inside the
+# Linux test guest (tests/lib/linux-guest.bash), the agent's virtio-serial port.
 
 load lib/vm
 load lib/control
@@ -274,6 +274,13 @@ print("answered" if data == b"REDQ" else "closed")'
 	remote-viewer "spice://127.0.0.1:$port?password=$pw" >"$T/viewer.log" 2>&1 3>&- &
 	VIEWER_PIDS+=($!)
 	shows_guest vm
+	# vgpuvm viewer gives remote-viewer the address, and no password: remote-viewer asks for it.
+	viewer_start vm
+	for _ in $(seq 100); do
+		tr '\0' ' ' < "/proc/$VIEWER_PID/cmdline" | grep -q '^remote-viewer ' && break
+		sleep 0.1
+	done
+	[ "$(tr '\0' ' ' < "/proc/$VIEWER_PID/cmdline")" = "remote-viewer --title $(vm_name vm) spice://127.0.0.1:$port " ]
 	kill -TERM "$VM_PID"
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
