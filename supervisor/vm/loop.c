@@ -625,15 +625,23 @@ static void set_spice_password(struct vm *vm)
 static void serve_spice(struct vm *vm)
 {
 	for (unsigned i = 0; i < 4 && vm->qmp_fds.n < FDPASS_MAX; i++) {
+		struct spice_refusal no = {};
 		uint64_t serial;
 		char name[32];
 		const char *buf;
 		size_t at;
 		json_object *a;
-		int fd = spice_accept(vm->spice, &serial);
+		int fd = spice_accept(vm->spice, &serial, &no);
 
 		if (fd == -EACCES) {
-			log_warning("spice: refused a connection from a user outside the socket's group");
+			if (no.due && no.count <= 1)
+				log_warning(
+				    "spice: refused a connection from uid %ld: not root, the VM's owner or a member "
+				    "of its group",
+				    (long)no.uid);
+			else if (no.due)
+				log_warning("spice: refused %u connections from uid %ld in the last minute", no.count,
+					    (long)no.uid);
 			continue;
 		}
 		if (fd < 0) {

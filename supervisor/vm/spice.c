@@ -12,8 +12,10 @@
 
 #include "profiles/profile.h"
 #include "supervisor/host/secret.h"
+#include "supervisor/vm/refusals.h"
 #include "supervisor/vm/spice.h"
 #include "util/macro.h"
+#include "util/time-util.h"
 
 struct spice {
 	int fd;		/* the local socket, -1 over TCP */
@@ -23,6 +25,7 @@ struct spice {
 	uid_t owner;
 	gid_t gid;
 	uint64_t serial;
+	struct refusals refused;
 };
 
 /* A viewer's connection waits in the backlog only while the loop turns round: a few are plenty. */
@@ -108,22 +111,29 @@ size_t spice_pollfds(const struct spice *s, struct pollfd *p, size_t max)
 /* Whether the peer on fd is in group gid: primary, or supplementary as it was when it connected. */
 static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
 {
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
+	_cleanup_free_ gid_t *big = NULL;
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
 
 	if (cred->gid == gid)
 		return true;
-	/* More than 256 groups (ERANGE): not let in by this one; its primary group or uid may still do. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		/* ERANGE has set len to what the whole list takes. */
+		if (errno != ERANGE || !(big = malloc(len)))
+			return false;
+		groups = big;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			return false;
+	}
 	for (size_t i = 0; i < len / sizeof(gid_t); i++)
 		if (groups[i] == gid)
 			return true;
 	return false;
 }
 
-int spice_accept(struct spice *s, uint64_t *ret_serial)
+int spice_accept(struct spice *s, uint64_t *ret_serial, struct spice_refusal *ret_refused)
 {
+	uint64_t since;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int fd;
@@ -138,9 +148,14 @@ int spice_accept(struct spice *s, uint64_t *ret_serial)
 	 * The socket's mode lets in only these; asking again costs nothing and holds even if the mode were changed, as
 	 * the control socket does.
 	 */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    !(cred.uid == 0 || cred.uid == s->owner || (s->gid != (gid_t)-1 && peer_in_group(fd, &cred, s->gid)))) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
+		return -EACCES;
+	}
+	if (!(cred.uid == 0 || cred.uid == s->owner || (s->gid != (gid_t)-1 && peer_in_group(fd, &cred, s->gid)))) {
+		close(fd);
+		*ret_refused = (struct spice_refusal){ .uid = cred.uid };
+		ret_refused->due = refusals_note(&s->refused, cred.uid, now_usec(), &ret_refused->count, &since);
 		return -EACCES;
 	}
 	*ret_serial = ++s->serial;

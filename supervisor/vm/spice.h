@@ -10,6 +10,7 @@
 #pragma once
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,12 +33,20 @@ void spice_free(struct spice *s);
 /* Fills the listening socket's pollfd; returns 1, or 0 when there is none (TCP, or NULL). */
 size_t spice_pollfds(const struct spice *s, struct pollfd *p, size_t max);
 
+/* A peer turned away, and whether to say so: once per uid a minute, with a count, as the control socket (refusals.h).
+ */
+struct spice_refusal {
+	uid_t uid;
+	bool due;	/* a line is due */
+	unsigned count; /* refused since the last line, this one included */
+};
+
 /*
  * Accepts one waiting connection from a peer that may connect. Returns its fd (*ret_serial numbers it, for the fd's
- * name in QEMU), -EAGAIN when none waits, -EACCES when its peer may not connect (it is closed), or another negative
- * errno.
+ * name in QEMU), -EAGAIN when none waits, -EACCES when its peer may not connect (it is closed; *ret_refused says who),
+ * or another negative errno.
  */
-int spice_accept(struct spice *s, uint64_t *ret_serial);
+int spice_accept(struct spice *s, uint64_t *ret_serial, struct spice_refusal *ret_refused);
 
 /* The password QEMU gets with set_password, or NULL on the local socket. */
 const char *spice_password(const struct spice *s);

@@ -197,7 +197,7 @@ print("answered" if data == b"REDQ" else "closed")'
 	run setpriv --reuid=65534 --regid=65534 --clear-groups -- "$CTL_PYTHON" -c "$connect" "$sock"
 	echo "$output"
 	[ "$output" = closed ]
-	grep -q 'spice: refused a connection from a user outside the socket' "$T/log"
+	grep -q "spice: refused a connection from uid 65534: not root, the VM's owner or a member of its group" "$T/log"
 	kill -TERM "$VM_PID"
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]

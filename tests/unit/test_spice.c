@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -131,6 +134,7 @@ static void test_spice_socket(void **state)
 	struct pollfd pfd[2];
 	struct stat st;
 	uint64_t serial = 0;
+	struct spice_refusal no = {};
 	json_object *o, *v;
 	int c, fd;
 
@@ -144,11 +148,11 @@ static void test_spice_socket(void **state)
 	assert_int_equal(spice_pollfds(s, pfd, 2), 1);
 	assert_null(spice_password(s));
 	/* Nobody waits: nothing to accept. */
-	assert_int_equal(spice_accept(s, &serial), -EAGAIN);
+	assert_int_equal(spice_accept(s, &serial, &no), -EAGAIN);
 	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	/* Its own uid is let in; each connection is numbered, for its name in QEMU. */
-	fd = spice_accept(s, &serial);
+	fd = spice_accept(s, &serial, &no);
 	assert_true(fd >= 0);
 	assert_int_equal(serial, 1);
 	assert_int_equal(write(c, "x", 1), 1);
@@ -167,6 +171,68 @@ static void test_spice_socket(void **state)
 	assert_int_equal(lstat(sa.sun_path, &st), -1);
 }
 
+/* Connects to path as uid and gid 65534 with no groups, from a child; returns the child's pid. */
+static pid_t connect_as_stranger(const char *path)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int c;
+		char b;
+
+		if (strlen(path) >= sizeof(sa.sun_path))
+			_exit(5);
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(3);
+		/* The supervisor closes on it: EOF. */
+		_exit(read(c, &b, 1) == 0 ? 0 : 4);
+	}
+	return pid;
+}
+
+/* With the socket's mode opened by hand, a stranger still does not get through: refused, said once a minute. */
+static void test_spice_refuses_strangers(void **state)
+{
+	struct profile p = { .display = { .type = PROFILE_DISPLAY_SPICE } };
+	struct spice_refusal no = {};
+	struct spice *s = NULL;
+	struct pollfd pfd;
+	uint64_t serial = 0;
+	char path[256];
+	pid_t pid;
+	int st, r;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(spice_new(&p, tmpdir, (gid_t)-1, &s, NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, SPICE_SOCKET);
+	assert_int_equal(chmod(tmpdir, 0711), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		pid = connect_as_stranger(path);
+		assert_int_equal(spice_pollfds(s, &pfd, 1), 1);
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		r = spice_accept(s, &serial, &no);
+		assert_int_equal(r, -EACCES);
+		assert_int_equal(no.uid, 65534);
+		/* The first refusal is said; the next, within the minute, is only counted. */
+		assert_int_equal(no.due, i == 0);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	assert_int_equal(serial, 0);
+	assert_int_equal(chmod(tmpdir, 0700), 0);
+	spice_free(s);
+}
+
 static void test_spice_tcp_and_none(void **state)
 {
 	struct profile p = { .display = { .type = PROFILE_DISPLAY_SPICE, .listen = (char *)"127.0.0.1:5930" } };
@@ -182,7 +248,7 @@ static void test_spice_tcp_and_none(void **state)
 	assert_int_equal(spice_new(&p, tmpdir, (gid_t)-1, &s, &error), 0);
 	assert_string_equal(spice_password(s), "s3cret");
 	assert_int_equal(spice_pollfds(s, &pfd, 1), 0);
-	assert_int_equal(spice_accept(s, &serial), -EAGAIN);
+	assert_int_equal(spice_accept(s, &serial, &(struct spice_refusal){}), -EAGAIN);
 	o = spice_status_json(s);
 	assert_true(json_object_object_get_ex(o, "address", &v));
 	assert_string_equal(json_object_get_string(v), "127.0.0.1:5930");
@@ -207,6 +273,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_secret_read),
 		cmocka_unit_test(test_spice_socket),
+		cmocka_unit_test(test_spice_refuses_strangers),
 		cmocka_unit_test(test_spice_tcp_and_none),
 	};
 
