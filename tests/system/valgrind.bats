@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Every CLI command under valgrind's memcheck at least once: check, argv (with --set), types, doctor, status and
-# viewer, on good input and on the error paths bad input takes. The binary is build/helpers/vgpuvm-dynamic, the same objects
+# Every CLI command under valgrind's memcheck at least once: check, argv (with --set), types, doctor, status and viewer,
+# on good input and on the error paths bad input takes. The binary is build/helpers/vgpuvm-dynamic, the same objects
 # linked dynamically (memcheck cannot replace malloc in the static ./vgpuvm). A use of uninitialised memory, an invalid
 # read or write, or a definite or indirect leak fails the test; memory still reachable at exit (json-c's and libc's
 # caches) does not count. Needs valgrind (scripts/deps.sh test installs it).
