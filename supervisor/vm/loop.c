@@ -34,6 +34,8 @@
 
 #define VM_TAIL_LINES 20
 #define VM_LINE_MAX 4096
+/* SPICE connections handed to QEMU per poll round; the rest wait in the backlog for the next. */
+#define SPICE_ACCEPT_MAX 4
 
 struct vm_output {
 	int fd; /* the vm's: closed at EOF */
@@ -624,7 +626,8 @@ static void set_spice_password(struct vm *vm)
  */
 static void serve_spice(struct vm *vm)
 {
-	for (unsigned i = 0; i < 4 && vm->qmp_fds.n < FDPASS_MAX; i++) {
+	/* A few a round: a viewer opens one connection per channel (main, display, inputs, cursor, sound...). */
+	for (unsigned i = 0; i < SPICE_ACCEPT_MAX && vm->qmp_fds.n < FDPASS_MAX; i++) {
 		struct spice_refusal no = {};
 		uint64_t serial;
 		char name[32];
