@@ -167,7 +167,8 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 		json_object_object_add(o, "vgpu", NULL);
 	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
-	json_object_object_add(d, "spice", spice_status_json(s->spice));
+	if (s->spice)
+		json_object_object_add(d, "spice", spice_status_json(s->spice));
 	json_object_object_add(o, "display", d);
 	json_object_object_add(o, "net", profile_net_to_json(s->p));
 	json_object_object_add(

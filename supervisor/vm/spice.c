@@ -42,7 +42,10 @@ static int listen_at(struct spice *s, gid_t gid)
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0)
 		return negative_errno();
-	/* The runtime directory is root's and locked (see control_new()): what is there is ours, and stale. */
+	/*
+	 * The runtime directory is root's and locked (see control_new()): what is there is ours, and stale. Whoever
+	 * connects in the moment between bind() and chmod() is still checked at accept (spice_accept()).
+	 */
 	unlink(s->path);
 	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(s->path, gid == (gid_t)-1 ? 0600 : 0660) < 0 ||
 	    (gid != (gid_t)-1 && chown(s->path, (uid_t)-1, gid) < 0) || listen(s->fd, SPICE_BACKLOG) < 0) {
@@ -58,9 +61,10 @@ int spice_new(const struct profile *p, const char *dir, gid_t gid, struct spice 
 	struct spice *s;
 	int r;
 
-	*ret = NULL;
-	if (p->display.type != PROFILE_DISPLAY_SPICE)
+	if (p->display.type != PROFILE_DISPLAY_SPICE) {
+		*ret = NULL;
 		return 0;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

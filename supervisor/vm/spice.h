@@ -23,7 +23,7 @@ struct json_object;
 /*
  * Sets up the profile's SPICE display: the local socket in dir (mode 0600, or 0660 and group gid when gid is not
  * (gid_t)-1), or the password for TCP. *ret is NULL when the display is not "spice". Returns 0, or a negative errno
- * with *ret_error (may be NULL) saying why: -ENOENT, -EPERM, -EINVAL for the password file.
+ * with *ret_error (may be NULL) saying why: -ENOENT, -EPERM, -EINVAL for the password file; *ret is then untouched.
  */
 int spice_new(const struct profile *p, const char *dir, gid_t gid, struct spice **ret, char **ret_error);
 
@@ -51,5 +51,5 @@ int spice_accept(struct spice *s, uint64_t *ret_serial, struct spice_refusal *re
 /* The password QEMU gets with set_password, or NULL on the local socket. */
 const char *spice_password(const struct spice *s);
 
-/* The status object's "spice": {"socket": PATH} or {"address": "HOST:PORT"}; NULL (JSON null) without SPICE. */
+/* The status object's display.spice: {"socket": PATH} or {"address": "HOST:PORT"}; NULL without SPICE. */
 struct json_object *spice_status_json(const struct spice *s);

@@ -255,14 +255,16 @@ static void test_spice_tcp_and_none(void **state)
 	assert_false(json_object_object_get_ex(o, "socket", &v));
 	json_object_put(o);
 	spice_free(s);
-	/* A bad password file: no spice, and why. */
+	/* A bad password file: no spice, and why; *ret untouched. */
 	p.display.password_file = path_in_tmp("nonexistent");
+	s = NULL;
 	assert_int_equal(spice_new(&p, tmpdir, (gid_t)-1, &s, &error), -ENOENT);
 	assert_null(s);
 	assert_non_null(error);
 	free(error);
 	/* Another display: nothing, and no socket made. */
 	p.display = (struct profile_display){ .type = PROFILE_DISPLAY_GTK };
+	s = (struct spice *)1;
 	assert_int_equal(spice_new(&p, tmpdir, (gid_t)-1, &s, NULL), 0);
 	assert_null(s);
 	assert_null(spice_status_json(NULL));
