@@ -304,3 +304,20 @@ print("answered" if data == b"REDQ" else "closed")'
 	grep -qx 'usb QEMU USB Tablet' "$LG_WORK/report"
 	assert_clean g
 }
+
+@test "spice: doctor asks QEMU for -spice, not -display: PASS with the real QEMU, FAIL naming SPICE with one that has none" {
+	spice_profile vm
+	run "$VGPUVM" doctor "$T/vm.json" --json
+	jq -e '.checks[] | select(.id == "qemu.display") | .status == "PASS"' <<<"$output"
+	# A stand-in QEMU: the real one's -version and -display help, but no -spice.
+	cat >"$T/qemu-nospice" <<SH
+#!/bin/sh
+[ "\$1" = -spice ] && { echo "qemu-system-x86_64: -spice: invalid option" >&2; exit 1; }
+exec $(command -v qemu-system-x86_64) "\$@"
+SH
+	chmod 0755 "$T/qemu-nospice"
+	spice_profile nospice '' "\"qemu\": \"$T/qemu-nospice\""
+	run "$VGPUVM" doctor "$T/nospice.json" --json
+	echo "$output" | jq -c '.checks[] | select(.id == "qemu.display")'
+	jq -e '.checks[] | select(.id == "qemu.display") | .status == "FAIL" and (.summary | contains("has no SPICE"))' <<<"$output"
+}
