@@ -160,7 +160,7 @@ _vgpuvm() {
 			mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -d -- "$word" || :; compgen -f -X '!*.json' -- "$word" || :)
 		fi
 		;;
-	status | stop | screenshot | qmp | cleanup)
+	status | stop | screenshot | qmp | cleanup | viewer)
 		if [ "$n" -eq 0 ]; then
 			# shellcheck disable=SC2046
 			_vgpuvm_add "$word" $(_vgpuvm_vms "$bin")

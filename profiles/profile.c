@@ -19,6 +19,7 @@ static const char *const display_names[PROFILE_DISPLAY_MAX] = {
 	[PROFILE_DISPLAY_VNC] = "vnc",
 	[PROFILE_DISPLAY_DBUS] = "dbus",
 	[PROFILE_DISPLAY_NONE] = "none",
+	[PROFILE_DISPLAY_SPICE] = "spice",
 };
 
 static const char *const interface_names[PROFILE_DISK_INTERFACE_MAX] = {
@@ -203,6 +204,7 @@ void profile_free(struct profile *p)
 	}
 	free(p->display.rendernode);
 	free(p->display.listen);
+	free(p->display.password_file);
 	free(p->serial_file);
 	free(p->cdrom);
 	free(p->user);

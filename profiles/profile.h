@@ -25,6 +25,7 @@ enum profile_display_type {
 	PROFILE_DISPLAY_VNC,
 	PROFILE_DISPLAY_DBUS,
 	PROFILE_DISPLAY_NONE,
+	PROFILE_DISPLAY_SPICE, /* SPICE on the supervisor's socket (or TCP with a password), for remote-viewer */
 	PROFILE_DISPLAY_MAX,
 };
 
@@ -70,7 +71,8 @@ struct profile_display {
 	bool gl;
 	bool full_screen;
 	char *rendernode;
-	char *listen; /* VNC display, "HOST:N" */
+	char *listen;	     /* VNC display, "HOST:N"; spice: "HOST:PORT", TCP instead of the unix socket */
+	char *password_file; /* spice over TCP: the file whose first line is the password */
 };
 
 struct profile_disk {

@@ -81,6 +81,22 @@ static char *escape_commas(const char *s)
 	return r;
 }
 
+/*
+ * SPICE without a port: QEMU listens nowhere, and the supervisor hands it each connection to its own socket
+ * (RUNTIME/NAME/spice.sock) with getfd and add_client. Over TCP, ticketing stays on and the password comes later over
+ * QMP (set_password): until then no client gets in, and the password is never in QEMU's argv or environment.
+ */
+static void add_spice(struct builder *b, const struct profile_display *d, const char *node)
+{
+	const char *colon = d->listen ? strrchr(d->listen, ':') : NULL;
+
+	add(b, "-spice");
+	if (colon)
+		addf(b, "port=%s,addr=%.*s", colon + 1, (int)(colon - d->listen), d->listen);
+	else
+		addf(b, "disable-ticketing=on%s%s%s", d->gl ? ",gl=on" : "", node ? ",rendernode=" : "", node ?: "");
+}
+
 static void add_display(struct builder *b, const struct profile *p)
 {
 	const struct profile_display *d = &p->display;
@@ -112,6 +128,8 @@ static void add_display(struct builder *b, const struct profile *p)
 		add(b, "none");
 		break;
 	}
+	if (d->type == PROFILE_DISPLAY_SPICE)
+		add_spice(b, d, node);
 	/* egl-headless renders off screen; the usual way to look at it is VNC beside it. */
 	if (d->type == PROFILE_DISPLAY_EGL_HEADLESS && d->listen) {
 		add(b, "-vnc");
@@ -359,6 +377,22 @@ static void add_input(struct builder *b, const struct profile *p)
 	}
 }
 
+/*
+ * The SPICE agent's channel (clipboard, the guest's resolution following the window) on the one virtio-serial
+ * controller, vser0, where other ports (the guest agent's) go too.
+ */
+static void add_spice_agent(struct builder *b, const struct profile *p)
+{
+	if (p->display.type != PROFILE_DISPLAY_SPICE)
+		return;
+	add(b, "-device");
+	add(b, "virtio-serial-pci,id=vser0");
+	add(b, "-chardev");
+	add(b, "spicevmc,id=vdagent0,name=vdagent");
+	add(b, "-device");
+	add(b, "virtserialport,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0");
+}
+
 /* Intel HDA with a duplex codec: Windows and Linux drive it with the drivers they ship. */
 static void add_audio(struct builder *b, const struct profile *p)
 {
@@ -552,6 +586,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	for (size_t i = 0; i < p->n_nics; i++)
 		add_nic(&b, p, i, opts ? opts->file_fd_base : 0);
 	add_input(&b, p);
+	add_spice_agent(&b, p);
 	add_audio(&b, p);
 	add_firmware(&b, p, opts);
 	add_tpm(&b, p, opts);

@@ -21,6 +21,7 @@ static bool has_window(const struct profile *p)
 	switch (p->display.type) {
 	case PROFILE_DISPLAY_GTK:
 	case PROFILE_DISPLAY_SPICE_APP:
+	case PROFILE_DISPLAY_SPICE:
 	case PROFILE_DISPLAY_DBUS:
 		return true;
 	default:
@@ -73,10 +74,11 @@ static int parse_audio(struct profile_parse_ctx *c, json_object *v, struct profi
 		    "card, got \"%s\"",
 		    s);
 	/* SPICE's audio channel exists only with a SPICE display. */
-	if (p->audio == PROFILE_AUDIO_SPICE && p->display.type != PROFILE_DISPLAY_SPICE_APP)
+	if (p->audio == PROFILE_AUDIO_SPICE && p->display.type != PROFILE_DISPLAY_SPICE_APP &&
+	    p->display.type != PROFILE_DISPLAY_SPICE)
 		return profile_field_fail(c, "audio",
 					  "\"spice\" plays through a SPICE display, and this one is \"%s\"; set "
-					  "\"display\": {\"type\": \"spice-app\"}, or use \"pa\"",
+					  "\"display\": {\"type\": \"spice\"} or \"spice-app\", or use \"pa\"",
 					  profile_display_type_to_string(p->display.type));
 	return 0;
 }

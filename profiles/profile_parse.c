@@ -127,7 +127,9 @@ static const char *const top_keys[] = { "$schema", "name",	    "memory", "cpus",
 					NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid",	"display", "ramfb", "opregion",
 					 "xres",   "yres", "nohotplug", "memlock", NULL };
-static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
+static const char *const display_keys[] = {
+	"type", "gl", "full_screen", "rendernode", "listen", "password_file", NULL
+};
 static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", "size", NULL };
 static const char *const shutdown_keys[] = { "powerdown_timeout", "quit_timeout", "kill_timeout", NULL };
 static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "spawn", "resourcecontrol", NULL };
@@ -455,6 +457,59 @@ static int parse_vgpu(struct profile_parse_ctx *c, json_object *o, struct profil
 	return 0;
 }
 
+/*
+ * SPICE: on the supervisor's unix socket by default, where the socket's mode says who may connect; over TCP only with
+ * a password, as anyone who can reach the port could otherwise connect. GL reaches a client only through the local
+ * socket (dmabufs go with SCM_RIGHTS), so TCP has none.
+ */
+static int parse_spice(struct profile_parse_ctx *c, struct profile_display *d, bool has_gl, struct profile *p)
+{
+	const char *colon;
+	char *end;
+	unsigned long port;
+
+	if (d->full_screen)
+		return fail(c, "display.full_screen",
+			    "a \"spice\" display has no window of its own; use vgpuvm viewer NAME --full-screen");
+	if (!d->listen) {
+		if (d->password_file)
+			return fail(c, "display.password_file",
+				    "the local socket needs no password (its group says who may connect); remove "
+				    "\"password_file\", or add \"listen\" for SPICE over TCP");
+		if (!has_gl)
+			d->gl = p->vgpu && p->vgpu->display;
+	} else {
+		if (!d->password_file)
+			return fail(c, "display.listen",
+				    "SPICE over TCP needs a password: add \"password_file\" (a file only root can "
+				    "write, its first line the password), or remove \"listen\" for the local socket");
+		if (d->password_file[0] != '/')
+			return fail(c, "display.password_file", "expected an absolute path, got \"%s\"",
+				    d->password_file);
+		if (has_gl && d->gl)
+			return fail(c, "display.gl",
+				    "SPICE's GL works only on the local socket; remove \"listen\" or \"gl\"");
+		d->gl = false;
+		colon = strrchr(d->listen, ':');
+		errno = 0;
+		port = colon ? strtoul(colon + 1, &end, 10) : 0;
+		/* QEMU reads options after a comma: an address must not smuggle any in. */
+		if (!colon || colon == d->listen || strpbrk(d->listen, ", \t\n=") || errno || *end || port == 0 ||
+		    port > 65535 || !isdigit((unsigned char)colon[1]))
+			return fail(c, "display.listen",
+				    "expected \"HOST:PORT\" like \"127.0.0.1:5930\", with no comma or space, "
+				    "got \"%s\"",
+				    d->listen);
+	}
+	if (d->rendernode && !d->gl)
+		return fail(c, "display.rendernode", "a render node is for GL; set \"gl\": true or remove it");
+	if (d->rendernode && (d->rendernode[0] != '/' || strchr(d->rendernode, ',')))
+		return fail(c, "display.rendernode",
+			    "expected a render node's path like \"/dev/dri/renderD128\" (no comma), got \"%s\"",
+			    d->rendernode);
+	return 0;
+}
+
 static int parse_display(struct profile_parse_ctx *c, json_object *o, struct profile *p)
 {
 	struct profile_display *d = &p->display;
@@ -471,10 +526,11 @@ static int parse_display(struct profile_parse_ctx *c, json_object *o, struct pro
 			return r;
 		d->type = profile_display_type_from_string(t);
 		if (d->type == PROFILE_DISPLAY_MAX)
-			return fail(c, "display.type",
-				    "\"%s\" is not one of \"gtk\", \"egl-headless\", \"spice-app\", \"vnc\", \"dbus\", "
-				    "\"none\"",
-				    t);
+			return fail(
+			    c, "display.type",
+			    "\"%s\" is not one of \"gtk\", \"egl-headless\", \"spice\", \"spice-app\", \"vnc\", "
+			    "\"dbus\", \"none\"",
+			    t);
 	}
 	if (json_object_object_get_ex(o, "gl", &v)) {
 		if ((r = get_bool(c, v, "display.gl", &d->gl)) < 0)
@@ -489,6 +545,13 @@ static int parse_display(struct profile_parse_ctx *c, json_object *o, struct pro
 		return r;
 	if (json_object_object_get_ex(o, "listen", &v) && (r = get_string(c, v, "display.listen", &d->listen)) < 0)
 		return r;
+	if (json_object_object_get_ex(o, "password_file", &v) &&
+	    (r = get_string(c, v, "display.password_file", &d->password_file)) < 0)
+		return r;
+	if (d->type == PROFILE_DISPLAY_SPICE)
+		return parse_spice(c, d, has_gl, p);
+	if (d->password_file)
+		return fail(c, "display.password_file", "only a \"spice\" display with \"listen\" takes a password");
 
 	/* Which options make sense for which display, so that a profile never asks QEMU for something it ignores. */
 	switch (d->type) {

@@ -37,12 +37,7 @@
 
 #define CONNECT_TIMEOUT (10 * USEC_PER_SEC)
 
-struct ctl {
-	int fd;
-	struct qmp_conn *conn;
-};
-
-static void ctl_close(struct ctl *c)
+void ctl_close(struct ctl *c)
 {
 	qmp_conn_free(c->conn);
 	safe_close(c->fd);
@@ -116,8 +111,7 @@ static int ctl_check_server(int fd, const char *name, const char *path, bool qui
 	return EX_NOPERM;
 }
 
-/* Connects to NAME's supervisor and negotiates. Returns 0 or an exit code, after saying why. */
-static int ctl_open(const char *name, bool quiet, struct ctl *ret)
+int ctl_open(const char *name, bool quiet, struct ctl *ret)
 {
 	_cleanup_free_ char *base = NULL, *path = NULL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -173,9 +167,8 @@ static int ctl_open(const char *name, bool quiet, struct ctl *ret)
 	return 0;
 }
 
-/* Runs one command; *ret gets the reply. Returns 0, or an exit code after saying why. */
-static int ctl_execute(struct ctl *c, const char *name, const char *cmd, json_object *args, uint64_t timeout,
-		       struct qmp_msg **ret)
+int ctl_execute(struct ctl *c, const char *name, const char *cmd, json_object *args, uint64_t timeout,
+		struct qmp_msg **ret)
 {
 	struct qmp_msg *m = NULL;
 	int r = qmp_conn_execute(c->conn, cmd, args, timeout ? deadline_after(timeout) : USEC_INFINITY, &m);
@@ -309,6 +302,9 @@ static void print_status(json_object *st)
 		printf("vgpu:         none\n");
 	printf("display:      %s%s\n", jstr(d, "type") ?: "?",
 	       d && json_object_object_get_ex(d, "gl", &v) && json_object_get_boolean(v) ? ", GL" : "");
+	if (d && json_object_object_get_ex(d, "spice", &v) && v)
+		printf("spice:        %s%s (vgpuvm viewer %s)\n", jstr(v, "socket") ? "" : "tcp ",
+		       jstr(v, "socket") ?: jstr(v, "address") ?: "?", jstr(st, "name") ?: "NAME");
 	print_net(st);
 	audio = jstr(st, "audio");
 	printf("audio:        %s\n", !audio			  ? "no sound card"

@@ -3,6 +3,11 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+
+struct json_object;
+struct qmp_conn;
+struct qmp_msg;
 
 /*
  * The version of the JSON that status --json, list --json and the control socket's status command give, in the
@@ -30,6 +35,21 @@ int cli_base_dir(char **ret);
  * Returns a NULL-terminated list (empty when there is no base directory yet) or NULL without memory.
  */
 char **cli_vm_names(const char *base);
+
+/* A connection to a VM's supervisor, over its control socket. */
+struct ctl {
+	int fd;
+	struct qmp_conn *conn;
+};
+
+/* Connects to NAME's supervisor and negotiates. Returns 0 or an exit code, after saying why (unless quiet). */
+int ctl_open(const char *name, bool quiet, struct ctl *ret);
+
+/* Runs one command; *ret gets the reply (timeout in usec, 0 for none). Returns 0, or an exit code after saying why. */
+int ctl_execute(struct ctl *c, const char *name, const char *cmd, struct json_object *args, uint64_t timeout,
+		struct qmp_msg **ret);
+
+void ctl_close(struct ctl *c);
 
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -15,6 +15,7 @@
 #include "supervisor/cli/state_cli.h"
 #include "supervisor/host/trust.h"
 #include "supervisor/cli/types_cli.h"
+#include "supervisor/cli/viewer_cli.h"
 
 struct command {
 	const char *name;
@@ -30,6 +31,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show a running VM" },
 	{ "stop", cmd_stop, "stop a running VM and wait until it is gone" },
 	{ "screenshot", cmd_screenshot, "save a running VM's display as PNG" },
+	{ "viewer", cmd_viewer, "show a running VM's SPICE display in remote-viewer" },
 	{ "qmp", cmd_qmp, "pass one QMP command to a running VM's QEMU" },
 	{ "cleanup", cmd_cleanup, "undo what a supervisor that died left behind" },
 	{ "forget", cmd_forget, "remove a VM's state (its UEFI NVRAM, its TPM)" },

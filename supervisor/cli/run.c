@@ -48,6 +48,7 @@
 #include "supervisor/launch/recover.h"
 #include "supervisor/launch/sealed.h"
 #include "supervisor/vm/restart.h"
+#include "supervisor/vm/spice.h"
 #include "supervisor/cli/run.h"
 #include "supervisor/cli/run_devices.h"
 #include "supervisor/cli/run_disks.h"
@@ -91,6 +92,7 @@ struct sup {
 	struct platform pl;    /* firmware, TPM, the state they keep, their helpers */
 	pid_t spawner_pid;     /* the process that forks QEMU and the helpers (spawner.h) */
 	int spawner_fd;
+	struct spice *spice; /* the SPICE display's socket or password, for every try */
 };
 
 extern char **environ;
@@ -172,6 +174,8 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 		json_object_object_add(o, "vgpu", NULL);
 	json_object_object_add(d, "type", json_object_new_string(profile_display_type_to_string(s->p->display.type)));
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
+	if (s->spice)
+		json_object_object_add(d, "spice", spice_status_json(s->spice));
 	json_object_object_add(o, "display", d);
 	json_object_object_add(o, "net", profile_net_to_json(s->p));
 	json_object_object_add(
@@ -407,6 +411,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				      .ctl = sp->ctl,
 				      .con = con,
 				      .helpers = &sp->pl.helpers,
+				      .spice = sp->spice,
 				      .status_fn = status_json,
 				      .status_userdata = sp },
 		   &vm);
@@ -794,7 +799,7 @@ static int resolve_identity(struct sup *s)
 
 static int open_control(struct sup *s)
 {
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = NULL, *error = NULL;
 	gid_t gid = s->p->group ? s->id.gid : (gid_t)-1;
 	int r;
 
@@ -803,6 +808,12 @@ static int open_control(struct sup *s)
 	r = control_new(path, gid, on_command, s, &s->ctl);
 	if (r < 0)
 		return log_error_errno(r, "Failed to listen on %s: %m", path), EX_CANTCREAT;
+	/* The SPICE socket: the control socket's owner, mode and group. */
+	r = spice_new(s->p, s->rt->dir, gid, &s->spice, &error);
+	if (r < 0 && error)
+		return log_error("%s", error), r == -EPERM ? EX_NOPERM : r == -ENOENT ? EX_NOINPUT : EX_DATAERR;
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the SPICE display in %s: %m", s->rt->dir), EX_CANTCREAT;
 	return 0;
 }
 
@@ -965,6 +976,7 @@ out_release:
 		control_flush(s.ctl, deadline_after(USEC_PER_SEC));
 		control_free(s.ctl);
 	}
+	spice_free(s.spice);
 	/* This supervisor's record goes once nothing it made is left; an mdev it could not remove keeps it, so that
 	 * `vgpuvm cleanup` can try again. A dead supervisor's record that could not be undone is not this one's. */
 	if (s.recorded && !(s.m && s.m->created) && s.rec.n_owned == 0 && s.rec.n_taps == 0 && s.rec.n_helpers == 0)

@@ -120,7 +120,18 @@ static void check_display(struct doctor *d)
 			   doctor_fmt("the \"%s\" display needs no display module", type), NULL);
 		return;
 	}
-	if (!has_line(d->display_help, type, false)) {
+	/* SPICE is not a -display: it is -spice, an option group of its own that a QEMU without SPICE lacks. */
+	if (p->display.type == PROFILE_DISPLAY_SPICE) {
+		_cleanup_free_ char *help = ask_qemu(d, "-spice", "help");
+
+		if (!help || !has_line(help, "  disable-ticketing=", true)) {
+			doctor_add(d, "qemu.display", DOCTOR_FAIL,
+				   doctor_fmt("%s has no SPICE (-spice help lists no options)", qemu_name(d)),
+				   doctor_fmt("use a QEMU built with SPICE (Debian, Ubuntu: qemu-system-x86 has it; "
+					      "Fedora: qemu-ui-spice-core)"));
+			return;
+		}
+	} else if (!has_line(d->display_help, type, false)) {
 		doctor_add(d, "qemu.display", DOCTOR_FAIL,
 			   doctor_fmt("%s has no \"%s\" display (-display help does not list it)", qemu_name(d), type),
 			   doctor_fmt("%s", display_fix));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,15 @@
 #include "supervisor/launch/spawn.h"
 #include "supervisor/vm/passthrough.h"
 #include "supervisor/vm/shot.h"
+#include "supervisor/vm/spice.h"
 #include "util/fdpass.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
 #define VM_TAIL_LINES 20
 #define VM_LINE_MAX 4096
+/* SPICE connections handed to QEMU per poll round; the rest wait in the backlog for the next. */
+#define SPICE_ACCEPT_MAX 4
 
 struct vm_output {
 	int fd; /* the vm's: closed at EOF */
@@ -61,6 +65,7 @@ struct vm {
 	struct control *ctl;	   /* the control socket, or NULL */
 	struct console *con;	   /* the serial console's relay, or NULL */
 	struct helpers *helpers;   /* QEMU's helper processes, or NULL */
+	struct spice *spice;	   /* the SPICE display's way in, or NULL */
 	const char *helper_failed; /* the helper whose death stopped the VM */
 	vm_status_fn status_fn;
 	void *status_userdata;
@@ -78,6 +83,7 @@ enum cmd {
 	CMD_CLIENT_SCREENSHOT, /* screendump for a control client */
 	CMD_CLIENT_QMP,	       /* a control client's own command */
 	CMD_FDSET,	       /* add-fd or remove-fd around a screenshot's screendump */
+	CMD_SPICE,	       /* getfd and add_client for a SPICE viewer, set_password */
 };
 
 /* The cookie of a command sent to QEMU: the QMP client hands it back with the reply. */
@@ -120,6 +126,7 @@ int vm_new(const struct vm_opts *o, struct vm **ret)
 		.ctl = o->ctl,
 		.con = o->con,
 		.helpers = o->helpers,
+		.spice = o->spice,
 		.status_fn = o->status_fn,
 		.status_userdata = o->status_userdata,
 	};
@@ -317,6 +324,8 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 	control_return(vm->ctl, pd->client, pd->id, m->data);
 }
 
+static void set_spice_password(struct vm *vm);
+
 static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 {
 	enum cmd c = pd->cmd;
@@ -335,6 +344,11 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 			log_warning("QMP add-fd or remove-fd for a screenshot failed: %s: %s", m->error_class,
 				    m->error_desc);
 			return;
+		case CMD_SPICE:
+			/* Never the command's arguments: set_password's are the password. */
+			log_warning("QMP %s for the SPICE display failed: %s: %s", pd->step_command ?: "?",
+				    m->error_class, m->error_desc);
+			return;
 		default:
 			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
 			feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command });
@@ -347,6 +361,7 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 		log_debug("QMP capabilities negotiated");
 		feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_READY });
 		send_cmd(vm, "query-status", CMD_QUERY_STATUS);
+		set_spice_password(vm);
 		break;
 	case CMD_QUERY_STATUS:
 		if (json_object_object_get_ex(m->data, "status", &v))
@@ -587,6 +602,75 @@ static void serve_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 				       .timeout = timeout });
 }
 
+/* Sends a command for the SPICE display; its name is kept for a failure's message. */
+static void send_spice(struct vm *vm, const char *command, json_object *args)
+{
+	if (send_full(vm, command, args, CMD_SPICE, 0, NULL, -1) >= 0)
+		vm->pending->step_command = command;
+	json_object_put(args);
+}
+
+/* SPICE over TCP: QEMU refuses every client until it has the password, which goes only this way. */
+static void set_spice_password(struct vm *vm)
+{
+	const char *pw = spice_password(vm->spice);
+	json_object *a;
+
+	if (!pw)
+		return;
+	a = json_object_new_object();
+	json_object_object_add(a, "protocol", json_object_new_string("spice"));
+	json_object_object_add(a, "password", json_object_new_string(pw));
+	send_spice(vm, "set_password", a);
+}
+
+/*
+ * Hands QEMU the viewers waiting on the SPICE socket: getfd lends it the connection (sent with the command's first
+ * byte), add_client gives it to the SPICE server, which takes it out of the monitor's list.
+ */
+static void serve_spice(struct vm *vm)
+{
+	/* A few a round: a viewer opens one connection per channel (main, display, inputs, cursor, sound...). */
+	for (unsigned i = 0; i < SPICE_ACCEPT_MAX && vm->qmp_fds.n < FDPASS_MAX; i++) {
+		struct spice_refusal no = {};
+		uint64_t serial;
+		char name[32];
+		const char *buf;
+		size_t at;
+		json_object *a;
+		int fd = spice_accept(vm->spice, &serial, &no);
+
+		if (fd == -EACCES) {
+			if (no.due && no.count <= 1)
+				log_warning(
+				    "spice: refused a connection from uid %ld: not root, the VM's owner or a member "
+				    "of its group",
+				    (long)no.uid);
+			else if (no.due)
+				log_warning("spice: refused %u connections from uid %ld in the last minute", no.count,
+					    (long)no.uid);
+			continue;
+		}
+		if (fd < 0) {
+			if (fd != -EAGAIN)
+				log_warning_errno(fd, "spice: accept() failed: %m");
+			return;
+		}
+		snprintf(name, sizeof(name), "vgpuvm-spice%" PRIu64, serial);
+		qmp_client_output(vm->qmp, &buf, &at);
+		a = json_object_new_object();
+		json_object_object_add(a, "fdname", json_object_new_string(name));
+		send_spice(vm, "getfd", a);
+		if (fdpass_add(&vm->qmp_fds, at, fd) < 0)
+			continue;
+		a = json_object_new_object();
+		json_object_object_add(a, "protocol", json_object_new_string("spice"));
+		json_object_object_add(a, "fdname", json_object_new_string(name));
+		send_spice(vm, "add_client", a);
+		log_info("spice: a viewer connected (%s)", name);
+	}
+}
+
 /*
  * QEMU writes a screenshot into a memfd of ours, never into a path: add-fd lends it a write-only fd of the memfd (sent
  * with the command's own bytes), screendump writes to /dev/fdset/N, remove-fd takes the fd back. QMP runs commands in
@@ -780,10 +864,10 @@ static int reap(struct vm *vm)
 int vm_run(struct vm *vm)
 {
 	while (vm->stop.phase != STOP_PHASE_EXITED) {
-		struct pollfd p[5 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX + 2 * HELPERS_MAX];
+		struct pollfd p[5 + 1 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX + 2 * HELPERS_MAX];
 		const char *buf;
 		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
-		size_t i_con, n_con, i_help, n_help;
+		size_t i_con, n_con, i_help, n_help, i_spice = n, n_spice = 0;
 		int r;
 
 		qmp_client_output(vm->qmp, &buf, &len);
@@ -813,6 +897,12 @@ int vm_run(struct vm *vm)
 		i_help = n;
 		n_help = helper_pollfds(vm, p + n, ELEMENTSOF(p) - n);
 		n += n_help;
+		/* Viewers wait in the backlog until QEMU's monitor can take them, and while the fd queue is full. */
+		if (vm->qmp_ready && !vm->qmp_eof && vm->qmp_fds.n < FDPASS_MAX) {
+			i_spice = n;
+			n_spice = spice_pollfds(vm->spice, p + n, ELEMENTSOF(p) - n);
+			n += n_spice;
+		}
 
 		r = poll(p, n, deadline_poll_ms(vm->stop.deadline));
 		if (r < 0) {
@@ -833,6 +923,8 @@ int vm_run(struct vm *vm)
 		on_console(vm, console_dispatch(vm->con, p + i_con, n_con));
 		control_dispatch(vm->ctl, p + i_ctl, n_ctl);
 		check_helpers(vm, p + i_help, n_help);
+		if (n_spice && p[i_spice].revents & POLLIN)
+			serve_spice(vm);
 		/* Commands queued while handling the above go out now rather than after another poll(). */
 		write_qmp(vm);
 		if (p[i_pid].revents & POLLIN) {

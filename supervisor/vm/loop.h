@@ -21,6 +21,7 @@ struct console;
 struct helpers;
 struct json_object;
 struct pending;
+struct spice;
 struct vm;
 
 /* What the status object says of a running QEMU. */
@@ -49,6 +50,7 @@ struct vm_opts {
 	struct control *ctl;	 /* the control socket, or NULL */
 	struct console *con;	 /* the serial console's relay, or NULL */
 	struct helpers *helpers; /* borrowed: QEMU's helper processes, watched with QEMU; NULL for none */
+	struct spice *spice;	 /* borrowed: the SPICE display's way in (spice.h), or NULL */
 	vm_status_fn status_fn;
 	void *status_userdata;
 };

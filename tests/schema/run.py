@@ -33,6 +33,8 @@ BASE = {"memory": "1G", "accel": "tcg", "vgpu": {"type": "mdpy-vga"}, "disks": [
 CONTEXT = {
     "display.listen": {"display": {"type": "vnc"}},
     "display.rendernode": {"display": {"type": "egl-headless"}},
+    # SPICE over TCP: the password file goes with a listen address.
+    "display.password_file": {"display": {"type": "spice", "listen": "127.0.0.1:5930"}},
     "display.type": {"sandbox": {"spawn": "allow"}},  # spice-app needs it
     "vgpu.opregion": {"vgpu": {"type": "i915-GVTg_V5_4"}},  # Intel types only
     "sandbox.spawn": {"display": {"type": "gtk"}},

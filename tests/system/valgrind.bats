@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
-# Every CLI command under valgrind's memcheck at least once: check, argv (with --set), types, doctor, status, list and
-# metrics, on good input and on the error paths bad input takes. The binary is build/helpers/vgpuvm-dynamic, the same
-# objects linked dynamically (memcheck cannot replace malloc in the static ./vgpuvm). A use of uninitialised memory, an
-# invalid read or write, or a definite or indirect leak fails the test; memory still reachable at exit (json-c's and libc's
-# caches) does not count. Needs valgrind (scripts/deps.sh test installs it).
+# Every CLI command under valgrind's memcheck at least once: check, argv (with --set), types, doctor, status, list,
+# metrics and viewer, on good input and on the error paths bad input takes. The binary is build/helpers/vgpuvm-dynamic,
+# the same objects linked dynamically (memcheck cannot replace malloc in the static ./vgpuvm). A use of uninitialised
+# memory, an invalid read or write, or a definite or indirect leak fails the test; memory still reachable at exit
+# (json-c's and libc's caches) does not count. Needs valgrind (scripts/deps.sh test installs it).
 
 load lib/vm
 load lib/operate
@@ -87,7 +87,7 @@ memcheck() {
 	[[ $output == *'vgpuvm_doctor_check_failed{check="'* ]]
 }
 
-@test "memcheck: status and list against a running VM, in text and JSON" {
+@test "memcheck: status, list and viewer against a running VM, in text and JSON" {
 	profile plain '"memory": "128M", "accel": "tcg", "serial": "none", "display": {"type": "none"}, "shutdown": {"powerdown_timeout": 1, "quit_timeout": 5}'
 	start_vm plain
 	wait_log 'is running'
@@ -107,6 +107,11 @@ memcheck() {
 	[[ $output == *"vgpuvm_vm_up{vm=\"$(vm_name plain)\"} 1"* ]]
 	memcheck status nonexistent-vm
 	[ "$status" -ne 0 ]
+	# viewer's error paths: a display that is not spice, and root under sudo.
+	memcheck viewer "$(vm_name plain)"
+	[ "$status" -eq 65 ]
+	SUDO_USER=nobody memcheck viewer "$(vm_name plain)"
+	[ "$status" -eq 77 ]
 	kill -TERM "$VM_PID"
 	wait_vm 30
 	[ "$VM_STATUS" -eq 0 ]
