@@ -187,6 +187,7 @@ enum profile_tpm {
 };
 
 struct profile_shutdown {
+	unsigned agent_timeout;	    /* seconds; guest-shutdown through the guest agent */
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
 	unsigned kill_timeout;
@@ -226,6 +227,7 @@ struct profile {
 	enum profile_firmware firmware;
 	bool secure_boot; /* UEFI with Secure Boot enforced (enrolled keys), which needs q35 with SMM */
 	enum profile_tpm tpm;
+	bool agent; /* the guest agent's channel (virtio-serial) */
 };
 
 void profile_free(struct profile *p);

@@ -391,6 +391,19 @@ int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts
 	return base + (int)count_files(p) + (p->firmware == PROFILE_FIRMWARE_UEFI ? PROFILE_FIRMWARE_FDS : 0);
 }
 
+int profile_agent_fd(const struct profile *p, const struct profile_argv_opts *opts)
+{
+	int base = opts ? opts->file_fd_base : 0, tpm = profile_tpm_fd(p, opts);
+
+	if (!p->agent)
+		return -1;
+	if (tpm >= 0)
+		return tpm + 1;
+	if (base <= 0)
+		return PROFILE_FILE_FD_BASE;
+	return base + (int)count_files(p) + (p->firmware == PROFILE_FIRMWARE_UEFI ? PROFILE_FIRMWARE_FDS : 0);
+}
+
 /* OVMF's two flash chips: the code, read-only, and the VM's NVRAM, which the guest writes its variables into. */
 static void add_firmware(struct builder *b, const struct profile *p, const struct profile_argv_opts *opts)
 {
@@ -452,6 +465,24 @@ static void add_tpm(struct builder *b, const struct profile *p, const struct pro
 	add(b, "-device");
 	add(b, p->firmware == PROFILE_FIRMWARE_UEFI && p->tpm == PROFILE_TPM_2_0 ? "tpm-crb,tpmdev=vgpuvm-tpm"
 										 : "tpm-tis,tpmdev=vgpuvm-tpm");
+}
+
+/*
+ * The guest agent's channel: one virtio-serial controller with the port qemu-ga looks for, on a socket pair whose other
+ * end the supervisor keeps (no path). The port's id names it in QEMU's VSERPORT_CHANGE events.
+ */
+static void add_agent(struct builder *b, const struct profile *p, const struct profile_argv_opts *opts)
+{
+	int fd = profile_agent_fd(p, opts);
+
+	if (fd < 0)
+		return;
+	add(b, "-chardev");
+	addf(b, "socket,id=vgpuvm-ga,fd=%d", fd);
+	add(b, "-device");
+	add(b, "virtio-serial-pci,id=vgpuvm-serial");
+	add(b, "-device");
+	add(b, "virtserialport,bus=vgpuvm-serial.0,chardev=vgpuvm-ga,id=vgpuvm-ga,name=org.qemu.guest_agent.0");
 }
 
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret)
@@ -516,6 +547,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	add_audio(&b, p);
 	add_firmware(&b, p, opts);
 	add_tpm(&b, p, opts);
+	add_agent(&b, p, opts);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);
 

@@ -77,6 +77,12 @@ bool profile_argv_wants_qemu_version(const struct profile *p);
  */
 int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts);
 
+/*
+ * Where QEMU finds the guest agent's socket (a socket pair, no path): right after the TPM's, or where the TPM's would
+ * be. vgpuvm's run puts it there; -1 when the profile has no "agent".
+ */
+int profile_agent_fd(const struct profile *p, const struct profile_argv_opts *opts);
+
 /* Builds the NULL-terminated argv that `vgpuvm run` executes; argv[0] is the profile's qemu binary. */
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret);
 
