@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest's input devices, its sound card, how it boots and its agent's channel. Each default is what a desktop guest wants (a tablet
- * where there is a window to point into) and nothing where there is no use for it (no sound card unless asked).
+ * The guest's input devices, its sound card, how it boots and its agent's channel. Each default is what a desktop guest
+ * wants (a tablet where there is a window to point into) and nothing where there is no use for it (no sound card unless
+ * asked).
  */
 #include <errno.h>
 #include <stdio.h>

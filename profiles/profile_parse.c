@@ -122,7 +122,8 @@ static const char *const top_keys[] = { "$schema", "name",	    "memory", "cpus",
 					"accel",   "qemu",	    "vgpu",   "display",    "serial",	"graphics_off",
 					"cdrom",   "disks",	    "env",    "extra_args", "shutdown", "start_timeout",
 					"restart", "restart_delay", "user",   "group",	    "sandbox",	"net",
-					"input",   "audio",	    "boot",   "firmware",   "tpm",	"agent", NULL };
+					"input",   "audio",	    "boot",   "firmware",   "tpm",	"agent",
+					NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid",	"display", "ramfb", "opregion",
 					 "xres",   "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = { "type", "gl", "full_screen", "rendernode", "listen", NULL };
