@@ -187,10 +187,10 @@ enum profile_tpm {
 };
 
 struct profile_shutdown {
-	unsigned agent_timeout;	    /* seconds; guest-shutdown through the guest agent */
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
 	unsigned kill_timeout;
+	unsigned agent_timeout; /* guest-shutdown through the guest agent, the first step when it answers */
 };
 
 struct profile {
