@@ -15,8 +15,8 @@ for g in $groups; do
 	# and a player in the Linux test guest (which runs the host's userland); python3-jsonschema for the
 	# schema test, which checks profile.schema.json against the parser; valgrind, whose memcheck runs each CLI command
 	# once (valgrind.bats); UEFI (ovmf, with QEMU's firmware descriptors) and a TPM (swtpm, and swtpm_setup with
-	# swtpm_localca) for the platform tests.
-	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind iproute2 pulseaudio pulseaudio-utils alsa-utils ovmf swtpm swtpm-tools" ;;
+	# swtpm_localca) for the platform tests; qemu-ga, which the Linux test guest runs from the host's tree (agent.bats).
+	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind iproute2 pulseaudio pulseaudio-utils alsa-utils ovmf swtpm swtpm-tools qemu-guest-agent" ;;
 	# libFuzzer and the sanitizers' runtimes for `make fuzz`; gcc's analyzer and clang for `make analyze`.
 	fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 	analyze) pkgs="$pkgs gcc clang" ;;
