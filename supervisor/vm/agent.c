@@ -20,6 +20,7 @@
  * status says it again. */
 #define AGENT_REFRESH_USEC (5 * USEC_PER_SEC)
 #define AGENT_ADDRESSES_MAX 32
+#define AGENT_READS_PER_ROUND 16
 
 struct agent {
 	int fd; /* -1: absent, or the socket ended */
@@ -249,12 +250,16 @@ static unsigned on_reply(struct agent *a, const struct ga_reply *r, uint64_t now
 	}
 }
 
+/*
+ * Reads what the agent sent, at most AGENT_READS_PER_ROUND buffers a round: the guest writes as fast as it likes, and
+ * the loop's other fds (QMP, signals, the control socket, the stop's deadline) must not wait behind it.
+ */
 static unsigned read_agent(struct agent *a, uint64_t now)
 {
 	char buf[16384];
 	unsigned ev = 0;
 
-	while (a->fd >= 0) {
+	for (int i = 0; i < AGENT_READS_PER_ROUND && a->fd >= 0; i++) {
 		ssize_t n = recv(a->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		int k;
 
