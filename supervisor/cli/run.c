@@ -312,14 +312,14 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		log_error("Failed to open QEMU's files: %s", error ?: strerror(-r));
 		return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
 	}
-	/* The guest agent's channel: a socket pair like QMP's, QEMU's end after the other files (profile_agent_fd()).
-	 */
+	/* The guest agent's channel: a socket pair as QMP's; QEMU's end goes last, where profile_agent_fd() says. */
 	if (p->agent) {
 		int ga[2];
 
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ga) < 0 || n_files >= ELEMENTSOF(files)) {
+		if (n_files >= ELEMENTSOF(files) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ga) < 0) {
+			r = n_files >= ELEMENTSOF(files) ? E2BIG : errno;
 			close_files(files, n_files);
-			return log_error_errno(errno, "Failed to create the guest agent's socket pair: %m"), EX_OSERR;
+			return log_error_errno(r, "Failed to create the guest agent's socket pair: %m"), EX_OSERR;
 		}
 		agent_fd = ga[0];
 		files[n_files++] = ga[1];

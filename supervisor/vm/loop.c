@@ -422,7 +422,8 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 		json_object *id = NULL, *open = NULL;
 
 		if (m->data && json_object_object_get_ex(m->data, "id", &id) &&
-		    json_object_object_get_ex(m->data, "open", &open) && json_object_is_type(open, json_type_boolean) &&
+		    json_object_is_type(id, json_type_string) && json_object_object_get_ex(m->data, "open", &open) &&
+		    json_object_is_type(open, json_type_boolean) &&
 		    strcmp(json_object_get_string(id), "vgpuvm-ga") == 0)
 			agent_events(vm, agent_port(vm->agent, json_object_get_boolean(open), now_usec()));
 	} else if (strcmp(m->name, "RESUME") == 0) {
