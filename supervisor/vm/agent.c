@@ -15,12 +15,15 @@
 #include "supervisor/vm/agent.h"
 #include "util/macro.h"
 #include "util/time-util.h"
+#include "util/utf8.h"
 
 /* How old the addresses may be before a status asks the agent again, and how long a hello may go unanswered before a
  * status says it again. */
 #define AGENT_REFRESH_USEC (5 * USEC_PER_SEC)
 #define AGENT_ADDRESSES_MAX 32
 #define AGENT_READS_PER_ROUND 16
+/* A guest can open and close its port at will: its comings and goings are logged at most once in this time each. */
+#define AGENT_LOG_USEC (10 * USEC_PER_SEC)
 
 struct agent {
 	int fd; /* -1: absent, or the socket ended */
@@ -29,13 +32,24 @@ struct agent {
 	uint64_t hello_at;
 	/* The ids of the questions in flight, 0 for none. */
 	uint64_t info_id, os_id, net_id, shutdown_id;
-	uint64_t net_at; /* when the addresses were last asked for */
+	uint64_t net_at;		       /* when the addresses were last asked for */
+	uint64_t up_logged_at, down_logged_at; /* when a connection and a loss were last logged at info */
+	int os_level;			       /* the OS's line is logged as its connection was */
 	char *version;
 	struct ga_osinfo os;
 	bool have_os;
 	struct ga_address addr[AGENT_ADDRESSES_MAX];
 	int n_addr; /* -1: not known */
 };
+
+/* LOG_INFO, or LOG_DEBUG when the same line was logged at info less than AGENT_LOG_USEC ago. */
+static int level_for(uint64_t *logged_at, uint64_t now)
+{
+	if (*logged_at && now - *logged_at < AGENT_LOG_USEC)
+		return LOG_DEBUG;
+	*logged_at = now;
+	return LOG_INFO;
+}
 
 static const char *const state_names[AGENT_STATE_MAX] = {
 	[AGENT_ABSENT] = "absent",
@@ -160,7 +174,7 @@ unsigned agent_port(struct agent *a, bool open, uint64_t now)
 		a->connected = false;
 	}
 	if (was && !a->connected) {
-		log_info("the guest agent went away");
+		log_full_errno(level_for(&a->down_logged_at, now), 0, "the guest agent went away");
 		return AGENT_EV_DOWN;
 	}
 	return 0;
@@ -200,10 +214,15 @@ static void on_return(struct agent *a, const struct ga_reply *r, uint64_t now)
 		a->os_id = 0;
 		ga_osinfo_done(&a->os);
 		a->have_os = ga_osinfo_parse(r->data, &a->os) == 0;
-		if (a->have_os)
-			log_info("the guest agent%s%s says the guest runs %s (kernel %s)", a->version ? " " : "",
-				 a->version ?: "", a->os.pretty_name ?: a->os.name ?: "an unnamed OS",
-				 a->os.kernel_release ?: "?");
+		if (a->have_os) {
+			/* The guest's words: control characters escaped, so that they cannot forge log lines. */
+			_cleanup_free_ char *ver = utf8_escape_controls(a->version ?: ""),
+					    *os = utf8_escape_controls(a->os.pretty_name ?: a->os.name ?: "an unnamed OS"),
+					    *k = utf8_escape_controls(a->os.kernel_release ?: "?");
+
+			log_full_errno(a->os_level, 0, "the guest agent%s%s says the guest runs %s (kernel %s)",
+				       ver && *ver ? " " : "", ver ?: "", os ?: "?", k ?: "?");
+		}
 	} else if (r->id == a->net_id) {
 		int n = ga_addresses_parse(r->data, a->addr, ELEMENTSOF(a->addr));
 
@@ -218,7 +237,9 @@ static unsigned on_reply(struct agent *a, const struct ga_reply *r, uint64_t now
 	switch (r->type) {
 	case GA_REPLY_SYNCED:
 		a->connected = true;
-		log_info("the guest agent answered, %.3f s after it was greeted", (double)(now - a->hello_at) / 1e6);
+		a->os_level = level_for(&a->up_logged_at, now);
+		log_full_errno(a->os_level, 0, "the guest agent answered, %.3f s after it was greeted",
+			       (double)(now - a->hello_at) / 1e6);
 		ask(a, "guest-info", &a->info_id);
 		ask(a, "guest-get-osinfo", &a->os_id);
 		ask(a, "guest-network-get-interfaces", &a->net_id);
@@ -229,7 +250,10 @@ static unsigned on_reply(struct agent *a, const struct ga_reply *r, uint64_t now
 		return 0;
 	case GA_REPLY_ERROR:
 		if (r->id == a->shutdown_id) {
-			log_warning("the guest agent refused guest-shutdown: %s: %s", r->error_class, r->error_desc);
+			_cleanup_free_ char *c = utf8_escape_controls(r->error_class),
+					    *d = utf8_escape_controls(r->error_desc);
+
+			log_warning("the guest agent refused guest-shutdown: %s: %s", c ?: "?", d ?: "?");
 			a->shutdown_id = 0;
 			return AGENT_EV_REFUSED;
 		}

@@ -4,6 +4,7 @@
  * test as the agent (as QEMU relays it): what is sent, which events come out, and what the status shows.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -260,13 +261,75 @@ static void test_shutdown(void **state)
 	teardown_pair(&t);
 }
 
+/* What the supervisor's log got while fn ran: stderr into a pipe. */
+static char *capture_log(void (*fn)(struct t *), struct t *t)
+{
+	static char buf[8192];
+	int p[2], saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	fflush(stderr);
+	dup2(p[1], STDERR_FILENO);
+	fn(t);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[1]);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	buf[n < 0 ? 0 : n] = 0;
+	return buf;
+}
+
+static void forge_and_flap(struct t *t)
+{
+	connect_agent(t, T0);
+	take(t);
+	/* The guest names its OS with a newline and a fake log line in it. */
+	say(t, "{\"return\": {\"pretty-name\": \"Evil\\nvgpuvm: error: forged\", \"kernel-release\": \"\\u001b[2J\"}, "
+	       "\"id\": 2}\n");
+	round_(t, T0 + 1000);
+	/* Then flaps its port: the second coming and going within 10 s are not logged at info. */
+	agent_port(t->a, false, T0 + USEC_PER_SEC);
+	agent_port(t->a, true, T0 + 2 * USEC_PER_SEC);
+	connect_agent(t, T0 + 3 * USEC_PER_SEC);
+	agent_port(t->a, false, T0 + 4 * USEC_PER_SEC);
+	/* After 10 s, once more. */
+	agent_port(t->a, true, T0 + 20 * USEC_PER_SEC);
+	connect_agent(t, T0 + 21 * USEC_PER_SEC);
+	agent_port(t->a, false, T0 + 22 * USEC_PER_SEC);
+}
+
+/* The guest's words reach the log escaped, and a guest flapping its port cannot fill the log. */
+static void test_log(void **state)
+{
+	struct t t;
+	const char *log, *l;
+	int answered = 0, gone = 0;
+
+	(void)state;
+	setup_pair(&t);
+	log = capture_log(forge_and_flap, &t);
+	teardown_pair(&t);
+	for (l = log; (l = strstr(l, "the guest agent answered")); l++)
+		answered++;
+	for (l = log; (l = strstr(l, "the guest agent went away")); l++)
+		gone++;
+	assert_int_equal(answered, 2);
+	assert_int_equal(gone, 2);
+	assert_non_null(strstr(log, "says the guest runs Evil\\x0avgpuvm: error: forged (kernel \\x1b[2J)"));
+	/* No line of the log begins with the forged text, and no escape character got through. */
+	assert_null(strstr(log, "\nvgpuvm: error: forged"));
+	assert_null(strchr(log, 0x1b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_absent),
-		cmocka_unit_test(test_connect_and_status),
-		cmocka_unit_test(test_port_changes),
-		cmocka_unit_test(test_shutdown),
+		cmocka_unit_test(test_absent),	     cmocka_unit_test(test_connect_and_status),
+		cmocka_unit_test(test_port_changes), cmocka_unit_test(test_shutdown),
+		cmocka_unit_test(test_log),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
