@@ -102,8 +102,8 @@ int ga_sync(struct ga *g, uint64_t sync_id)
 	char buf[128];
 	int n;
 
-	/* Whatever was not written is of the conversation being given up. A partly written command is finished, so
-	 * that the agent does not take the 0xFF for a byte of it (it resets its parser on 0xFF in any case). */
+	/* Whatever was not written is of the conversation being given up. A command written in part is cut there: the
+	 * 0xFF that follows resets the agent's parser, which drops the part. */
 	g->out_len = g->out_start;
 	g->in_len = 0;
 	g->skipping = false;
