@@ -485,11 +485,13 @@ int cmd_list(int argc, char **argv)
 static const char stop_usage[] =
     "Usage: vgpuvm stop NAME [--timeout S] [--force]\n"
     "\n"
-    "Stops a VM as SIGTERM does (the power button, then QMP quit, then SIGTERM, then SIGKILL), prints each step\n"
-    "and waits until the VM is gone and its mdev removed. Exits with the VM's exit code.\n"
+    "Stops a VM as SIGTERM does (the guest agent's guest-shutdown when an agent answers, the power button, then\n"
+    "QMP quit, then SIGTERM, then SIGKILL), prints each step and waits until the VM is gone and its mdev removed.\n"
+    "Exits with the VM's exit code.\n"
     "\n"
-    "  --timeout S   give the guest S seconds to power off, instead of the profile's powerdown_timeout\n"
-    "  --force       skip the power button: start at QMP quit\n";
+    "  --timeout S   give the guest S seconds to power off at each step that asks it (agent_timeout and\n"
+    "                powerdown_timeout in the profile)\n"
+    "  --force       skip the steps that ask the guest: start at QMP quit\n";
 
 int cmd_stop(int argc, char **argv)
 {
