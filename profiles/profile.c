@@ -175,7 +175,7 @@ char *profile_summary(const struct profile *p)
 					      : "(its parent)",
 			 p->vgpu->uuid, p->vgpu->uuid_auto ? " (derived from the name)" : "",
 			 p->vgpu->display ? "on" : "off");
-	if (asprintf(&s, "%s: %s, %u CPU%s, %s, %s%s%s%s; %s; window: %s%s", p->name, mem, p->cpus,
+	if (asprintf(&s, "%s: %s, %u CPU%s, %s, %s%s%s%s%s; %s; window: %s%s", p->name, mem, p->cpus,
 		     p->cpus == 1 ? "" : "s", p->machine, profile_accel_to_string(p->accel),
 		     p->firmware == PROFILE_FIRMWARE_UEFI ? (p->secure_boot ? ", UEFI with Secure Boot" : ", UEFI")
 							  : "",
@@ -183,7 +183,7 @@ char *profile_summary(const struct profile *p)
 		     p->tpm == PROFILE_TPM_1_2 ? "1.2"
 		     : p->tpm		       ? "2.0"
 					       : "",
-		     vgpu, disp, p->display.gl ? " with GL" : "") < 0)
+		     p->agent ? ", guest agent" : "", vgpu, disp, p->display.gl ? " with GL" : "") < 0)
 		return NULL;
 	return s;
 }

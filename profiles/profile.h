@@ -200,6 +200,7 @@ struct profile_shutdown {
 	unsigned powerdown_timeout; /* seconds */
 	unsigned quit_timeout;
 	unsigned kill_timeout;
+	unsigned agent_timeout; /* guest-shutdown through the guest agent, the first step when it answers */
 };
 
 struct profile {
@@ -238,6 +239,7 @@ struct profile {
 	enum profile_tpm tpm;
 	struct profile_share *shares;
 	size_t n_shares;
+	bool agent; /* the guest agent's channel (virtio-serial) */
 };
 
 void profile_free(struct profile *p);

@@ -377,20 +377,24 @@ static void add_input(struct builder *b, const struct profile *p)
 	}
 }
 
-/*
- * The SPICE agent's channel (clipboard, the guest's resolution following the window) on the one virtio-serial
- * controller, vser0, where other ports (the guest agent's) go too.
- */
+/* One virtio-serial controller for every port: the SPICE agent's and the guest agent's. */
+static void add_virtio_serial(struct builder *b, const struct profile *p)
+{
+	if (p->display.type != PROFILE_DISPLAY_SPICE && !p->agent)
+		return;
+	add(b, "-device");
+	add(b, "virtio-serial-pci,id=vgpuvm-serial");
+}
+
+/* The SPICE agent's channel (clipboard, the guest's resolution following the window). */
 static void add_spice_agent(struct builder *b, const struct profile *p)
 {
 	if (p->display.type != PROFILE_DISPLAY_SPICE)
 		return;
-	add(b, "-device");
-	add(b, "virtio-serial-pci,id=vser0");
 	add(b, "-chardev");
 	add(b, "spicevmc,id=vdagent0,name=vdagent");
 	add(b, "-device");
-	add(b, "virtserialport,bus=vser0.0,chardev=vdagent0,name=com.redhat.spice.0");
+	add(b, "virtserialport,bus=vgpuvm-serial.0,chardev=vdagent0,name=com.redhat.spice.0");
 }
 
 /* Intel HDA with a duplex codec: Windows and Linux drive it with the drivers they ship. */
@@ -420,6 +424,21 @@ int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts
 
 	if (p->tpm == PROFILE_TPM_NONE)
 		return -1;
+	if (base <= 0)
+		return PROFILE_FILE_FD_BASE;
+	return base + (int)count_files(p) + (p->firmware == PROFILE_FIRMWARE_UEFI ? PROFILE_FIRMWARE_FDS : 0);
+}
+
+int profile_agent_fd(const struct profile *p, const struct profile_argv_opts *opts)
+{
+	int base = opts ? opts->file_fd_base : 0, tpm = profile_tpm_fd(p, opts);
+
+	if (!p->agent)
+		return -1;
+	if (p->n_shares > 0)
+		return profile_share_fd(p, opts, p->n_shares - 1) + 1;
+	if (tpm >= 0)
+		return tpm + 1;
 	if (base <= 0)
 		return PROFILE_FILE_FD_BASE;
 	return base + (int)count_files(p) + (p->firmware == PROFILE_FIRMWARE_UEFI ? PROFILE_FIRMWARE_FDS : 0);
@@ -526,6 +545,22 @@ static void add_shares(struct builder *b, const struct profile *p, const struct 
 	}
 }
 
+/*
+ * The guest agent's channel: the port qemu-ga looks for, on the virtio-serial controller, on a socket pair whose other
+ * end the supervisor keeps (no path). The port's id names it in QEMU's VSERPORT_CHANGE events.
+ */
+static void add_agent(struct builder *b, const struct profile *p, const struct profile_argv_opts *opts)
+{
+	int fd = profile_agent_fd(p, opts);
+
+	if (fd < 0)
+		return;
+	add(b, "-chardev");
+	addf(b, "socket,id=vgpuvm-ga,fd=%d", fd);
+	add(b, "-device");
+	add(b, "virtserialport,bus=vgpuvm-serial.0,chardev=vgpuvm-ga,id=vgpuvm-ga,name=org.qemu.guest_agent.0");
+}
+
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret)
 {
 	struct builder b = {};
@@ -586,11 +621,13 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	for (size_t i = 0; i < p->n_nics; i++)
 		add_nic(&b, p, i, opts ? opts->file_fd_base : 0);
 	add_input(&b, p);
+	add_virtio_serial(&b, p);
 	add_spice_agent(&b, p);
 	add_audio(&b, p);
 	add_firmware(&b, p, opts);
 	add_tpm(&b, p, opts);
 	add_shares(&b, p, opts);
+	add_agent(&b, p, opts);
 	for (char **a = p->extra_args; a && *a; a++)
 		add(&b, *a);
 

@@ -83,6 +83,12 @@ int profile_tpm_fd(const struct profile *p, const struct profile_argv_opts *opts
  */
 int profile_share_fd(const struct profile *p, const struct profile_argv_opts *opts, size_t i);
 
+/*
+ * Where QEMU finds the guest agent's socket (a socket pair, no path): right after the shares' sockets, or where they
+ * would be. vgpuvm's run puts it there; -1 when the profile has no "agent".
+ */
+int profile_agent_fd(const struct profile *p, const struct profile_argv_opts *opts);
+
 /* Builds the NULL-terminated argv that `vgpuvm run` executes; argv[0] is the profile's qemu binary. */
 int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, char ***ret);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest's input devices, its sound card and how it boots. Each default is what a desktop guest wants (a tablet
- * where there is a window to point into) and nothing where there is no use for it (no sound card unless asked).
+ * The guest's input devices, its sound card, how it boots and its agent's channel. Each default is what a desktop guest
+ * wants (a tablet where there is a window to point into) and nothing where there is no use for it (no sound card unless
+ * asked).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -181,6 +182,8 @@ int profile_devices_parse(struct profile_parse_ctx *c, json_object *root, struct
 	    (r = parse_audio(c, v, p)) < 0)
 		return r;
 	if (json_object_object_get_ex(root, "boot", &v) && (r = parse_boot(c, v, p)) < 0)
+		return r;
+	if (json_object_object_get_ex(root, "agent", &v) && (r = profile_field_bool(c, v, "agent", &p->agent)) < 0)
 		return r;
 	return 0;
 }

@@ -12,7 +12,7 @@ extern const char *const profile_input_keys[];
 extern const char *const profile_boot_keys[];
 
 /*
- * Reads "input", "audio" and "boot" from the profile's root object into p, with their defaults. The display, the
- * cdrom, the disks and the NICs must be parsed already: the defaults and the checks depend on them.
+ * Reads "input", "audio", "boot" and "agent" from the profile's root object into p, with their defaults. The display,
+ * the cdrom, the disks and the NICs must be parsed already: the defaults and the checks depend on them.
  */
 int profile_devices_parse(struct profile_parse_ctx *c, json_object *root, struct profile *p);

@@ -119,19 +119,20 @@ unsigned profile_edit_distance(const char *a, const char *b)
 }
 
 /* The keys each object takes. The tables are also the source of "did you mean". */
-static const char *const top_keys[] = { "$schema", "name",	    "memory", "cpus",	    "machine",	"cpu",
-					"accel",   "qemu",	    "vgpu",   "display",    "serial",	"graphics_off",
-					"cdrom",   "disks",	    "env",    "extra_args", "shutdown", "start_timeout",
-					"restart", "restart_delay", "user",   "group",	    "sandbox",	"net",
-					"input",   "audio",	    "boot",   "firmware",   "tpm",	"shares",
-					NULL };
+static const char *const top_keys[] = {
+	"$schema",  "name",	     "memory",	"cpus",		 "machine", "cpu",    "accel",	 "qemu",
+	"vgpu",	    "display",	     "serial",	"graphics_off",	 "cdrom",   "disks",  "env",	 "extra_args",
+	"shutdown", "start_timeout", "restart", "restart_delay", "user",    "group",  "sandbox", "net",
+	"input",    "audio",	     "boot",	"firmware",	 "tpm",	    "shares", "agent",	 NULL
+};
 static const char *const vgpu_keys[] = { "parent", "type", "uuid",	"display", "ramfb", "opregion",
 					 "xres",   "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = {
 	"type", "gl", "full_screen", "rendernode", "listen", "password_file", NULL
 };
 static const char *const disk_keys[] = { "file", "format", "interface", "readonly", "snapshot", "size", NULL };
-static const char *const shutdown_keys[] = { "powerdown_timeout", "quit_timeout", "kill_timeout", NULL };
+static const char *const shutdown_keys[] = { "agent_timeout", "powerdown_timeout", "quit_timeout", "kill_timeout",
+					     NULL };
 static const char *const sandbox_keys[] = { "obsolete", "elevateprivileges", "spawn", "resourcecontrol", NULL };
 
 static const struct {
@@ -823,6 +824,9 @@ static int parse_shutdown(struct profile_parse_ctx *c, json_object *o, struct pr
 
 	if ((r = expect_object(c, o, "shutdown")) < 0 || (r = check_keys(c, o, "shutdown", shutdown_keys)) < 0)
 		return r;
+	if (json_object_object_get_ex(o, "agent_timeout", &v) &&
+	    (r = get_uint(c, v, "shutdown.agent_timeout", 0, PROFILE_TIMEOUT_MAX, &s->agent_timeout)) < 0)
+		return r;
 	if (json_object_object_get_ex(o, "powerdown_timeout", &v) &&
 	    (r = get_uint(c, v, "shutdown.powerdown_timeout", 0, PROFILE_TIMEOUT_MAX, &s->powerdown_timeout)) < 0)
 		return r;
@@ -1035,7 +1039,9 @@ static int parse_root(struct profile_parse_ctx *c, json_object *root, struct pro
 		if (!profile_name_valid(p->group))
 			return fail(c, "group", "\"%s\" is not a group name", p->group);
 	}
-	p->shutdown = (struct profile_shutdown){ .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
+	p->shutdown = (struct profile_shutdown){
+		.agent_timeout = 30, .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5
+	};
 	if (json_object_object_get_ex(root, "shutdown", &v) && (r = parse_shutdown(c, v, &p->shutdown)) < 0)
 		return r;
 	if (json_object_object_get_ex(root, "shares", &v) && (r = parse_shares(c, v, p)) < 0)

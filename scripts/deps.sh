@@ -17,8 +17,9 @@ for g in $groups; do
 	# once (valgrind.bats); UEFI (ovmf, with QEMU's firmware descriptors) and a TPM (swtpm, and swtpm_setup with
 	# swtpm_localca) for the platform tests; Prometheus's node exporter, promtool (the prometheus package) and curl for
 	# metrics.bats, which scrapes what `vgpuvm metrics --textfile` wrote; Xvfb, remote-viewer (virt-viewer) and
-	# ImageMagick's import and convert for the SPICE display's (spice.bats).
-	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind iproute2 pulseaudio pulseaudio-utils alsa-utils ovmf swtpm swtpm-tools prometheus-node-exporter prometheus curl xvfb virt-viewer imagemagick" ;;
+	# ImageMagick's import and convert for the SPICE display's (spice.bats); qemu-ga, which the Linux test guest runs
+	# from the host's tree (agent.bats).
+	test) pkgs="$pkgs clang-format libcmocka-dev bats jq python3 python3-jsonschema file qemu-system-x86 qemu-utils linux-image-amd64 cpio xz-utils strace procps util-linux man-db valgrind iproute2 pulseaudio pulseaudio-utils alsa-utils ovmf swtpm swtpm-tools prometheus-node-exporter prometheus curl xvfb virt-viewer imagemagick qemu-guest-agent" ;;
 	# libFuzzer and the sanitizers' runtimes for `make fuzz`; gcc's analyzer and clang for `make analyze`.
 	fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 	analyze) pkgs="$pkgs gcc clang" ;;

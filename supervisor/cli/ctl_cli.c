@@ -34,6 +34,7 @@
 #include "util/json.h"
 #include "util/macro.h"
 #include "util/time-util.h"
+#include "util/utf8.h"
 
 #define CONNECT_TIMEOUT (10 * USEC_PER_SEC)
 
@@ -266,6 +267,40 @@ static void print_net(json_object *st)
 	}
 }
 
+/* What the guest agent said, which is the guest's to choose: control characters are shown escaped. */
+static void print_guest_string(const char *label, const char *s)
+{
+	_cleanup_free_ char *e = s ? utf8_escape_controls(s) : NULL;
+
+	printf("%-14s%s\n", label, e ?: "?");
+}
+
+/* "agent: connected (qemu-ga 7.2.0)", the guest's OS, one line an address. */
+static void print_agent(json_object *st)
+{
+	json_object *a = NULL, *os = NULL, *addrs = NULL;
+	char buf[512];
+
+	if (!json_object_object_get_ex(st, "agent", &a) || !a)
+		return;
+	snprintf(buf, sizeof(buf), "%s%s%s%s", jstr(a, "state") ?: "?", jstr(a, "version") ? " (qemu-ga " : "",
+		 jstr(a, "version") ?: "", jstr(a, "version") ? ")" : "");
+	print_guest_string("agent:", buf);
+	if (json_object_object_get_ex(a, "os", &os) && os) {
+		snprintf(buf, sizeof(buf), "%s, kernel %s", jstr(os, "pretty_name") ?: jstr(os, "name") ?: "?",
+			 jstr(os, "kernel_release") ?: "?");
+		print_guest_string("guest os:", buf);
+	}
+	if (json_object_object_get_ex(a, "addresses", &addrs) && json_object_is_type(addrs, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(addrs); i++) {
+			json_object *x = json_object_array_get_idx(addrs, i);
+
+			snprintf(buf, sizeof(buf), "%s/%s (%s)", jstr(x, "address") ?: "?", jstr(x, "prefix") ?: "?",
+				 jstr(x, "interface") ?: "?");
+			print_guest_string("address:", buf);
+		}
+}
+
 static void print_status(json_object *st)
 {
 	json_object *g = NULL, *d = NULL, *ml = NULL, *v;
@@ -311,6 +346,7 @@ static void print_status(json_object *st)
 				     : strcmp(audio, "none") == 0 ? "none (a sound card that plays nowhere)"
 								  : audio);
 	printf("restarts:     %s\n", jstr(st, "restarts") ?: "0");
+	print_agent(st);
 }
 
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
@@ -449,11 +485,13 @@ int cmd_list(int argc, char **argv)
 static const char stop_usage[] =
     "Usage: vgpuvm stop NAME [--timeout S] [--force]\n"
     "\n"
-    "Stops a VM as SIGTERM does (the power button, then QMP quit, then SIGTERM, then SIGKILL), prints each step\n"
-    "and waits until the VM is gone and its mdev removed. Exits with the VM's exit code.\n"
+    "Stops a VM as SIGTERM does (the guest agent's guest-shutdown when an agent answers, the power button, then\n"
+    "QMP quit, then SIGTERM, then SIGKILL), prints each step and waits until the VM is gone and its mdev removed.\n"
+    "Exits with the VM's exit code.\n"
     "\n"
-    "  --timeout S   give the guest S seconds to power off, instead of the profile's powerdown_timeout\n"
-    "  --force       skip the power button: start at QMP quit\n";
+    "  --timeout S   give the guest S seconds to power off at each step that asks it (agent_timeout and\n"
+    "                powerdown_timeout in the profile)\n"
+    "  --force       skip the steps that ask the guest: start at QMP quit\n";
 
 int cmd_stop(int argc, char **argv)
 {

@@ -27,6 +27,7 @@
 #include "qmp/qmp.h"
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
+#include "supervisor/vm/agent.h"
 #include "supervisor/vm/console.h"
 #include "supervisor/vm/control.h"
 #include "supervisor/vm/control_args.h"
@@ -186,6 +187,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(o, "firmware", json_object_new_string(profile_firmware_to_string(s->p->firmware)));
 	json_object_object_add(o, "state_dir", s->pl.state_dir ? json_object_new_string(s->pl.state_dir) : NULL);
 	json_object_object_add(o, "helpers", run_platform_helpers_json(&s->pl));
+	json_object_object_add(o, "agent", agent_status_json(vm ? vm->agent : NULL, s->p->agent));
 	return o;
 }
 
@@ -278,7 +280,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	const struct mdev *m = sp->m;
 	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
 	_cleanup_free_ char *error = NULL, *tail = NULL, *binary = NULL;
-	_cleanup_close_ int qmp_fd = -1, child_fd = -1, slave = -1;
+	_cleanup_close_ int qmp_fd = -1, child_fd = -1, slave = -1, agent_fd = -1;
 	/* Set up for each try and undone when it ends, so that between tries the terminal is the user's again (and
 	 * Ctrl-C is a signal again). */
 	_cleanup_console_ struct console *con = NULL;
@@ -329,6 +331,18 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		close_files(files, n_files);
 		log_error("Failed to open QEMU's files: %s", error ?: strerror(-r));
 		return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
+	}
+	/* The guest agent's channel: a socket pair as QMP's; QEMU's end goes last, where profile_agent_fd() says. */
+	if (p->agent) {
+		int ga[2];
+
+		if (n_files >= ELEMENTSOF(files) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ga) < 0) {
+			r = n_files >= ELEMENTSOF(files) ? E2BIG : errno;
+			close_files(files, n_files);
+			return log_error_errno(r, "Failed to create the guest agent's socket pair: %m"), EX_OSERR;
+		}
+		agent_fd = ga[0];
+		files[n_files++] = ga[1];
 	}
 	r = profile_argv(p, &opts, &argv);
 	if (r < 0)
@@ -408,6 +422,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				      .qmp_fd = qmp_fd,
 				      .out_fd = s.stdout_fd,
 				      .err_fd = s.stderr_fd,
+				      .agent_fd = TAKE_FD(agent_fd),
 				      .ctl = sp->ctl,
 				      .con = con,
 				      .helpers = &sp->pl.helpers,

@@ -16,6 +16,7 @@
 #include "qmp/qmp.h"
 #include "qmp/qmp_client.h"
 #include "supervisor/log.h"
+#include "supervisor/vm/agent.h"
 #include "supervisor/vm/control.h"
 #include "supervisor/vm/control_args.h"
 #include "supervisor/vm/console.h"
@@ -57,6 +58,7 @@ struct vm {
 	char *tail[VM_TAIL_LINES]; /* QEMU's last lines of output, for the message if it dies */
 	size_t tail_next;
 
+	struct agent *agent; /* the guest agent's side; NULL without one */
 	struct stop stop;    /* the phase, the shutdown step, the deadline, how it ended */
 	uint64_t started_at; /* monotonic usec */
 	uint64_t running_at; /* when QEMU first reported running, 0 before */
@@ -112,6 +114,7 @@ int vm_new(const struct vm_opts *o, struct vm **ret)
 	if (!vm) {
 		safe_close(o->out_fd);
 		safe_close(o->err_fd);
+		safe_close(o->agent_fd);
 		return -ENOMEM;
 	}
 	*vm = (struct vm){
@@ -131,10 +134,12 @@ int vm_new(const struct vm_opts *o, struct vm **ret)
 		.status_userdata = o->status_userdata,
 	};
 	stop_init(&vm->stop, &o->profile->shutdown, o->profile->start_timeout, o->pid, vm->started_at);
-	if ((r = qmp_client_new(&vm->qmp)) < 0) {
+	if ((r = agent_new(o->agent_fd, &vm->agent)) < 0 || (r = qmp_client_new(&vm->qmp)) < 0) {
 		vm_free(vm);
 		return r;
 	}
+	/* Said now, read by the agent when the guest opens its port (QEMU holds the bytes until then). */
+	agent_hello(vm->agent, vm->started_at);
 	*ret = vm;
 	return 0;
 }
@@ -165,6 +170,7 @@ void vm_free(struct vm *vm)
 	}
 	fdpass_clear(&vm->qmp_fds);
 	qmp_client_free(vm->qmp);
+	agent_free(vm->agent);
 	for (size_t i = 0; i < VM_TAIL_LINES; i++)
 		free(vm->tail[i]);
 	safe_close(vm->out.fd);
@@ -226,6 +232,12 @@ static bool carry_out(struct vm *vm, const struct stop_actions *acts)
 			if (send_step(vm, a->command) < 0)
 				return false;
 			break;
+		case STOP_ACTION_AGENT:
+			if (agent_shutdown(vm->agent) < 0) {
+				log_info("the guest agent cannot be asked to shut the guest down: it is gone");
+				return false;
+			}
+			break;
 		case STOP_ACTION_SIGNAL:
 			/* ESRCH: QEMU has exited already, and its reaping is on the way. */
 			if (pidfd_send_signal_(vm->pidfd, a->signo) < 0 && errno != ESRCH) {
@@ -264,6 +276,17 @@ static void feed(struct vm *vm, const struct stop_event *e)
 		stop_feed(&vm->stop, &(struct stop_event){ .type = STOP_EV_FAILED }, now_usec(), &acts);
 }
 
+/* What the guest agent's side reports, as events for the stop machine. */
+static void agent_events(struct vm *vm, unsigned ev)
+{
+	if (ev & AGENT_EV_DOWN)
+		feed(vm, &(struct stop_event){ .type = STOP_EV_AGENT, .ok = false });
+	if (ev & AGENT_EV_UP)
+		feed(vm, &(struct stop_event){ .type = STOP_EV_AGENT, .ok = true });
+	if (ev & AGENT_EV_REFUSED)
+		feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = "guest-shutdown" });
+}
+
 static void start_failed(struct vm *vm, const char *why)
 {
 	feed(vm, &(struct stop_event){ .type = STOP_EV_START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = why });
@@ -294,8 +317,8 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 		const char *status = m->type == QMP_MSG_RETURN && json_object_object_get_ex(m->data, "status", &v)
 					 ? json_object_get_string(v)
 					 : NULL;
-		st = vm->status_fn(vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at },
-				   status);
+		st = vm->status_fn(vm->status_userdata,
+				   &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at, vm->agent }, status);
 		control_return(vm->ctl, pd->client, pd->id, st);
 		json_object_put(st);
 		return;
@@ -412,6 +435,15 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 	} else if (strcmp(m->name, "STOP") == 0) {
 		snprintf(vm->qemu_status, sizeof(vm->qemu_status), "paused");
 		log_info("event STOP: the guest is paused");
+	} else if (strcmp(m->name, "VSERPORT_CHANGE") == 0) {
+		/* The guest agent's port: opened by a (new) agent, or closed as it went away. */
+		json_object *id = NULL, *open = NULL;
+
+		if (m->data && json_object_object_get_ex(m->data, "id", &id) &&
+		    json_object_is_type(id, json_type_string) && json_object_object_get_ex(m->data, "open", &open) &&
+		    json_object_is_type(open, json_type_boolean) &&
+		    strcmp(json_object_get_string(id), "vgpuvm-ga") == 0)
+			agent_events(vm, agent_port(vm->agent, json_object_get_boolean(open), now_usec()));
 	} else if (strcmp(m->name, "RESUME") == 0) {
 		snprintf(vm->qemu_status, sizeof(vm->qemu_status), "running");
 		log_info("event RESUME: the guest runs");
@@ -733,6 +765,8 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		const char *why = NULL;
 		bool ask_qemu;
 
+		/* Answered from what the agent said last; a refresh, if one is due, serves the next status. */
+		agent_refresh(vm->agent, now_usec());
 		/*
 		 * "ask_qemu": false (a metrics scrape) is answered from the supervisor's own state, with QEMU's run
 		 * state as its events last said: no round trip to a QEMU that may be slow to answer.
@@ -740,16 +774,18 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		if (control_status_args(m->data, &ask_qemu, &why) < 0)
 			control_error(vm->ctl, client, m->id, "GenericError", why);
 		else if (!ask_qemu) {
-			json_object *st = vm->status_fn(vm->status_userdata,
-							&(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at },
-							vm->qemu_status[0] ? vm->qemu_status : NULL);
+			json_object *st =
+			    vm->status_fn(vm->status_userdata,
+					  &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at, vm->agent },
+					  vm->qemu_status[0] ? vm->qemu_status : NULL);
 			control_return(vm->ctl, client, m->id, st);
 			json_object_put(st);
 		} else if (qmp_up)
 			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, -1);
 		else {
 			json_object *st = vm->status_fn(
-			    vm->status_userdata, &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at }, NULL);
+			    vm->status_userdata,
+			    &(struct vm_state){ vm->stop.phase, vm->pid, vm->started_at, vm->agent }, NULL);
 			control_return(vm->ctl, client, m->id, st);
 			json_object_put(st);
 		}
@@ -867,7 +903,7 @@ int vm_run(struct vm *vm)
 		struct pollfd p[5 + 1 + 1 + CONSOLE_POLLFDS_MAX + CONTROL_CLIENTS_MAX + 2 * HELPERS_MAX];
 		const char *buf;
 		size_t len, n = 0, i_qmp = SIZE_MAX, i_out = SIZE_MAX, i_err = SIZE_MAX, i_sig, i_pid, i_ctl, n_ctl;
-		size_t i_con, n_con, i_help, n_help, i_spice = n, n_spice = 0;
+		size_t i_con, n_con, i_help, n_help, i_spice = n, n_spice = 0, i_agent, n_agent;
 		int r;
 
 		qmp_client_output(vm->qmp, &buf, &len);
@@ -903,6 +939,9 @@ int vm_run(struct vm *vm)
 			n_spice = spice_pollfds(vm->spice, p + n, ELEMENTSOF(p) - n);
 			n += n_spice;
 		}
+		i_agent = n;
+		n_agent = agent_pollfds(vm->agent, p + n, ELEMENTSOF(p) - n);
+		n += n_agent;
 
 		r = poll(p, n, deadline_poll_ms(vm->stop.deadline));
 		if (r < 0) {
@@ -925,6 +964,7 @@ int vm_run(struct vm *vm)
 		check_helpers(vm, p + i_help, n_help);
 		if (n_spice && p[i_spice].revents & POLLIN)
 			serve_spice(vm);
+		agent_events(vm, agent_dispatch(vm->agent, p + i_agent, n_agent, now_usec()));
 		/* Commands queued while handling the above go out now rather than after another poll(). */
 		write_qmp(vm);
 		if (p[i_pid].revents & POLLIN) {

@@ -22,13 +22,15 @@ struct helpers;
 struct json_object;
 struct pending;
 struct spice;
+struct agent;
 struct vm;
 
 /* What the status object says of a running QEMU. */
 struct vm_state {
 	enum stop_phase phase;
 	pid_t pid;
-	uint64_t started_at; /* monotonic usec */
+	uint64_t started_at;	   /* monotonic usec */
+	const struct agent *agent; /* the guest agent's side, or NULL */
 };
 
 /* Builds the control socket's status object; st is NULL between tries, qemu_status NULL when QEMU was not asked. */
@@ -47,6 +49,7 @@ struct vm_opts {
 	int qmp_fd;		 /* borrowed */
 	int out_fd;		 /* taken; -1 when QEMU's stdout is not piped */
 	int err_fd;		 /* taken */
+	int agent_fd;		 /* taken; the guest agent's socket, -1 without one */
 	struct control *ctl;	 /* the control socket, or NULL */
 	struct console *con;	 /* the serial console's relay, or NULL */
 	struct helpers *helpers; /* borrowed: QEMU's helper processes, watched with QEMU; NULL for none */

@@ -22,19 +22,21 @@
 enum {
 	NEEDS_QMP = 1 << 0,   /* the monitor is up: capabilities negotiated, and not closed since */
 	NEEDS_GUEST = 1 << 1, /* a guest that runs and can react; never after a forced stop or a start failure */
+	NEEDS_AGENT = 1 << 2, /* the guest agent has answered and is still there */
 };
 
 #define NO_TIMEOUT SIZE_MAX
 
 struct step {
 	const char *name;	      /* in STOP_STEP events and sd_notify's STATUS */
-	enum stop_action_type action; /* STOP_ACTION_QMP or STOP_ACTION_SIGNAL */
-	const char *command;	      /* for QMP */
+	enum stop_action_type action; /* STOP_ACTION_QMP, STOP_ACTION_AGENT or STOP_ACTION_SIGNAL */
+	const char *command;	      /* for QMP and AGENT */
 	int signo;		      /* for SIGNAL */
 	unsigned needs;
 	size_t timeout; /* where its deadline is in struct profile_shutdown; the last row waits for the reaping */
 	/* After a SHUTDOWN event QEMU exits by itself, as after this step's action: it is waited for as here. */
 	bool after_shutdown;
+	bool opens;	      /* the step asks the guest: when it begins a stop, its log line has no time to tell */
 	const char *doing;    /* the log line: what the step does */
 	const char *pid_note; /* NULL, or the log line names QEMU's pid, followed by this */
 	const char *until;    /* the log line's end, after "waiting up to N s" */
@@ -42,11 +44,28 @@ struct step {
 };
 
 static const struct step steps[] = {
+	/*
+	 * The guest agent shuts the guest down as its own OS would, where a Windows guest at its lock screen or a Linux
+	 * guest without acpid ignores the power button. Only an agent that has answered is asked; one that then keeps
+	 * silent costs its deadline and no more.
+	 */
+	{
+	    .name = "agent",
+	    .action = STOP_ACTION_AGENT,
+	    .command = "guest-shutdown",
+	    .needs = NEEDS_QMP | NEEDS_GUEST | NEEDS_AGENT,
+	    .opens = true,
+	    .timeout = offsetof(struct profile_shutdown, agent_timeout),
+	    .doing = "asking the guest agent to shut the guest down (guest-shutdown)",
+	    .until = " for the guest to power off",
+	    .late = "the guest did not power off in time after guest-shutdown",
+	},
 	{
 	    .name = "powerdown",
 	    .action = STOP_ACTION_QMP,
 	    .command = "system_powerdown",
 	    .needs = NEEDS_QMP | NEEDS_GUEST,
+	    .opens = true,
 	    .timeout = offsetof(struct profile_shutdown, powerdown_timeout),
 	    .doing = "pressing the power button (system_powerdown)",
 	    .until = " for the guest to power off",
@@ -184,6 +203,8 @@ static bool applies(const struct stop *s, int i)
 		return false;
 	if ((st->needs & NEEDS_GUEST) && (!s->running || s->guest_skipped))
 		return false;
+	if ((st->needs & NEEDS_AGENT) && !s->agent_up)
+		return false;
 	return s->timeout[i] > 0;
 }
 
@@ -194,7 +215,7 @@ static void take_step(struct stop *s, uint64_t now, struct stop_actions *out)
 	double at = seconds_between(s->stop_started_at, now);
 	struct stop_action *a = push(out, st->action);
 
-	if (st->action == STOP_ACTION_QMP)
+	if (st->action == STOP_ACTION_QMP || st->action == STOP_ACTION_AGENT)
 		a->command = st->command;
 	else {
 		a->signo = st->signo;
@@ -206,9 +227,9 @@ static void take_step(struct stop *s, uint64_t now, struct stop_actions *out)
 	snprintf(a->text, sizeof(a->text), "shutdown: %s; %s", s->why, st->doing);
 	if (st->pid_note)
 		append(a->text, sizeof(a->text), " (pid %ld%s)", (long)s->pid, st->pid_note);
-	/* The first row can only ever begin a stop: its time is always 0. */
-	if (s->step > 0)
+	if (!st->opens || s->steps_taken > 0)
 		append(a->text, sizeof(a->text), " after %.3f s", at);
+	s->steps_taken++;
 	if (s->step < LAST)
 		append(a->text, sizeof(a->text), ", waiting up to %u s%s", s->timeout[s->step], st->until ?: "");
 
@@ -385,6 +406,11 @@ void stop_feed(struct stop *s, const struct stop_event *e, uint64_t now, struct 
 		break;
 	case STOP_EV_QMP_LOST:
 		s->qmp_lost = true;
+		break;
+	case STOP_EV_AGENT:
+		/* The agent going away during its own step (the guest's shutdown stops it) is no reason to hurry: the
+		 * step's deadline or the guest's SHUTDOWN decides. */
+		s->agent_up = e->ok;
 		break;
 	case STOP_EV_DEADLINE:
 		on_deadline(s, now, ret);

@@ -41,6 +41,7 @@ enum stop_event_type {
 	STOP_EV_REPLY,	      /* .command, .ok: QEMU answered a step's command */
 	STOP_EV_FAILED,	      /* the step's own action (a command or a signal) could not be carried out */
 	STOP_EV_QMP_LOST,     /* QEMU's monitor closed */
+	STOP_EV_AGENT,	      /* .ok: the guest agent answered (true), or went away or silent (false) */
 	STOP_EV_DEADLINE,     /* the deadline passed */
 	STOP_EV_EXITED,	      /* .how, .status: QEMU was reaped */
 	STOP_EV_TYPE_MAX,
@@ -55,7 +56,7 @@ struct stop_event {
 	bool guest;		   /* SHUTDOWN: the guest asked for it */
 	const char *reason;	   /* SHUTDOWN */
 	const char *command;	   /* REPLY */
-	bool ok;		   /* REPLY: a return rather than an error */
+	bool ok;		   /* REPLY: a return rather than an error; AGENT: the agent answers */
 	enum stop_failure failure; /* START_FAILED */
 	int how, status;	   /* EXITED: as waitid() gives them (si_code CLD_*, si_status) */
 };
@@ -66,6 +67,7 @@ enum stop_action_type {
 	STOP_ACTION_LOG,    /* log .text at .level (a syslog level) */
 	STOP_ACTION_NOTIFY, /* sd_notify .text */
 	STOP_ACTION_STEP,   /* a STOP_STEP event to control clients: .step, .elapsed */
+	STOP_ACTION_AGENT,  /* send .command to the guest agent; an error reply comes back as STOP_EV_REPLY */
 	STOP_ACTION_TYPE_MAX,
 };
 
@@ -73,7 +75,7 @@ enum stop_action_type {
 
 struct stop_action {
 	enum stop_action_type type;
-	const char *command; /* QMP; static */
+	const char *command; /* QMP, AGENT; static */
 	int signo;	     /* SIGNAL */
 	int level;	     /* LOG */
 	const char *step;    /* STEP; static */
@@ -108,12 +110,14 @@ struct stop {
 	uint64_t stop_started_at; /* when the stop began, once step is 0 or more */
 	char why[128];		  /* why the step under way was taken, for the next one should its action fail */
 
-	bool qmp_ready;	     /* capabilities negotiated */
-	bool qmp_lost;	     /* the monitor closed */
-	bool running;	     /* QEMU reported "running" once */
-	bool guest_skipped;  /* the steps that ask the guest no longer apply (a forced stop, a start failure) */
-	bool stop_requested; /* by a signal or a client */
-	bool guest_off;	     /* SHUTDOWN with "guest": true */
+	bool qmp_ready;	      /* capabilities negotiated */
+	bool qmp_lost;	      /* the monitor closed */
+	bool agent_up;	      /* the guest agent has answered, and not gone away since */
+	unsigned steps_taken; /* steps taken in this stop */
+	bool running;	      /* QEMU reported "running" once */
+	bool guest_skipped;   /* the steps that ask the guest no longer apply (a forced stop, a start failure) */
+	bool stop_requested;  /* by a signal or a client */
+	bool guest_off;	      /* SHUTDOWN with "guest": true */
 	char shutdown_reason[64];
 	enum stop_failure failure;
 	uint64_t signals_sent;	   /* a bit for each signal vgpuvm sent QEMU */
@@ -137,7 +141,7 @@ void stop_feed(struct stop *s, const struct stop_event *e, uint64_t now, struct 
  */
 int stop_exit_code(const struct stop *s);
 
-/* The name of a row of the step table ("powerdown", "quit", "term", "kill"), NULL past its end or for -1. */
+/* The name of a row of the step table ("agent", "powerdown", "quit", "term", "kill"), NULL past its end or for -1. */
 const char *stop_step_name(int step);
 
 /* "starting", "running", "stopping", "exited": the status object's state. */

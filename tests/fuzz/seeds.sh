@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 c=tests/fuzz/corpus
-mkdir -p $c/qmp $c/control $c/profile $c/sysfs $c/record $c/spawner
+mkdir -p $c/qmp $c/control $c/profile $c/sysfs $c/record $c/spawner $c/ga
 rm -f $c/*/seed-*
 put() { printf '%b' "$3" >"$c/$1/seed-$2"; }
 
@@ -104,3 +104,13 @@ spawner_req no-nul 2 0 0 0 "" 0 0 1 0 /bin/sh
 KEEP=0x2001cf SETUP=1 spawner_req virtiofsd 2 16 0 0 "" 0 2 4 0 /usr/lib/qemu/virtiofsd virtiofsd --fd=3 -o \
 	/run/vgpuvm/vm/fs-0
 
+# ga: the first byte is the piece size (1 + it % 64), with 0x80 for a second sync halfway. The transcript recorded
+# from qemu-ga 7.2 answers sync 12345 and commands 7 to 9; the others answer ids 1 to 3.
+for f in tests/unit/data/ga/*.raw; do
+	n=$(basename "$f" .raw)
+	{ printf '\x07'; cat "$f"; } >"$c/ga/seed-$n"
+done
+put ga synced '\x00junk{"return": {}, "id": 1}\n\xff{"return": 12345}\n{"return": {"version": "7.2.22"}, "id": 1}\n{"return": {"name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 12 (bookworm)", "kernel-release": "6.1.0-18-amd64", "machine": "x86_64"}, "id": 2}\n{"return": [{"name": "eth0", "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": "10.0.2.15", "prefix": 24}, {"ip-address-type": "ipv6", "ip-address": "fec0::5054:ff:fe12:3456", "prefix": 64}]}], "id": 3}\n'
+put ga resync '\x85\xff{"return": 12345}\n{"return": {}, "id": 1}\n\xff{"return": 12346}\n{"error": {"class": "GenericError", "desc": "x"}, "id": 2}\n'
+put ga stale '\x03\xff{"return": 1}\n\xff{"return": 12345.0}\n\xff{"return": "12345"}\n\xff{"return": 12345}\r\n{"return": 1, "id": 4}\n{"return": 1, "id": 9223372036854775807}\n{"return": 1, "id": -1}\n'
+put ga contents '\x01\xff{"return": 12345}\n{"return": {"pretty-name": "a\\u0000b", "name": "\xc0\xaf", "version": "\xed\xa0\x80"}, "id": 2}\n{"return": [{"name": "lo", "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8}]}, {"name": "e\\u0000", "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": "1.2.3.4"}]}, {"name": "eth0", "ip-addresses": [{"ip-address-type": "ipv4", "ip-address": "1.2.3.999", "prefix": 1e400}, {"ip-address-type": "ipv6", "ip-address": "::1"}, {"ip-address-type": "ipv4", "ip-address": "10.0.2.15", "prefix": 4294967320}]}], "id": 3}\n'

@@ -351,7 +351,8 @@ static json_object *gen_profile(unsigned i)
 	if (chance(30)) {
 		json_object *s = json_object_new_object();
 
-		add(s, PICK("powerdown_timeout", "quit_timeout", "kill_timeout"), json_object_new_int64(rnd(86401)));
+		add(s, PICK("agent_timeout", "powerdown_timeout", "quit_timeout", "kill_timeout"),
+		    json_object_new_int64(rnd(86401)));
 		add(p, "shutdown", s);
 	}
 	return p;

@@ -34,8 +34,12 @@
 #define EXITED(h, st) EV(EXITED, .how = (h), .status = (st))
 #define SHUTDOWN(g, r) EV(SHUTDOWN, .guest = (g), .reason = (r))
 #define REPLY(cmd, good) EV(REPLY, .command = (cmd), .ok = (good))
+#define AGENT(up) EV(AGENT, .ok = (up))
 
 static const struct profile_shutdown defaults = { .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5 };
+static const struct profile_shutdown with_agent = {
+	.agent_timeout = 30, .powerdown_timeout = 60, .quit_timeout = 10, .kill_timeout = 5
+};
 
 struct t {
 	struct stop s;
@@ -83,6 +87,9 @@ static const char *feed(struct t *t, struct stop_event e, uint64_t ms)
 			break;
 		case STOP_ACTION_NOTIFY:
 			len += snprintf(t->out + len, sizeof(t->out) - len, "%snotify %s", sep, x->text);
+			break;
+		case STOP_ACTION_AGENT:
+			len += snprintf(t->out + len, sizeof(t->out) - len, "%sagent %s", sep, x->command);
 			break;
 		case STOP_ACTION_STEP:
 			len += snprintf(t->out + len, sizeof(t->out) - len, "%sstep %s %.3f", sep, x->step, x->elapsed);
@@ -219,12 +226,12 @@ static void walk(const struct profile_shutdown *sd, const char *expect)
 static void test_zero_deadline_skips_its_step(void **state)
 {
 	(void)state;
-	walk(&(struct profile_shutdown){ 60, 10, 5 }, "powerdown quit term kill");
-	walk(&(struct profile_shutdown){ 0, 10, 5 }, "quit term kill");
-	walk(&(struct profile_shutdown){ 60, 0, 5 }, "powerdown term kill");
-	walk(&(struct profile_shutdown){ 60, 10, 0 }, "powerdown quit kill");
-	walk(&(struct profile_shutdown){ 0, 0, 5 }, "term kill");
-	walk(&(struct profile_shutdown){ 0, 0, 0 }, "kill");
+	walk(&(struct profile_shutdown){ 60, 10, 5, 0 }, "powerdown quit term kill");
+	walk(&(struct profile_shutdown){ 0, 10, 5, 0 }, "quit term kill");
+	walk(&(struct profile_shutdown){ 60, 0, 5, 0 }, "powerdown term kill");
+	walk(&(struct profile_shutdown){ 60, 10, 0, 0 }, "powerdown quit kill");
+	walk(&(struct profile_shutdown){ 0, 0, 5, 0 }, "term kill");
+	walk(&(struct profile_shutdown){ 0, 0, 0, 0 }, "kill");
 }
 
 static void test_zero_deadline_texts(void **state)
@@ -232,7 +239,7 @@ static void test_zero_deadline_texts(void **state)
 	struct t t;
 
 	(void)state;
-	init_running(&t, &(struct profile_shutdown){ 0, 0, 0 });
+	init_running(&t, &(struct profile_shutdown){ 0, 0, 0, 0 });
 	assert_string_equal(feed(&t, SIGNAL(SIGINT), 1000),
 			    "notify STOPPING=1\n"
 			    "signal KILL\n"
@@ -460,7 +467,7 @@ static void test_guest_off_and_qemu_hangs(void **state)
 	assert_int_equal(stop_exit_code(&t.s), 0);
 
 	/* A quit_timeout of 0: SIGTERM at once. */
-	init_running(&t, &(struct profile_shutdown){ 60, 0, 5 });
+	init_running(&t, &(struct profile_shutdown){ 60, 0, 5, 0 });
 	feed(&t, SHUTDOWN(true, "guest-shutdown"), 5000);
 	assert_deadline_in(&t, 5000);
 	feed(&t, DEADLINE, 5000);
@@ -483,12 +490,14 @@ static void test_qemu_exits_at_each_step(void **state)
 	} ends[] = { { CLD_EXITED, 0 }, { CLD_EXITED, 1 }, { CLD_KILLED, SIGTERM }, { CLD_KILLED, SIGKILL } };
 
 	(void)state;
-	for (int step = 0; step < 4; step++)
+	/* With an agent that answers, so that every row is taken in turn. */
+	for (int step = 0; step < 5; step++)
 		for (size_t e = 0; e < ELEMENTSOF(ends); e++) {
 			struct t t;
 			uint64_t ms = 1000;
 
-			init_running(&t, NULL);
+			init_running(&t, &with_agent);
+			assert_string_equal(feed(&t, AGENT(true), 500), "");
 			feed(&t, SIGNAL(SIGTERM), ms);
 			while (t.s.step < step) {
 				ms = (t.s.deadline - T0) / USEC_PER_MSEC;
@@ -747,15 +756,116 @@ static void test_exit_codes(void **state)
 	}
 }
 
+/* An agent that answered: guest-shutdown first, with its own deadline, then the power button and the rest. */
+static void test_agent_first(void **state)
+{
+	struct t t;
+
+	(void)state;
+	init_running(&t, &with_agent);
+	assert_string_equal(feed(&t, AGENT(true), 500), "");
+	assert_string_equal(
+	    feed(&t, SIGNAL(SIGTERM), 1000),
+	    "notify STOPPING=1\n"
+	    "agent guest-shutdown\n"
+	    "info: shutdown: got SIGTERM; asking the guest agent to shut the guest down (guest-shutdown), "
+	    "waiting up to 30 s for the guest to power off\n"
+	    "step agent 0.000\n"
+	    "notify STATUS=stopping: agent");
+	assert_string_equal(stop_step_name(t.s.step), "agent");
+	assert_deadline_in(&t, 31000);
+	/* The agent goes away as the guest shuts down (its service is stopped): that hurries nothing. */
+	assert_string_equal(feed(&t, AGENT(false), 2000), "");
+	assert_string_equal(feed(&t, DEADLINE, 30999), "");
+	assert_string_equal(
+	    feed(&t, DEADLINE, 31000),
+	    "qmp system_powerdown\n"
+	    "info: shutdown: the guest did not power off in time after guest-shutdown; pressing the power "
+	    "button (system_powerdown) after 30.000 s, waiting up to 60 s for the guest to power off\n"
+	    "step powerdown 30.000\n"
+	    "notify STATUS=stopping: powerdown");
+	assert_deadline_in(&t, 91000);
+
+	/* The guest obeys: it powers off, QEMU is waited for as after quit, and the stop ends well. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, STOP("a stop was asked for", false, -1), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "agent");
+	assert_string_equal(feed(&t, SHUTDOWN(true, "guest-shutdown"), 4000), "");
+	assert_string_equal(stop_step_name(t.s.step), "agent");
+	assert_true(t.s.guest_off);
+	assert_string_equal(feed(&t, EXITED(CLD_EXITED, 0), 4100), "info: shutdown took 3.100 s");
+	assert_int_equal(stop_exit_code(&t.s), 0);
+}
+
+/* An agent that is not there, or went away, or refuses, or a deadline of 0: the power button as before. */
+static void test_agent_absent_or_refusing(void **state)
+{
+	struct t t;
+
+	(void)state;
+	/* Never answered. */
+	init_running(&t, &with_agent);
+	feed(&t, SIGNAL(SIGTERM), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "powerdown");
+	assert_false(strstr(t.out, " after "));
+	/* Answered, then went away before the stop. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, AGENT(false), 600);
+	feed(&t, SIGNAL(SIGTERM), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "powerdown");
+	/* Answered, but agent_timeout is 0. */
+	init_running(&t, &defaults);
+	feed(&t, AGENT(true), 500);
+	feed(&t, SIGNAL(SIGTERM), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "powerdown");
+	/* A forced stop asks no guest. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, STOP("a forced stop was asked for", true, -1), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "quit");
+	/* The agent refuses guest-shutdown: the power button at once, with the time it took. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, SIGNAL(SIGTERM), 1000);
+	assert_string_equal(feed(&t, REPLY("system_powerdown", false), 1200), "");
+	assert_string_equal(feed(&t, REPLY("guest-shutdown", false), 1500),
+			    "qmp system_powerdown\n"
+			    "info: shutdown: the command failed; pressing the power button (system_powerdown) after "
+			    "0.500 s, waiting up to 60 s for the guest to power off\n"
+			    "step powerdown 0.500\n"
+			    "notify STATUS=stopping: powerdown");
+	/* The command could not even be sent: the next step at once. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, SIGNAL(SIGTERM), 1000);
+	feed(&t, EV(FAILED), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "powerdown");
+	/* A second signal skips the agent's step as it skips the power button. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, SIGNAL(SIGTERM), 1000);
+	feed(&t, SIGNAL(SIGTERM), 1100);
+	assert_string_equal(stop_step_name(t.s.step), "powerdown");
+	/* A client's timeout is the agent's too. */
+	init_running(&t, &with_agent);
+	feed(&t, AGENT(true), 500);
+	feed(&t, STOP("a stop was asked for", false, 7), 1000);
+	assert_string_equal(stop_step_name(t.s.step), "agent");
+	assert_deadline_in(&t, 8000);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
 	assert_null(stop_step_name(-1));
-	assert_string_equal(stop_step_name(0), "powerdown");
-	assert_string_equal(stop_step_name(1), "quit");
-	assert_string_equal(stop_step_name(2), "term");
-	assert_string_equal(stop_step_name(3), "kill");
-	assert_null(stop_step_name(4));
+	assert_string_equal(stop_step_name(0), "agent");
+	assert_string_equal(stop_step_name(1), "powerdown");
+	assert_string_equal(stop_step_name(2), "quit");
+	assert_string_equal(stop_step_name(3), "term");
+	assert_string_equal(stop_step_name(4), "kill");
+	assert_null(stop_step_name(5));
 	assert_string_equal(stop_phase_to_string(STOP_PHASE_EXITED), "exited");
 	assert_null(stop_phase_to_string(STOP_PHASE_MAX));
 }
@@ -783,6 +893,8 @@ int main(void)
 		cmocka_unit_test(test_qmp_lost),
 		cmocka_unit_test(test_action_failed),
 		cmocka_unit_test(test_exit_codes),
+		cmocka_unit_test(test_agent_first),
+		cmocka_unit_test(test_agent_absent_or_refusing),
 		cmocka_unit_test(test_names),
 	};
 

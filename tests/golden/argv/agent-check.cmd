@@ -1,0 +1,2 @@
+check
+agent-check.json
