@@ -98,8 +98,8 @@ free_port() {
 	refute grep -qa 'port=' "/proc/$qpid/cmdline"
 	refute bash -c "ss -lxpn | grep -q 'pid=$qpid,'"
 	refute bash -c "ss -ltnp | grep -q 'pid=$qpid,'"
-	# The agent's channel, on vser0.
-	run "$VGPUVM" qmp "$(vm_name vm)" '{"execute": "qom-list", "arguments": {"path": "/machine/peripheral/vser0"}}'
+	# The agent's channel, on the one virtio-serial controller.
+	run "$VGPUVM" qmp "$(vm_name vm)" '{"execute": "qom-list", "arguments": {"path": "/machine/peripheral/vgpuvm-serial"}}'
 	[ "$status" -eq 0 ]
 	run "$VGPUVM" status "$(vm_name vm)" --json
 	[ "$status" -eq 0 ]
@@ -287,15 +287,18 @@ print("answered" if data == b"REDQ" else "closed")'
 	assert_clean vm
 }
 
-@test "spice: inside a Linux guest, the agent's port com.redhat.spice.0 on a virtio-serial controller, and the tablet a window gets" {
+@test "spice: inside a Linux guest, the agent's port com.redhat.spice.0 and the guest agent's on one virtio-serial controller, and the tablet a window gets" {
 	chmod 0711 "$T"
 	linux_guest_setup
 	json=$(linux_guest_json tests/guest-linux/spice.sh)
 	[[ $json == *'"display": {"type": "none"}'* ]]
-	profile g "${json/'"display": {"type": "none"}'/'"display": {"type": "spice"}'}"
+	profile g "${json/'"display": {"type": "none"}'/'"display": {"type": "spice"}, "agent": true'}"
 	start_vm g
 	wait_vm 120
 	cat "$LG_WORK/report"
+	# Both ports on one controller: one virtio-serial device on the guest's PCI bus.
+	[ "$(grep -c '^pci 1af4:1003 ' "$LG_WORK/report")" -eq 1 ]
+	grep -qx 'vport org.qemu.guest_agent.0' "$LG_WORK/report"
 	[ "$VM_STATUS" -eq 0 ]
 	[ "$(linux_guest_exit)" = 0 ]
 	# virtio-serial (1af4:1003, a simple communication controller), its port for the agent, and the tablet.
