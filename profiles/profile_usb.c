@@ -88,7 +88,8 @@ static int parse_entry(struct profile_parse_ctx *c, json_object *o, const char *
 	bool has_id, has_port;
 	int r;
 
-	if ((r = profile_field_object(c, o, prefix)) < 0 || (r = profile_field_keys(c, o, prefix, profile_usb_keys)) < 0)
+	if ((r = profile_field_object(c, o, prefix)) < 0 ||
+	    (r = profile_field_keys(c, o, prefix, profile_usb_keys)) < 0)
 		return r;
 	has_id = json_object_object_get_ex(o, "id", NULL);
 	has_port = json_object_object_get_ex(o, "port", NULL);
@@ -116,10 +117,11 @@ static int parse_entry(struct profile_parse_ctx *c, json_object *o, const char *
 		if ((r = profile_field_string(c, v, field, &u->serial)) < 0)
 			return r;
 		if (!serial_valid(u->serial))
-			return profile_field_fail(c, field,
-						  "expected the serial number as `lsusb -v` shows it (iSerial): at most "
-						  "%d printable ASCII characters",
-						  USB_SERIAL_MAX);
+			return profile_field_fail(
+			    c, field,
+			    "expected the serial number as `lsusb -v` shows it (iSerial): at most "
+			    "%d printable ASCII characters",
+			    USB_SERIAL_MAX);
 	}
 	snprintf(field, sizeof(field), "%s.port", prefix);
 	if (has_port) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The profile's "usb": the host's USB devices the guest gets, each by its vendor:product id or by where it is plugged. */
+/* The profile's "usb": the host's USB devices the guest gets, each by its vendor:product id or by where it is plugged.
+ */
 #pragma once
 
 #include <json-c/json.h>

@@ -24,6 +24,7 @@
 #include "profiles/profile_check.h"
 #include "profiles/profile_net.h"
 #include "profiles/profile_firmware.h"
+#include "profiles/profile_usb.h"
 #include "qmp/qmp.h"
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
@@ -53,6 +54,7 @@
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/host/trust.h"
+#include "supervisor/host/usb.h"
 #include "supervisor/host/users.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -84,6 +86,7 @@ struct sup {
 	bool recorded;	       /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
 	struct platform pl;    /* firmware, TPM, the state they keep, their helpers */
+	struct usb_dev usb[PROFILE_USB_MAX]; /* the profile's USB devices as this try found them */
 };
 
 extern char **environ;
@@ -127,6 +130,27 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	log_warning("killed QEMU (pid %ld)", (long)pid);
 }
 
+/* The USB devices: the profile's, with what this try found for each (as root, when QEMU got their nodes). */
+static json_object *status_usb(const struct sup *s)
+{
+	json_object *a = profile_usb_to_json(s->p);
+
+	for (size_t i = 0; a && i < s->p->n_usb; i++) {
+		json_object *o = json_object_array_get_idx(a, i);
+		const struct usb_dev *d = &s->usb[i];
+
+		json_object_object_add(o, "attached", json_object_new_string("start"));
+		if (!d->bus)
+			continue;
+		json_object_object_add(o, "id", json_object_new_string(d->id));
+		json_object_object_add(o, "port", json_object_new_string(d->port));
+		json_object_object_add(o, "product", json_object_new_string(d->name));
+		json_object_object_add(o, "bus", json_object_new_int(d->bus));
+		json_object_object_add(o, "device", json_object_new_int(d->dev));
+	}
+	return a;
+}
+
 /* The control socket's status object (documented in vgpuvm-control(7); keep it stable). */
 static json_object *status_json(void *userdata, const struct vm_state *vm, const char *qemu_status)
 {
@@ -167,6 +191,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
 	json_object_object_add(o, "display", d);
 	json_object_object_add(o, "net", profile_net_to_json(s->p));
+	json_object_object_add(o, "usb", status_usb(s));
 	json_object_object_add(
 	    o, "audio",
 	    s->p->audio != PROFILE_AUDIO_OFF ? json_object_new_string(profile_audio_to_string(s->p->audio)) : NULL);
@@ -291,6 +316,10 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				    sp->net.fd[f[i].nic] < 0 ? -EBADF : fcntl(sp->net.fd[f[i].nic], F_DUPFD_CLOEXEC, 3);
 			else if (f[i].kind == PROFILE_FILE_COPY)
 				files[i] = sealed_copy(f[i].path, f[i].what, &err);
+			else if (f[i].kind == PROFILE_FILE_USB)
+				/* Found again for each try: a device plugged in again has another node. */
+				files[i] = usb_open_wanted(host_sysfs_root(), host_dev_root(), &p->usb[f[i].usb],
+							   &sp->usb[f[i].usb], &err);
 			else
 				files[i] = trust_open_image(f[i].path, f[i].flags, &err);
 			if (files[i] < 0) {
@@ -299,7 +328,10 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				close_files(files, n_files);
 				log_error("Failed to open the %s %s for QEMU: %s", f[i].what, f[i].path,
 					  err ?: strerror(-r));
-				return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
+				return r == -ENOMEM		       ? EX_OSERR
+				       : r == -EPERM		       ? EX_NOPERM
+				       : f[i].kind == PROFILE_FILE_USB ? EX_UNAVAILABLE
+								       : EX_NOINPUT;
 			}
 		}
 	}
