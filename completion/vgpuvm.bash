@@ -154,13 +154,19 @@ _vgpuvm() {
 			mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -d -- "$word" || :; compgen -f -X '!*.json' -- "$word" || :)
 		fi
 		;;
-	status | stop | screenshot | qmp | cleanup)
+	status | stop | screenshot | qmp | cleanup | usb)
 		if [ "$n" -eq 0 ]; then
 			# shellcheck disable=SC2046
 			_vgpuvm_add "$word" $(_vgpuvm_vms "$bin")
 		elif [ "$cmd" = screenshot ] && [ "$n" -eq 1 ]; then
 			compopt -o filenames 2>/dev/null || true
 			mapfile -t COMPREPLY < <(compgen -d -- "$word" || :; compgen -f -X '!*.png' -- "$word" || :)
+		elif [ "$cmd" = usb ] && [ "$n" -eq 1 ]; then
+			_vgpuvm_add "$word" attach detach
+		elif [ "$cmd" = usb ] && [ "$n" -eq 2 ]; then
+			# The host's USB devices, by port (an id can be ambiguous; a port never is).
+			# shellcheck disable=SC2046
+			_vgpuvm_add "$word" $(cd /sys/bus/usb/devices 2>/dev/null && ls -d [0-9]*-* 2>/dev/null | grep -v :)
 		fi
 		;;
 	esac

@@ -361,8 +361,8 @@ static void add_nic(struct builder *b, const struct profile *p, size_t i, int fd
 /* An absolute pointer on its own USB controller, and the keyboard when it is not the machine's own. */
 static void add_input(struct builder *b, const struct profile *p)
 {
-	/* One controller for the tablet and every host USB device. */
-	if (p->input.tablet || p->n_usb) {
+	/* One controller for the tablet and every host USB device; "usb": [] has it for devices attached later. */
+	if (p->input.tablet || p->usb) {
 		add(b, "-device");
 		add(b, "qemu-xhci,id=vgpuvm-xhci");
 	}

@@ -178,19 +178,3 @@ int profile_usb_parse(struct profile_parse_ctx *c, json_object *v, struct profil
 	}
 	return 0;
 }
-
-json_object *profile_usb_to_json(const struct profile *p)
-{
-	json_object *a = json_object_new_array();
-
-	for (size_t i = 0; a && i < p->n_usb; i++) {
-		const struct profile_usb *u = &p->usb[i];
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "id", u->port ? NULL : json_object_new_string(u->id));
-		json_object_object_add(o, "serial", u->serial ? json_object_new_string(u->serial) : NULL);
-		json_object_object_add(o, "port", u->port ? json_object_new_string(u->port) : NULL);
-		json_object_array_add(a, o);
-	}
-	return a;
-}

@@ -21,6 +21,3 @@ int profile_usb_parse_id(const char *s, uint16_t *ret_vendor, uint16_t *ret_prod
 
 /* Whether s names a USB port as sysfs does: "BUS-PORT[.PORT]...", as "1-2" or "3-1.4" (at most 7 ports deep). */
 bool profile_usb_port_valid(const char *s);
-
-/* The USB devices as the control socket's status shows them from the profile alone: a new JSON array, or NULL. */
-json_object *profile_usb_to_json(const struct profile *p);

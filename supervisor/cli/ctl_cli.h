@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /*
  * The version of the JSON that status --json, list --json and the control socket's status command give, in the
@@ -18,6 +19,15 @@
  */
 int cli_parse_json_flag(int argc, char **argv, const char *usage, const char *wanted, int min_args, int max_args,
 			bool *ret_json, bool *ret_done);
+
+struct json_object;
+struct qmp_msg;
+
+/*
+ * Sends one command to VM name's supervisor and waits for its reply (at most timeout usec, 0 for no limit): a QMP
+ * error reply too goes to *ret. Returns 0, or an exit code after saying why.
+ */
+int ctl_call(const char *name, const char *cmd, struct json_object *args, uint64_t timeout, struct qmp_msg **ret);
 
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);

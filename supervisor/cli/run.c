@@ -24,7 +24,6 @@
 #include "profiles/profile_check.h"
 #include "profiles/profile_net.h"
 #include "profiles/profile_firmware.h"
-#include "profiles/profile_usb.h"
 #include "qmp/qmp.h"
 #include "supervisor/cli/ctl_cli.h"
 #include "supervisor/launch/confine.h"
@@ -51,6 +50,7 @@
 #include "supervisor/cli/run.h"
 #include "supervisor/cli/run_devices.h"
 #include "supervisor/cli/run_platform.h"
+#include "supervisor/cli/run_usb.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/host/trust.h"
@@ -86,7 +86,7 @@ struct sup {
 	bool recorded;	       /* this supervisor wrote the crash record (a dead one's is not its to remove) */
 	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
 	struct platform pl;    /* firmware, TPM, the state they keep, their helpers */
-	struct usb_dev usb[PROFILE_USB_MAX]; /* the profile's USB devices as this try found them */
+	struct run_usb usb;    /* the USB devices of the current try */
 };
 
 extern char **environ;
@@ -130,27 +130,6 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	log_warning("killed QEMU (pid %ld)", (long)pid);
 }
 
-/* The USB devices: the profile's, with what this try found for each (as root, when QEMU got their nodes). */
-static json_object *status_usb(const struct sup *s)
-{
-	json_object *a = profile_usb_to_json(s->p);
-
-	for (size_t i = 0; a && i < s->p->n_usb; i++) {
-		json_object *o = json_object_array_get_idx(a, i);
-		const struct usb_dev *d = &s->usb[i];
-
-		json_object_object_add(o, "attached", json_object_new_string("start"));
-		if (!d->bus)
-			continue;
-		json_object_object_add(o, "id", json_object_new_string(d->id));
-		json_object_object_add(o, "port", json_object_new_string(d->port));
-		json_object_object_add(o, "product", json_object_new_string(d->name));
-		json_object_object_add(o, "bus", json_object_new_int(d->bus));
-		json_object_object_add(o, "device", json_object_new_int(d->dev));
-	}
-	return a;
-}
-
 /* The control socket's status object (documented in vgpuvm-control(7); keep it stable). */
 static json_object *status_json(void *userdata, const struct vm_state *vm, const char *qemu_status)
 {
@@ -191,7 +170,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 	json_object_object_add(d, "gl", json_object_new_boolean(s->p->display.gl));
 	json_object_object_add(o, "display", d);
 	json_object_object_add(o, "net", profile_net_to_json(s->p));
-	json_object_object_add(o, "usb", status_usb(s));
+	json_object_object_add(o, "usb", run_usb_json(&s->usb, s->p));
 	json_object_object_add(
 	    o, "audio",
 	    s->p->audio != PROFILE_AUDIO_OFF ? json_object_new_string(profile_audio_to_string(s->p->audio)) : NULL);
@@ -207,6 +186,10 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 	struct sup *s = userdata;
 	json_object *st;
 
+	if (strcmp(m->name, "usb") == 0) {
+		run_usb_command(&s->usb, s->p, s->vm, s->ctl, client, m);
+		return;
+	}
 	if (s->vm) {
 		vm_command(s->vm, client, m);
 		return;
@@ -298,6 +281,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	struct vm *vm = NULL;
 
 	*ret_stopped = *ret_guest_off = false;
+	run_usb_reset(&sp->usb, p);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return log_error_errno(errno, "Failed to create the QMP socket pair: %m"), EX_OSERR;
 	qmp_fd = sv[0];
@@ -319,7 +303,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 			else if (f[i].kind == PROFILE_FILE_USB)
 				/* Found again for each try: a device plugged in again has another node. */
 				files[i] = usb_open_wanted(host_sysfs_root(), host_dev_root(), &p->usb[f[i].usb],
-							   &sp->usb[f[i].usb], &err);
+							   &sp->usb.d[f[i].usb].dev, &err);
 			else
 				files[i] = trust_open_image(f[i].path, f[i].flags, &err);
 			if (files[i] < 0) {

@@ -169,8 +169,7 @@ static bool matches(const struct usb_dev *d, const struct profile_usb *want)
 	       (!want->serial || strcmp(d->serial, want->serial) == 0);
 }
 
-int usb_find(const struct usb_dev *devs, size_t n, const struct profile_usb *want, size_t *ret_index,
-	     char **ret_error)
+int usb_find(const struct usb_dev *devs, size_t n, const struct profile_usb *want, size_t *ret_index, char **ret_error)
 {
 	_cleanup_free_ char *list = NULL;
 	size_t found = SIZE_MAX, count = 0;
@@ -190,8 +189,8 @@ int usb_find(const struct usb_dev *devs, size_t n, const struct profile_usb *wan
 	list = usb_list_text(devs, n);
 	if (count == 0)
 		return errmsg(ret_error, -ENOENT,
-			      "USB device %s is not plugged in; the USB devices there are (id, port, product):\n%s", name,
-			      list ?: "");
+			      "USB device %s is not plugged in; the USB devices there are (id, port, product):\n%s",
+			      name, list ?: "");
 	return errmsg(ret_error, -ENOTUNIQ,
 		      "%zu USB devices are %s; say which with \"serial\" (each one's is in sysfs, `lsusb -v`) or "
 		      "\"port\" instead of \"id\":\n%s",
@@ -219,26 +218,29 @@ int usb_open(const char *dev_root, const struct usb_dev *d, char **ret_error)
 	if (root < 0 || (bus = open_dir(root, "bus")) < 0 || (usb = open_dir(bus, "usb")) < 0 ||
 	    (dir = open_dir(usb, bbb)) < 0)
 		return errmsg(ret_error, negative_errno(),
-			      "Failed to open %s/bus/usb/%s, the directory of USB device %s (port %s): %m", dev_root, bbb,
-			      d->id, d->port);
+			      "Failed to open %s/bus/usb/%s, the directory of USB device %s (port %s): %m", dev_root,
+			      bbb, d->id, d->port);
 	/* Looked at before it is opened: opening some other device could do something of its own. */
 	if (fstatat(dir, ddd, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errmsg(ret_error, negative_errno(), "Failed to find %s/bus/usb/%s/%s, the node of USB device %s: %m",
-			      dev_root, bbb, ddd, d->id);
+		return errmsg(ret_error, negative_errno(),
+			      "Failed to find %s/bus/usb/%s/%s, the node of USB device %s: %m", dev_root, bbb, ddd,
+			      d->id);
 	if (!S_ISCHR(st.st_mode) || st.st_rdev != want)
-		return errmsg(ret_error, -EPERM,
-			      "%s/bus/usb/%s/%s is not the node of USB device %s (port %s): it is %s, not the character "
-			      "device %u:%u; refusing it",
-			      dev_root, bbb, ddd, d->id, d->port,
-			      S_ISLNK(st.st_mode)   ? "a symbolic link"
-			      : S_ISREG(st.st_mode) ? "a regular file"
-			      : S_ISCHR(st.st_mode) ? "another character device"
-						    : "not a character device",
-			      USB_DEVICE_MAJOR, (d->bus - 1) * 128 + (d->dev - 1));
+		return errmsg(
+		    ret_error, -EPERM,
+		    "%s/bus/usb/%s/%s is not the node of USB device %s (port %s): it is %s, not the character "
+		    "device %u:%u; refusing it",
+		    dev_root, bbb, ddd, d->id, d->port,
+		    S_ISLNK(st.st_mode)	  ? "a symbolic link"
+		    : S_ISREG(st.st_mode) ? "a regular file"
+		    : S_ISCHR(st.st_mode) ? "another character device"
+					  : "not a character device",
+		    USB_DEVICE_MAJOR, (d->bus - 1) * 128 + (d->dev - 1));
 	fd = openat(dir, ddd, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errmsg(ret_error, negative_errno(), "Failed to open %s/bus/usb/%s/%s, the node of USB device %s: %m",
-			      dev_root, bbb, ddd, d->id);
+		return errmsg(ret_error, negative_errno(),
+			      "Failed to open %s/bus/usb/%s/%s, the node of USB device %s: %m", dev_root, bbb, ddd,
+			      d->id);
 	/* The same node as was looked at, not one put in its place since. */
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != want)
 		return errmsg(ret_error, -EPERM, "%s/bus/usb/%s/%s changed while it was opened; refusing it", dev_root,

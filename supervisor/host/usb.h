@@ -33,8 +33,7 @@ char *usb_list_text(const struct usb_dev *devs, size_t n);
  * The device of devs that want names: -ENOENT when none is (the message lists those there are), -ENOTUNIQ when an id
  * without a serial fits more than one (the message asks for a serial or a port).
  */
-int usb_find(const struct usb_dev *devs, size_t n, const struct profile_usb *want, size_t *ret_index,
-	     char **ret_error);
+int usb_find(const struct usb_dev *devs, size_t n, const struct profile_usb *want, size_t *ret_index, char **ret_error);
 
 /*
  * Opens d's node DEV_ROOT/bus/usb/BBB/DDD read-write, without following a symbolic link at any step, and checks it is
