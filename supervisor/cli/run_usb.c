@@ -80,8 +80,9 @@ static void attach(struct run_usb *u, const struct profile *p, struct vm *vm, st
 
 	/* The bus the devices go on is there when the profile has "usb" (even empty) or a tablet. */
 	if (!p->usb && !p->input.tablet) {
-		control_error(ctl, client, m->id, "GenericError",
-			      "the VM has no USB controller; give its profile \"usb\": [] (or a tablet) and start it again");
+		control_error(
+		    ctl, client, m->id, "DeviceNotFound",
+		    "the VM has no USB controller; give its profile \"usb\": [] (or a tablet) and start it again");
 		return;
 	}
 	for (size_t i = 0; i < RUN_USB_MAX && !slot; i++)
@@ -93,7 +94,9 @@ static void attach(struct run_usb *u, const struct profile *p, struct vm *vm, st
 	}
 	fd = usb_open_wanted(host_sysfs_root(), host_dev_root(), want, &dev, &error);
 	if (fd < 0) {
-		control_error(ctl, client, m->id, "GenericError", error ?: strerror(-fd));
+		/* Not there, or not one: the client says 69, as run does. */
+		control_error(ctl, client, m->id, fd == -ENOENT || fd == -ENOTUNIQ ? "DeviceNotFound" : "GenericError",
+			      error ?: strerror(-fd));
 		return;
 	}
 	for (size_t i = 0; i < RUN_USB_MAX; i++)
@@ -140,7 +143,7 @@ static void detach(struct run_usb *u, struct vm *vm, struct control *ctl, uint64
 
 	usb_want_name(want, name, sizeof(name));
 	snprintf(msg, sizeof(msg), "USB device %s is not attached to this VM", name);
-	control_error(ctl, client, m->id, "GenericError", msg);
+	control_error(ctl, client, m->id, "DeviceNotFound", msg);
 }
 
 void run_usb_command(struct run_usb *u, const struct profile *p, struct vm *vm, struct control *ctl, uint64_t client,
@@ -166,9 +169,10 @@ void run_usb_command(struct run_usb *u, const struct profile *p, struct vm *vm, 
 	else if (profile_usb_port_valid(device) && !serial)
 		want.port = (char *)device;
 	else {
-		control_error(ctl, client, m->id, "GenericError",
-			      "usb: the device is an id like 046d:c52b (with --serial when two are alike) or a port like "
-			      "1-2");
+		control_error(
+		    ctl, client, m->id, "GenericError",
+		    "usb: the device is an id like 046d:c52b (with --serial when two are alike) or a port like "
+		    "1-2");
 		return;
 	}
 	want.serial = (char *)serial;
@@ -212,9 +216,10 @@ json_object *run_usb_json(const struct run_usb *u, const struct profile *p)
 		}
 		json_object_object_add(o, "qemu_id", json_object_new_string(d->qemu_id));
 		json_object_object_add(o, "attached", json_object_new_string(d->runtime ? "runtime" : "start"));
-		json_object_object_add(o, "state", json_object_new_string(d->state == RUN_USB_ADDING     ? "attaching"
-									  : d->state == RUN_USB_REMOVING ? "detaching"
-													 : "attached"));
+		json_object_object_add(o, "state",
+				       json_object_new_string(d->state == RUN_USB_ADDING     ? "attaching"
+							      : d->state == RUN_USB_REMOVING ? "detaching"
+											     : "attached"));
 		json_object_array_add(a, o);
 	}
 	return a;

@@ -52,14 +52,12 @@ int cmd_usb(int argc, char **argv)
 	if ((r = ctl_call(argv[1], "usb", args, USB_TIMEOUT, &m)) != 0)
 		return r;
 	if (m->type == QMP_MSG_ERROR) {
-		/* The supervisor's own refusals are GenericError; QEMU's are passed on with their class. */
-		bool unavailable = strstr(m->error_desc, "not plugged in") || strstr(m->error_desc, "not attached") ||
-				   strstr(m->error_desc, "USB devices are") || strstr(m->error_desc, "no USB controller");
-
+		/* DeviceNotFound: not plugged in, not one, not attached, no controller; the refusals of a node or a
+		 * caller say so in their text. */
 		log_error("VM %s: usb %s %s: %s", argv[1], argv[2], argv[3], m->error_desc);
-		r = strstr(m->error_desc, "is for root") || strstr(m->error_desc, "refusing it") ? EX_NOPERM
-		    : unavailable								    ? EX_UNAVAILABLE
-												    : EX_SOFTWARE;
+		r = strcmp(m->error_class, "DeviceNotFound") == 0				   ? EX_UNAVAILABLE
+		    : strstr(m->error_desc, "is for root") || strstr(m->error_desc, "refusing it") ? EX_NOPERM
+												   : EX_SOFTWARE;
 	} else
 		log_info("VM %s: %s %s", argv[1], argv[2][0] == 'a' ? "attached" : "detached", argv[3]);
 	qmp_msg_free(m);

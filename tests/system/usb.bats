@@ -193,3 +193,70 @@ fake_bus() {
 	[ "$(stat -c '%u:%g %a' "$node")" = "$before" ]
 	assert_clean q
 }
+
+# fake_usb_vm NAME [MORE-JSON]: a VM run by the fake QEMU (stubborn: only SIGKILL ends it; every timeout 0).
+fake_usb_vm() {
+	profile "$1" "\"memory\": \"128M\", \"accel\": \"tcg\", \"serial\": \"none\", \"qemu\": \"$HELPERS/fake-qemu\", \"env\": {\"FAKE_QEMU_MODE\": \"stubborn\"}, \"shutdown\": {\"powerdown_timeout\": 0, \"quit_timeout\": 0, \"kill_timeout\": 0}${2:+, $2}"
+	VGPUVM_SYSFS_ROOT=$SYS VGPUVM_DEV_ROOT=$DEV start_vm "$1"
+	wait_log 'is running'
+}
+
+@test "usb attach/detach at runtime: missing or ambiguous 69 with the list, a refused node 77, not attached 69; QEMU is asked nothing" {
+	fake_bus
+	usb_dev 1-3 0781 5581 1 4 "Ultra" 4C530002
+	ln -s /dev/null "$DEV/bus/usb/001/004"
+	fake_usb_vm r '"usb": []'
+	name=$(vm_name r)
+	run "$VGPUVM" usb "$name" attach 1234:5678
+	[ "$status" -eq 69 ] || { echo "$output"; false; }
+	[[ $output == *"USB device 1234:5678 is not plugged in"* ]]
+	[[ $output == *"046d:c52b port 1-1 USB Receiver"* ]]
+	run "$VGPUVM" usb "$name" attach 0781:5581
+	[ "$status" -eq 69 ]
+	[[ $output == *"2 USB devices are 0781:5581"* ]]
+	# The serial picks 1-3, whose node is a symbolic link: refused, and left alone.
+	run "$VGPUVM" usb "$name" attach 0781:5581 --serial 4C530002
+	[ "$status" -eq 77 ] || { echo "$output"; false; }
+	[[ $output == *"bus/usb/001/004 is not the node of USB device 0781:5581 (port 1-3): it is a symbolic link"* ]]
+	[ "$(readlink "$DEV/bus/usb/001/004")" = /dev/null ]
+	run "$VGPUVM" usb "$name" detach 1-1
+	[ "$status" -eq 69 ]
+	[[ $output == *"USB device port 1-1 is not attached to this VM"* ]]
+	run "$VGPUVM" usb "$name" attach not-a-device
+	[ "$status" -eq 70 ]
+	[[ $output == *"an id like 046d:c52b"* ]]
+	run "$VGPUVM" usb "$name" frobnicate 1-1
+	[ "$status" -eq 64 ]
+	run "$VGPUVM" status "$name"
+	[[ $output == *$'\nusb:          none\n'* ]] || { echo "$output"; false; }
+	# None of it reached QEMU: no fd was added, no device asked for.
+	refute grep -q '"execute":"add-fd"\|device_add\|device_del' "$T/log"
+	kill -TERM "$VM_PID"
+	wait_vm 30
+	assert_clean r
+}
+
+@test "usb attach: a VM without a USB controller says how to get one (69)" {
+	fake_bus
+	fake_usb_vm n
+	run "$VGPUVM" usb "$(vm_name n)" attach 1-1
+	[ "$status" -eq 69 ] || { echo "$output"; false; }
+	[[ $output == *'no USB controller; give its profile "usb": []'* ]]
+	kill -TERM "$VM_PID"
+	wait_vm 30
+}
+
+@test "usb attach/detach is root's and the owner's: a member of the VM's group is refused (77)" {
+	fake_bus
+	chmod 0711 "$T"
+	fake_usb_vm g '"usb": [], "group": "users"'
+	run setpriv --reuid=65534 --regid=65534 --groups=100 -- "$VGPUVM" usb "$(vm_name g)" attach 1-1
+	[ "$status" -eq 77 ] || { echo "$output"; false; }
+	[[ $output == *"usb is for root and the user who started the VM"* ]]
+	# status is still theirs, and shows no device.
+	run setpriv --reuid=65534 --regid=65534 --groups=100 -- "$VGPUVM" status "$(vm_name g)" --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -c .usb <<<"$output")" = '[]' ]
+	kill -TERM "$VM_PID"
+	wait_vm 30
+}
