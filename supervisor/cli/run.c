@@ -414,6 +414,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		sp->vm = vm;
 		r = vm_run(vm);
 		sp->vm = NULL;
+		/* The devices went with QEMU: between tries, status shows none. */
+		run_usb_clear(&sp->usb);
 	}
 	if (r < 0) {
 		/* The loop itself failed: QEMU must not outlive it. */

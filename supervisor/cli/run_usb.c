@@ -28,6 +28,11 @@ void run_usb_reset(struct run_usb *u, const struct profile *p)
 	}
 }
 
+void run_usb_clear(struct run_usb *u)
+{
+	*u = (struct run_usb){};
+}
+
 static struct run_usb_dev *by_qemu_id(struct run_usb *u, const char *qemu_id)
 {
 	for (size_t i = 0; i < RUN_USB_MAX; i++)

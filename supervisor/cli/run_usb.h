@@ -42,6 +42,9 @@ struct run_usb {
 /* Before a try: the profile's devices only (runtime ones went with the last QEMU), not yet looked up. */
 void run_usb_reset(struct run_usb *u, const struct profile *p);
 
+/* Once QEMU is gone: no device. */
+void run_usb_clear(struct run_usb *u);
+
 /* Handles the control socket's usb command while vm runs (vm NULL between tries). */
 void run_usb_command(struct run_usb *u, const struct profile *p, struct vm *vm, struct control *ctl, uint64_t client,
 		     struct qmp_msg *m);

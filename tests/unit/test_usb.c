@@ -45,17 +45,17 @@ static void test_ids_and_ports(void **state)
 	assert_int_equal(profile_usb_parse_id("046D:c52b", &v, &p), 0);
 	assert_int_equal(v, 0x046d);
 	assert_int_equal(p, 0xc52b);
-	for (const char *const *s = (const char *const[]){ "46d:c52b", "046d:c52", "046dc52b", "046d:c52bb", "g46d:c52b",
-							    "046d:-52b", " 46d:c52b", "", NULL };
+	for (const char *const *s = (const char *const[]){ "46d:c52b", "046d:c52", "046dc52b", "046d:c52bb",
+							   "g46d:c52b", "046d:-52b", " 46d:c52b", "", NULL };
 	     *s; s++)
 		assert_int_equal(profile_usb_parse_id(*s, &v, &p), -EINVAL);
 
 	assert_true(profile_usb_port_valid("1-2"));
 	assert_true(profile_usb_port_valid("3-1.4"));
 	assert_true(profile_usb_port_valid("255-255.1.1.1.1.1.1"));
-	for (const char *const *s = (const char *const[]){ "usb1", "1-2:1.0", "1-", "-2", "0-1", "1-0", "1-02", "256-1",
-							    "1-1.", "1-1..2", "1-1.1.1.1.1.1.1.1", "1-2 ", "1--2", "1",
-							    "", NULL };
+	for (const char *const *s =
+		 (const char *const[]){ "usb1", "1-2:1.0", "1-", "-2", "0-1", "1-0", "1-02", "256-1", "1-1.", "1-1..2",
+					"1-1.1.1.1.1.1.1.1", "1-2 ", "1--2", "1", "", NULL };
 	     *s; s++)
 		assert_false(profile_usb_port_valid(*s));
 }
@@ -90,7 +90,8 @@ static void test_files_and_fds(void **state)
 	/* The TPM's socket comes after them. */
 	assert_int_equal(profile_tpm_fd(p, &(struct profile_argv_opts){ .file_fd_base = PROFILE_FILE_FD_BASE }),
 			 PROFILE_FILE_FD_BASE + 3);
-	assert_int_equal(profile_argv(p, &(struct profile_argv_opts){ .file_fd_base = PROFILE_FILE_FD_BASE }, &argv), 0);
+	assert_int_equal(profile_argv(p, &(struct profile_argv_opts){ .file_fd_base = PROFILE_FILE_FD_BASE }, &argv),
+			 0);
 	assert_true(has_arg(argv, "fd=6,set=4,opaque=usb0"));
 	assert_true(has_arg(argv, "usb-host,bus=vgpuvm-xhci.0,id=vgpuvm-usb1,hostdevice=/dev/fdset/5"));
 	assert_true(has_arg(argv, "socket,id=vgpuvm-tpm,fd=8"));
@@ -131,7 +132,8 @@ static void test_control_args(void **state)
 		assert_string_equal(serial, "X");
 	}
 	{
-		_cleanup_json_ json_object *a = json_tokener_parse("{\"action\": \"detach\", \"device\": \"046d:c52b\"}");
+		_cleanup_json_ json_object *a =
+		    json_tokener_parse("{\"action\": \"detach\", \"device\": \"046d:c52b\"}");
 
 		assert_int_equal(control_usb_args(a, &attach, &device, &serial, &why), 0);
 		assert_false(attach);
@@ -139,7 +141,8 @@ static void test_control_args(void **state)
 	}
 	for (const char *const *s =
 		 (const char *const[]){ "{}", "{\"action\": \"attach\"}", "{\"action\": \"plug\", \"device\": \"1-2\"}",
-					"{\"action\": 1, \"device\": \"1-2\"}", "{\"action\": \"attach\", \"device\": 5}",
+					"{\"action\": 1, \"device\": \"1-2\"}",
+					"{\"action\": \"attach\", \"device\": 5}",
 					"{\"action\": \"attach\", \"device\": \"\"}",
 					"{\"action\": \"attach\", \"device\": \"1-2\\u0000x\"}",
 					"{\"action\": \"attach\", \"device\": \"1-2\", \"serial\": []}", NULL };
