@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Host USB devices on the real kernel path: the outer QEMU gives the guest a keyboard and a mouse on an xhci
 # controller (two devices with one id, 0627:0001, as QEMU's HID devices all have), the guest's kernel makes their
-# /dev/bus/usb nodes, and vgpuvm inside passes one to its QEMU by fd (the profile's "usb", by port), attaches the other
+# /dev/bus/usb nodes, and vgpuvm inside passes one to its QEMU by fd (the profile's "usb", by id and serial), attaches the other
 # at runtime and detaches it, refuses the ambiguous id and a device that is not there, and leaves every node's owner
 # and mode as they were: nothing is lent.
 # e2e-outer-qemu: -device qemu-xhci,id=e2e-xhci -device usb-kbd,bus=e2e-xhci.0,port=1 -device usb-mouse,bus=e2e-xhci.0,port=2
@@ -29,6 +29,7 @@ for port in 1-1 1-2; do
 	[ -e "$d" ] || fail "no USB device at port $port: $(ls /sys/bus/usb/devices | tr '\n' ' ')"
 	ok "port $port: $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product"), node $(printf '/dev/bus/usb/%03d/%03d' "$(cat "$d/busnum")" "$(cat "$d/devnum")")"
 done
+KSERIAL=$(cat /sys/bus/usb/devices/1-1/serial) || fail "the keyboard has no serial"
 KBD=$(printf '/dev/bus/usb/%03d/%03d' "$(cat /sys/bus/usb/devices/1-1/busnum)" "$(cat /sys/bus/usb/devices/1-1/devnum)")
 [ -c "$KBD" ] || fail "$KBD is not a character device"
 BEFORE=$(nodes)
@@ -46,8 +47,8 @@ vm_start ambiguous "$E2E_WORK/ambiguous.json"
 vm_expect_exit ambiguous 69
 log_has ambiguous '2 USB devices are 0627:0001; say which with "serial"'
 
-step "vgpuvm run with the keyboard (port 1-1): QEMU gets its node as an fd"
-printf '{"name": "%s", "memory": "64M", "accel": "tcg", "display": {"type": "none"}, "serial": "none", "usb": [{"port": "1-1"}], "shutdown": {"powerdown_timeout": 1, "quit_timeout": 5}}\n' "$N" >"$P"
+step "vgpuvm run with the keyboard (0627:0001, serial $KSERIAL): QEMU gets its node as an fd"
+printf '{"name": "%s", "memory": "64M", "accel": "tcg", "display": {"type": "none"}, "serial": "none", "usb": [{"id": "0627:0001", "serial": "%s"}], "shutdown": {"powerdown_timeout": 1, "quit_timeout": 5}}\n' "$N" "$KSERIAL" >"$P"
 show vgpuvm argv "$P" | grep -E 'usb|fdset|xhci'
 vm_start $N "$P"
 vm_wait_running $N
@@ -63,7 +64,8 @@ ok "QEMU holds $KBD open"
 ok "no node was lent: owners and modes as before"
 show vgpuvm status $N | grep '^usb:' || fail "status shows no usb line"
 st=$("$VGPUVM" status $N --json)
-grep -q '"port": "1-1"' <<<"$st" && grep -q '"attached": "start"' <<<"$st" || fail "status --json: $st"
+grep -q '"port": "1-1"' <<<"$st" && grep -q "\"serial\": \"$KSERIAL\"" <<<"$st" && grep -q '"attached": "start"' <<<"$st" ||
+	fail "status --json: $st"
 ok "status --json: the keyboard at port 1-1, attached at start"
 
 step "vgpuvm usb attach and detach at runtime"
