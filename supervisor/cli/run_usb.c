@@ -204,9 +204,12 @@ json_object *run_usb_json(const struct run_usb *u, const struct profile *p)
 			continue;
 		o = json_object_new_object();
 		if (d->dev.bus) {
+			char serial[sizeof(d->dev.serial)];
+
+			snprintf(serial, sizeof(serial), "%s", d->dev.serial);
+			usb_make_printable(serial);
 			json_object_object_add(o, "id", json_object_new_string(d->dev.id));
-			json_object_object_add(o, "serial",
-					       d->dev.serial[0] ? json_object_new_string(d->dev.serial) : NULL);
+			json_object_object_add(o, "serial", serial[0] ? json_object_new_string(serial) : NULL);
 			json_object_object_add(o, "port", json_object_new_string(d->dev.port));
 			json_object_object_add(o, "product", json_object_new_string(d->dev.name));
 			json_object_object_add(o, "bus", json_object_new_int((int)d->dev.bus));

@@ -70,8 +70,7 @@ static int read_dec(const char *sysfs_root, const char *port, const char *attr, 
 	return 0;
 }
 
-/* A device's strings are the device's to choose: what reaches a message or the status is printable ASCII only. */
-static void make_printable(char *s)
+void usb_make_printable(char *s)
 {
 	for (; *s; s++)
 		if (!isprint((unsigned char)*s) || !isascii((unsigned char)*s))
@@ -87,12 +86,13 @@ static int read_dev(const char *sysfs_root, const char *port, struct usb_dev *d)
 	if ((r = read_hex16(sysfs_root, port, "idVendor", &d->vendor)) < 0 ||
 	    (r = read_hex16(sysfs_root, port, "idProduct", &d->product)) < 0 ||
 	    (r = read_dec(sysfs_root, port, "busnum", 255, &d->bus)) < 0 ||
-	    (r = read_dec(sysfs_root, port, "devnum", 128, &d->dev)) < 0 ||
+	    /* USB addresses are 1-127: a larger one would name another bus's node. */
+	    (r = read_dec(sysfs_root, port, "devnum", 127, &d->dev)) < 0 ||
 	    (r = read_attr(sysfs_root, port, "serial", d->serial, sizeof(d->serial))) < 0 ||
 	    (r = read_attr(sysfs_root, port, "product", d->name, sizeof(d->name))) < 0)
 		return r;
 	snprintf(d->id, sizeof(d->id), "%04x:%04x", d->vendor, d->product);
-	make_printable(d->name);
+	usb_make_printable(d->name);
 	return 0;
 }
 

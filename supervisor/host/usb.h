@@ -18,10 +18,13 @@ struct usb_dev {
 	char port[40]; /* "1-2": its name in bus/usb/devices */
 	uint16_t vendor, product;
 	char id[10];	   /* "046d:c52b" */
-	char serial[128];  /* "" when it has none */
+	char serial[128];  /* "" when it has none; as the device gives it (usb_make_printable() to show it) */
 	char name[64];	   /* its product string, or "" */
 	unsigned bus, dev; /* busnum, devnum */
 };
+
+/* A device's strings are the device's to choose: what reaches a message or the status is printable ASCII only. */
+void usb_make_printable(char *s);
 
 /* The USB devices plugged in (root hubs and interfaces left out), in sysfs's order, as a malloc'd array. */
 int usb_scan(const char *sysfs_root, struct usb_dev **ret, size_t *ret_n);

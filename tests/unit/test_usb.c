@@ -206,6 +206,8 @@ static void test_scan_find(void **state)
 	dev(root, "1-1", "046d", "c52b", "1", "2", NULL);
 	/* A device whose numbers are not numbers is left out, not believed. */
 	dev(root, "2-1", "046d", "c52b", "x", "2", NULL);
+	/* Nor one whose address no USB device has (1-127): its node would be another bus's. */
+	dev(root, "2-2", "046d", "c52b", "2", "128", NULL);
 
 	assert_int_equal(usb_scan(root, &devs, &n), 0);
 	assert_int_equal(n, 3);
