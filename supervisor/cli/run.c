@@ -302,8 +302,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				files[i] = sealed_copy(f[i].path, f[i].what, &err);
 			else if (f[i].kind == PROFILE_FILE_USB)
 				/* Found again for each try: a device plugged in again has another node. */
-				files[i] = usb_open_wanted(host_sysfs_root(), host_dev_root(), &p->usb[f[i].usb],
-							   &sp->usb.d[f[i].usb].dev, &err);
+				files[i] = run_usb_open(&sp->usb, p, f[i].usb, f[i].set, &err);
 			else
 				files[i] = trust_open_image(f[i].path, f[i].flags, &err);
 			if (files[i] < 0) {

@@ -24,8 +24,22 @@ void run_usb_reset(struct run_usb *u, const struct profile *p)
 	*u = (struct run_usb){};
 	for (size_t i = 0; i < p->n_usb && i < RUN_USB_MAX; i++) {
 		u->d[i].state = RUN_USB_ATTACHED;
+		/* Set when the node is opened for QEMU (run_usb_open()). */
+		u->d[i].fdset = -1;
 		snprintf(u->d[i].qemu_id, sizeof(u->d[i].qemu_id), "vgpuvm-usb%zu", i);
 	}
+}
+
+int run_usb_open(struct run_usb *u, const struct profile *p, size_t index, unsigned set, char **ret_error)
+{
+	int fd;
+
+	if (index >= p->n_usb || index >= RUN_USB_MAX)
+		return -EINVAL;
+	fd = usb_open_wanted(host_sysfs_root(), host_dev_root(), &p->usb[index], &u->d[index].dev, ret_error);
+	if (fd >= 0)
+		u->d[index].fdset = set;
+	return fd;
 }
 
 void run_usb_clear(struct run_usb *u)
@@ -110,7 +124,7 @@ static void attach(struct run_usb *u, const struct profile *p, struct vm *vm, st
 			control_error(ctl, client, m->id, "GenericError", "that USB device is attached already");
 			return;
 		}
-	*slot = (struct run_usb_dev){ .state = RUN_USB_ADDING, .dev = dev, .runtime = true };
+	*slot = (struct run_usb_dev){ .state = RUN_USB_ADDING, .dev = dev, .runtime = true, .fdset = -1 };
 	snprintf(slot->qemu_id, sizeof(slot->qemu_id), "vgpuvm-usb-hot%u", u->next++);
 	args = json_object_new_object();
 	if (!args) {
@@ -140,7 +154,7 @@ static void detach(struct run_usb *u, struct vm *vm, struct control *ctl, uint64
 			continue;
 		d->state = RUN_USB_REMOVING;
 		log_notice("detaching USB device %s (port %s) from the guest", d->dev.id, d->dev.port);
-		if (vm_device_del(vm, client, m->id, d->qemu_id, on_removed, u) < 0)
+		if (vm_device_del(vm, client, m->id, d->qemu_id, d->fdset, on_removed, u) < 0)
 			d->state = RUN_USB_ATTACHED;
 		return;
 	}

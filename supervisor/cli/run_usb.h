@@ -32,6 +32,7 @@ struct run_usb_dev {
 	struct usb_dev dev; /* dev.bus is 0 when the device was not looked up (QEMU finds it itself) */
 	char qemu_id[32];   /* "vgpuvm-usb0": QEMU's id of the device */
 	bool runtime;	    /* attached with `vgpuvm usb`, not at the start */
+	int64_t fdset;	    /* at the start, with fds: the -add-fd set QEMU keeps the node in; else -1 */
 };
 
 struct run_usb {
@@ -41,6 +42,12 @@ struct run_usb {
 
 /* Before a try: the profile's devices only (runtime ones went with the last QEMU), not yet looked up. */
 void run_usb_reset(struct run_usb *u, const struct profile *p);
+
+/*
+ * Finds and opens the node of the profile's USB device index for QEMU, which gets it in fdset set
+ * (usb_open_wanted()); the device is then recorded. Returns the fd, or a negative errno with *ret_error set.
+ */
+int run_usb_open(struct run_usb *u, const struct profile *p, size_t index, unsigned set, char **ret_error);
 
 /* Once QEMU is gone: no device. */
 void run_usb_clear(struct run_usb *u);

@@ -87,8 +87,9 @@ enum cmd {
 /* A device_del whose client waits for its reply and for QEMU's DEVICE_DELETED, which may come first. */
 struct unplug {
 	char *dev_id;
-	bool acked;   /* device_del returned */
-	bool deleted; /* DEVICE_DELETED came */
+	bool acked;    /* device_del returned */
+	bool deleted;  /* DEVICE_DELETED came */
+	int64_t fdset; /* to remove once the device is gone (the one -add-fd gave it), -1 for none */
 	uint64_t client;
 	json_object *id;
 	vm_device_fn done;
@@ -342,6 +343,15 @@ static void unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg 
 	if (!failed && !(u->acked && u->deleted))
 		return;
 	find_unplug(vm, dev_id, true);
+	/* The device's own fd went with it; the fdset's copy goes too, so that QEMU holds nothing of it. */
+	if (!failed && u->fdset >= 0) {
+		_cleanup_json_ json_object *rm = json_object_new_object();
+
+		if (rm) {
+			json_object_object_add(rm, "fdset-id", json_object_new_int64(u->fdset));
+			send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
+		}
+	}
 	if (u->done)
 		u->done(u->userdata, u->dev_id, !failed);
 	if (failed)
@@ -710,16 +720,21 @@ bool vm_qmp_up(const struct vm *vm)
 static int send_device(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client,
 		       json_object *id, const char *dev_id, vm_device_fn done, void *userdata)
 {
-	int r = send_full(vm, command, args, c, client, id, -1);
+	char *d = strdup(dev_id);
+	int r;
 
-	/* send_full() put the new command at the head of the list. */
-	if (r >= 0) {
-		vm->pending->done = done;
-		vm->pending->done_userdata = userdata;
-		if (!(vm->pending->dev_id = strdup(dev_id)))
-			r = -ENOMEM;
+	if (!d)
+		return -ENOMEM;
+	r = send_full(vm, command, args, c, client, id, -1);
+	if (r < 0) {
+		free(d);
+		return r;
 	}
-	return r;
+	/* send_full() put the new command at the head of the list. */
+	vm->pending->done = done;
+	vm->pending->done_userdata = userdata;
+	vm->pending->dev_id = d;
+	return 0;
 }
 
 int vm_device_add(struct vm *vm, uint64_t client, json_object *id, json_object *args, const char *path_key, int fd,
@@ -757,7 +772,7 @@ int vm_device_add(struct vm *vm, uint64_t client, json_object *id, json_object *
 	return r;
 }
 
-int vm_device_del(struct vm *vm, uint64_t client, json_object *id, const char *dev_id, vm_device_fn done,
+int vm_device_del(struct vm *vm, uint64_t client, json_object *id, const char *dev_id, int64_t fdset, vm_device_fn done,
 		  void *userdata)
 {
 	_cleanup_json_ json_object *args = json_object_new_object();
@@ -779,6 +794,7 @@ int vm_device_del(struct vm *vm, uint64_t client, json_object *id, const char *d
 	*u = (struct unplug){ .dev_id = u->dev_id,
 			      .client = client,
 			      .id = id ? json_object_get(id) : NULL,
+			      .fdset = fdset,
 			      .done = done,
 			      .userdata = userdata,
 			      .next = vm->unplugs };

@@ -82,11 +82,12 @@ int vm_device_add(struct vm *vm, uint64_t client, struct json_object *id, struct
 
 /*
  * Removes the device dev_id on behalf of a control client: device_del, and the client's answer once QEMU says
- * DEVICE_DELETED (a refused device_del is answered at once). done hears of it first. Returns 0 or a negative errno
- * with the client answered.
+ * DEVICE_DELETED (a refused device_del is answered at once). done hears of it first. fdset, when not -1, is the fdset
+ * the device's file came in on the command line (-add-fd), removed once the device is gone. Returns 0 or a negative
+ * errno with the client answered.
  */
-int vm_device_del(struct vm *vm, uint64_t client, struct json_object *id, const char *dev_id, vm_device_fn done,
-		  void *userdata);
+int vm_device_del(struct vm *vm, uint64_t client, struct json_object *id, const char *dev_id, int64_t fdset,
+		  vm_device_fn done, void *userdata);
 
 /* Whether QEMU's monitor is up for a control client's command. */
 bool vm_qmp_up(const struct vm *vm);

@@ -30,6 +30,7 @@ for port in 1-1 1-2; do
 	ok "port $port: $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product"), node $(printf '/dev/bus/usb/%03d/%03d' "$(cat "$d/busnum")" "$(cat "$d/devnum")")"
 done
 KSERIAL=$(cat /sys/bus/usb/devices/1-1/serial) || fail "the keyboard has no serial"
+MOUSE=$(printf '/dev/bus/usb/%03d/%03d' "$(cat /sys/bus/usb/devices/1-2/busnum)" "$(cat /sys/bus/usb/devices/1-2/devnum)")
 KBD=$(printf '/dev/bus/usb/%03d/%03d' "$(cat /sys/bus/usb/devices/1-1/busnum)" "$(cat /sys/bus/usb/devices/1-1/devnum)")
 [ -c "$KBD" ] || fail "$KBD is not a character device"
 BEFORE=$(nodes)
@@ -78,6 +79,8 @@ out=$(qmp_hmp $N "info usb")
 echo "$out"
 grep -q 'vgpuvm-usb-hot0' <<<"$out" && grep -q 'QEMU USB Mouse' <<<"$out" || fail "the mouse is not in QEMU's info usb"
 ok "QEMU has the mouse as vgpuvm-usb-hot0"
+find "/proc/$Q/fd" -lname "$MOUSE" | grep -q . || fail "QEMU does not hold $MOUSE"
+ok "QEMU holds $MOUSE open"
 show vgpuvm status $N | grep '^usb:'
 "$VGPUVM" status $N --json | grep -q '"attached": "runtime"' || fail "status --json lacks the runtime device"
 out=$(vgpuvm usb $N attach 1-2 2>&1) && fail "a second attach of 1-2 succeeded"
@@ -86,12 +89,26 @@ show vgpuvm usb $N detach 1-2 || fail "vgpuvm usb detach 1-2"
 out=$(qmp_hmp $N "info usb")
 grep -q 'vgpuvm-usb-hot0' <<<"$out" && fail "the mouse is still in QEMU after detach: $out"
 ok "the mouse is gone from QEMU: $(echo "$out" | tr '\n' ' ')"
+find "/proc/$Q/fd" -lname "$MOUSE" | grep -q . && fail "QEMU still holds $MOUSE after detach"
+ok "QEMU holds no fd of $MOUSE any more"
 out=$(vgpuvm usb $N detach 1-2 2>&1)
 rc=$?
 [ $rc = 69 ] || fail "a second detach exited $rc: $out"
 ok "detach 1-2 again: exit 69: $out"
 log_has $N "attached USB device 0627:0001 (port 1-2) to the guest as vgpuvm-usb-hot0"
 log_has $N "detached USB device 0627:0001 (port 1-2) from the guest"
+
+step "the keyboard, given at the start, detached too: QEMU keeps no fd of it (nor its -add-fd set's)"
+show vgpuvm usb $N detach 0627:0001 --serial "$KSERIAL" || fail "vgpuvm usb detach the keyboard"
+out=$(qmp_hmp $N "info usb")
+grep -q 'vgpuvm-usb0' <<<"$out" && fail "the keyboard is still in QEMU after detach: $out"
+for i in $(seq 20); do
+	find "/proc/$Q/fd" -lname "$KBD" | grep -q . || break
+	sleep 0.1
+done
+find "/proc/$Q/fd" -lname "$KBD" | grep -q . && fail "QEMU still holds $KBD after detach"
+ok "QEMU holds no fd of $KBD any more"
+show vgpuvm status $N | grep -q '^usb: *none' || fail "status still lists a USB device"
 
 step "vgpuvm stop: nothing left, nothing lent"
 show vgpuvm stop $N || fail "vgpuvm stop $N"
