@@ -165,8 +165,12 @@ _vgpuvm() {
 			_vgpuvm_add "$word" attach detach
 		elif [ "$cmd" = usb ] && [ "$n" -eq 2 ]; then
 			# The host's USB devices, by port (an id can be ambiguous; a port never is).
-			# shellcheck disable=SC2046
-			_vgpuvm_add "$word" $(cd /sys/bus/usb/devices 2>/dev/null && ls -d [0-9]*-* 2>/dev/null | grep -v :)
+			local port ports=()
+			for port in /sys/bus/usb/devices/[0-9]*-*; do
+				port=${port##*/}
+				[[ -e /sys/bus/usb/devices/$port && $port != *:* ]] && ports+=("$port")
+			done
+			_vgpuvm_add "$word" "${ports[@]}"
 		fi
 		;;
 	esac

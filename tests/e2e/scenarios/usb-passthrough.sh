@@ -20,13 +20,13 @@ nodes() { find /dev/bus/usb -type c -printf '%p %U:%G %m\n' | sort; }
 
 step "the guest's kernel sees the outer QEMU's USB keyboard and mouse"
 modprobe xhci_pci || fail "modprobe xhci_pci"
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	[ -e /sys/bus/usb/devices/1-1 ] && [ -e /sys/bus/usb/devices/1-2 ] && break
 	sleep 0.1
 done
 for port in 1-1 1-2; do
 	d=/sys/bus/usb/devices/$port
-	[ -e "$d" ] || fail "no USB device at port $port: $(ls /sys/bus/usb/devices | tr '\n' ' ')"
+	[ -e "$d" ] || fail "no USB device at port $port: $(find /sys/bus/usb/devices/ -mindepth 1 -maxdepth 1 -printf '%f ')"
 	ok "port $port: $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product"), node $(printf '/dev/bus/usb/%03d/%03d' "$(cat "$d/busnum")" "$(cat "$d/devnum")")"
 done
 KSERIAL=$(cat /sys/bus/usb/devices/1-1/serial) || fail "the keyboard has no serial"
@@ -65,8 +65,9 @@ ok "QEMU holds $KBD open"
 ok "no node was lent: owners and modes as before"
 show vgpuvm status $N | grep '^usb:' || fail "status shows no usb line"
 st=$("$VGPUVM" status $N --json)
-grep -q '"port": "1-1"' <<<"$st" && grep -q "\"serial\": \"$KSERIAL\"" <<<"$st" && grep -q '"attached": "start"' <<<"$st" ||
-	fail "status --json: $st"
+grep -q '"port": "1-1"' <<<"$st" || fail "status --json: no port 1-1: $st"
+grep -q "\"serial\": \"$KSERIAL\"" <<<"$st" || fail "status --json: no serial $KSERIAL: $st"
+grep -q '"attached": "start"' <<<"$st" || fail "status --json: not attached at start: $st"
 ok "status --json: the keyboard at port 1-1, attached at start"
 
 step "vgpuvm usb attach and detach at runtime"
@@ -77,7 +78,8 @@ ok "attach 0627:0001: exit 69: $out"
 show vgpuvm usb $N attach 1-2 || fail "vgpuvm usb attach 1-2"
 out=$(qmp_hmp $N "info usb")
 echo "$out"
-grep -q 'vgpuvm-usb-hot0' <<<"$out" && grep -q 'QEMU USB Mouse' <<<"$out" || fail "the mouse is not in QEMU's info usb"
+grep -q 'ID: vgpuvm-usb-hot0' <<<"$out" || fail "vgpuvm-usb-hot0 is not in QEMU's info usb"
+grep -q 'QEMU USB Mouse' <<<"$out" || fail "the mouse is not in QEMU's info usb"
 ok "QEMU has the mouse as vgpuvm-usb-hot0"
 find "/proc/$Q/fd" -lname "$MOUSE" | grep -q . || fail "QEMU does not hold $MOUSE"
 ok "QEMU holds $MOUSE open"
@@ -102,7 +104,7 @@ step "the keyboard, given at the start, detached too: QEMU keeps no fd of it (no
 show vgpuvm usb $N detach 0627:0001 --serial "$KSERIAL" || fail "vgpuvm usb detach the keyboard"
 out=$(qmp_hmp $N "info usb")
 grep -q 'vgpuvm-usb0' <<<"$out" && fail "the keyboard is still in QEMU after detach: $out"
-for i in $(seq 20); do
+for _ in $(seq 20); do
 	find "/proc/$Q/fd" -lname "$KBD" | grep -q . || break
 	sleep 0.1
 done
