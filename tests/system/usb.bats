@@ -286,3 +286,22 @@ fake_usb_vm() {
 	kill -TERM "$VM_PID"
 	wait_vm 30
 }
+
+@test "usb doctor: one line per device: PASS with its port and node, FAIL with the list when missing or ambiguous, or when the node is not it" {
+	fake_bus
+	usb_dev 1-3 0781 5581 1 4 "Ultra" 4C530002
+	echo data >"$DEV/bus/usb/001/004"
+	usb_profile d '[{"port": "1-1"}, {"id": "1234:5678"}, {"id": "0781:5581"}, {"port": "1-3"}]'
+	VGPUVM_SYSFS_ROOT=$SYS VGPUVM_DEV_ROOT=$DEV run "$VGPUVM" doctor "$T/d.json" --json
+	[ "$status" -eq 1 ] || { echo "$output"; false; }
+	jq -c '.checks[] | select(.id == "usb")' <<<"$output"
+	[ "$(jq '[.checks[] | select(.id == "usb")] | length' <<<"$output")" -eq 4 ]
+	jq -e '[.checks[] | select(.id == "usb")] | .[0].status == "PASS" and (.[0].summary | test("port 1-1.*node .*/bus/usb/001/002$"))' <<<"$output"
+	jq -e '[.checks[] | select(.id == "usb")] | .[1].status == "FAIL" and (.[1].summary | test("1234:5678 is not plugged in")) and (.[1].summary | test("0781:5581 port 1-2 Ultra"))' <<<"$output"
+	jq -e '[.checks[] | select(.id == "usb")] | .[2].status == "FAIL" and (.[2].summary | test("2 USB devices are 0781:5581"))' <<<"$output"
+	jq -e '[.checks[] | select(.id == "usb")] | .[3].status == "FAIL" and (.[3].summary | test("is not its node")) and (.[3].fix | test("devtmpfs"))' <<<"$output"
+	# A profile without usb has no usb line.
+	usb_profile n '[]'
+	VGPUVM_SYSFS_ROOT=$SYS VGPUVM_DEV_ROOT=$DEV run "$VGPUVM" doctor "$T/n.json" --json
+	[ "$(jq '[.checks[] | select(.id == "usb")] | length' <<<"$output")" -eq 0 ]
+}
