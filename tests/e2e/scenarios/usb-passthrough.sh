@@ -50,6 +50,8 @@ log_has ambiguous '2 USB devices are 0627:0001; say which with "serial"'
 
 step "vgpuvm run with the keyboard (0627:0001, serial $KSERIAL): QEMU gets its node as an fd"
 printf '{"name": "%s", "memory": "64M", "accel": "tcg", "display": {"type": "none"}, "serial": "none", "usb": [{"id": "0627:0001", "serial": "%s"}], "shutdown": {"powerdown_timeout": 1, "quit_timeout": 5}}\n' "$N" "$KSERIAL" >"$P"
+show vgpuvm doctor "$P" | grep '^PASS usb: usb\[0\]: 0627:0001 (serial .*) is 0627:0001 at port 1-1, QEMU USB Keyboard' ||
+	fail "doctor does not find the keyboard"
 show vgpuvm argv "$P" | grep -E 'usb|fdset|xhci'
 vm_start $N "$P"
 vm_wait_running $N
