@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor's check of the profile's host USB devices: each one plugged in, and one only, with its node where it should be. */
+/* doctor's check of the profile's host USB devices: each one plugged in, and one only, with its node where it should
+ * be. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,8 @@ void doctor_check_usb(struct doctor *d)
 	if (!d->profile || d->profile->n_usb == 0)
 		return;
 	if (usb_scan(d->sys, &devs, &n) < 0) {
-		doctor_add(d, "usb", DOCTOR_FAIL, doctor_fmt("cannot list the USB devices in %s/bus/usb/devices", d->sys),
+		doctor_add(d, "usb", DOCTOR_FAIL,
+			   doctor_fmt("cannot list the USB devices in %s/bus/usb/devices", d->sys),
 			   doctor_fmt("is sysfs mounted?"));
 		return;
 	}
@@ -33,10 +35,11 @@ void doctor_check_usb(struct doctor *d)
 		usb_want_name(&d->profile->usb[i], name, sizeof(name));
 		if (usb_find(devs, n, &d->profile->usb[i], &k, &error) < 0) {
 			/* The message says what is there; the fix is what the profile can say instead. */
-			doctor_add(d, "usb", DOCTOR_FAIL, doctor_fmt("usb[%zu]: %s", i, error ?: name),
-				   doctor_fmt("plug the device in, or name one of those listed in usb[%zu] (its \"port\", "
-					      "or \"id\" with \"serial\")",
-					      i));
+			doctor_add(
+			    d, "usb", DOCTOR_FAIL, doctor_fmt("usb[%zu]: %s", i, error ?: name),
+			    doctor_fmt("plug the device in, or name one of those listed in usb[%zu] (its \"port\", "
+				       "or \"id\" with \"serial\")",
+				       i));
 			continue;
 		}
 		u = &devs[k];
