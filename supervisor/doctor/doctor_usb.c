@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor's check of the profile's host USB devices: each one plugged in, and one only, with its node where it should
- * be. */
+/* doctor's check of the profile's USB devices: each plugged in, one only, with its node where it should be. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
