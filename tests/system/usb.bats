@@ -50,9 +50,12 @@ assert_log() {
 	grep -E -q -- "$1" "$T/log" || { echo "--- no line matching '$1' in the log:"; cat "$T/log"; return 1; }
 }
 
+# run_usb NAME: vgpuvm run in the foreground with the fake trees (each run here ends before QEMU starts), bounded by
+# timeout rather than a background watchdog; its status in VM_STATUS, its output in $T/log.
 run_usb() {
-	VGPUVM_SYSFS_ROOT=$SYS VGPUVM_DEV_ROOT=$DEV start_vm "$1"
-	wait_vm 30
+	VM_STATUS=0
+	VGPUVM_SYSFS_ROOT=$SYS VGPUVM_DEV_ROOT=$DEV timeout -k 5 30 "$VGPUVM" run "$T/$1.json" </dev/null >"$T/log" 2>&1 ||
+		VM_STATUS=$?
 }
 
 # A hub, a root hub and an interface, which are not devices to give a guest and must not be listed as such.
