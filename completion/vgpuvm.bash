@@ -160,13 +160,23 @@ _vgpuvm() {
 			mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -d -- "$word" || :; compgen -f -X '!*.json' -- "$word" || :)
 		fi
 		;;
-	status | stop | screenshot | qmp | cleanup | viewer)
+	status | stop | screenshot | qmp | cleanup | viewer | usb)
 		if [ "$n" -eq 0 ]; then
 			# shellcheck disable=SC2046
 			_vgpuvm_add "$word" $(_vgpuvm_vms "$bin")
 		elif [ "$cmd" = screenshot ] && [ "$n" -eq 1 ]; then
 			compopt -o filenames 2>/dev/null || true
 			mapfile -t COMPREPLY < <(compgen -d -- "$word" || :; compgen -f -X '!*.png' -- "$word" || :)
+		elif [ "$cmd" = usb ] && [ "$n" -eq 1 ]; then
+			_vgpuvm_add "$word" attach detach
+		elif [ "$cmd" = usb ] && [ "$n" -eq 2 ]; then
+			# The host's USB devices, by port (an id can be ambiguous; a port never is).
+			local port ports=()
+			for port in /sys/bus/usb/devices/[0-9]*-*; do
+				port=${port##*/}
+				[[ -e /sys/bus/usb/devices/$port && $port != *:* ]] && ports+=("$port")
+			done
+			_vgpuvm_add "$word" "${ports[@]}"
 		fi
 		;;
 	esac

@@ -226,6 +226,11 @@ void profile_free(struct profile *p)
 		free(p->nics[i].forwards);
 	}
 	free(p->nics);
+	for (size_t i = 0; i < p->n_usb; i++) {
+		free(p->usb[i].serial);
+		free(p->usb[i].port);
+	}
+	free(p->usb);
 	free(p->boot.kernel);
 	free(p->boot.initrd);
 	free(p->boot.cmdline);

@@ -156,6 +156,17 @@ struct profile_input {
 	enum profile_keyboard keyboard;
 };
 
+/* A host USB device for the guest: by id (and serial, when two alike are plugged in), or by port. */
+struct profile_usb {
+	char id[10];	 /* "046d:c52b", lower case; "" when by port */
+	uint16_t vendor; /* with id */
+	uint16_t product;
+	char *serial; /* NULL: any device with the id, which must then be the only one */
+	char *port;   /* "1-2", as /sys/bus/usb/devices names it; NULL: by id */
+};
+
+#define PROFILE_USB_MAX 16
+
 enum profile_audio {
 	PROFILE_AUDIO_OFF, /* no sound device at all */
 	PROFILE_AUDIO_PA,
@@ -232,6 +243,8 @@ struct profile {
 	struct profile_nic *nics;
 	size_t n_nics;
 	struct profile_input input;
+	struct profile_usb *usb;
+	size_t n_usb;
 	enum profile_audio audio;
 	struct profile_boot boot;
 	enum profile_firmware firmware;

@@ -232,7 +232,21 @@ size_t profile_files(const struct profile *p, struct profile_file *ret, size_t m
 							  .what = "tap",
 							  .kind = PROFILE_FILE_TAP,
 							  .nic = (unsigned)i };
+	for (size_t i = 0; i < p->n_usb; i++)
+		if (n < max)
+			ret[n++] = (struct profile_file){ .flags = O_RDWR,
+							  .what = "usb",
+							  .set = profile_usb_fdset(p, i),
+							  .kind = PROFILE_FILE_USB,
+							  .usb = (unsigned)i };
 	return n;
+}
+
+unsigned profile_usb_fdset(const struct profile *p, size_t i)
+{
+	/* One set per drive from 1, the cdrom's, and the firmware's two (taken or not, so that the numbers stay put).
+	 */
+	return (unsigned)p->n_disks + (p->cdrom ? 1 : 0) + 1 + 2 + (unsigned)i;
 }
 
 /* The fd at which QEMU finds the file of profile_files() that what and nic name, or -1 when it opens it by path. */
@@ -365,9 +379,12 @@ static void add_nic(struct builder *b, const struct profile *p, size_t i, int fd
 /* An absolute pointer on its own USB controller, and the keyboard when it is not the machine's own. */
 static void add_input(struct builder *b, const struct profile *p)
 {
-	if (p->input.tablet) {
+	/* One controller for the tablet and every host USB device; "usb": [] has it for devices attached later. */
+	if (p->input.tablet || p->usb) {
 		add(b, "-device");
 		add(b, "qemu-xhci,id=vgpuvm-xhci");
+	}
+	if (p->input.tablet) {
 		add(b, "-device");
 		add(b, "usb-tablet,bus=vgpuvm-xhci.0");
 	}
@@ -395,6 +412,39 @@ static void add_spice_agent(struct builder *b, const struct profile *p)
 	add(b, "spicevmc,id=vdagent0,name=vdagent");
 	add(b, "-device");
 	add(b, "virtserialport,bus=vgpuvm-serial.0,chardev=vdagent0,name=com.redhat.spice.0");
+}
+
+/*
+ * The host's USB devices on the controller. With fds, QEMU opens the node vgpuvm found and opened (usb-host takes
+ * hostdevice=/dev/fdset/N, as a drive does); without, the line names the device for QEMU to find itself, which only
+ * a QEMU with access to /dev/bus/usb could do.
+ */
+static void add_usb(struct builder *b, const struct profile *p, int fd_base)
+{
+	struct profile_file files[PROFILE_FILES_MAX];
+	size_t n = fd_base > 0 ? profile_files(p, files, ELEMENTSOF(files)) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (files[i].kind == PROFILE_FILE_USB) {
+			add(b, "-add-fd");
+			addf(b, "fd=%d,set=%u,opaque=usb%u", fd_base + (int)i, files[i].set, files[i].usb);
+		}
+	for (size_t i = 0; i < p->n_usb; i++) {
+		const struct profile_usb *u = &p->usb[i];
+
+		add(b, "-device");
+		if (fd_base > 0)
+			addf(b, "usb-host,bus=vgpuvm-xhci.0,id=vgpuvm-usb%zu,hostdevice=/dev/fdset/%u", i,
+			     profile_usb_fdset(p, i));
+		else if (u->port) {
+			const char *dash = strchr(u->port, '-');
+
+			addf(b, "usb-host,bus=vgpuvm-xhci.0,id=vgpuvm-usb%zu,hostbus=%.*s,hostport=%s", i,
+			     (int)(dash - u->port), u->port, dash + 1);
+		} else
+			addf(b, "usb-host,bus=vgpuvm-xhci.0,id=vgpuvm-usb%zu,vendorid=0x%04x,productid=0x%04x", i,
+			     u->vendor, u->product);
+	}
 }
 
 /* Intel HDA with a duplex codec: Windows and Linux drive it with the drivers they ship. */
@@ -623,6 +673,7 @@ int profile_argv(const struct profile *p, const struct profile_argv_opts *opts, 
 	add_input(&b, p);
 	add_virtio_serial(&b, p);
 	add_spice_agent(&b, p);
+	add_usb(&b, p, opts ? opts->file_fd_base : 0);
 	add_audio(&b, p);
 	add_firmware(&b, p, opts);
 	add_tpm(&b, p, opts);

@@ -39,6 +39,8 @@ enum profile_file_kind {
 	PROFILE_FILE_COPY,  /* the kernel or initrd: QEMU takes only a path, and a path through /proc/self/fd/N reopens
 			     * the file with QEMU's own permissions; so QEMU gets a sealed copy in memory (a memfd) */
 	PROFILE_FILE_TAP,   /* a NIC's tap (the one vgpuvm makes on a bridge, or the user's): -netdev tap,fd=N */
+	PROFILE_FILE_USB,   /* a host USB device's node, which vgpuvm finds (path NULL): -add-fd, usb-host's
+			     * hostdevice=/dev/fdset/N; QEMU needs no access of its own to /dev/bus/usb */
 	PROFILE_FILE_KIND_MAX,
 };
 
@@ -53,7 +55,11 @@ struct profile_file {
 	unsigned set;	  /* the fdset it belongs to: one per drive, from 1; 0 when not an image */
 	enum profile_file_kind kind;
 	unsigned nic; /* a tap's NIC, its index in "net" */
+	unsigned usb; /* a USB device's index in "usb" */
 };
+
+/* The fdset of the USB device at index i of "usb": after the drives' and the firmware's. */
+unsigned profile_usb_fdset(const struct profile *p, size_t i);
 
 #define PROFILE_FILES_MAX 64
 
@@ -61,7 +67,7 @@ struct profile_file {
  * The files a profile makes QEMU open, in the order of their fds: the cdrom (read-only), then each disk, read-only
  * and, unless the disk is, read-write (QEMU opens an image read-only first for some uses, such as snapshot=on, and
  * picks the fd of the access mode it asks for), then the kernel and the initrd, then the tap of each bridge or tap
- * NIC. Returns how many, at most max.
+ * NIC, then the node of each USB device (read-write). Returns how many, at most max.
  */
 size_t profile_files(const struct profile *p, struct profile_file *ret, size_t max);
 

@@ -17,6 +17,7 @@
 #include "profiles/profile_devices.h"
 #include "profiles/profile_field.h"
 #include "profiles/profile_net.h"
+#include "profiles/profile_usb.h"
 #include "profiles/profile_firmware.h"
 #include "profiles/profile_storage.h"
 #include "profiles/profile_parse.h"
@@ -119,12 +120,12 @@ unsigned profile_edit_distance(const char *a, const char *b)
 }
 
 /* The keys each object takes. The tables are also the source of "did you mean". */
-static const char *const top_keys[] = {
-	"$schema",  "name",	     "memory",	"cpus",		 "machine", "cpu",    "accel",	 "qemu",
-	"vgpu",	    "display",	     "serial",	"graphics_off",	 "cdrom",   "disks",  "env",	 "extra_args",
-	"shutdown", "start_timeout", "restart", "restart_delay", "user",    "group",  "sandbox", "net",
-	"input",    "audio",	     "boot",	"firmware",	 "tpm",	    "shares", "agent",	 NULL
-};
+static const char *const top_keys[] = { "$schema", "name",	    "memory", "cpus",	    "machine",	"cpu",
+					"accel",   "qemu",	    "vgpu",   "display",    "serial",	"graphics_off",
+					"cdrom",   "disks",	    "env",    "extra_args", "shutdown", "start_timeout",
+					"restart", "restart_delay", "user",   "group",	    "sandbox",	"net",
+					"input",   "audio",	    "boot",   "firmware",   "tpm",	"shares",
+					"agent",   "usb",	    NULL };
 static const char *const vgpu_keys[] = { "parent", "type", "uuid",	"display", "ramfb", "opregion",
 					 "xres",   "yres", "nohotplug", "memlock", NULL };
 static const char *const display_keys[] = {
@@ -201,6 +202,7 @@ int profile_foreach_key(int (*fn)(const char *key_path, void *userdata), void *u
 		       { "sandbox", sandbox_keys },
 		       { "net[]", profile_net_keys },
 		       { "net[].forward[]", profile_forward_keys },
+		       { "usb[]", profile_usb_keys },
 		       { "input", profile_input_keys },
 		       { "boot", profile_boot_keys },
 		       { "firmware", profile_firmware_keys },
@@ -990,6 +992,8 @@ static int parse_root(struct profile_parse_ctx *c, json_object *root, struct pro
 	if (json_object_object_get_ex(root, "net", &v) && (r = profile_net_parse(c, v, p)) < 0)
 		return r;
 	if ((r = profile_devices_parse(c, root, p)) < 0)
+		return r;
+	if (json_object_object_get_ex(root, "usb", &v) && (r = profile_usb_parse(c, v, p)) < 0)
 		return r;
 	if (json_object_object_get_ex(root, "env", &v)) {
 		if ((r = parse_env(c, v, p)) < 0)

@@ -187,6 +187,22 @@ int ctl_execute(struct ctl *c, const char *name, const char *cmd, json_object *a
 	return 0;
 }
 
+int ctl_call(const char *name, const char *cmd, json_object *args, uint64_t timeout, struct qmp_msg **ret)
+{
+	struct ctl c;
+	int r;
+
+	if ((r = ctl_open(name, false, &c)) != 0)
+		return r;
+	r = qmp_conn_execute(c.conn, cmd, args, timeout ? deadline_after(timeout) : USEC_INFINITY, ret);
+	ctl_close(&c);
+	if (r < 0)
+		return log_error("VM %s: %s failed: %s", name, cmd,
+				 r == -ECONNRESET ? "the supervisor went away" : strerror(-r)),
+		       EX_PROTOCOL;
+	return 0;
+}
+
 static const char *jstr(json_object *o, const char *key)
 {
 	json_object *v;
@@ -301,6 +317,28 @@ static void print_agent(json_object *st)
 		}
 }
 
+/* One line a USB device: "046d:c52b port 1-2 USB Receiver (at start)". */
+static void print_usb(json_object *st)
+{
+	json_object *usb = NULL;
+
+	if (!json_object_object_get_ex(st, "usb", &usb) || !json_object_is_type(usb, json_type_array) ||
+	    json_object_array_length(usb) == 0) {
+		printf("usb:          none\n");
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(usb); i++) {
+		json_object *u = json_object_array_get_idx(usb, i);
+		const char *product = jstr(u, "product"), *state = jstr(u, "state");
+
+		printf("usb:          %s port %s%s%s (%s%s%s)\n", jstr(u, "id") ?: "?", jstr(u, "port") ?: "?",
+		       product && *product ? " " : "", product ?: "",
+		       strcmp(jstr(u, "attached") ?: "", "runtime") == 0 ? "attached at runtime" : "at start",
+		       state && strcmp(state, "attached") != 0 ? ", " : "",
+		       state && strcmp(state, "attached") != 0 ? state : "");
+	}
+}
+
 static void print_status(json_object *st)
 {
 	json_object *g = NULL, *d = NULL, *ml = NULL, *v;
@@ -341,6 +379,7 @@ static void print_status(json_object *st)
 		printf("spice:        %s%s (vgpuvm viewer %s)\n", jstr(v, "socket") ? "" : "tcp ",
 		       jstr(v, "socket") ?: jstr(v, "address") ?: "?", jstr(st, "name") ?: "NAME");
 	print_net(st);
+	print_usb(st);
 	audio = jstr(st, "audio");
 	printf("audio:        %s\n", !audio			  ? "no sound card"
 				     : strcmp(audio, "none") == 0 ? "none (a sound card that plays nowhere)"

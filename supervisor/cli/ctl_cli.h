@@ -51,6 +51,12 @@ int ctl_execute(struct ctl *c, const char *name, const char *cmd, struct json_ob
 
 void ctl_close(struct ctl *c);
 
+/*
+ * Sends one command to VM name's supervisor and waits for its reply (at most timeout usec, 0 for no limit): a QMP
+ * error reply too goes to *ret. Returns 0, or an exit code after saying why.
+ */
+int ctl_call(const char *name, const char *cmd, struct json_object *args, uint64_t timeout, struct qmp_msg **ret);
+
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);

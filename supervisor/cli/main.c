@@ -15,6 +15,7 @@
 #include "supervisor/cli/state_cli.h"
 #include "supervisor/host/trust.h"
 #include "supervisor/cli/types_cli.h"
+#include "supervisor/cli/usb_cli.h"
 #include "supervisor/cli/viewer_cli.h"
 
 struct command {
@@ -33,6 +34,7 @@ static const struct command commands[] = {
 	{ "screenshot", cmd_screenshot, "save a running VM's display as PNG" },
 	{ "viewer", cmd_viewer, "show a running VM's SPICE display in remote-viewer" },
 	{ "qmp", cmd_qmp, "pass one QMP command to a running VM's QEMU" },
+	{ "usb", cmd_usb, "attach a host USB device to a running VM, or detach it" },
 	{ "cleanup", cmd_cleanup, "undo what a supervisor that died left behind" },
 	{ "forget", cmd_forget, "remove a VM's state (its UEFI NVRAM, its TPM)" },
 	{ "doctor", cmd_doctor, "check the host for what a vGPU VM needs, and say how to fix it" },

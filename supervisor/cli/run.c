@@ -54,11 +54,13 @@
 #include "supervisor/cli/run_devices.h"
 #include "supervisor/cli/run_disks.h"
 #include "supervisor/cli/run_platform.h"
+#include "supervisor/cli/run_usb.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
 #include "supervisor/launch/spawner.h"
 #include "supervisor/launch/virtiofsd.h"
 #include "supervisor/host/trust.h"
+#include "supervisor/host/usb.h"
 #include "supervisor/host/users.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -94,6 +96,7 @@ struct sup {
 	pid_t spawner_pid;     /* the process that forks QEMU and the helpers (spawner.h) */
 	int spawner_fd;
 	struct spice *spice; /* the SPICE display's socket or password, for every try */
+	struct run_usb usb;  /* the USB devices of the current try */
 };
 
 extern char **environ;
@@ -179,6 +182,7 @@ static json_object *status_json(void *userdata, const struct vm_state *vm, const
 		json_object_object_add(d, "spice", spice_status_json(s->spice));
 	json_object_object_add(o, "display", d);
 	json_object_object_add(o, "net", profile_net_to_json(s->p));
+	json_object_object_add(o, "usb", run_usb_json(&s->usb, s->p));
 	json_object_object_add(
 	    o, "audio",
 	    s->p->audio != PROFILE_AUDIO_OFF ? json_object_new_string(profile_audio_to_string(s->p->audio)) : NULL);
@@ -196,6 +200,10 @@ static void on_command(void *userdata, uint64_t client, struct qmp_msg *m)
 	struct sup *s = userdata;
 	json_object *st;
 
+	if (strcmp(m->name, "usb") == 0) {
+		run_usb_command(&s->usb, s->p, s->vm, s->ctl, client, m);
+		return;
+	}
 	if (s->vm) {
 		vm_command(s->vm, client, m);
 		return;
@@ -295,6 +303,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	struct vm *vm = NULL;
 
 	*ret_stopped = *ret_guest_off = false;
+	run_usb_reset(&sp->usb, p);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return log_error_errno(errno, "Failed to create the QMP socket pair: %m"), EX_OSERR;
 	qmp_fd = sv[0];
@@ -313,6 +322,9 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				    sp->net.fd[f[i].nic] < 0 ? -EBADF : fcntl(sp->net.fd[f[i].nic], F_DUPFD_CLOEXEC, 3);
 			else if (f[i].kind == PROFILE_FILE_COPY)
 				files[i] = sealed_copy(f[i].path, f[i].what, &err);
+			else if (f[i].kind == PROFILE_FILE_USB)
+				/* Found again for each try: a device plugged in again has another node. */
+				files[i] = run_usb_open(&sp->usb, p, f[i].usb, f[i].set, &err);
 			else
 				files[i] = trust_open_image(f[i].path, f[i].flags, &err);
 			if (files[i] < 0) {
@@ -321,7 +333,10 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 				close_files(files, n_files);
 				log_error("Failed to open the %s %s for QEMU: %s", f[i].what, f[i].path,
 					  err ?: strerror(-r));
-				return r == -ENOMEM ? EX_OSERR : r == -EPERM ? EX_NOPERM : EX_NOINPUT;
+				return r == -ENOMEM		       ? EX_OSERR
+				       : r == -EPERM		       ? EX_NOPERM
+				       : f[i].kind == PROFILE_FILE_USB ? EX_UNAVAILABLE
+								       : EX_NOINPUT;
 			}
 		}
 	}
@@ -434,6 +449,8 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 		sp->vm = vm;
 		r = vm_run(vm);
 		sp->vm = NULL;
+		/* The devices went with QEMU: between tries, status shows none. */
+		run_usb_clear(&sp->usb);
 	}
 	if (r < 0) {
 		/* The loop itself failed: QEMU must not outlive it. */

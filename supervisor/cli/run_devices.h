@@ -16,6 +16,12 @@ struct record;
 /* What the NICs and the sound card need from the host (net_check(), audio_check()). Returns 0 or an exit code. */
 int run_check_devices(const struct profile *p, const struct identity *id);
 
+/*
+ * Whether each of the profile's USB devices is plugged in, once, and (open_nodes, as root) whether its node is the
+ * device it claims to be. Returns 0 or an exit code: 69 for a device missing or ambiguous, 77 for a node refused.
+ */
+int run_check_usb(const struct profile *p, bool open_nodes);
+
 /* Makes the taps of one try (net_up()). Returns 0 or an exit code; nothing is left made on failure. */
 int run_net_up(const struct profile *p, const struct identity *id, struct record *rec, net_save_fn save, void *userdata,
 	       struct net_taps *taps);

@@ -85,6 +85,7 @@ int doctor_run(struct doctor *d)
 	doctor_check_gvt(d);
 	doctor_check_host(d);
 	doctor_check_vm(d);
+	doctor_check_usb(d);
 	doctor_check_stale(d);
 	return 0;
 }

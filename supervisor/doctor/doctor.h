@@ -4,9 +4,9 @@
  * one-line finding and, for WARN and FAIL, the concrete fix. The checks read the host only through the sysfs, proc and
  * dev roots (and run the QEMU binary with help options), so that tests can hand them fake trees.
  *
- * The checks are in four files: doctor_gvt.c (the Intel iGPU and i915), doctor_host.c (mdev, vfio, kvm, render
- * nodes, stale mdevs), doctor_vm.c (QEMU and the options the profile uses) and doctor_vgpu.c (the profile's vGPU
- * against the host).
+ * The checks are in five files: doctor_gvt.c (the Intel iGPU and i915), doctor_host.c (mdev, vfio, kvm, render
+ * nodes, stale mdevs), doctor_vm.c (QEMU and the options the profile uses), doctor_vgpu.c (the profile's vGPU
+ * against the host) and doctor_usb.c (the profile's USB devices).
  */
 #pragma once
 
@@ -69,6 +69,8 @@ void doctor_check_host(struct doctor *d);
 void doctor_check_vm(struct doctor *d);
 void doctor_check_vgpu(struct doctor *d);
 void doctor_check_platform(struct doctor *d);
+/* The profile's USB devices (doctor_usb.c): one "usb" line each, none without. */
+void doctor_check_usb(struct doctor *d);
 void doctor_check_stale(struct doctor *d);
 void doctor_check_room(struct doctor *d);
 

@@ -83,3 +83,46 @@ int control_qmp_args(struct json_object *args, const char **ret_command, struct 
 	*ret_arguments = a;
 	return 0;
 }
+
+/* A member that is a string with no NUL in it, or absent: -EINVAL for anything else. */
+static int text_member(json_object *args, const char *key, const char **ret)
+{
+	json_object *v;
+	const char *s;
+
+	if (!args || !json_object_object_get_ex(args, key, &v) || !v) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v) || !*s)
+		return -EINVAL;
+	*ret = s;
+	return 0;
+}
+
+int control_usb_args(struct json_object *args, bool *ret_attach, const char **ret_device, const char **ret_serial,
+		     const char **ret_error)
+{
+	const char *action = NULL, *device = NULL, *serial = NULL;
+
+	if (text_member(args, "action", &action) < 0 || !action ||
+	    (strcmp(action, "attach") != 0 && strcmp(action, "detach") != 0)) {
+		*ret_error = "usb: expected \"action\": \"attach\" or \"detach\"";
+		return -EINVAL;
+	}
+	if (text_member(args, "device", &device) < 0 || !device) {
+		*ret_error = "usb: expected \"device\": an id (\"046d:c52b\") or a port (\"1-2\")";
+		return -EINVAL;
+	}
+	if (text_member(args, "serial", &serial) < 0) {
+		*ret_error = "usb: serial must be a non-empty string";
+		return -EINVAL;
+	}
+	*ret_attach = action[0] == 'a';
+	*ret_device = device;
+	*ret_serial = serial;
+	return 0;
+}

@@ -34,3 +34,10 @@ int control_status_args(struct json_object *args, bool *ret_ask_qemu, const char
  */
 int control_qmp_args(struct json_object *args, const char **ret_command, struct json_object **ret_arguments,
 		     const char **ret_error);
+
+/*
+ * usb's arguments: "action" "attach" or "detach", "device" a non-empty string with no NUL (an id or a port, which the
+ * supervisor tells apart), "serial" a string or absent. The strings point into args. Returns 0 or -EINVAL as above.
+ */
+int control_usb_args(struct json_object *args, bool *ret_attach, const char **ret_device, const char **ret_serial,
+		     const char **ret_error);

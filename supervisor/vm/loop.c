@@ -30,6 +30,7 @@
 #include "supervisor/vm/shot.h"
 #include "supervisor/vm/spice.h"
 #include "util/fdpass.h"
+#include "util/json.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
@@ -74,6 +75,7 @@ struct vm {
 	struct pending *pending; /* commands sent to QEMU, awaiting replies */
 	struct fdpass qmp_fds;	 /* fds to go to QEMU, each with its add-fd command */
 	int64_t fdsets;		 /* screenshots' fdsets so far, for the next one's id */
+	struct unplug *unplugs;	 /* device_del sent, DEVICE_DELETED awaited */
 };
 
 /* What each command sent to QEMU was for. */
@@ -86,6 +88,21 @@ enum cmd {
 	CMD_CLIENT_QMP,	       /* a control client's own command */
 	CMD_FDSET,	       /* add-fd or remove-fd around a screenshot's screendump */
 	CMD_SPICE,	       /* getfd and add_client for a SPICE viewer, set_password */
+	CMD_CLIENT_DEVICE_ADD, /* device_add for vm_device_add() */
+	CMD_DEVICE_DEL,	       /* device_del for vm_device_del(): its client waits in vm->unplugs */
+};
+
+/* A device_del whose client waits for its reply and for QEMU's DEVICE_DELETED, which may come first. */
+struct unplug {
+	char *dev_id;
+	bool acked;    /* device_del returned */
+	bool deleted;  /* DEVICE_DELETED came */
+	int64_t fdset; /* to remove once the device is gone (the one -add-fd gave it), -1 for none */
+	uint64_t client;
+	json_object *id;
+	vm_device_fn done;
+	void *userdata;
+	struct unplug *next;
 };
 
 /* The cookie of a command sent to QEMU: the QMP client hands it back with the reply. */
@@ -95,6 +112,9 @@ struct pending {
 	json_object *id;	  /* that client's id */
 	int fd;			  /* a screenshot's memfd, -1 for none */
 	const char *step_command; /* CMD_STEP: which, for the stop machine */
+	vm_device_fn done;	  /* CMD_CLIENT_DEVICE_*: whom to tell, and of which device */
+	void *done_userdata;
+	char *dev_id;
 	struct pending *next;
 	/* The pointer that points here (the list's head or the previous entry's next): a reply unlinks its entry at
 	 * once, however many commands are in flight (a crowd of control clients can make that thousands). */
@@ -150,7 +170,15 @@ static void pending_free(struct pending *pd)
 		return;
 	json_object_put(pd->id);
 	safe_close(pd->fd);
+	free(pd->dev_id);
 	free(pd);
+}
+
+static void unplug_free(struct unplug *u)
+{
+	json_object_put(u->id);
+	free(u->dev_id);
+	free(u);
 }
 
 void vm_free(struct vm *vm)
@@ -164,9 +192,18 @@ void vm_free(struct vm *vm)
 		vm->pending = pd->next;
 		if (vm->pending)
 			vm->pending->pprev = &vm->pending;
+		if (pd->done)
+			pd->done(pd->done_userdata, pd->dev_id, false);
 		if (pd->client)
 			control_error(vm->ctl, pd->client, pd->id, "GenericError", "QEMU exited before it answered");
 		pending_free(pd);
+	}
+	while (vm->unplugs) {
+		struct unplug *u = vm->unplugs;
+
+		vm->unplugs = u->next;
+		control_error(vm->ctl, u->client, u->id, "GenericError", "QEMU exited before the device was removed");
+		unplug_free(u);
 	}
 	fdpass_clear(&vm->qmp_fds);
 	qmp_client_free(vm->qmp);
@@ -308,6 +345,52 @@ static void on_running(struct vm *vm)
 	feed(vm, &(struct stop_event){ .type = STOP_EV_RUNNING });
 }
 
+/* The unplug of dev_id, unlinked from the list when unlink is set; NULL when there is none. */
+static struct unplug *find_unplug(struct vm *vm, const char *dev_id, bool unlink)
+{
+	for (struct unplug **p = &vm->unplugs; dev_id && *p; p = &(*p)->next) {
+		struct unplug *u = *p;
+
+		if (strcmp(u->dev_id, dev_id) != 0)
+			continue;
+		if (unlink)
+			*p = u->next;
+		return u;
+	}
+	return NULL;
+}
+
+/* An unplug ends when device_del failed, or when it returned and DEVICE_DELETED came, in either order. */
+static void unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply, bool deleted)
+{
+	struct unplug *u = find_unplug(vm, dev_id, false);
+	bool failed = reply && reply->type == QMP_MSG_ERROR;
+
+	if (!u)
+		return;
+	u->acked |= reply != NULL;
+	u->deleted |= deleted;
+	if (!failed && !(u->acked && u->deleted))
+		return;
+	find_unplug(vm, dev_id, true);
+	/* The device's own fd went with it; the fdset's copy goes too, so that QEMU holds nothing of it. */
+	if (!failed && u->fdset >= 0) {
+		_cleanup_json_ json_object *rm = json_object_new_object();
+
+		if (rm) {
+			json_object_object_add(rm, "fdset-id", json_object_new_int64(u->fdset));
+			send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
+		}
+	}
+	if (u->done)
+		u->done(u->userdata, u->dev_id, !failed);
+	if (failed)
+		control_error(vm->ctl, u->client, u->id, reply->error_class, reply->error_desc);
+	else
+		control_return(vm->ctl, u->client, u->id, NULL);
+	unplug_free(u);
+}
+
 /* Answers a control client from QEMU's reply to the command sent on its behalf. */
 static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd)
 {
@@ -323,6 +406,8 @@ static void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd
 		json_object_put(st);
 		return;
 	}
+	if (pd->done)
+		pd->done(pd->done_userdata, pd->dev_id, m->type != QMP_MSG_ERROR);
 	if (m->type == QMP_MSG_ERROR) {
 		control_error(vm->ctl, pd->client, pd->id, m->error_class, m->error_desc);
 		return;
@@ -372,6 +457,9 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 			log_warning("QMP %s for the SPICE display failed: %s: %s", pd->step_command ?: "?",
 				    m->error_class, m->error_desc);
 			return;
+		case CMD_DEVICE_DEL:
+			unplug_step(vm, pd->dev_id, m, false);
+			return;
 		default:
 			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
 			feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command });
@@ -399,6 +487,9 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 		break;
 	case CMD_STEP:
 		feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command, .ok = true });
+		break;
+	case CMD_DEVICE_DEL:
+		unplug_step(vm, pd->dev_id, m, false);
 		break;
 	default:
 		break;
@@ -432,6 +523,11 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 		const char *reason =
 		    m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
 		log_info("event RESET: the guest reset (reason %s)", reason);
+	} else if (strcmp(m->name, "DEVICE_DELETED") == 0) {
+		const char *dev =
+		    m->data && json_object_object_get_ex(m->data, "device", &v) ? json_object_get_string(v) : NULL;
+
+		unplug_step(vm, dev, NULL, true);
 	} else if (strcmp(m->name, "STOP") == 0) {
 		snprintf(vm->qemu_status, sizeof(vm->qemu_status), "paused");
 		log_info("event STOP: the guest is paused");
@@ -732,6 +828,97 @@ static void serve_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 	send_full(vm, "remove-fd", a.remove_fd, CMD_FDSET, 0, NULL, -1);
 	safe_close(memfd);
 	shot_args_done(&a);
+}
+
+bool vm_qmp_up(const struct vm *vm)
+{
+	return vm->qmp_ready && !vm->qmp_eof;
+}
+
+/* A command for a device, whose reply goes to done and then to the client. */
+static int send_device(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client,
+		       json_object *id, const char *dev_id, vm_device_fn done, void *userdata)
+{
+	char *d = strdup(dev_id);
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	r = send_full(vm, command, args, c, client, id, -1);
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	/* send_full() put the new command at the head of the list. */
+	vm->pending->done = done;
+	vm->pending->done_userdata = userdata;
+	vm->pending->dev_id = d;
+	return 0;
+}
+
+int vm_device_add(struct vm *vm, uint64_t client, json_object *id, json_object *args, const char *path_key, int fd,
+		  vm_device_fn done, void *userdata)
+{
+	_cleanup_json_ json_object *add = json_object_new_object(), *rm = json_object_new_object();
+	int64_t set = SHOT_FDSET_BASE + vm->fdsets++;
+	json_object *v;
+	char path[64];
+	const char *buf;
+	size_t at;
+	int r;
+
+	if (!add || !rm || vm->qmp_fds.n >= FDPASS_MAX || !json_object_object_get_ex(args, "id", &v)) {
+		safe_close(fd);
+		control_error(vm->ctl, client, id, "GenericError", "could not ask QEMU to add the device; try again");
+		return -ENOMEM;
+	}
+	snprintf(path, sizeof(path), "/dev/fdset/%" PRId64, set);
+	json_object_object_add(add, "fdset-id", json_object_new_int64(set));
+	json_object_object_add(add, "opaque", json_object_new_string(json_object_get_string(v)));
+	json_object_object_add(args, path_key, json_object_new_string(path));
+	json_object_object_add(rm, "fdset-id", json_object_new_int64(set));
+	/* As for a screenshot: the fd goes with add-fd's first byte, and QMP runs the three in order. */
+	qmp_client_output(vm->qmp, &buf, &at);
+	if (send_full(vm, "add-fd", add, CMD_FDSET, 0, NULL, -1) < 0)
+		fd = safe_close(fd);
+	r = fd < 0 ? -ENOMEM : fdpass_add(&vm->qmp_fds, at, fd);
+	if (r >= 0)
+		r = send_device(vm, "device_add", args, CMD_CLIENT_DEVICE_ADD, client, id, json_object_get_string(v),
+				done, userdata);
+	if (r < 0)
+		control_error(vm->ctl, client, id, "GenericError", "could not ask QEMU to add the device");
+	send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
+	return r;
+}
+
+int vm_device_del(struct vm *vm, uint64_t client, json_object *id, const char *dev_id, int64_t fdset, vm_device_fn done,
+		  void *userdata)
+{
+	_cleanup_json_ json_object *args = json_object_new_object();
+	struct unplug *u = calloc(1, sizeof(*u));
+	int r = -ENOMEM;
+
+	if (u && args && !find_unplug(vm, dev_id, false) && (u->dev_id = strdup(dev_id))) {
+		json_object_object_add(args, "id", json_object_new_string(dev_id));
+		/* The client waits in the list, not on the command: DEVICE_DELETED may come before the reply. */
+		r = send_device(vm, "device_del", args, CMD_DEVICE_DEL, 0, NULL, dev_id, NULL, NULL);
+	}
+	if (r < 0) {
+		if (u)
+			free(u->dev_id);
+		free(u);
+		control_error(vm->ctl, client, id, "GenericError", "could not ask QEMU to remove the device");
+		return r;
+	}
+	*u = (struct unplug){ .dev_id = u->dev_id,
+			      .client = client,
+			      .id = id ? json_object_get(id) : NULL,
+			      .fdset = fdset,
+			      .done = done,
+			      .userdata = userdata,
+			      .next = vm->unplugs };
+	vm->unplugs = u;
+	return 0;
 }
 
 static void serve_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)

@@ -73,6 +73,30 @@ struct vm_outcome {
 /* Handles a command from a control client while QEMU runs. */
 void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *cmd);
 
+/* Told how a device_add or device_del that vm_device_add() or vm_device_del() sent ended, before its client is. */
+typedef void (*vm_device_fn)(void *userdata, const char *dev_id, bool ok);
+
+/*
+ * Adds a device on behalf of a control client whose file vgpuvm opened (a USB device's node): add-fd lends QEMU fd in
+ * a new fdset, device_add gets args with path_key set to /dev/fdset/N, and remove-fd drops the fdset's own copy (the
+ * device keeps the one it opened). done hears of device_add's reply, then the client gets it. Takes fd; args is
+ * borrowed. Returns 0, or a negative errno with the client answered.
+ */
+int vm_device_add(struct vm *vm, uint64_t client, struct json_object *id, struct json_object *args,
+		  const char *path_key, int fd, vm_device_fn done, void *userdata);
+
+/*
+ * Removes the device dev_id on behalf of a control client: device_del, and the client's answer once QEMU says
+ * DEVICE_DELETED (a refused device_del is answered at once). done hears of it first. fdset, when not -1, is the fdset
+ * the device's file came in on the command line (-add-fd), removed once the device is gone. Returns 0 or a negative
+ * errno with the client answered.
+ */
+int vm_device_del(struct vm *vm, uint64_t client, struct json_object *id, const char *dev_id, int64_t fdset,
+		  vm_device_fn done, void *userdata);
+
+/* Whether QEMU's monitor is up for a control client's command. */
+bool vm_qmp_up(const struct vm *vm);
+
 /* Starts the shutdown steps as a stop request does: from the power button, or from quit when force is set. */
 void vm_stop(struct vm *vm, const char *why, bool force);
 

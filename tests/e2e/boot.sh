@@ -38,6 +38,9 @@ case "$top$out$script$vgpuvm" in
 *[[:space:]]*) echo "$0: the paths must not contain spaces: $top" >&2; exit 64 ;;
 esac
 mkdir -p "$out/work"
+# A scenario may give the outer QEMU devices of its own (an emulated USB device for the guest's kernel to see), on
+# one line "# e2e-outer-qemu: ARGS...".
+read -r -a outer < <(sed -n 's/^# e2e-outer-qemu: //p' "$script" | head -n1) || true
 
 # qboot and mitigations=off save 2.5 s a boot; 2 GiB leave room for four nested QEMUs. -no-reboot turns a panic
 # (panic=-1) into QEMU's exit. -k: QEMU gets SIGKILL 5 s after the SIGTERM of the timeout, whatever it does.
@@ -49,7 +52,7 @@ timeout -k 5 "$secs" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -machin
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 	-fsdev local,id=work,path="$out/work",security_model=none \
-	-device virtio-9p-pci,fsdev=work,mount_tag=work \
+	-device virtio-9p-pci,fsdev=work,mount_tag=work "${outer[@]}" \
 	</dev/null 2>&1 | sed -u 's/\r$//' | if $verbose; then tee "$log"; else cat >"$log"; fi
 rc=${PIPESTATUS[0]}
 set -e

@@ -42,6 +42,9 @@ CONTEXT = {
     **{f"net[].{k}": {"net": [{}]} for k in ("type", "model", "mac", "bridge", "tap", "forward")},
     **{f"net[].forward[].{k}": {"net": [{"forward": [{"host": 2222, "guest": 22}]}]}
        for k in ("proto", "address", "host", "guest")},
+    "usb[].id": {"usb": [{}]},
+    "usb[].port": {"usb": [{}]},
+    "usb[].serial": {"usb": [{"id": "046d:c52b"}]},  # a serial goes with an id
     "audio": {"display": {"type": "spice-app"}, "sandbox": {"spawn": "allow"}},  # "spice" needs a SPICE display
     "boot.initrd": {"boot": {"kernel": "/boot/vmlinuz"}},  # the initrd and the command line go with a kernel
     "boot.cmdline": {"boot": {"kernel": "/boot/vmlinuz"}},

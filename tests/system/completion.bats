@@ -123,16 +123,18 @@ words() { printf '%s\n' "$@" | sort; }
 	[ "$output" = "$u" ]
 }
 
-@test "completion: the names of the running VMs for status, stop, screenshot, viewer, qmp and cleanup; then a .png file" {
+@test "completion: the names of the running VMs for status, stop, screenshot, viewer, qmp, usb and cleanup; then a .png file; usb's actions" {
 	profile a '"memory": "128M", "accel": "tcg", "serial": "none", "display": {"type": "none"}, "shutdown": {"powerdown_timeout": 1}'
 	complete_line "$VGPUVM stop "
 	[ -z "$output" ]
 	start_vm a
 	wait_log 'is running'
-	for c in status stop screenshot viewer qmp cleanup; do
+	for c in status stop screenshot viewer qmp usb cleanup; do
 		complete_line "$VGPUVM $c "
 		[ "$output" = "$(vm_name a)" ]
 	done
+	complete_line "$VGPUVM usb $(vm_name a) "
+	[ "$output" = "$(words attach detach)" ]
 	complete_line "$VGPUVM stop --force "
 	[ "$output" = "$(vm_name a)" ]
 	mkdir "$T/shots"
