@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# The fleet examples, in TAP: ansible-lint on the Ansible role examples/fleet/roles/vgpuvm, promtool on the alerting
+# rules examples/fleet/alerts.yml (their syntax, then tests/package/fleet/alerts_test.yml: each alert fires on the
+# series that should fire it), then the role itself, applied with `ansible-playbook -c local -i localhost,` to a
+# throwaway root as tests/package/run.sh makes one (an overlay of this machine's / in a mount namespace of the test's
+# own, its writes on a tmpfs): the package built by tests/package/build.sh, the vgpuvm group's member and memlock
+# limit, the GVT-g modprobe.d file, two profiles, one unit enabled, the metrics timer. A second run must change
+# nothing, and a profile vgpuvm check refuses must fail the play and leave the installed one alone. Nothing reaches the
+# machine, even when the test dies half-way, so there is nothing to undo: the last test checks that.
+#
+#   tests/package/fleet.sh [BUILD]     BUILD: the build tree (default $BUILD or build); the package goes to BUILD/pkg
+#
+# Needs root, ansible, ansible-lint and promtool (prometheus), and what the package layer needs (scripts/deps.sh
+# package fleet).
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+top=$PWD
+build=${1:-${BUILD:-build}}
+version=$(sed -n 's/^VERSION := //p' Makefile)
+n=0 failed=0
+
+# t DESCRIPTION COMMAND...: one test; the command's output is the diagnostic when it fails.
+t() {
+	local desc=$1 o
+	shift
+	n=$((n + 1))
+	if o=$("$@" 2>&1); then
+		echo "ok $n - $desc"
+		[ -z "${VERBOSE:-}" ] || printf '%s\n' "$o" | sed 's/^/# /'
+	else
+		echo "not ok $n - $desc"
+		printf '%s\n' "$o" | tail -n 40 | sed 's/^/# /'
+		failed=$((failed + 1))
+	fi
+}
+
+# ---- inside the mount namespace: the throwaway root ------------------------------------------------------------
+# Reached through `unshare --mount` below as `fleet.sh --inside DIR N DEB`: DIR for the root, the tests numbered after N.
+if [ "${1:-}" = --inside ]; then
+	W=$2 n=$3 deb=$4
+	M=$W/root
+	mount -t tmpfs -o mode=0700 throwaway "$W" || exit 1
+	mkdir -p "$W/upper" "$W/work" "$M"
+	mount -t overlay overlay -o "lowerdir=/,upperdir=$W/upper,workdir=$W/work" "$M" || exit 1
+	mount -t proc proc "$M/proc" && mount -t sysfs sysfs "$M/sys" && mount --rbind /dev "$M/dev" || exit 1
+	# The role and the test's play, inventory variables and .deb, where the play in the root finds them.
+	F=/tmp/vgpuvm-fleet
+	rm -rf "${M:?}$F" && mkdir -p "$M$F" || exit 1
+	cp -r examples/fleet/roles tests/package/fleet/play.yml tests/package/fleet/vars.yml tests/package/fleet/bad.yml \
+		"$M$F/" && cp "$deb" "$M$F/" || exit 1
+	in_root() { chroot "$M" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+	# play LOG [ARG...]: the play, its output in LOG; its exit status.
+	play() {
+		local log=$1
+		shift
+		in_root env ANSIBLE_ROLES_PATH=$F/roles ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
+			ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \
+			ansible-playbook -c local -i localhost, "$F/play.yml" -e "@$F/vars.yml" \
+			-e "vgpuvm_deb=$F/$(basename "$deb")" "$@" >"$log" 2>&1
+	}
+	# recap LOG: localhost's PLAY RECAP line.
+	recap() { grep -E '^localhost +: ok=' "$1"; }
+	kver=$(cd "$M/lib/modules" 2>/dev/null && for k in *; do [ -n "$(find "$k" -name 'kvmgt.ko*' -print -quit)" ] && echo "$k"; done | tail -n1)
+
+	# A member for the vgpuvm group: the role adds users, never creates them. A stand-in metrics timer, unless the
+	# package brings its own: the role enables the timer only where it finds one.
+	setup() {
+		in_root useradd --system --no-create-home --shell /usr/sbin/nologin vgpuvmfleet || return 1
+		if ! dpkg-deb -c "$deb" | grep -q '/vgpuvm-metrics\.timer$'; then
+			printf '[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
+				>"$M/etc/systemd/system/vgpuvm-metrics.service" &&
+				printf '[Unit]\nDescription=stand-in\n[Timer]\nOnUnitActiveSec=15s\n[Install]\nWantedBy=timers.target\n' \
+					>"$M/etc/systemd/system/vgpuvm-metrics.timer" || return 1
+			echo "the package has no vgpuvm-metrics.timer: a stand-in in /etc/systemd/system"
+		fi
+	}
+	setup >/dev/null || { echo "# the throwaway root's set-up failed"; exit 1; }
+
+	first() {
+		play "$M/tmp/fleet-1.log"
+		local rc=$?
+		tail -n 30 "$M/tmp/fleet-1.log"
+		[ $rc -eq 0 ] && recap "$M/tmp/fleet-1.log" | grep -q ' failed=0 '
+	}
+	t "ansible-playbook -c local -i localhost, applies the role (package, access, GVT-g, profiles, units, timer)" first
+
+	pkg() {
+		local s
+		s=$(in_root dpkg-query -W -f='${Status} ${Version}' vgpuvm) || return 1
+		echo "$s"
+		[ "$s" = "install ok installed $version" ] && [ "$(in_root /usr/bin/vgpuvm --version)" = "vgpuvm $version" ]
+	}
+	t "the package is installed (dpkg-query: install ok installed $version)" pkg
+
+	access() {
+		local g
+		in_root getent passwd vgpuvm || return 1
+		g=$(in_root id -nG vgpuvmfleet) || return 1
+		echo "vgpuvmfleet: $g"
+		grep -qw vgpuvm <<<"$g" || return 1
+		diff <(grep -v '^#' "$M/etc/security/limits.d/vgpuvm.conf") - <<-'EOF'
+			@vgpuvm soft memlock 4194304
+			@vgpuvm hard memlock 4194304
+		EOF
+		[ "$(stat -c '%U %a' "$M/etc/security/limits.d/vgpuvm.conf")" = "root 644" ]
+	}
+	t "the vgpuvm user exists; vgpuvmfleet is in the vgpuvm group, which has the memlock limit asked for" access
+
+	gvt() {
+		local f=$M/etc/modprobe.d/vgpuvm-gvt.conf deps
+		diff <(grep -v '^#' "$f") - <<-'EOF' || return 1
+			options i915 enable_gvt=1 enable_guc=0
+			softdep i915 pre: kvmgt
+		EOF
+		[ "$(stat -c '%U %a' "$f")" = "root 644" ] || return 1
+		[ -n "$kver" ] || { echo "no kernel with kvmgt in /lib/modules (scripts/deps.sh test installs linux-image-amd64)"; return 1; }
+		# What modprobe would load for i915 with only that file, on the installed kernel: kvmgt, and i915 with the options.
+		deps=$(modprobe --show-depends -C "$f" -d "$M" -S "$kver" i915) || return 1
+		echo "$deps"
+		grep -q '/kvmgt\.ko' <<<"$deps" && grep -qE '/i915\.ko(\.xz)? enable_gvt=1 enable_guc=0 *$' <<<"$deps"
+	}
+	t "/etc/modprobe.d/vgpuvm-gvt.conf: modprobe i915 on the installed kernel loads kvmgt and i915 with enable_gvt=1" gvt
+
+	# The installed profiles, as JSON, against the inventory's, as the YAML parser reads them.
+	profiles() {
+		local p f r=0
+		for p in fleettest fleetidle; do
+			f=$M/etc/vgpuvm/profiles/$p.json
+			[ "$(stat -c '%U %G %a' "$f")" = "root root 644" ] || { stat -c "$p: %U %G %a" "$f"; r=1; }
+			/usr/bin/python3 - "$f" tests/package/fleet/vars.yml "$p" <<-'EOF' || r=1
+				import json, sys, yaml
+				got = json.load(open(sys.argv[1]))
+				want = yaml.safe_load(open(sys.argv[2]))["vgpuvm_profiles"][sys.argv[3]]
+				if got != want:
+				    sys.exit(f"{sys.argv[3]}: {got} != {want}")
+			EOF
+			in_root vgpuvm check "$p" || r=1
+		done
+		[ "$(ls "$M/etc/vgpuvm/profiles")" = $'fleetidle.json\nfleettest.json' ] || { ls -l "$M/etc/vgpuvm/profiles"; r=1; }
+		return $r
+	}
+	t "/etc/vgpuvm/profiles holds the inventory's two profiles, root's, 0644, and vgpuvm check finds them by name" profiles
+
+	units() {
+		local s
+		s=$(in_root systemctl is-enabled vgpuvm@fleettest.service)
+		echo "vgpuvm@fleettest: $s"
+		[ "$s" = enabled ] || return 1
+		s=$(in_root systemctl is-enabled vgpuvm@fleetidle.service)
+		echo "vgpuvm@fleetidle: $s"
+		[ "$s" != enabled ] || return 1
+		s=$(in_root systemctl is-enabled vgpuvm-metrics.timer)
+		echo "vgpuvm-metrics.timer: $s"
+		[ "$s" = enabled ]
+	}
+	t "systemctl is-enabled: vgpuvm@fleettest and vgpuvm-metrics.timer are, vgpuvm@fleetidle (not in vgpuvm_units) is not" units
+
+	# The handlers: the GVT-g file changed, so the play says a reboot is needed; it neither rebooted (the play ended)
+	# nor, with vgpuvm_update_initramfs false, wrote an initramfs.
+	handlers() {
+		grep -q 'RUNNING HANDLER \[vgpuvm : Say that GVT-g needs a reboot\]' "$M/tmp/fleet-1.log" || return 1
+		grep -A1 'RUNNING HANDLER \[vgpuvm : Update the initramfs\]' "$M/tmp/fleet-1.log" | grep -q skipping || return 1
+		[ -z "$(find "$W/upper/boot" -type f 2>/dev/null)" ] || { find "$W/upper/boot" -type f; return 1; }
+	}
+	t "the handlers: a reboot is announced, not done; no update-initramfs when vgpuvm_update_initramfs is false" handlers
+
+	second() {
+		play "$M/tmp/fleet-2.log"
+		local rc=$?
+		recap "$M/tmp/fleet-2.log"
+		[ $rc -eq 0 ] || { tail -n 30 "$M/tmp/fleet-2.log"; return 1; }
+		recap "$M/tmp/fleet-2.log" | grep -qE ' changed=0 .* failed=0 ' || { grep -B3 '^changed:' "$M/tmp/fleet-2.log"; return 1; }
+	}
+	t "a second run changes nothing: changed=0 in the recap" second
+
+	refused() {
+		local before
+		before=$(cat "$M/etc/vgpuvm/profiles/fleettest.json")
+		play "$M/tmp/fleet-3.log" -e "@$F/bad.yml" && { echo "the play passed"; return 1; }
+		grep -q 'memory: expected a size' "$M/tmp/fleet-3.log" || { tail -n 20 "$M/tmp/fleet-3.log"; return 1; }
+		[ "$(cat "$M/etc/vgpuvm/profiles/fleettest.json")" = "$before" ] || { echo "fleettest.json changed"; return 1; }
+		grep -E '^failed: .*fleettest' "$M/tmp/fleet-3.log"
+	}
+	t "a profile vgpuvm check refuses fails the play, with vgpuvm's message, and the installed one stays as it was" refused
+	[ "$failed" -eq 0 ]
+	exit
+fi
+
+# ---- outside: the tools, lint, the rules, then the throwaway root ----------------------------------------------
+echo "1..13"
+tools() {
+	local c r=0
+	for c in ansible-playbook ansible-lint promtool dpkg-buildpackage unshare; do
+		command -v "$c" >/dev/null || { echo "$c is missing (scripts/deps.sh package fleet)"; r=1; }
+	done
+	/usr/bin/python3 -c 'import apt, yaml' || { echo "python3-apt or python3-yaml is missing (scripts/deps.sh fleet)"; r=1; }
+	[ "$(id -u)" = 0 ] || { echo "the fleet test needs root (a mount namespace and chroot)"; r=1; }
+	return $r
+}
+t "ansible-playbook, ansible-lint, promtool and dpkg-buildpackage are installed; root" tools
+
+# ansible-lint's production profile, its strictest; --offline: no Galaxy.
+lint() {
+	(cd examples/fleet && ansible-lint --offline --nocolor roles/vgpuvm site.yml "$top/tests/package/fleet/play.yml")
+}
+t "ansible-lint passes on the role, the example playbook and the test's play" lint
+
+rules() {
+	promtool check rules examples/fleet/alerts.yml && (cd tests/package/fleet && promtool test rules alerts_test.yml)
+}
+t "promtool check rules examples/fleet/alerts.yml; promtool test rules: each alert fires when it should" rules
+
+# What this machine has before, so that the end can check the test changed nothing of it.
+state() {
+	getent passwd vgpuvm || echo "no user"
+	getent passwd vgpuvmfleet || echo "no user vgpuvmfleet"
+	dpkg-query -W -f='${Status}\n' vgpuvm 2>/dev/null || echo "not installed"
+	ls -d /etc/vgpuvm /etc/modprobe.d/vgpuvm-gvt.conf /etc/security/limits.d/vgpuvm.conf /var/cache/vgpuvm-deploy \
+		/etc/systemd/system/multi-user.target.wants/vgpuvm@fleettest.service 2>&1
+}
+before=$(state)
+
+deb=$(tests/package/build.sh -q "$build" 2>&1 | tail -n1)
+inside_failed=false
+if [ -n "$deb" ] && [ -s "$deb" ]; then
+	W=$(mktemp -d /tmp/vgpuvm-fleet.XXXXXX)
+	unshare --mount --propagation private bash "$0" --inside "$W" "$n" "$deb" || inside_failed=true
+	rmdir "$W" 2>/dev/null
+else
+	for i in $(seq $((n + 1)) 12); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
+	inside_failed=true
+fi
+n=12
+
+unchanged() {
+	local after
+	after=$(state)
+	[ "$after" = "$before" ] || { echo "before:"; echo "$before"; echo "after:"; echo "$after"; return 1; }
+	echo "$after"
+}
+t "this machine is as it was: no package, user, profile, modprobe.d or limits file, or unit link came from the test" unchanged
+[ "$failed" -eq 0 ] && ! $inside_failed
