@@ -53,7 +53,7 @@ if [ "${1:-}" = --inside ]; then
 	play() {
 		local log=$1
 		shift
-		in_root env ANSIBLE_ROLES_PATH=$F/roles ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
+		in_root env ANSIBLE_ROLES_PATH=$F/roles ANSIBLE_REMOTE_TMP=$F/tmp ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
 			ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \
 			ansible-playbook -c local -i localhost, "$F/play.yml" -e "@$F/vars.yml" \
 			-e "vgpuvm_deb=$F/$(basename "$deb")" "$@" >"$log" 2>&1
@@ -62,10 +62,13 @@ if [ "${1:-}" = --inside ]; then
 	recap() { grep -E '^localhost +: ok=' "$1"; }
 	kver=$(cd "$M/lib/modules" 2>/dev/null && for k in *; do [ -n "$(find "$k" -name 'kvmgt.ko*' -print -quit)" ] && echo "$k"; done | tail -n1)
 
-	# A member for the vgpuvm group: the role adds users, never creates them. A stand-in metrics timer, unless the
-	# package brings its own: the role enables the timer only where it finds one.
+	# A member for the vgpuvm group: the role adds users, never creates them. Ansible's temporary files in a directory
+	# of that user's, as they are in the connecting user's home on a rig reached as someone else with become: vgpuvm
+	# refuses a profile there. A stand-in metrics timer, unless the package brings its own: the role enables the timer
+	# only where it finds one.
 	setup() {
 		in_root useradd --system --no-create-home --shell /usr/sbin/nologin vgpuvmfleet || return 1
+		mkdir -m 0755 "$M$F/tmp" && in_root chown vgpuvmfleet: "$F/tmp" || return 1
 		if ! dpkg-deb -c "$deb" | grep -q '/vgpuvm-metrics\.timer$'; then
 			printf '[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
 				>"$M/etc/systemd/system/vgpuvm-metrics.service" &&
@@ -216,6 +219,7 @@ state() {
 	getent passwd vgpuvmfleet || echo "no user vgpuvmfleet"
 	dpkg-query -W -f='${Status}\n' vgpuvm 2>/dev/null || echo "not installed"
 	ls -d /etc/vgpuvm /etc/modprobe.d/vgpuvm-gvt.conf /etc/security/limits.d/vgpuvm.conf /var/cache/vgpuvm-deploy \
+		/var/lib/vgpuvm-deploy \
 		/etc/systemd/system/multi-user.target.wants/vgpuvm@fleettest.service 2>&1
 }
 before=$(state)
