@@ -190,7 +190,7 @@ if [ "${1:-}" = --inside ]; then
 fi
 
 # ---- outside: the tools, lint, the rules, then the throwaway root ----------------------------------------------
-echo "1..13"
+echo "1..14"
 tools() {
 	local c r=0
 	for c in ansible-playbook ansible-lint promtool dpkg-buildpackage unshare; do
@@ -213,6 +213,34 @@ rules() {
 }
 t "promtool check rules examples/fleet/alerts.yml; promtool test rules: each alert fires when it should" rules
 
+# The example's inventory: the playbook parses, and each rig's profiles pass the vgpuvm of this tree's check, its
+# units naming only those profiles.
+example() {
+	local d r=0 h
+	ansible-playbook --syntax-check -i examples/fleet/inventory examples/fleet/site.yml || return 1
+	d=$(mktemp -d) || return 1
+	for h in rig01.lab.example rig02.lab.example; do
+		ansible-inventory -i examples/fleet/inventory --host "$h" >"$d/$h.vars" || { r=1; continue; }
+		/usr/bin/python3 - "$d/$h.vars" "$d" "$h" <<-'EOF' || { r=1; continue; }
+			import json, os, sys
+			v = json.load(open(sys.argv[1]))
+			profiles = v["vgpuvm_profiles"]
+			units = v.get("vgpuvm_units", list(profiles))
+			if not profiles or set(units) - set(profiles):
+			    sys.exit(f"{sys.argv[3]}: units {units}, profiles {list(profiles)}")
+			os.mkdir(f"{sys.argv[2]}/{sys.argv[3]}")
+			for name, p in profiles.items():
+			    json.dump(p, open(f"{sys.argv[2]}/{sys.argv[3]}/{name}.json", "w"))
+		EOF
+		for p in "$d/$h"/*.json; do
+			"${VGPUVM:-$build/vgpuvm}" check "$p" || r=1
+		done
+	done
+	rm -rf "$d"
+	return $r
+}
+t "the example inventory: site.yml parses; each rig's profiles pass vgpuvm check; its units have profiles" example
+
 # What this machine has before, so that the end can check the test changed nothing of it.
 state() {
 	getent passwd vgpuvm || echo "no user"
@@ -231,10 +259,10 @@ if [ -n "$deb" ] && [ -s "$deb" ]; then
 	unshare --mount --propagation private bash "$0" --inside "$W" "$n" "$deb" || inside_failed=true
 	rmdir "$W" 2>/dev/null
 else
-	for i in $(seq $((n + 1)) 12); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
+	for i in $(seq $((n + 1)) 13); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
 	inside_failed=true
 fi
-n=12
+n=13
 
 unchanged() {
 	local after
