@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The fleet examples, in TAP: ansible-lint on the Ansible role examples/fleet/roles/vgpuvm, promtool on the alerting
 # rules examples/fleet/alerts.yml (their syntax, then tests/package/fleet/alerts_test.yml: each alert fires on the
-# series that should fire it), then the role itself, applied with `ansible-playbook -c local -i localhost,` to a
-# throwaway root as tests/package/run.sh makes one (an overlay of this machine's / in a mount namespace of the test's
-# own, its writes on a tmpfs): the package built by tests/package/build.sh, the vgpuvm group's member and memlock
-# limit, the GVT-g modprobe.d file, two profiles, one unit enabled, the metrics timer. A second run must change
-# nothing, and a profile vgpuvm check refuses must fail the play and leave the installed one alone. Nothing reaches the
-# machine, even when the test dies half-way, so there is nothing to undo: the last test checks that.
+# series that should fire it), the example inventory's profiles, then the role itself, applied with
+# `ansible-playbook -c local -i localhost,` to a throwaway root as tests/package/run.sh makes one (an overlay of this
+# machine's / in a mount namespace of the test's own, its writes on a tmpfs): the package built by
+# tests/package/build.sh, the vgpuvm group's member and memlock limit, the GVT-g modprobe.d file (update-initramfs a
+# stand-in), two profiles, one unit enabled, the metrics timer. A second run must change nothing, and a profile
+# vgpuvm check refuses must fail the play and leave the installed one alone. Nothing reaches the machine, even when
+# the test dies half-way, so there is nothing to undo: the last test checks that.
 #
 #   tests/package/fleet.sh [BUILD]     BUILD: the build tree (default $BUILD or build); the package goes to BUILD/pkg
 #
@@ -69,6 +70,8 @@ if [ "${1:-}" = --inside ]; then
 	setup() {
 		in_root useradd --system --no-create-home --shell /usr/sbin/nologin vgpuvmfleet || return 1
 		mkdir -m 0755 "$M$F/tmp" && in_root chown vgpuvmfleet: "$F/tmp" || return 1
+		printf '#!/bin/sh\necho "$*" >>/tmp/update-initramfs.log\n' >"$M/usr/sbin/update-initramfs" &&
+			chmod 0755 "$M/usr/sbin/update-initramfs" && : >"$M/tmp/update-initramfs.log" || return 1
 		if ! dpkg-deb -c "$deb" | grep -q '/vgpuvm-metrics\.timer$'; then
 			printf '[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
 				>"$M/etc/systemd/system/vgpuvm-metrics.service" &&
@@ -158,14 +161,16 @@ if [ "${1:-}" = --inside ]; then
 	}
 	t "systemctl is-enabled: vgpuvm@fleettest and vgpuvm-metrics.timer are, vgpuvm@fleetidle (not in vgpuvm_units) is not" units
 
-	# The handlers: the GVT-g file changed, so the play says a reboot is needed; it neither rebooted (the play ended)
-	# nor, with vgpuvm_update_initramfs false, wrote an initramfs.
+	# The handlers: the GVT-g file changed, so the initramfs is updated, once, and the play says a reboot is needed; it
+	# did not reboot (the play ended). update-initramfs is a stand-in that records its arguments (the real one takes
+	# half a minute and writes /boot).
 	handlers() {
 		grep -q 'RUNNING HANDLER \[vgpuvm : Say that GVT-g needs a reboot\]' "$M/tmp/fleet-1.log" || return 1
-		grep -A1 'RUNNING HANDLER \[vgpuvm : Update the initramfs\]' "$M/tmp/fleet-1.log" | grep -q skipping || return 1
+		grep -A1 'RUNNING HANDLER \[vgpuvm : Reboot for GVT-g\]' "$M/tmp/fleet-1.log" | grep -q skipping || return 1
+		[ "$(cat "$M/tmp/update-initramfs.log")" = "-u" ] || { echo "update-initramfs ran with:"; cat "$M/tmp/update-initramfs.log"; return 1; }
 		[ -z "$(find "$W/upper/boot" -type f 2>/dev/null)" ] || { find "$W/upper/boot" -type f; return 1; }
 	}
-	t "the handlers: a reboot is announced, not done; no update-initramfs when vgpuvm_update_initramfs is false" handlers
+	t "the handlers: update-initramfs -u ran once; a reboot is announced, not done" handlers
 
 	second() {
 		play "$M/tmp/fleet-2.log"
@@ -173,8 +178,9 @@ if [ "${1:-}" = --inside ]; then
 		recap "$M/tmp/fleet-2.log"
 		[ $rc -eq 0 ] || { tail -n 30 "$M/tmp/fleet-2.log"; return 1; }
 		recap "$M/tmp/fleet-2.log" | grep -qE ' changed=0 .* failed=0 ' || { grep -B3 '^changed:' "$M/tmp/fleet-2.log"; return 1; }
+		[ "$(cat "$M/tmp/update-initramfs.log")" = "-u" ] || { echo "update-initramfs ran again"; return 1; }
 	}
-	t "a second run changes nothing: changed=0 in the recap" second
+	t "a second run changes nothing: changed=0 in the recap, no update-initramfs" second
 
 	refused() {
 		local before
