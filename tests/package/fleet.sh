@@ -208,11 +208,16 @@ tools() {
 }
 t "ansible-playbook, ansible-lint, promtool and dpkg-buildpackage are installed; root" tools
 
-# ansible-lint's production profile, its strictest; --offline: no Galaxy.
+# ansible-lint's production profile, its strictest, on everything in examples/fleet (the role, playbook, inventory
+# and rules, as yamllint sees them too), then on the test's play; --offline: no Galaxy.
 lint() {
-	(cd examples/fleet && ansible-lint --offline --nocolor roles/vgpuvm site.yml "$top/tests/package/fleet/play.yml")
+	local o
+	o=$(cd examples/fleet && ansible-lint --offline --nocolor 2>&1) || { echo "$o"; return 1; }
+	echo "$o"
+	grep -qE 'on ([5-9]|[1-9][0-9]+) files' <<<"$o" || { echo "ansible-lint found too few files in examples/fleet"; return 1; }
+	(cd examples/fleet && ansible-lint --offline --nocolor "$top/tests/package/fleet/play.yml")
 }
-t "ansible-lint passes on the role, the example playbook and the test's play" lint
+t "ansible-lint passes on examples/fleet (role, playbook, inventory, rules) and the test's play" lint
 
 rules() {
 	promtool check rules examples/fleet/alerts.yml && (cd tests/package/fleet && promtool test rules alerts_test.yml)
