@@ -191,12 +191,34 @@ if [ "${1:-}" = --inside ]; then
 		grep -E '^failed: .*fleettest' "$M/tmp/fleet-3.log"
 	}
 	t "a profile vgpuvm check refuses fails the play, with vgpuvm's message, and the installed one stays as it was" refused
+
+	# The other way to the package: an apt repository (vgpuvm_apt_repository), here a flat one on the disk holding the
+	# same .deb, the only source of this root's apt, so that apt-get update reads nothing from the network. The
+	# package is purged first; the role installs it again from there, and a second run changes nothing.
+	repo() {
+		local line="deb [trusted=yes] file:$F/repo ./" s
+		in_root env DEBIAN_FRONTEND=noninteractive dpkg --purge vgpuvm >/dev/null || return 1
+		mkdir -p "$M$F/repo" "$M/tmp/vgpuvm-fleet-apt" && cp "$deb" "$M$F/repo/" || return 1
+		(cd "$M$F/repo" && dpkg-scanpackages . >Packages 2>/dev/null) || return 1
+		mv "$M/etc/apt/sources.list" "$M/tmp/vgpuvm-fleet-apt/" 2>/dev/null
+		find "$M/etc/apt/sources.list.d" -mindepth 1 -maxdepth 1 -exec mv {} "$M/tmp/vgpuvm-fleet-apt/" \;
+		play "$M/tmp/fleet-4.log" -e vgpuvm_deb= -e "vgpuvm_apt_repository='$line'" ||
+			{ tail -n 30 "$M/tmp/fleet-4.log"; return 1; }
+		s=$(in_root dpkg-query -W -f='${Status} ${Version}' vgpuvm) || return 1
+		echo "$s"
+		[ "$s" = "install ok installed $version" ] || return 1
+		grep -qxF "$line" "$M/etc/apt/sources.list.d/vgpuvm.list" || { cat "$M/etc/apt/sources.list.d/vgpuvm.list"; return 1; }
+		play "$M/tmp/fleet-5.log" -e vgpuvm_deb= -e "vgpuvm_apt_repository='$line'" || { tail -n 30 "$M/tmp/fleet-5.log"; return 1; }
+		recap "$M/tmp/fleet-5.log"
+		recap "$M/tmp/fleet-5.log" | grep -qE ' changed=0 .* failed=0 ' || { grep -B3 '^changed:' "$M/tmp/fleet-5.log"; return 1; }
+	}
+	t "from an apt repository (vgpuvm_apt_repository) instead of a .deb: the package comes back after a purge; then changed=0" repo
 	[ "$failed" -eq 0 ]
 	exit
 fi
 
 # ---- outside: the tools, lint, the rules, then the throwaway root ----------------------------------------------
-echo "1..14"
+echo "1..15"
 tools() {
 	local c r=0
 	for c in ansible-playbook ansible-lint promtool dpkg-buildpackage unshare; do
@@ -270,10 +292,10 @@ if [ -n "$deb" ] && [ -s "$deb" ]; then
 	unshare --mount --propagation private bash "$0" --inside "$W" "$n" "$deb" || inside_failed=true
 	rmdir "$W" 2>/dev/null
 else
-	for i in $(seq $((n + 1)) 13); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
+	for i in $(seq $((n + 1)) 14); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
 	inside_failed=true
 fi
-n=13
+n=14
 
 unchanged() {
 	local after
