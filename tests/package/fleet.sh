@@ -280,8 +280,10 @@ state() {
 	getent passwd vgpuvmfleet || echo "no user vgpuvmfleet"
 	dpkg-query -W -f='${Status}\n' vgpuvm 2>/dev/null || echo "not installed"
 	ls -d /etc/vgpuvm /etc/modprobe.d/vgpuvm-gvt.conf /etc/security/limits.d/vgpuvm.conf /var/cache/vgpuvm-deploy \
-		/var/lib/vgpuvm-deploy \
+		/var/lib/vgpuvm-deploy /etc/apt/sources.list.d/vgpuvm.list \
 		/etc/systemd/system/multi-user.target.wants/vgpuvm@fleettest.service 2>&1
+	# The throwaway root's stand-in took the real one's place there only.
+	sha256sum /usr/sbin/update-initramfs 2>&1
 }
 before=$(state)
 
@@ -303,5 +305,5 @@ unchanged() {
 	[ "$after" = "$before" ] || { echo "before:"; echo "$before"; echo "after:"; echo "$after"; return 1; }
 	echo "$after"
 }
-t "this machine is as it was: no package, user, profile, modprobe.d or limits file, or unit link came from the test" unchanged
+t "this machine is as it was: no package, user, profile, modprobe.d, limits or apt file, or unit link came from the test" unchanged
 [ "$failed" -eq 0 ] && ! $inside_failed
