@@ -48,7 +48,7 @@ if [ "${1:-}" = --inside ]; then
 	F=/tmp/vgpuvm-fleet
 	rm -rf "${M:?}$F" && mkdir -p "$M$F" || exit 1
 	cp -r examples/fleet/roles tests/package/fleet/play.yml tests/package/fleet/vars.yml tests/package/fleet/bad.yml \
-		"$M$F/" && cp "$deb" "$M$F/" || exit 1
+		tests/package/fleet/misnamed.yml "$M$F/" && cp "$deb" "$M$F/" || exit 1
 	in_root() { chroot "$M" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 	# play LOG [ARG...]: the play, its output in LOG; its exit status.
 	play() {
@@ -192,6 +192,18 @@ if [ "${1:-}" = --inside ]; then
 	}
 	t "a profile vgpuvm check refuses fails the play, with vgpuvm's message, and the installed one stays as it was" refused
 
+	misnamed() {
+		local before
+		before=$(cd "$M" && cat etc/vgpuvm/profiles/fleettest.json var/lib/vgpuvm-deploy/profiles/fleettest.json) || return 1
+		play "$M/tmp/fleet-misnamed.log" -e "@$F/misnamed.yml" && { echo "the play passed"; return 1; }
+		grep -q 'has the name fleet-other: leave .*name.* out, or make it fleettest' "$M/tmp/fleet-misnamed.log" ||
+			{ tail -n 20 "$M/tmp/fleet-misnamed.log"; return 1; }
+		[ "$(cd "$M" && cat etc/vgpuvm/profiles/fleettest.json var/lib/vgpuvm-deploy/profiles/fleettest.json)" = "$before" ] ||
+			{ echo "a profile changed"; return 1; }
+		recap "$M/tmp/fleet-misnamed.log" | grep -E ' changed=0 .* failed=1 '
+	}
+	t "a profile whose \"name\" is not its key (the unit's instance) fails the play before it changes anything" misnamed
+
 	# The other way to the package: an apt repository (vgpuvm_apt_repository), here a flat one on the disk holding the
 	# same .deb, the only source of this root's apt, so that apt-get update reads nothing from the network. The
 	# package is purged first; the role installs it again from there, and a second run changes nothing.
@@ -218,7 +230,7 @@ if [ "${1:-}" = --inside ]; then
 fi
 
 # ---- outside: the tools, lint, the rules, then the throwaway root ----------------------------------------------
-echo "1..15"
+echo "1..16"
 tools() {
 	local c r=0
 	for c in ansible-playbook ansible-lint promtool dpkg-buildpackage unshare; do
@@ -294,10 +306,10 @@ if [ -n "$deb" ] && [ -s "$deb" ]; then
 	unshare --mount --propagation private bash "$0" --inside "$W" "$n" "$deb" || inside_failed=true
 	rmdir "$W" 2>/dev/null
 else
-	for i in $(seq $((n + 1)) 14); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
+	for i in $(seq $((n + 1)) 15); do echo "not ok $i - no package to install (tests/package/build.sh: $deb)"; done
 	inside_failed=true
 fi
-n=14
+n=15
 
 unchanged() {
 	local after
