@@ -24,8 +24,9 @@ for g in $groups; do
 	# root, where its postinst needs systemd-sysusers and the unit is checked with systemd-analyze.
 	package) pkgs="$pkgs dpkg-dev debhelper lintian systemd" ;;
 	# The fleet examples (tests/package/fleet.sh): the Ansible role applied with ansible-playbook (its apt module needs
-	# python3-apt) and checked by ansible-lint; the alerting rules checked by promtool, which is in prometheus.
-	fleet) pkgs="$pkgs ansible ansible-lint python3-apt python3-yaml prometheus" ;;
+	# python3-apt; sudo for become, in the test's throwaway root) and checked by ansible-lint; the alerting rules
+	# checked by promtool, which is in prometheus.
+	fleet) pkgs="$pkgs ansible ansible-lint python3-apt python3-yaml sudo prometheus" ;;
 	# The real kernel mdev path: sample drivers built from linux-source, a GL display under Xvfb; Debian's mdevctl,
 	# run in the guest against vgpuvm.
 	e2e) pkgs="$pkgs linux-headers-amd64 linux-source busybox-static cpio xvfb xauth x11-utils libgl1-mesa-dri libegl1 qemu-system-gui xz-utils libpng-dev mdevctl" ;;
