@@ -55,7 +55,7 @@ if [ "${1:-}" = --inside ]; then
 	play() {
 		local as=() log
 		[ "$1" = --as ] && { as=(runuser -u "$2" -- env HOME="/home/$2" ANSIBLE_BECOME=1); shift 2; }
-		[ ${#as[@]} -gt 0 ] || as=(env ANSIBLE_REMOTE_TMP=$F/tmp)
+		[ ${#as[@]} -gt 0 ] || as=(env "ANSIBLE_REMOTE_TMP=$F/tmp")
 		log=$1
 		shift
 		in_root "${as[@]}" ANSIBLE_ROLES_PATH=$F/roles ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
