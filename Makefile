@@ -136,7 +136,7 @@ $(BUILD)/man/%: docs/%.md
 	sed -e "1s/\bDATE\b/$$d/" -e '1s/\bVERSION\b/$(VERSION)/' $< | $(GO_MD2MAN) -out $@
 
 deps:
-	@scripts/deps.sh build test package e2e
+	@scripts/deps.sh build test package fleet e2e
 
 # Every layer, one summary line at the end.
 check: deps

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages vgpuvm needs to build and test, and only those that are missing: quick and quiet when
-# everything is there. Usage: scripts/deps.sh [build] [test] [fuzz] [analyze] [package] [e2e]   (default: build test)
+# everything is there. Usage: scripts/deps.sh [build] [test] [fuzz] [analyze] [package] [fleet] [e2e]   (default: build test)
 set -eu
 groups=${*:-build test}
 pkgs=""
@@ -26,10 +26,14 @@ for g in $groups; do
 	# The Debian package: built with dpkg-buildpackage and debhelper, checked with lintian; installed in a throwaway
 	# root, where its postinst needs systemd-sysusers and the unit is checked with systemd-analyze.
 	package) pkgs="$pkgs dpkg-dev debhelper lintian systemd" ;;
+	# The fleet examples (tests/package/fleet.sh): the Ansible role applied with ansible-playbook (its apt module needs
+	# python3-apt; sudo for become, in the test's throwaway root) and checked by ansible-lint; the alerting rules
+	# checked by promtool, which is in prometheus.
+	fleet) pkgs="$pkgs ansible ansible-lint python3-apt python3-yaml sudo prometheus" ;;
 	# The real kernel mdev path: sample drivers built from linux-source, a GL display under Xvfb; Debian's mdevctl,
 	# run in the guest against vgpuvm.
 	e2e) pkgs="$pkgs linux-headers-amd64 linux-source busybox-static cpio xvfb xauth x11-utils libgl1-mesa-dri libegl1 qemu-system-gui xz-utils libpng-dev mdevctl" ;;
-	*) echo "deps.sh: unknown group '$g' (build, test, fuzz, analyze, package, e2e)" >&2; exit 64 ;;
+	*) echo "deps.sh: unknown group '$g' (build, test, fuzz, analyze, package, fleet, e2e)" >&2; exit 64 ;;
 	esac
 done
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs the test layers (all of them, or those named: layout unit golden property docs schema system package e2e), each speaking TAP,
+# Runs the test layers (all of them, or those named: layout unit golden property docs schema system package fleet e2e), each speaking TAP,
 # and ends with one line "N passed, N failed[, N skipped]" that totals every layer. Exit status: 0 only if nothing failed.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export VGPUVM=${VGPUVM:-$PWD/$BUILD/vgpuvm}
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(layout unit golden property docs schema system package e2e)
+[ ${#layers[@]} -gt 0 ] || layers=(layout unit golden property docs schema system package fleet e2e)
 pass=0 fail=0 skip=0 broken=0
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"
@@ -82,6 +82,7 @@ for l in "${layers[@]}"; do
 	layout) run_layer layout tests/layout/run.sh ;;
 	system) run_layer system bats --tap tests/system ;;
 	package) run_layer package tests/package/run.sh "$BUILD" ;;
+	fleet) run_layer fleet tests/package/fleet.sh "$BUILD" ;;
 	e2e) [ -x tests/e2e/run.sh ] && run_layer e2e tests/e2e/run.sh ;;
 	*) echo "unknown layer $l" >&2; exit 2 ;;
 	esac
