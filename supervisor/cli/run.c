@@ -41,7 +41,6 @@
 #include "supervisor/host/qemu_probe.h"
 #include "supervisor/launch/net.h"
 #include "supervisor/vm/notify.h"
-#include "supervisor/launch/owner.h"
 #include "supervisor/launch/platform.h"
 #include "supervisor/cli/profile_cli.h"
 #include "supervisor/host/qemu_probe.h"
@@ -53,7 +52,9 @@
 #include "supervisor/cli/run.h"
 #include "supervisor/cli/run_devices.h"
 #include "supervisor/cli/run_disks.h"
+#include "supervisor/cli/run_host.h"
 #include "supervisor/cli/run_platform.h"
+#include "supervisor/cli/run_private.h"
 #include "supervisor/cli/run_usb.h"
 #include "supervisor/host/runtime.h"
 #include "supervisor/launch/spawn.h"
@@ -66,38 +67,8 @@
 #include "util/time-util.h"
 #include "util/utf8.h"
 
-/* How long the kernel (or the test tree) may take to make or remove an mdev. */
-#define MDEV_TIMEOUT (10 * USEC_PER_SEC)
-
-/* The VM ended, but its mdev could not be removed. */
-#define EXIT_MDEV_LEFT EX_IOERR
-
 /* How long the serial console's last output may take to reach stdout once QEMU is gone. */
 #define CONSOLE_FLUSH_TIMEOUT USEC_PER_SEC
-
-/* Everything one supervisor holds, across restarts. */
-struct sup {
-	const struct profile *p;
-	struct runtime *rt;
-	struct mdev *m;
-	struct control *ctl;
-	struct vm *vm; /* while a QEMU runs */
-	int sig_fd;
-	struct restart_history restart; /* the restart policy's; status shows its restarts */
-	bool stop_requested;		/* between tries */
-	int last_exit_code;		/* the last try's, 0 before any: status shows it */
-	struct record rec;
-	struct identity id;    /* whom QEMU runs as */
-	struct net_taps net;   /* the taps of the current try */
-	bool confined;	       /* the supervisor's own seccomp filter is in place */
-	bool recorded;	       /* this supervisor wrote the crash record (a dead one's is not its to remove) */
-	unsigned qemu_version; /* PROFILE_QEMU_VERSION(), when the command line depends on it; else 0 */
-	struct platform pl;    /* firmware, TPM, the state they keep, their helpers */
-	pid_t spawner_pid;     /* the process that forks QEMU and the helpers (spawner.h) */
-	int spawner_fd;
-	struct spice *spice; /* the SPICE display's socket or password, for every try */
-	struct run_usb usb;  /* the USB devices of the current try */
-};
 
 extern char **environ;
 
@@ -115,20 +86,6 @@ static const char run_usage[] =
     "\n"
     "Exit status: 0 when the guest powered off or a stop was asked for; QEMU's own status when it failed by\n"
     "itself; 128+N when it died of signal N that vgpuvm did not send; 64-78 for vgpuvm's own errors (vgpuvm(1)).\n";
-
-static int mdev_exit_code(int r)
-{
-	switch (r) {
-	case -EACCES:
-	case -EPERM:
-	case -EROFS:
-		return EX_NOPERM;
-	case -ENOMEM:
-		return EX_OSERR;
-	default:
-		return EX_UNAVAILABLE;
-	}
-}
 
 /* Stops and reaps a QEMU whose loop could not run, so that none is left behind. */
 static void kill_and_reap(pid_t pid, int pidfd)
@@ -235,8 +192,6 @@ static bool recording(const struct sup *s)
 	return s->m || s->rec.n_owned > 0 || s->rec.n_taps > 0 || s->pl.state_dir;
 }
 
-static void write_record(struct sup *s, pid_t qemu_pid);
-
 /* The record as it is now, for net_up() and net_down(), and run_platform_*(). */
 static void save_record(void *userdata)
 {
@@ -244,7 +199,7 @@ static void save_record(void *userdata)
 
 	write_record(s, s->rec.qemu_pid);
 }
-static void write_record(struct sup *s, pid_t qemu_pid)
+void write_record(struct sup *s, pid_t qemu_pid)
 {
 	int r;
 
@@ -494,134 +449,6 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	return code;
 }
 
-/* Lends QEMU's user one file it must open; recorded before it is made. Returns 0 or an exit code. */
-static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const char *what, bool required)
-{
-	const char *sysfs_root = s->m ? s->m->root : host_sysfs_root();
-	struct owned o;
-	int r;
-
-	r = owner_check(path, kind, sysfs_root, &s->id, &o);
-	if (r == -ENOENT) {
-		log_warning("%s %s does not exist: QEMU will not be able to open it", what, path);
-		return 0;
-	}
-	if (r == -ENODEV || r == -ELOOP) {
-		/* Root hands QEMU's user only the device it asked for, never whatever a path names. */
-		log_error(
-		    "%s %s is not %s (it is %s); vgpuvm lends QEMU only that kind of device%s", what, path,
-		    kind == OWNED_DRM ? "a DRM render node (a character device of major 226, minor 128 or above)"
-				      : "a VFIO group's character device",
-		    r == -ELOOP ? "a symbolic link" : "another kind of file",
-		    kind == OWNED_DRM && s->p->display.rendernode
-			? "; set \"display\": {\"rendernode\": \"/dev/dri/renderDN\"} to one that ls -l /dev/dri lists"
-			: "");
-		return kind == OWNED_DRM && s->p->display.rendernode ? EX_DATAERR : EX_UNAVAILABLE;
-	}
-	if (r <= 0) {
-		if (r < 0)
-			log_warning_errno(r, "Failed to look at %s: %m", path);
-		return 0;
-	}
-	if (!s->id.change) {
-		if (!required) {
-			log_warning(
-			    "QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o); "
-			    "join its group (usermod -aG GROUP %s, then log in again)",
-			    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, s->id.name ?: "$USER");
-			return 0;
-		}
-		log_error(
-		    "QEMU runs as you (uid %ld) and cannot open %s %s (owner %ld, group %ld, mode %04o). As root, "
-		    "lend it for this boot (chown %ld %s), or for good with a udev rule in "
-		    "/etc/udev/rules.d/90-vgpuvm.rules: SUBSYSTEM==\"vfio\", GROUP=\"vgpuvm\", MODE=\"0660\" and join "
-		    "that group; or run vgpuvm as root",
-		    (long)s->id.uid, what, path, (long)o.uid, (long)o.gid, o.mode, (long)s->id.uid, path);
-		return EX_NOPERM;
-	}
-	if (s->rec.n_owned >= RECORD_OWNED_MAX)
-		return log_error("Too many files to lend to QEMU"), EX_SOFTWARE;
-	s->rec.owned[s->rec.n_owned++] = o;
-	write_record(s, 0);
-	r = owner_lend(&o, &s->id);
-	if (r < 0) {
-		s->rec.n_owned--;
-		write_record(s, 0);
-		return log_error_errno(r, "Failed to lend %s to uid %ld: %m", path, (long)s->id.uid), EX_NOPERM;
-	}
-	log_info("lent %s to QEMU's user (uid %ld) for this run", path, (long)s->id.uid);
-	return 0;
-}
-
-/* The render node a GL display uses: the profile's, or the first there is. NULL when there is none. */
-static char *render_node(const struct profile *p)
-{
-	_cleanup_free_ char *rel = NULL;
-
-	if (!p->display.gl && p->display.type != PROFILE_DISPLAY_EGL_HEADLESS)
-		return NULL;
-	if (p->display.rendernode) {
-		/* A /dev/dri/by-path link is fine where only root could have made it; what is lent is the node itself,
-		 * reached without following anything (owner_check). */
-		_cleanup_free_ char *error = NULL;
-
-		if (trust_path(p->display.rendernode, "display.rendernode", &error) == -EPERM) {
-			log_error("%s", error);
-			return NULL;
-		}
-		return realpath(p->display.rendernode, NULL) ?: strdup(p->display.rendernode);
-	}
-	rel = host_render_node(host_dev_root());
-	return rel ? host_path(host_dev_root(), rel) : NULL;
-}
-
-/* Lends QEMU's user the vGPU's /dev/vfio/GROUP and the render node, for one try. Returns 0 or an exit code. */
-static int lend(struct sup *s)
-{
-	_cleanup_free_ char *node = render_node(s->p);
-	char path[PATH_MAX];
-	int g, code;
-
-	if (s->m) {
-		g = mdev_iommu_group(s->m);
-		if (g < 0)
-			log_warning_errno(g, "Failed to find the IOMMU group of mdev %s: %m", s->m->uuid);
-		else {
-			snprintf(path, sizeof(path), "%s/vfio/%d", host_dev_root(), g);
-			if ((code = lend_one(s, path, OWNED_VFIO, "the vGPU's VFIO group", true)) != 0)
-				return code;
-		}
-	}
-	if (!node && s->p->display.rendernode &&
-	    (s->p->display.gl || s->p->display.type == PROFILE_DISPLAY_EGL_HEADLESS))
-		return EX_NOPERM; /* a render node in a place someone else controls: said by render_node() */
-	if (node && (code = lend_one(s, node, OWNED_DRM, "the render node", false)) != 0)
-		return code;
-	return 0;
-}
-
-/* Gives back what lend() lent, in reverse order. Returns false when something could not be given back. */
-static bool give_back(struct sup *s)
-{
-	while (s->rec.n_owned > 0) {
-		const struct owned *o = &s->rec.owned[s->rec.n_owned - 1];
-		int r = owner_return(o);
-
-		if (r > 0)
-			log_warning("%s is no longer the device vgpuvm lent; left as it is", o->path);
-		else if (r < 0) {
-			log_error_errno(r, "Failed to give %s back to uid %ld: %m; `vgpuvm cleanup %s` tries again",
-					o->path, (long)o->uid, s->p->name);
-			return false;
-		} else
-			log_info("gave %s back to uid %ld (group %ld, mode %04o)", o->path, (long)o->uid, (long)o->gid,
-				 (unsigned)o->mode);
-		s->rec.n_owned--;
-		write_record(s, 0);
-	}
-	return true;
-}
-
 /* Sets the mode of a directory through an fd, not following a symlink at path, and only when it is ours. */
 static int chmod_own_dir(const char *path, mode_t mode)
 {
@@ -651,74 +478,6 @@ static int open_way_to_socket(struct sup *s)
 	if ((r = chmod_own_dir(s->rt->dir, 0711)) < 0 || (r = chmod_own_dir(base, 0711)) < 0)
 		return r;
 	return 0;
-}
-
-/*
- * An mdev that exists already may be in use: a QEMU of libvirt's, or another tool's, has its VFIO group open. The
- * kernel lets one process at a time open the group, so QEMU would only fail with EBUSY; say instead who holds it,
- * before anything is recorded or lent. Returns 0 or EX_TEMPFAIL.
- */
-static int refuse_held_mdev(const struct sup *s)
-{
-	_cleanup_free_ char *who = NULL;
-	int g = mdev_iommu_group(s->m);
-
-	if (g < 0 || !(who = mdev_holders(g)))
-		return 0;
-	log_error("mdev %s is in use: its VFIO group /dev/vfio/%d is open in %s; stop that first (vgpuvm adopts only "
-		  "an mdev no process holds)",
-		  s->m->uuid, g, who);
-	return EX_TEMPFAIL;
-}
-
-/* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
-static int make_mdev(struct sup *s, char **error)
-{
-	int r;
-
-	if (s->m->exists && (r = refuse_held_mdev(s)) != 0)
-		return r;
-
-	/*
-	 * Recorded before it is made, so that a crash between the two cannot leave an mdev no one knows of. An adopted
-	 * one is recorded too (created: false): the record always says what the VM uses, and recovery leaves it be.
-	 */
-	s->rec.created = !s->m->exists;
-	s->rec.supervisor_pid = getpid();
-	memcpy(s->rec.uuid, s->m->uuid, sizeof(s->rec.uuid));
-	snprintf(s->rec.type, sizeof(s->rec.type), "%s", s->m->type);
-	snprintf(s->rec.parent, sizeof(s->rec.parent), "%s", s->m->parent ?: "");
-	snprintf(s->rec.sysfs_root, sizeof(s->rec.sysfs_root), "%s", s->m->root);
-	write_record(s, 0);
-	if (s->m->exists) {
-		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid,
-			 s->m->type);
-		return 0;
-	}
-	r = mdev_create(s->m, deadline_after(MDEV_TIMEOUT), error);
-	if (r < 0) {
-		log_error("%s", *error ?: strerror(-r));
-		return mdev_exit_code(r);
-	}
-	log_info("created mdev %s (type %s on %s)", s->m->uuid, s->m->type, s->m->parent);
-	return 0;
-}
-
-static int remove_mdev(struct sup *s, int code)
-{
-	_cleanup_free_ char *error = NULL;
-	int r;
-
-	if (!s->m || !s->m->created)
-		return code;
-	r = mdev_remove(s->m, deadline_after(MDEV_TIMEOUT), &error);
-	if (r < 0) {
-		log_error("%s", error ?: strerror(-r));
-		return code == 0 ? EXIT_MDEV_LEFT : code;
-	}
-	log_info("removed mdev %s", s->m->uuid);
-	s->m->created = false;
-	return code;
 }
 
 /*
