@@ -439,8 +439,10 @@ int ga_addresses_parse(json_object *v, struct ga_address *ret, size_t max)
 		    !json_object_is_type(addrs, json_type_array))
 			continue;
 		ifname = json_object_get_string(name);
-		if (strlen(ifname) != (size_t)json_object_get_string_len(name) || strlen(ifname) >= GA_IFNAME_MAX ||
-		    !utf8_valid(ifname, strlen(ifname), NULL) || strcmp(ifname, "lo") == 0)
+		/* A nameless interface is none the status could name (the long fuzzing run found one). */
+		if (!*ifname || strlen(ifname) != (size_t)json_object_get_string_len(name) ||
+		    strlen(ifname) >= GA_IFNAME_MAX || !utf8_valid(ifname, strlen(ifname), NULL) ||
+		    strcmp(ifname, "lo") == 0)
 			continue;
 		k = json_object_array_length(addrs);
 		for (size_t j = 0; j < k && n < max; j++)
