@@ -647,7 +647,22 @@ int cmd_run(int argc, char **argv)
 	snprintf(s.rec.name, sizeof(s.rec.name), "%s", p->name);
 	platform_init(&s.pl, p, &s.id);
 
+	/*
+	 * The spawner is forked first, before anything is started and long before the supervisor's filter loads, so
+	 * that its own set-up (capabilities, seccomp) runs while the supervisor readies the VM rather than while QEMU's
+	 * start waits for it; it holds no fd but its socket. It keeps virtiofsd's capabilities only when there are
+	 * shares to serve.
+	 */
+	r = spawner_start(p->n_shares > 0 ? virtiofsd_caps() : 0, &s.spawner_pid, &s.spawner_fd);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start the spawner: %m"), EX_OSERR;
+	spawn_set_spawner(s.spawner_fd);
+
 	r = runtime_acquire(p->name, &s.rt, &holder, &error);
+	if (r < 0) {
+		spawn_set_spawner(-1);
+		spawner_stop(s.spawner_pid, s.spawner_fd);
+	}
 	if (r == -EBUSY) {
 		if (holder > 0)
 			log_error("VM %s is already running, supervised by vgpuvm pid %ld", p->name, (long)holder);
@@ -676,6 +691,8 @@ int cmd_run(int argc, char **argv)
 		    (long)holder, p->name, (long)holder);
 		/* runtime_release keeps the record: it is what will undo that mdev later. */
 		runtime_release(s.rt);
+		spawn_set_spawner(-1);
+		spawner_stop(s.spawner_pid, s.spawner_fd);
 		return EX_TEMPFAIL;
 	}
 	if (r < 0) {
@@ -683,18 +700,6 @@ int cmd_run(int argc, char **argv)
 		code = EX_UNAVAILABLE;
 		goto out_release;
 	}
-	/*
-	 * The spawner is forked before anything is started and long before the supervisor's filter loads; it holds no
-	 * fd but its socket, so it is forked before the control socket too. It keeps virtiofsd's capabilities only when
-	 * there are shares to serve.
-	 */
-	r = spawner_start(p->n_shares > 0 ? virtiofsd_caps() : 0, &s.spawner_pid, &s.spawner_fd);
-	if (r < 0) {
-		log_error_errno(r, "Failed to start the spawner: %m");
-		code = EX_OSERR;
-		goto out_release;
-	}
-	spawn_set_spawner(s.spawner_fd);
 	if ((code = resolve_identity(&s)) != 0 || (code = open_control(&s)) != 0 ||
 	    (code = run_check_devices(p, &s.id)) != 0 ||
 	    (code = run_platform_prepare(&s.pl, &s.rec, save_record, &s)) != 0 || (code = run_make_disks(p)) != 0)
