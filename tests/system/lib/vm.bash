@@ -55,14 +55,17 @@ wait_log() {
 # supervisor is killed, so that the test fails instead of hanging.
 wait_vm() {
 	local secs=${1:-60} wd
-	# fd 3 closed: bats waits for every holder of its fd 3, and the sleep would outlive the kill below. The subshell
-	# inherits bats's ERR trap: a failing command in it would fail (and tear down) the test from the background, so
-	# nothing in it may fail: a sleep cut short (killed by someone else) ends it quietly.
-	(sleep "$secs" || exit 0; kill -KILL "$VM_PID" 2>/dev/null || true; echo "--- watchdog: vgpuvm killed after ${secs}s" >> "$T/log") 3>&- &
+	# The watchdog is a sh of its own, not a subshell of bats: a subshell inherits bats's ERR trap and, killed at a
+	# bad moment, could report a test result of its own ("Executed 2 instead of expected 1 tests"). Its fds are
+	# closed or /dev/null: bats waits for every holder of its fd 3 and of its output.
+	sh -c 'sleep "$1" && kill -KILL "$2" 2>/dev/null && echo "--- watchdog: vgpuvm killed after $1 s" >>"$3"' \
+		watchdog "$secs" "$VM_PID" "$T/log" </dev/null >/dev/null 2>&1 3>&- &
 	wd=$!
 	VM_STATUS=0
 	wait "$VM_PID" || VM_STATUS=$?
-	kill "$wd" 2>/dev/null; wait "$wd" 2>/dev/null || true
+	pkill -KILL -P "$wd" 2>/dev/null || true
+	kill -KILL "$wd" 2>/dev/null || true
+	wait "$wd" 2>/dev/null || true
 	if grep -q -- '--- watchdog' "$T/log"; then cat "$T/log"; return 1; fi
 }
 
