@@ -197,9 +197,9 @@ static void save_record(void *userdata)
 {
 	struct sup *s = userdata;
 
-	write_record(s, s->rec.qemu_pid);
+	run_write_record(s, s->rec.qemu_pid);
 }
-void write_record(struct sup *s, pid_t qemu_pid)
+void run_write_record(struct sup *s, pid_t qemu_pid)
 {
 	int r;
 
@@ -382,7 +382,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	slave = safe_close(slave);
 	log_info("started QEMU (pid %ld): %s", (long)s.pid, p->qemu);
 	if (recording(sp))
-		write_record(sp, s.pid);
+		run_write_record(sp, s.pid);
 	confine_self(sp);
 
 	r = vm_new(&(struct vm_opts){ .profile = p,
@@ -445,7 +445,7 @@ static int supervise(struct sup *sp, bool *ret_stopped, bool *ret_guest_off)
 	vm_free(vm);
 	close(s.pidfd);
 	if (recording(sp))
-		write_record(sp, 0);
+		run_write_record(sp, 0);
 	return code;
 }
 
@@ -518,7 +518,7 @@ static int run_tries(struct sup *s, char **error)
 		struct restart_decision d;
 		bool stopped, guest_off;
 
-		code = lend(s);
+		code = run_lend(s);
 		if (code == 0)
 			code = run_platform_start(&s->pl, &s->rec, save_record, s);
 		if (code != 0)
@@ -529,7 +529,7 @@ static int run_tries(struct sup *s, char **error)
 		if (!run_net_down(s->p, &s->net, &s->rec, save_record, s) && code == 0)
 			code = EX_UNAVAILABLE;
 		run_platform_stop(&s->pl, &s->rec, save_record, s);
-		if (!give_back(s) && code == 0)
+		if (!run_give_back(s) && code == 0)
 			code = EX_NOPERM;
 		s->last_exit_code = code;
 		restart_decide(&s->restart, s->p->restart, s->p->restart_delay, stopped, code, now_usec(), &d);
@@ -538,7 +538,7 @@ static int run_tries(struct sup *s, char **error)
 		if (d.verdict != RESTART_AGAIN)
 			return code;
 		/* The mdev is made afresh for each try, as for a first start. */
-		code = remove_mdev(s, 0);
+		code = run_remove_mdev(s, 0);
 		if (code != 0)
 			return code;
 		log_info("%s", d.text);
@@ -547,7 +547,7 @@ static int run_tries(struct sup *s, char **error)
 			return 0;
 		if ((code = run_platform_start(&s->pl, &s->rec, save_record, s)) != 0)
 			return code;
-		if (s->m && !s->m->exists && (code = make_mdev(s, error)) != 0)
+		if (s->m && !s->m->exists && (code = run_make_mdev(s, error)) != 0)
 			return code;
 	}
 }
@@ -713,7 +713,7 @@ int cmd_run(int argc, char **argv)
 		r = mdev_prepare(host_sysfs_root(), p->vgpu, &m, &error);
 		if (r < 0) {
 			log_error("%s", error ?: strerror(-r));
-			code = mdev_exit_code(r);
+			code = run_mdev_exit_code(r);
 			goto out_release;
 		}
 		s.m = m;
@@ -748,7 +748,7 @@ int cmd_run(int argc, char **argv)
 			    lim);
 		/* The helpers start first, so that they come up while the kernel makes the mdev. */
 		if ((code = run_platform_start(&s.pl, &s.rec, save_record, &s)) != 0 ||
-		    (code = make_mdev(&s, &error)) != 0)
+		    (code = run_make_mdev(&s, &error)) != 0)
 			goto out_remove_mdev;
 	}
 
@@ -759,9 +759,9 @@ int cmd_run(int argc, char **argv)
 
 out_remove_mdev:
 	run_platform_stop(&s.pl, &s.rec, save_record, &s);
-	if (!give_back(&s) && code == 0)
+	if (!run_give_back(&s) && code == 0)
 		code = EX_NOPERM;
-	code = remove_mdev(&s, code);
+	code = run_remove_mdev(&s, code);
 out_release:
 	/* Clients waiting on `vgpuvm stop` learn the outcome once the mdev is gone. */
 	if (s.ctl) {

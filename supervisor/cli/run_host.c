@@ -30,7 +30,7 @@
 /* The VM ended, but its mdev could not be removed. */
 #define EXIT_MDEV_LEFT EX_IOERR
 
-int mdev_exit_code(int r)
+int run_mdev_exit_code(int r)
 {
 	switch (r) {
 	case -EACCES:
@@ -92,11 +92,11 @@ static int lend_one(struct sup *s, const char *path, enum owned_kind kind, const
 	if (s->rec.n_owned >= RECORD_OWNED_MAX)
 		return log_error("Too many files to lend to QEMU"), EX_SOFTWARE;
 	s->rec.owned[s->rec.n_owned++] = o;
-	write_record(s, 0);
+	run_write_record(s, 0);
 	r = owner_lend(&o, &s->id);
 	if (r < 0) {
 		s->rec.n_owned--;
-		write_record(s, 0);
+		run_write_record(s, 0);
 		return log_error_errno(r, "Failed to lend %s to uid %ld: %m", path, (long)s->id.uid), EX_NOPERM;
 	}
 	log_info("lent %s to QEMU's user (uid %ld) for this run", path, (long)s->id.uid);
@@ -126,7 +126,7 @@ static char *render_node(const struct profile *p)
 }
 
 /* Lends QEMU's user the vGPU's /dev/vfio/GROUP and the render node, for one try. Returns 0 or an exit code. */
-int lend(struct sup *s)
+int run_lend(struct sup *s)
 {
 	_cleanup_free_ char *node = render_node(s->p);
 	char path[PATH_MAX];
@@ -150,8 +150,8 @@ int lend(struct sup *s)
 	return 0;
 }
 
-/* Gives back what lend() lent, in reverse order. Returns false when something could not be given back. */
-bool give_back(struct sup *s)
+/* Gives back what run_lend() lent, in reverse order. Returns false when something could not be given back. */
+bool run_give_back(struct sup *s)
 {
 	while (s->rec.n_owned > 0) {
 		const struct owned *o = &s->rec.owned[s->rec.n_owned - 1];
@@ -167,7 +167,7 @@ bool give_back(struct sup *s)
 			log_info("gave %s back to uid %ld (group %ld, mode %04o)", o->path, (long)o->uid, (long)o->gid,
 				 (unsigned)o->mode);
 		s->rec.n_owned--;
-		write_record(s, 0);
+		run_write_record(s, 0);
 	}
 	return true;
 }
@@ -191,7 +191,7 @@ static int refuse_held_mdev(const struct sup *s)
 }
 
 /* Makes (or adopts) the mdev. Returns 0 or an exit code; the caller removes what was made. */
-int make_mdev(struct sup *s, char **error)
+int run_make_mdev(struct sup *s, char **error)
 {
 	int r;
 
@@ -208,7 +208,7 @@ int make_mdev(struct sup *s, char **error)
 	snprintf(s->rec.type, sizeof(s->rec.type), "%s", s->m->type);
 	snprintf(s->rec.parent, sizeof(s->rec.parent), "%s", s->m->parent ?: "");
 	snprintf(s->rec.sysfs_root, sizeof(s->rec.sysfs_root), "%s", s->m->root);
-	write_record(s, 0);
+	run_write_record(s, 0);
 	if (s->m->exists) {
 		log_info("adopting mdev %s (type %s), which exists already; it will be left in place", s->m->uuid,
 			 s->m->type);
@@ -217,13 +217,13 @@ int make_mdev(struct sup *s, char **error)
 	r = mdev_create(s->m, deadline_after(MDEV_TIMEOUT), error);
 	if (r < 0) {
 		log_error("%s", *error ?: strerror(-r));
-		return mdev_exit_code(r);
+		return run_mdev_exit_code(r);
 	}
 	log_info("created mdev %s (type %s on %s)", s->m->uuid, s->m->type, s->m->parent);
 	return 0;
 }
 
-int remove_mdev(struct sup *s, int code)
+int run_remove_mdev(struct sup *s, int code)
 {
 	_cleanup_free_ char *error = NULL;
 	int r;

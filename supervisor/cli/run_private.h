@@ -44,4 +44,4 @@ struct sup {
 };
 
 /* run.c: writes the crash record as it is now, with QEMU's pid (0 for none). */
-void write_record(struct sup *s, pid_t qemu_pid);
+void run_write_record(struct sup *s, pid_t qemu_pid);

@@ -85,7 +85,7 @@ static void pending_free(struct pending *pd)
 	free(pd);
 }
 
-void unplug_free(struct unplug *u)
+void vm_unplug_free(struct unplug *u)
 {
 	json_object_put(u->id);
 	free(u->dev_id);
@@ -114,7 +114,7 @@ void vm_free(struct vm *vm)
 
 		vm->unplugs = u->next;
 		control_error(vm->ctl, u->client, u->id, "GenericError", "QEMU exited before the device was removed");
-		unplug_free(u);
+		vm_unplug_free(u);
 	}
 	fdpass_clear(&vm->qmp_fds);
 	qmp_client_free(vm->qmp);
@@ -127,8 +127,8 @@ void vm_free(struct vm *vm)
 }
 
 /* Sends a command to QEMU; the reply comes back to on_reply() with its pending entry, which takes fd. */
-int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
-	      int fd)
+int vm_send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
+		 int fd)
 {
 	struct pending *pd = calloc(1, sizeof(*pd));
 	int r;
@@ -154,7 +154,7 @@ int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c,
 
 static int send_cmd(struct vm *vm, const char *command, enum cmd c)
 {
-	return send_full(vm, command, NULL, c, 0, NULL, -1);
+	return vm_send_full(vm, command, NULL, c, 0, NULL, -1);
 }
 
 /* Sends a step's command; its reply goes back to the stop machine. */
@@ -162,7 +162,7 @@ static int send_step(struct vm *vm, const char *command)
 {
 	int r = send_cmd(vm, command, CMD_STEP);
 
-	/* send_full() put the new command at the head of the list. */
+	/* vm_send_full() put the new command at the head of the list. */
 	if (r >= 0)
 		vm->pending->step_command = command;
 	return r;
@@ -215,7 +215,7 @@ static bool carry_out(struct vm *vm, const struct stop_actions *acts)
 }
 
 /* Hands an event to the stop machine and carries out its answer; a step whose action failed gives way to the next. */
-void feed(struct vm *vm, const struct stop_event *e)
+void vm_feed(struct vm *vm, const struct stop_event *e)
 {
 	struct stop_actions acts;
 
@@ -228,16 +228,16 @@ void feed(struct vm *vm, const struct stop_event *e)
 static void agent_events(struct vm *vm, unsigned ev)
 {
 	if (ev & AGENT_EV_DOWN)
-		feed(vm, &(struct stop_event){ .type = STOP_EV_AGENT, .ok = false });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_AGENT, .ok = false });
 	if (ev & AGENT_EV_UP)
-		feed(vm, &(struct stop_event){ .type = STOP_EV_AGENT, .ok = true });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_AGENT, .ok = true });
 	if (ev & AGENT_EV_REFUSED)
-		feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = "guest-shutdown" });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = "guest-shutdown" });
 }
 
 static void start_failed(struct vm *vm, const char *why)
 {
-	feed(vm, &(struct stop_event){ .type = STOP_EV_START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = why });
+	vm_feed(vm, &(struct stop_event){ .type = STOP_EV_START_FAILED, .failure = STOP_FAIL_PROTOCOL, .why = why });
 }
 
 static void on_running(struct vm *vm)
@@ -253,7 +253,7 @@ static void on_running(struct vm *vm)
 		memlock_format(hard, b, sizeof(b));
 		log_info("QEMU's locked-memory limit: %s (soft), %s (hard)", a, b);
 	}
-	feed(vm, &(struct stop_event){ .type = STOP_EV_RUNNING });
+	vm_feed(vm, &(struct stop_event){ .type = STOP_EV_RUNNING });
 }
 
 static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
@@ -280,11 +280,11 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 				    m->error_class, m->error_desc);
 			return;
 		case CMD_DEVICE_DEL:
-			unplug_step(vm, pd->dev_id, m, false);
+			vm_unplug_step(vm, pd->dev_id, m, false);
 			return;
 		default:
 			log_warning("QMP %s failed: %s: %s", pd->step_command ?: "?", m->error_class, m->error_desc);
-			feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command });
+			vm_feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command });
 			return;
 		}
 	}
@@ -292,9 +292,9 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 	case CMD_CAPABILITIES:
 		vm->qmp_ready = true;
 		log_debug("QMP capabilities negotiated");
-		feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_READY });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_READY });
 		send_cmd(vm, "query-status", CMD_QUERY_STATUS);
-		set_spice_password(vm);
+		vm_set_spice_password(vm);
 		break;
 	case CMD_QUERY_STATUS:
 		if (json_object_object_get_ex(m->data, "status", &v))
@@ -308,10 +308,10 @@ static void on_reply(struct vm *vm, struct qmp_msg *m, const struct pending *pd)
 			log_info("QEMU reports status \"%s\"; waiting for it to run", status ?: "?");
 		break;
 	case CMD_STEP:
-		feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command, .ok = true });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_REPLY, .command = pd->step_command, .ok = true });
 		break;
 	case CMD_DEVICE_DEL:
-		unplug_step(vm, pd->dev_id, m, false);
+		vm_unplug_step(vm, pd->dev_id, m, false);
 		break;
 	default:
 		break;
@@ -333,14 +333,14 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 		control_event(vm->ctl, m->name, m->data);
 		log_info("event SHUTDOWN: guest=%s reason=%s%s", guest ? "true" : "false", reason,
 			 guest ? " (the guest powered off)" : "");
-		feed(vm, &(struct stop_event){ .type = STOP_EV_SHUTDOWN, .guest = guest, .reason = reason });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_SHUTDOWN, .guest = guest, .reason = reason });
 		return;
 	}
 	/* Control clients see QEMU's events as QEMU sends them. */
 	control_event(vm->ctl, m->name, m->data);
 	if (strcmp(m->name, "POWERDOWN") == 0) {
 		log_info("event POWERDOWN: the guest was sent the power button");
-		feed(vm, &(struct stop_event){ .type = STOP_EV_POWERDOWN });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_POWERDOWN });
 	} else if (strcmp(m->name, "RESET") == 0) {
 		const char *reason =
 		    m->data && json_object_object_get_ex(m->data, "reason", &v) ? json_object_get_string(v) : "?";
@@ -349,7 +349,7 @@ static void on_event(struct vm *vm, struct qmp_msg *m)
 		const char *dev =
 		    m->data && json_object_object_get_ex(m->data, "device", &v) ? json_object_get_string(v) : NULL;
 
-		unplug_step(vm, dev, NULL, true);
+		vm_unplug_step(vm, dev, NULL, true);
 	} else if (strcmp(m->name, "STOP") == 0) {
 		snprintf(vm->qemu_status, sizeof(vm->qemu_status), "paused");
 		log_info("event STOP: the guest is paused");
@@ -410,7 +410,7 @@ static void handle_qmp_messages(struct vm *vm)
 			if (pd->next)
 				pd->next->pprev = pd->pprev;
 			if (pd->client)
-				on_client_reply(vm, m, pd);
+				vm_on_client_reply(vm, m, pd);
 			else
 				on_reply(vm, m, pd);
 			pending_free(pd);
@@ -442,7 +442,7 @@ static void read_qmp(struct vm *vm)
 		if (n == 0) {
 			vm->qmp_eof = true;
 			log_debug("QEMU closed its monitor");
-			feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
+			vm_feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
 			return;
 		}
 		if (qmp_client_feed(vm->qmp, buf, (size_t)n) < 0) {
@@ -468,7 +468,7 @@ static void write_qmp(struct vm *vm)
 			if (n != -EAGAIN) {
 				log_debug("QEMU's monitor is gone: %s", strerror((int)-n));
 				vm->qmp_eof = true;
-				feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
+				vm_feed(vm, &(struct stop_event){ .type = STOP_EV_QMP_LOST });
 			}
 			return;
 		}
@@ -527,12 +527,12 @@ static void read_signals(struct vm *vm)
 	struct signalfd_siginfo si;
 
 	while (read(vm->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		feed(vm, &(struct stop_event){ .type = STOP_EV_SIGNAL, .signo = (int)si.ssi_signo });
+		vm_feed(vm, &(struct stop_event){ .type = STOP_EV_SIGNAL, .signo = (int)si.ssi_signo });
 }
 
 void vm_stop(struct vm *vm, const char *why, bool force)
 {
-	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP, .why = why, .force = force, .timeout = -1 });
+	vm_feed(vm, &(struct stop_event){ .type = STOP_EV_STOP, .why = why, .force = force, .timeout = -1 });
 }
 
 /* The escapes typed on the serial console. */
@@ -625,7 +625,7 @@ static int reap(struct vm *vm)
 		log_info("QEMU (pid %ld) exited with status %d", (long)vm->pid, si.si_status);
 	else
 		log_info("QEMU (pid %ld) was killed by SIG%s", (long)vm->pid, sigabbrev_np(si.si_status) ?: "?");
-	feed(vm, &(struct stop_event){ .type = STOP_EV_EXITED, .how = si.si_code, .status = si.si_status });
+	vm_feed(vm, &(struct stop_event){ .type = STOP_EV_EXITED, .how = si.si_code, .status = si.si_status });
 	return 1;
 }
 
@@ -695,7 +695,7 @@ int vm_run(struct vm *vm)
 		control_dispatch(vm->ctl, p + i_ctl, n_ctl);
 		check_helpers(vm, p + i_help, n_help);
 		if (n_spice && p[i_spice].revents & POLLIN)
-			serve_spice(vm);
+			vm_serve_spice(vm);
 		agent_events(vm, agent_dispatch(vm->agent, p + i_agent, n_agent, now_usec()));
 		/* Commands queued while handling the above go out now rather than after another poll(). */
 		write_qmp(vm);
@@ -711,7 +711,7 @@ int vm_run(struct vm *vm)
 		}
 		/* Checked on every round, so that a chatty QEMU cannot hold a deadline off. */
 		if (vm->stop.phase != STOP_PHASE_EXITED && now_usec() >= vm->stop.deadline) {
-			feed(vm, &(struct stop_event){ .type = STOP_EV_DEADLINE });
+			vm_feed(vm, &(struct stop_event){ .type = STOP_EV_DEADLINE });
 			write_qmp(vm);
 		}
 	}

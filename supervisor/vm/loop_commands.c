@@ -46,7 +46,7 @@ static struct unplug *find_unplug(struct vm *vm, const char *dev_id, bool unlink
 }
 
 /* An unplug ends when device_del failed, or when it returned and DEVICE_DELETED came, in either order. */
-void unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply, bool deleted)
+void vm_unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply, bool deleted)
 {
 	struct unplug *u = find_unplug(vm, dev_id, false);
 	bool failed = reply && reply->type == QMP_MSG_ERROR;
@@ -64,7 +64,7 @@ void unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply,
 
 		if (rm) {
 			json_object_object_add(rm, "fdset-id", json_object_new_int64(u->fdset));
-			send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
+			vm_send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
 		}
 	}
 	if (u->done)
@@ -73,11 +73,11 @@ void unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply,
 		control_error(vm->ctl, u->client, u->id, reply->error_class, reply->error_desc);
 	else
 		control_return(vm->ctl, u->client, u->id, NULL);
-	unplug_free(u);
+	vm_unplug_free(u);
 }
 
 /* Answers a control client from QEMU's reply to the command sent on its behalf. */
-void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd)
+void vm_on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd)
 {
 	json_object *v, *st = NULL;
 
@@ -128,22 +128,22 @@ static void serve_stop(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		return;
 	}
 	control_return(vm->ctl, client, m->id, NULL);
-	feed(vm, &(struct stop_event){ .type = STOP_EV_STOP,
-				       .why = force ? "a forced stop was asked for" : "a stop was asked for",
-				       .force = force,
-				       .timeout = timeout });
+	vm_feed(vm, &(struct stop_event){ .type = STOP_EV_STOP,
+					  .why = force ? "a forced stop was asked for" : "a stop was asked for",
+					  .force = force,
+					  .timeout = timeout });
 }
 
 /* Sends a command for the SPICE display; its name is kept for a failure's message. */
 static void send_spice(struct vm *vm, const char *command, json_object *args)
 {
-	if (send_full(vm, command, args, CMD_SPICE, 0, NULL, -1) >= 0)
+	if (vm_send_full(vm, command, args, CMD_SPICE, 0, NULL, -1) >= 0)
 		vm->pending->step_command = command;
 	json_object_put(args);
 }
 
 /* SPICE over TCP: QEMU refuses every client until it has the password, which goes only this way. */
-void set_spice_password(struct vm *vm)
+void vm_set_spice_password(struct vm *vm)
 {
 	const char *pw = spice_password(vm->spice);
 	json_object *a;
@@ -160,7 +160,7 @@ void set_spice_password(struct vm *vm)
  * Hands QEMU the viewers waiting on the SPICE socket: getfd lends it the connection (sent with the command's first
  * byte), add_client gives it to the SPICE server, which takes it out of the monitor's list.
  */
-void serve_spice(struct vm *vm)
+void vm_serve_spice(struct vm *vm)
 {
 	/* A few a round: a viewer opens one connection per channel (main, display, inputs, cursor, sound...). */
 	for (unsigned i = 0; i < SPICE_ACCEPT_MAX && vm->qmp_fds.n < FDPASS_MAX; i++) {
@@ -223,13 +223,13 @@ static void serve_screenshot(struct vm *vm, uint64_t client, struct qmp_msg *m)
 	}
 	/* The fd goes with add-fd's first byte: where the output ends now. */
 	qmp_client_output(vm->qmp, &buf, &at);
-	if (send_full(vm, "add-fd", a.add_fd, CMD_FDSET, 0, NULL, -1) < 0)
+	if (vm_send_full(vm, "add-fd", a.add_fd, CMD_FDSET, 0, NULL, -1) < 0)
 		wfd = safe_close(wfd);
 	/* Without its fd, add-fd fails, and so does the screendump after it. */
 	if (wfd < 0 || fdpass_add(&vm->qmp_fds, at, wfd) < 0 ||
-	    send_full(vm, "screendump", a.screendump, CMD_CLIENT_SCREENSHOT, client, m->id, TAKE_FD(memfd)) < 0)
+	    vm_send_full(vm, "screendump", a.screendump, CMD_CLIENT_SCREENSHOT, client, m->id, TAKE_FD(memfd)) < 0)
 		control_error(vm->ctl, client, m->id, "GenericError", "could not ask QEMU for a screenshot");
-	send_full(vm, "remove-fd", a.remove_fd, CMD_FDSET, 0, NULL, -1);
+	vm_send_full(vm, "remove-fd", a.remove_fd, CMD_FDSET, 0, NULL, -1);
 	safe_close(memfd);
 	shot_args_done(&a);
 }
@@ -248,12 +248,12 @@ static int send_device(struct vm *vm, const char *command, json_object *args, en
 
 	if (!d)
 		return -ENOMEM;
-	r = send_full(vm, command, args, c, client, id, -1);
+	r = vm_send_full(vm, command, args, c, client, id, -1);
 	if (r < 0) {
 		free(d);
 		return r;
 	}
-	/* send_full() put the new command at the head of the list. */
+	/* vm_send_full() put the new command at the head of the list. */
 	vm->pending->done = done;
 	vm->pending->done_userdata = userdata;
 	vm->pending->dev_id = d;
@@ -283,7 +283,7 @@ int vm_device_add(struct vm *vm, uint64_t client, json_object *id, json_object *
 	json_object_object_add(rm, "fdset-id", json_object_new_int64(set));
 	/* As for a screenshot: the fd goes with add-fd's first byte, and QMP runs the three in order. */
 	qmp_client_output(vm->qmp, &buf, &at);
-	if (send_full(vm, "add-fd", add, CMD_FDSET, 0, NULL, -1) < 0)
+	if (vm_send_full(vm, "add-fd", add, CMD_FDSET, 0, NULL, -1) < 0)
 		fd = safe_close(fd);
 	r = fd < 0 ? -ENOMEM : fdpass_add(&vm->qmp_fds, at, fd);
 	if (r >= 0)
@@ -291,7 +291,7 @@ int vm_device_add(struct vm *vm, uint64_t client, json_object *id, json_object *
 				done, userdata);
 	if (r < 0)
 		control_error(vm->ctl, client, id, "GenericError", "could not ask QEMU to add the device");
-	send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
+	vm_send_full(vm, "remove-fd", rm, CMD_FDSET, 0, NULL, -1);
 	return r;
 }
 
@@ -345,7 +345,7 @@ static void serve_qmp(struct vm *vm, uint64_t client, struct qmp_msg *m)
 		control_error(vm->ctl, client, m->id, "GenericError", why);
 		return;
 	}
-	send_full(vm, command, a, CMD_CLIENT_QMP, client, m->id, -1);
+	vm_send_full(vm, command, a, CMD_CLIENT_QMP, client, m->id, -1);
 }
 
 void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
@@ -372,7 +372,7 @@ void vm_command(struct vm *vm, uint64_t client, struct qmp_msg *m)
 			control_return(vm->ctl, client, m->id, st);
 			json_object_put(st);
 		} else if (qmp_up)
-			send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, -1);
+			vm_send_full(vm, "query-status", NULL, CMD_CLIENT_STATUS, client, m->id, -1);
 		else {
 			json_object *st = vm->status_fn(
 			    vm->status_userdata,

@@ -102,18 +102,18 @@ struct pending {
 };
 
 /* loop.c: sends a command to QEMU; the reply comes back with its pending entry, which takes fd. */
-int send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
-	      int fd);
+int vm_send_full(struct vm *vm, const char *command, json_object *args, enum cmd c, uint64_t client, json_object *id,
+		 int fd);
 /* loop.c: hands an event to the stop machine and carries out its answer. */
-void feed(struct vm *vm, const struct stop_event *e);
+void vm_feed(struct vm *vm, const struct stop_event *e);
 /* loop.c: frees an unplug that is off the list (vm_free() frees those QEMU never finished). */
-void unplug_free(struct unplug *u);
+void vm_unplug_free(struct unplug *u);
 
 /* loop_commands.c: an unplug's next step, from device_del's reply or from DEVICE_DELETED. */
-void unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply, bool deleted);
+void vm_unplug_step(struct vm *vm, const char *dev_id, const struct qmp_msg *reply, bool deleted);
 /* loop_commands.c: answers a control client from QEMU's reply to the command sent on its behalf. */
-void on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd);
+void vm_on_client_reply(struct vm *vm, struct qmp_msg *m, struct pending *pd);
 /* loop_commands.c: gives QEMU SPICE's password, once QMP is up. */
-void set_spice_password(struct vm *vm);
+void vm_set_spice_password(struct vm *vm);
 /* loop_commands.c: hands QEMU the viewers waiting on the SPICE socket. */
-void serve_spice(struct vm *vm);
+void vm_serve_spice(struct vm *vm);
