@@ -173,6 +173,11 @@ static int parse_forward(struct profile_parse_ctx *c, json_object *o, const char
 	return profile_field_uint(c, v, field, 1, 65535, &f->guest);
 }
 
+/*
+ * What is allocated here belongs to the profile from then on, through p->nics[i] (profile_free()). GCC 12's analyzer
+ * loses that ownership once struct profile grew (shares, usb, agent) and calls it leaked on every early return.
+ */
+ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
 static int parse_forwards(struct profile_parse_ctx *c, json_object *a, const char *prefix, struct profile_nic *nic)
 {
 	char field[64], buf[64];
@@ -200,6 +205,7 @@ static int parse_forwards(struct profile_parse_ctx *c, json_object *a, const cha
 	}
 	return 0;
 }
+ANALYZER_IGNORE_END
 
 /* The same host port twice (on one address, or on one and every address) is a forward QEMU cannot set up. */
 static int check_forwards_unique(struct profile_parse_ctx *c, const struct profile *p)
@@ -238,6 +244,8 @@ static int parse_ifname(struct profile_parse_ctx *c, json_object *v, const char 
 	return 0;
 }
 
+/* As parse_forwards(): nic is p->nics[index], which the profile owns; the analyzer loses that. */
+ANALYZER_IGNORE_BEGIN("-Wanalyzer-malloc-leak")
 static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *prefix, size_t index, struct profile *p,
 		     struct profile_nic *nic)
 {
@@ -339,6 +347,7 @@ static int parse_nic(struct profile_parse_ctx *c, json_object *o, const char *pr
 			return profile_field_fail(c, field, "net[%zu] has this MAC already; each NIC needs its own", i);
 	return 0;
 }
+ANALYZER_IGNORE_END
 
 int profile_net_parse(struct profile_parse_ctx *c, json_object *v, struct profile *p)
 {

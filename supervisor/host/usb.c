@@ -255,7 +255,8 @@ int usb_open_wanted(const char *sysfs_root, const char *dev_root, const struct p
 		    struct usb_dev *ret_dev, char **ret_error)
 {
 	_cleanup_free_ struct usb_dev *devs = NULL;
-	size_t n = 0, i;
+	/* i = 0: usb_find() sets it whenever it returns 0, which the analyzer cannot see through errmsg(). */
+	size_t n = 0, i = 0;
 	int r, fd;
 
 	if ((r = usb_scan(sysfs_root, &devs, &n)) < 0)
