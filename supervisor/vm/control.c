@@ -19,6 +19,7 @@
 #include "supervisor/vm/refusals.h"
 #include "util/fdpass.h"
 #include "util/macro.h"
+#include "util/peercred.h"
 #include "util/time-util.h"
 
 struct client {
@@ -424,32 +425,6 @@ static void catch_up(struct control *c)
 	for (size_t i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		if (c->clients[i].fd >= 0 && p[i].revents & (POLLIN | POLLHUP | POLLERR))
 			read_one(c, &c->clients[i]);
-}
-
-/*
- * Whether the peer on fd is in group gid: by its primary group, or by a supplementary one. Both are the peer's
- * credentials as they were when it connected, which it cannot change afterwards.
- */
-static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
-{
-	_cleanup_free_ gid_t *big = NULL;
-	gid_t small[64], *groups = small;
-	socklen_t len = sizeof(small);
-
-	if (cred->gid == gid)
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-		/* ERANGE has set len to what the whole list takes. */
-		if (errno != ERANGE || !(big = malloc(len)))
-			return false;
-		groups = big;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-			return false;
-	}
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
 }
 
 static enum control_role role_of(const struct control *c, int fd, const struct ucred *cred)

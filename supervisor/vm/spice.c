@@ -15,6 +15,7 @@
 #include "supervisor/vm/refusals.h"
 #include "supervisor/vm/spice.h"
 #include "util/macro.h"
+#include "util/peercred.h"
 #include "util/time-util.h"
 
 struct spice {
@@ -110,29 +111,6 @@ size_t spice_pollfds(const struct spice *s, struct pollfd *p, size_t max)
 		return 0;
 	p[0] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
 	return 1;
-}
-
-/* Whether the peer on fd is in group gid: primary, or supplementary as it was when it connected. */
-static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
-{
-	_cleanup_free_ gid_t *big = NULL;
-	gid_t small[64], *groups = small;
-	socklen_t len = sizeof(small);
-
-	if (cred->gid == gid)
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-		/* ERANGE has set len to what the whole list takes. */
-		if (errno != ERANGE || !(big = malloc(len)))
-			return false;
-		groups = big;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-			return false;
-	}
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
 }
 
 int spice_accept(struct spice *s, uint64_t *ret_serial, struct spice_refusal *ret_refused)
