@@ -22,7 +22,9 @@
 #include "supervisor/vm/hints.h"
 #include "supervisor/vm/loop.h"
 #include "supervisor/vm/loop_private.h"
+#include "supervisor/host/host.h"
 #include "supervisor/host/memlock.h"
+#include "supervisor/host/proc_status.h"
 #include "supervisor/launch/helper.h"
 #include "supervisor/vm/notify.h"
 #include "supervisor/launch/spawn.h"
@@ -561,9 +563,13 @@ static void on_helper_exit(struct vm *vm, struct helper *h)
 	char how[64], why[128];
 
 	helper_describe_exit(h, how, sizeof(how));
-	/* QEMU dying closes the helper's socket (virtiofsd then ends): that death is QEMU's, reaped next. */
+	/*
+	 * QEMU dying closes the helper's socket (virtiofsd then ends): that death is QEMU's, reaped next. QEMU's fds
+	 * close before its pidfd says it ended, so its own state says whether it has begun to exit.
+	 */
 	if (vm->stop.stop_requested || vm->stop.phase == STOP_PHASE_STOPPING || vm->qmp_eof ||
-	    poll(&(struct pollfd){ .fd = vm->pidfd, .events = POLLIN }, 1, 0) > 0) {
+	    poll(&(struct pollfd){ .fd = vm->pidfd, .events = POLLIN }, 1, 0) > 0 ||
+	    proc_dying(host_proc_root(), vm->pid)) {
 		log_info("%s (pid %ld) %s", h->name, (long)h->pid, how);
 		return;
 	}
